@@ -1,0 +1,47 @@
+# cellplane: the targets people expect. `make help` lists them.
+GO            ?= go
+CONTROLLER_GEN = $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.1
+BIN           := bin/cellplane
+
+.PHONY: help build run test test-unit test-e2e bench lint generate verify components components-sum clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+build: ## build bin/cellplane
+	$(GO) build -o $(BIN) ./cmd/cellplane
+
+run: build ## start cellplane on its embedded default (builds components on first use)
+	./$(BIN) up
+
+test: ## the whole suite: unit, generated-code check and end-to-end tests with real binaries
+	./hack/test.sh
+
+test-unit: ## unit tests only
+	$(GO) test -race ./api/... ./internal/... ./config/... ./cmd/...
+
+test-e2e: build components ## end-to-end tests against real etcd and kube-apiserver
+	$(GO) test -count=1 -timeout 40m -v ./test/e2e/...
+
+bench: build components ## benchmarks; record figures in docs/performance.md
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/...
+
+lint: ## go vet and gofmt
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+generate: ## regenerate CRDs and deepcopy code
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd
+
+verify: generate ## fail when generated files are stale
+	@git diff --exit-code -- api config/crd || { echo "generated files are stale: run make generate"; exit 1; }
+
+components: build ## build the pinned upstream components into the cache (once per version)
+	./$(BIN) components build
+
+components-sum: build ## record module checksums after adding a Kubernetes release
+	./$(BIN) components build --record-sums internal/components/components.sum
+
+clean:
+	rm -rf bin
