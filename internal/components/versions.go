@@ -1,0 +1,49 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrUnknownVersion is returned for a Kubernetes version cellplane does not offer.
+var ErrUnknownVersion = errors.New("unsupported Kubernetes version")
+
+// Release is one Kubernetes minor that cellplane offers, pinned to a patch.
+type Release struct {
+	Minor   string // "1.35", what tenants ask for
+	Version string // "v1.35.4", the module version built
+}
+
+// releases lists the offered Kubernetes minors, oldest first. Adding a minor is one
+// line here plus `make components-sum` to record its module checksums.
+var releases = []Release{
+	{Minor: "1.35", Version: "v1.35.4"},
+}
+
+// EtcdVersion is the etcd release every control plane and store runs.
+const EtcdVersion = "v3.6.16"
+
+// Releases returns the offered Kubernetes releases, oldest first.
+func Releases() []Release { return append([]Release(nil), releases...) }
+
+// Default returns the release a cluster gets when it asks for no version: the newest.
+func Default() Release { return releases[len(releases)-1] }
+
+// Lookup finds the release for a minor ("1.35") or an exact version ("v1.35.4").
+func Lookup(version string) (Release, error) {
+	for _, r := range releases {
+		if version == r.Minor || version == r.Version {
+			return r, nil
+		}
+	}
+	return Release{}, fmt.Errorf("%w %q: supported versions are %s", ErrUnknownVersion, version, strings.Join(minors(), ", "))
+}
+
+func minors() []string {
+	out := make([]string, len(releases))
+	for i, r := range releases {
+		out[i] = r.Minor
+	}
+	return out
+}
