@@ -1,0 +1,141 @@
+package pki
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+const (
+	dirPerm  os.FileMode = 0o700
+	keyPerm  os.FileMode = 0o600
+	certPerm os.FileMode = 0o644
+)
+
+// WriteFileAtomic replaces path with data so that readers, and a process
+// restarted after a crash, see either the old content or the new, never a
+// torn file. Missing parent directories are created with mode 0700.
+//
+// The temporary file is created with mode 0600 and only chmod'ed to perm
+// before the rename, so a private key is never readable by others, not even
+// for a moment.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFilesAtomic(filepath.Dir(path), []fileData{{path, data, perm}})
+}
+
+type fileData struct {
+	path string
+	data []byte
+	perm os.FileMode
+}
+
+// writeFilesAtomic replaces files of one directory in order, each atomically,
+// paying for a single directory sync.
+func writeFilesAtomic(dir string, files []fileData) error {
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
+		return fmt.Errorf("creating directory: %w", err)
+	}
+	tmps, err := writeTemps(dir, files)
+	if err != nil {
+		return err
+	}
+	for i, f := range files {
+		if err := os.Rename(tmps[i], f.path); err != nil {
+			removeAll(tmps[i:])
+			return fmt.Errorf("moving new file into place: %w", err)
+		}
+	}
+	return syncDir(dir)
+}
+
+func writeTemps(dir string, files []fileData) ([]string, error) {
+	var tmps []string
+	for _, f := range files {
+		tmp, err := writeTemp(dir, filepath.Base(f.path), f.data, f.perm)
+		if err != nil {
+			removeAll(tmps)
+			return nil, fmt.Errorf("writing %s: %w", f.path, err)
+		}
+		tmps = append(tmps, tmp)
+	}
+	return tmps, nil
+}
+
+func removeAll(paths []string) {
+	for _, p := range paths {
+		os.Remove(p)
+	}
+}
+
+// writeTemp writes data to a fresh file next to the target (rename is only
+// atomic within one file system) and returns its name once it is durable.
+func writeTemp(dir, base string, data []byte, perm os.FileMode) (string, error) {
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	err = fillFile(f, data, perm)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+func fillFile(f *os.File, data []byte, perm os.FileMode) error {
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	// Chmod is not subject to the umask, so perm is exactly what lands.
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// syncDir makes the rename itself durable; without it a power loss can bring
+// back the old file, or none, after we reported success.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing directory: %w", err)
+	}
+	return nil
+}
+
+// ensureDir creates dir, and tightens it if it exists with a looser mode, as
+// it holds private keys.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
+		return fmt.Errorf("creating directory: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("checking directory: %w", err)
+	}
+	if fi.Mode().Perm() == dirPerm {
+		return nil
+	}
+	if err := os.Chmod(dir, dirPerm); err != nil {
+		return fmt.Errorf("restricting directory: %w", err)
+	}
+	return nil
+}
+
+// writePair renames the key into place before the certificate (both live in
+// one directory): if we crash in between, the old certificate no longer
+// matches the new key and the next run reissues, rather than keeping a pair
+// that cannot be used.
+func writePair(certPath, keyPath string, certPEM, keyPEM []byte) error {
+	return writeFilesAtomic(filepath.Dir(certPath), []fileData{
+		{keyPath, keyPEM, keyPerm},
+		{certPath, certPEM, certPerm},
+	})
+}
