@@ -1,0 +1,95 @@
+package process
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrInvalidSpec is returned when a Spec misses a required field.
+var ErrInvalidSpec = errors.New("invalid process spec")
+
+// Spec describes one process the runtime keeps running.
+type Spec struct {
+	ID       string   // unique, used in logs, e.g. "cell-1/default/demo/etcd-a"
+	Path     string   // absolute binary path
+	Args     []string // arguments after the program name
+	Env      []string // full environment; nil means PATH and HOME from ours
+	Dir      string   // working directory, created 0700; empty means StateDir
+	StateDir string   // holds <Name>.pid and <Name>.log, created 0700
+	Name     string   // file stem inside StateDir, e.g. "etcd-a"
+}
+
+func (s Spec) validate() error {
+	switch {
+	case s.ID == "":
+		return fmt.Errorf("%w: empty ID", ErrInvalidSpec)
+	case s.StateDir == "":
+		return fmt.Errorf("%w: %s: empty StateDir", ErrInvalidSpec, s.ID)
+	case s.Name == "" || strings.ContainsRune(s.Name, '/'):
+		return fmt.Errorf("%w: %s: bad Name %q", ErrInvalidSpec, s.ID, s.Name)
+	}
+	return nil
+}
+
+// validateStart adds the checks that only matter when we exec the binary;
+// Stop needs nothing but the pid file location.
+func (s Spec) validateStart() error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	if !filepath.IsAbs(s.Path) {
+		return fmt.Errorf("%w: %s: Path %q is not absolute", ErrInvalidSpec, s.ID, s.Path)
+	}
+	return nil
+}
+
+func (s Spec) pidPath() string { return filepath.Join(s.StateDir, s.Name+".pid") }
+func (s Spec) logPath() string { return filepath.Join(s.StateDir, s.Name+".log") }
+
+// workDir defaults to StateDir rather than our own working directory, so a
+// component never depends on where cellplane happened to be launched from.
+func (s Spec) workDir() string {
+	if s.Dir == "" {
+		return s.StateDir
+	}
+	return s.Dir
+}
+
+// hash identifies what the process runs. It covers only what changes the
+// running program (not ID or file locations), so renaming a log directory
+// does not restart etcd. A nil Env hashes as nil rather than as the PATH
+// and HOME we would pass, so launching cellplane from another shell does not
+// restart every component. JSON keeps nil and empty Env distinct, as they
+// produce different environments.
+func (s Spec) hash() string {
+	b, _ := json.Marshal(struct {
+		Path string
+		Args []string
+		Env  []string
+		Dir  string
+	}{s.Path, s.Args, s.Env, s.Dir})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// environ keeps the child's environment explicit: inheriting cellplane's
+// whole environment would leak its credentials and make a component's
+// behaviour depend on the shell that started cellplane.
+func (s Spec) environ() []string {
+	if s.Env != nil {
+		return s.Env
+	}
+	env := []string{} // never nil: exec.Cmd would inherit everything
+	for _, k := range []string{"PATH", "HOME"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}

@@ -1,0 +1,111 @@
+package process
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// instance is one incarnation of a spec: a process we started (and can wait
+// for) or one we adopted from a pid file (and can only watch).
+type instance struct {
+	pid       int
+	startTime uint64
+	startedAt time.Time
+	adopted   bool
+
+	// Set for processes we started; waitErr is written before done closes.
+	done    chan struct{}
+	waitErr error
+}
+
+func adoptedInstance(p pidFile) *instance {
+	return &instance{pid: p.PID, startTime: p.StartTime, startedAt: p.StartedAt, adopted: true}
+}
+
+// start launches s detached from cellplane and records it in the pid file.
+func start(s Spec) (*instance, error) {
+	if err := prepareDirs(s); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(s.logPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening log of %s: %w", s.ID, err)
+	}
+	// The child has its own copy of the descriptor after Start.
+	defer logf.Close()
+	cmd := command(s, logf)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", s.ID, err)
+	}
+	inst, err := record(s, cmd)
+	if err != nil {
+		// A process without a pid file could never be adopted or stopped by
+		// a later cellplane, so do not leave it running.
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, err
+	}
+	go reap(cmd, inst)
+	return inst, nil
+}
+
+func prepareDirs(s Spec) error {
+	for _, d := range []string{s.StateDir, s.workDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("creating directory for %s: %w", s.ID, err)
+		}
+	}
+	return nil
+}
+
+func command(s Spec, logf *os.File) *exec.Cmd {
+	cmd := exec.Command(s.Path, s.Args...)
+	cmd.Env = s.environ()
+	cmd.Dir = s.workDir()
+	cmd.Stdin = nil // /dev/null
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	// A new session detaches the child from cellplane's terminal and process
+	// group: Ctrl-C, SIGHUP on logout and kill(-pgid) of cellplane all miss it.
+	// Pdeathsig stays unset on purpose; the child must outlive us.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	return cmd
+}
+
+// record reads the start time before anyone waits on the child, so /proc
+// still has its entry (at worst as a zombie), then persists the pid file.
+func record(s Spec, cmd *exec.Cmd) (*instance, error) {
+	pid := cmd.Process.Pid
+	st, err := readStat(pid)
+	if err != nil {
+		return nil, fmt.Errorf("recording %s: %w", s.ID, err)
+	}
+	inst := &instance{pid: pid, startTime: st.startTime, startedAt: time.Now(), done: make(chan struct{})}
+	pf := pidFile{PID: pid, StartTime: st.startTime, SpecHash: s.hash(), Path: s.Path, StartedAt: inst.startedAt}
+	if err := writePIDFile(s.pidPath(), pf); err != nil {
+		return nil, fmt.Errorf("recording %s: %w", s.ID, err)
+	}
+	return inst, nil
+}
+
+// reap waits for the child so it never lingers as a zombie while we live.
+// It deliberately outlives Close: reaping is not supervision, and an
+// unreaped child would stay a zombie holding its PID until cellplane exits.
+func reap(cmd *exec.Cmd, inst *instance) {
+	inst.waitErr = cmd.Wait()
+	close(inst.done)
+}
+
+// exitText renders how an instance ended, in os/exec's words.
+func exitText(inst *instance) string {
+	if inst.adopted {
+		return "exited (status unknown: adopted process)"
+	}
+	if inst.waitErr == nil {
+		return "exit status 0"
+	}
+	return inst.waitErr.Error() // "exit status 1", "signal: killed"
+}
