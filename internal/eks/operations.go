@@ -1,0 +1,41 @@
+package eks
+
+import "encoding/json"
+
+// CreateClusterInput is the body of POST /clusters. Fields EKS defines that are
+// not listed here (encryptionConfig, accessConfig, ...) are accepted and ignored,
+// because JSON decoding skips unknown fields.
+type CreateClusterInput struct {
+	Name                    string            `json:"name"`
+	Version                 string            `json:"version,omitempty"`
+	RoleArn                 string            `json:"roleArn,omitempty"`
+	ResourcesVpcConfig      json.RawMessage   `json:"resourcesVpcConfig,omitempty"`
+	KubernetesNetworkConfig json.RawMessage   `json:"kubernetesNetworkConfig,omitempty"`
+	Logging                 json.RawMessage   `json:"logging,omitempty"`
+	Tags                    map[string]string `json:"tags,omitempty"`
+	ClientRequestToken      string            `json:"clientRequestToken,omitempty"`
+}
+
+// ClusterOutput is the body returned by CreateCluster, DescribeCluster and
+// DeleteCluster, which EKS all shape as {"cluster": {...}}.
+type ClusterOutput struct {
+	Cluster *Cluster `json:"cluster"`
+}
+
+// ListClustersOutput is the body of GET /clusters.
+type ListClustersOutput struct {
+	Clusters  []string `json:"clusters"`
+	NextToken string   `json:"nextToken,omitempty"`
+}
+
+// KubeconfigOutput is the body of cellplane's GET /cellplane/clusters/{name}/kubeconfig.
+type KubeconfigOutput struct {
+	Kubeconfig string `json:"kubeconfig"`
+}
+
+// Limits of ListClusters, as EKS sets them.
+const (
+	MinListResults     = 1
+	MaxListResults     = 100
+	DefaultListResults = 100
+)

@@ -1,0 +1,91 @@
+package eks
+
+import (
+	"encoding/json"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+)
+
+// Cluster statuses as EKS spells them; the same strings the Cluster resource stores.
+const (
+	StatusCreating = v1alpha1.StatusCreating
+	StatusActive   = v1alpha1.StatusActive
+	StatusUpdating = v1alpha1.StatusUpdating
+	StatusDeleting = v1alpha1.StatusDeleting
+	StatusFailed   = v1alpha1.StatusFailed
+)
+
+// IssueInternalFailure is the EKS ClusterIssueCode for a control plane that failed
+// for a reason inside the service.
+const IssueInternalFailure = "InternalFailure"
+
+// Cluster is EKS's Cluster shape plus cellplane's extension. Fields cellplane has
+// no meaning for (roleArn, resourcesVpcConfig) are echoed from the create request,
+// so tools that read them keep working.
+type Cluster struct {
+	Name                 string            `json:"name,omitempty"`
+	Arn                  string            `json:"arn,omitempty"`
+	CreatedAt            *Timestamp        `json:"createdAt,omitempty"`
+	Version              string            `json:"version,omitempty"`
+	Endpoint             string            `json:"endpoint,omitempty"`
+	RoleArn              string            `json:"roleArn,omitempty"`
+	ResourcesVpcConfig   json.RawMessage   `json:"resourcesVpcConfig,omitempty"`
+	Status               string            `json:"status,omitempty"`
+	CertificateAuthority *Certificate      `json:"certificateAuthority,omitempty"`
+	ClientRequestToken   string            `json:"clientRequestToken,omitempty"`
+	PlatformVersion      string            `json:"platformVersion,omitempty"`
+	Tags                 map[string]string `json:"tags"` // always sent, as EKS does
+	Health               *ClusterHealth    `json:"health,omitempty"`
+
+	// Cellplane is not part of EKS: it shows where the cluster runs and how far
+	// its creation got, so `describe` can report progress. SDKs ignore it.
+	Cellplane *Extension `json:"cellplane,omitempty"`
+}
+
+// Certificate is EKS's certificateAuthority object.
+type Certificate struct {
+	// Data is the base64-encoded CA certificate of the cluster.
+	Data string `json:"data,omitempty"`
+}
+
+// ClusterHealth is EKS's health object.
+type ClusterHealth struct {
+	Issues []ClusterIssue `json:"issues"`
+}
+
+// ClusterIssue is one health issue of a cluster.
+type ClusterIssue struct {
+	Code        string   `json:"code,omitempty"`
+	Message     string   `json:"message,omitempty"`
+	ResourceIDs []string `json:"resourceIds,omitempty"`
+}
+
+// Extension is the "cellplane" object inside a Cluster: the cell's view of the
+// control plane.
+type Extension struct {
+	Cell              string      `json:"cell,omitempty"`
+	Reason            string      `json:"reason,omitempty"`
+	KubernetesVersion string      `json:"kubernetesVersion,omitempty"`
+	Components        []Component `json:"components,omitempty"`
+	Conditions        []Condition `json:"conditions,omitempty"`
+}
+
+// Component is one process of a control plane as last observed by its cell.
+type Component struct {
+	Name     string `json:"name"`
+	Zone     string `json:"zone,omitempty"`
+	Address  string `json:"address,omitempty"`
+	PID      int    `json:"pid,omitempty"`
+	Ready    bool   `json:"ready"`
+	Restarts int32  `json:"restarts,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
+
+// Condition is one condition of a control plane (PKIReady, EtcdReady, ...).
+type Condition struct {
+	Type               string     `json:"type"`
+	Status             string     `json:"status"`
+	Reason             string     `json:"reason,omitempty"`
+	Message            string     `json:"message,omitempty"`
+	LastTransitionTime *Timestamp `json:"lastTransitionTime,omitempty"`
+}

@@ -1,0 +1,105 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/eks"
+)
+
+// toWire renders a stored cluster as EKS's Cluster plus cellplane's extension.
+func (s *server) toWire(account string, c *v1alpha1.Cluster) *eks.Cluster {
+	echo := echoedOf(c)
+	return &eks.Cluster{
+		Name:                 c.Spec.Name,
+		Arn:                  s.arn(account, c.Spec.Name),
+		CreatedAt:            eks.NewTimestamp(c.CreationTimestamp.Time),
+		Version:              c.Spec.Version,
+		Endpoint:             c.Status.Endpoint,
+		RoleArn:              echo.RoleArn,
+		ResourcesVpcConfig:   echo.ResourcesVpcConfig,
+		Status:               wireStatus(c),
+		CertificateAuthority: &eks.Certificate{Data: c.Status.CertificateAuthorityData},
+		ClientRequestToken:   c.Spec.ClientRequestToken,
+		PlatformVersion:      PlatformVersion,
+		Tags:                 tagsOf(c),
+		Health:               healthOf(c),
+		Cellplane:            extensionOf(c),
+	}
+}
+
+// arn names a cluster as EKS does, with "cellplane" as the partition.
+func (s *server) arn(account, name string) string {
+	return fmt.Sprintf("arn:cellplane:eks:%s:%s:cluster/%s", s.region, account, name)
+}
+
+// wireStatus is the status a caller sees. A deletion the caller asked for shows
+// as DELETING at once, before the cell has noticed; a failure the cell reports
+// after that stays visible in health and the extension's reason.
+func wireStatus(c *v1alpha1.Cluster) string {
+	switch {
+	case c.DeletionTimestamp != nil:
+		return eks.StatusDeleting
+	case c.Status.Status == "":
+		return eks.StatusCreating
+	}
+	return c.Status.Status
+}
+
+// tagsOf returns the tags, never nil: EKS always sends a tags object.
+func tagsOf(c *v1alpha1.Cluster) map[string]string {
+	tags := maps.Clone(c.Spec.Tags)
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	return tags
+}
+
+// healthOf turns a failure reported by the cell into an EKS health issue, where
+// tools built for EKS look for the cause.
+func healthOf(c *v1alpha1.Cluster) *eks.ClusterHealth {
+	h := &eks.ClusterHealth{Issues: []eks.ClusterIssue{}}
+	if c.Status.Status != v1alpha1.StatusFailed {
+		return h
+	}
+	msg := c.Status.Reason
+	if msg == "" {
+		msg = "The control plane failed; its cell reported no reason."
+	}
+	h.Issues = append(h.Issues, eks.ClusterIssue{Code: eks.IssueInternalFailure, Message: msg})
+	return h
+}
+
+// extensionOf copies the cell's observations into the "cellplane" object.
+func extensionOf(c *v1alpha1.Cluster) *eks.Extension {
+	ext := &eks.Extension{
+		Cell:              c.Spec.Cell,
+		Reason:            c.Status.Reason,
+		KubernetesVersion: c.Status.KubernetesVersion,
+	}
+	for _, cs := range c.Status.Components {
+		ext.Components = append(ext.Components, eks.Component{
+			Name: cs.Name, Zone: cs.Zone, Address: cs.Address, PID: cs.PID,
+			Ready: cs.Ready, Restarts: cs.Restarts, Message: cs.Message,
+		})
+	}
+	for _, cond := range c.Status.Conditions {
+		ext.Conditions = append(ext.Conditions, eks.Condition{
+			Type: cond.Type, Status: string(cond.Status), Reason: cond.Reason, Message: cond.Message,
+			LastTransitionTime: eks.NewTimestamp(cond.LastTransitionTime.Time),
+		})
+	}
+	return ext
+}
+
+// echoedOf reads the echoed request fields back. An annotation that no longer
+// parses (edited by hand) is ignored: it only ever feeds the echo.
+func echoedOf(c *v1alpha1.Cluster) echoed {
+	var e echoed
+	if raw := c.Annotations[annotationEKSRequest]; raw != "" {
+		_ = json.Unmarshal([]byte(raw), &e)
+	}
+	return e
+}

@@ -1,0 +1,153 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/errdefs"
+)
+
+// annotationEKSRequest holds the JSON of the create request's fields that
+// cellplane stores only to echo (see echoed).
+const annotationEKSRequest = "cellplane.io/eks-create-request"
+
+// createCluster serves CreateCluster: POST /clusters.
+func (s *server) createCluster(r *http.Request) (any, error) {
+	var in eks.CreateClusterInput
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	noteCluster(r, in.Name)
+	account := accountFor(r)
+	want, err := newCluster(account, &in)
+	if err != nil {
+		return nil, err
+	}
+	got, err := s.createOrAdopt(r.Context(), want)
+	if err != nil {
+		return nil, err
+	}
+	return eks.ClusterOutput{Cluster: s.toWire(account, got)}, nil
+}
+
+// newCluster validates a request and builds the object it asks for, not yet placed.
+func newCluster(account string, in *eks.CreateClusterInput) (*v1alpha1.Cluster, error) {
+	minor, err := validateCreate(in)
+	if err != nil {
+		return nil, err
+	}
+	echo, err := echoOf(in)
+	if err != nil {
+		return nil, err
+	}
+	c := &v1alpha1.Cluster{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:       v1alpha1.ObjectName(in.Name),
+			Namespace:  v1alpha1.Namespace(account),
+			Labels:     map[string]string{v1alpha1.LabelAccount: account},
+			Finalizers: []string{v1alpha1.RegionFinalizer},
+		},
+		Spec: v1alpha1.ClusterSpec{Name: in.Name, Version: minor, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken},
+	}
+	if echo != "" {
+		c.Annotations = map[string]string{annotationEKSRequest: echo}
+	}
+	return c, nil
+}
+
+// createOrAdopt stores want unless an object of that name exists already, in
+// which case the request is either a retry (answered with the existing cluster)
+// or a conflict.
+func (s *server) createOrAdopt(ctx context.Context, want *v1alpha1.Cluster) (*v1alpha1.Cluster, error) {
+	existing, err := s.getStored(ctx, want)
+	if err != nil || existing != nil {
+		return adoptOrRefuse(existing, want, err)
+	}
+	// Placement first: when no cell has room, the request leaves nothing behind.
+	if err := s.place(ctx, want); err != nil {
+		return nil, err
+	}
+	if err := s.ensureNamespace(ctx, want.Namespace, want.Labels[v1alpha1.LabelAccount]); err != nil {
+		return nil, err
+	}
+	err = s.store.Create(ctx, want)
+	if apierrors.IsAlreadyExists(err) {
+		// A concurrent request created it first: answer as if this one came second.
+		existing, err = s.getStored(ctx, want)
+		return adoptOrRefuse(existing, want, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storing cluster %s: %w", want.Spec.Name, err)
+	}
+	s.log.Info("created cluster", "cluster", want.Spec.Name, "cell", want.Spec.Cell, "account", want.Labels[v1alpha1.LabelAccount])
+	return want, nil
+}
+
+// getStored returns the object stored under want's name, or nil when there is none.
+func (s *server) getStored(ctx context.Context, want *v1alpha1.Cluster) (*v1alpha1.Cluster, error) {
+	var got v1alpha1.Cluster
+	err := s.store.Get(ctx, objectKey(want), &got)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up cluster %s: %w", want.Spec.Name, err)
+	}
+	return &got, nil
+}
+
+// adoptOrRefuse decides what an existing object means for a create request.
+func adoptOrRefuse(existing, want *v1alpha1.Cluster, err error) (*v1alpha1.Cluster, error) {
+	name := want.Spec.Name
+	switch {
+	case err != nil:
+		return nil, err
+	case existing == nil:
+		// Created and deleted again while this request ran.
+		return nil, publicf(errdefs.ErrAlreadyExists, "Cluster %s was changed by another request; retry.", name)
+	case existing.Spec.Name != name:
+		return nil, publicf(errdefs.ErrAlreadyExists, "The cluster name %s cannot be used in this account: it is stored under the same object name as cluster %s. Choose another name.", name, existing.Spec.Name)
+	case existing.DeletionTimestamp != nil:
+		return nil, publicf(errdefs.ErrAlreadyExists, "Cluster already exists with name: %s. It is being deleted; retry once the deletion completes.", name)
+	case sameRequest(existing, want):
+		return existing, nil
+	case want.Spec.ClientRequestToken != "" && existing.Spec.ClientRequestToken == want.Spec.ClientRequestToken:
+		return nil, publicf(errdefs.ErrAlreadyExists, "Cluster already exists with name: %s. It was created with this clientRequestToken but different parameters.", name)
+	}
+	return nil, publicf(errdefs.ErrAlreadyExists, "Cluster already exists with name: %s", name)
+}
+
+// sameRequest reports whether existing was created by a request identical to the
+// one that built want: the idempotent retry the clientRequestToken exists for.
+func sameRequest(existing, want *v1alpha1.Cluster) bool {
+	return want.Spec.ClientRequestToken != "" &&
+		existing.Spec.ClientRequestToken == want.Spec.ClientRequestToken &&
+		existing.Spec.Version == want.Spec.Version &&
+		maps.Equal(existing.Spec.Tags, want.Spec.Tags) &&
+		existing.Annotations[annotationEKSRequest] == want.Annotations[annotationEKSRequest]
+}
+
+// place asks the Placer for a cell and records it in the spec and in the label
+// that cell agents select their clusters by.
+func (s *server) place(ctx context.Context, c *v1alpha1.Cluster) error {
+	cell, err := s.placer.Place(ctx, c)
+	if err == nil && cell == "" {
+		err = errors.New("placer chose no cell")
+	}
+	if err != nil {
+		return fmt.Errorf("placing cluster %s: %w", c.Spec.Name, err)
+	}
+	c.Spec.Cell = cell
+	c.Labels[v1alpha1.LabelCell] = cell
+	s.log.LogAttrs(ctx, slog.LevelDebug, "placed cluster", slog.String("cluster", c.Spec.Name), slog.String("cell", cell))
+	return nil
+}

@@ -1,0 +1,234 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/eks"
+)
+
+// harness serves the API over httptest on a fake region store.
+type harness struct {
+	t     *testing.T
+	store client.Client
+	url   string
+	logs  *syncBuffer
+}
+
+type harnessOption func(*Config, *fake.ClientBuilder)
+
+// withPlacer replaces the default StaticPlacer.
+func withPlacer(p Placer) harnessOption {
+	return func(c *Config, _ *fake.ClientBuilder) { c.Placer = p }
+}
+
+// withInterceptor injects store failures.
+func withInterceptor(f interceptor.Funcs) harnessOption {
+	return func(_ *Config, b *fake.ClientBuilder) { b.WithInterceptorFuncs(f) }
+}
+
+func testScheme(t *testing.T) *runtime.Scheme {
+	t.Helper()
+	s := runtime.NewScheme()
+	if err := corev1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newHarness(t *testing.T, opts ...harnessOption) *harness {
+	t.Helper()
+	b := fake.NewClientBuilder().WithScheme(testScheme(t)).WithStatusSubresource(&v1alpha1.Cluster{})
+	logs := &syncBuffer{}
+	cfg := Config{Placer: StaticPlacer{Cell: "cell-1"}, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	for _, o := range opts {
+		o(&cfg, b)
+	}
+	cfg.Client = b.Build()
+	h, err := NewHandler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &harness{t: t, store: cfg.Client, url: srv.URL, logs: logs}
+}
+
+// response is one answer of the API.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends a request; body is sent as is when it is a string, as JSON otherwise.
+func (h *harness) do(method, path string, body any) response {
+	h.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, h.url+path, r)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// cluster decodes a {"cluster": ...} answer, failing unless it is a 200.
+func (r response) cluster(t *testing.T) *eks.Cluster {
+	t.Helper()
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var out eks.ClusterOutput
+	if err := json.Unmarshal(r.body, &out); err != nil || out.Cluster == nil {
+		t.Fatalf("decoding %s: %v", r.body, err)
+	}
+	return out.Cluster
+}
+
+// wantError checks an EKS error answer: status, type in header and body, and a
+// message containing msg.
+func (r response) wantError(t *testing.T, status int, typ, msg string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if got := r.header.Get("X-Amzn-ErrorType"); got != typ {
+		t.Fatalf("X-Amzn-ErrorType %q, want %q", got, typ)
+	}
+	var body map[string]string
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		t.Fatalf("error body %s: %v", r.body, err)
+	}
+	if body["__type"] != typ {
+		t.Fatalf("__type %q, want %q", body["__type"], typ)
+	}
+	if !strings.Contains(body["message"], msg) {
+		t.Fatalf("message %q does not contain %q", body["message"], msg)
+	}
+}
+
+// create creates a cluster through the API and returns it.
+func (h *harness) create(in eks.CreateClusterInput) *eks.Cluster {
+	h.t.Helper()
+	return h.do("POST", "/clusters", in).cluster(h.t)
+}
+
+// stored returns the stored object of a cluster of the default account.
+func (h *harness) stored(name string) *v1alpha1.Cluster {
+	h.t.Helper()
+	var c v1alpha1.Cluster
+	key := client.ObjectKey{Namespace: v1alpha1.Namespace(v1alpha1.DefaultAccount), Name: v1alpha1.ObjectName(name)}
+	if err := h.store.Get(context.Background(), key, &c); err != nil {
+		h.t.Fatalf("getting stored cluster %s: %v", name, err)
+	}
+	return &c
+}
+
+// count returns how many Cluster objects and Namespaces the store holds.
+func (h *harness) count() (clusters, namespaces int) {
+	h.t.Helper()
+	var cl v1alpha1.ClusterList
+	var nl corev1.NamespaceList
+	if err := h.store.List(context.Background(), &cl); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.store.List(context.Background(), &nl); err != nil {
+		h.t.Fatal(err)
+	}
+	return len(cl.Items), len(nl.Items)
+}
+
+// seed stores a cluster directly, as if created long ago, without the API.
+func (h *harness) seed(name string) *v1alpha1.Cluster {
+	h.t.Helper()
+	c := &v1alpha1.Cluster{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              v1alpha1.ObjectName(name),
+			Namespace:         v1alpha1.Namespace(v1alpha1.DefaultAccount),
+			Labels:            map[string]string{v1alpha1.LabelAccount: v1alpha1.DefaultAccount},
+			Finalizers:        []string{v1alpha1.RegionFinalizer},
+			CreationTimestamp: metav1.NewTime(time.Unix(1700000000, 0)),
+		},
+		Spec: v1alpha1.ClusterSpec{Name: name, Version: "1.35", Cell: "cell-1"},
+	}
+	if err := h.store.Create(context.Background(), c); err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// pushStatus writes a status as a cell agent would.
+func (h *harness) pushStatus(name string, st v1alpha1.ClusterStatus) {
+	h.t.Helper()
+	c := h.stored(name)
+	c.Status = st
+	if err := h.store.Status().Update(context.Background(), c); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// errPlacer fails every placement.
+type errPlacer struct{ err error }
+
+func (p errPlacer) Place(context.Context, *v1alpha1.Cluster) (string, error) { return "", p.err }
+
+var errStoreDown = errors.New("dial tcp 10.1.2.3:6443: connection refused")

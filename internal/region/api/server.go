@@ -1,0 +1,120 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+)
+
+// DefaultRegion names the region in ARNs when Config.Region is empty.
+const DefaultRegion = "local"
+
+// PlatformVersion is reported as every cluster's EKS platformVersion.
+const PlatformVersion = "cellplane.1"
+
+// Config configures the regional API handler.
+type Config struct {
+	// Client reads and writes the region store.
+	Client client.Client
+	// Placer chooses the cell of each new cluster.
+	Placer Placer
+	// Region names the region in ARNs; DefaultRegion when empty.
+	Region string
+	// Logger receives the access log and internal errors; discarded when nil.
+	Logger *slog.Logger
+}
+
+// setDefaults fills the optional fields.
+func (c *Config) setDefaults() {
+	if c.Region == "" {
+		c.Region = DefaultRegion
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Validate reports a Config that cannot serve.
+func (c *Config) Validate() error {
+	switch {
+	case c.Client == nil:
+		return errors.New("a region store client is required")
+	case c.Placer == nil:
+		return errors.New("a placer is required")
+	}
+	return nil
+}
+
+// server holds what every handler needs.
+type server struct {
+	store  client.Client
+	placer Placer
+	region string
+	log    *slog.Logger
+}
+
+// NewHandler returns the regional API as an http.Handler, access log included.
+func NewHandler(cfg Config) (http.Handler, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuring regional API: %w", err)
+	}
+	s := &server{store: cfg.Client, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger}
+	return s.accessLog(s.routes()), nil
+}
+
+// routes registers the operations. Each path is also registered without a
+// method, so a wrong method gets an EKS-shaped 405 instead of net/http's plain
+// text; "/" catches every other path.
+func (s *server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /clusters", s.handle(s.createCluster))
+	mux.HandleFunc("GET /clusters", s.handle(s.listClusters))
+	mux.HandleFunc("/clusters", s.methodNotAllowed("GET, POST"))
+	mux.HandleFunc("GET /clusters/{name}", s.handle(s.describeCluster))
+	mux.HandleFunc("DELETE /clusters/{name}", s.handle(s.deleteCluster))
+	mux.HandleFunc("/clusters/{name}", s.methodNotAllowed("GET, DELETE"))
+	mux.HandleFunc("GET /cellplane/clusters/{name}/kubeconfig", s.handle(s.kubeconfig))
+	mux.HandleFunc("/cellplane/clusters/{name}/kubeconfig", s.methodNotAllowed("GET"))
+	mux.HandleFunc("/", s.handle(unknownRoute))
+	return mux
+}
+
+// operation serves one API call: it returns the 200 body or an error that the
+// error table turns into a wire error.
+type operation func(r *http.Request) (any, error)
+
+// handle adapts an operation to net/http.
+func (s *server) handle(op operation) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		out, err := op(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.writeJSON(w, r, http.StatusOK, out)
+	}
+}
+
+// methodNotAllowed answers a known path called with a method it does not serve.
+func (s *server) methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		s.writeError(w, r, publicf(errMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, allow))
+	}
+}
+
+// unknownRoute answers paths the API does not serve.
+func unknownRoute(r *http.Request) (any, error) {
+	return nil, publicf(errUnknownRoute, "No operation is served at %s %s.", r.Method, r.URL.Path)
+}
+
+// accountFor returns the account a request acts for. Until requests are signed
+// with SigV4 every caller is the default account; the signature check plugs in here.
+func accountFor(*http.Request) string { return v1alpha1.DefaultAccount }

@@ -1,0 +1,69 @@
+package api
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/errdefs"
+)
+
+// objectKey is where a cluster object lives in the region store.
+func objectKey(c *v1alpha1.Cluster) client.ObjectKey {
+	return client.ObjectKey{Namespace: c.Namespace, Name: c.Name}
+}
+
+// getCluster fetches the account's cluster called name. Names that could never
+// have been created, and objects whose spec.name differs (two names mapping to
+// one object name), count as absent.
+func (s *server) getCluster(ctx context.Context, account, name string) (*v1alpha1.Cluster, error) {
+	if !v1alpha1.ValidName(name) {
+		return nil, clusterNotFound(name)
+	}
+	key := client.ObjectKey{Namespace: v1alpha1.Namespace(account), Name: v1alpha1.ObjectName(name)}
+	var c v1alpha1.Cluster
+	err := s.store.Get(ctx, key, &c)
+	if apierrors.IsNotFound(err) || (err == nil && c.Spec.Name != name) {
+		return nil, clusterNotFound(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting cluster %s: %w", name, err)
+	}
+	return &c, nil
+}
+
+// clusterNotFound is EKS's answer for an unknown cluster, word for word.
+func clusterNotFound(name string) error {
+	return publicf(errdefs.ErrNotFound, "No cluster found for name: %s.", name)
+}
+
+// ensureNamespace creates the account's namespace on its first cluster.
+func (s *server) ensureNamespace(ctx context.Context, name, account string) error {
+	var ns corev1.Namespace
+	err := s.store.Get(ctx, client.ObjectKey{Name: name}, &ns)
+	if !apierrors.IsNotFound(err) {
+		return wrapIf(err, "getting namespace %s", name)
+	}
+	ns = corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   name,
+		Labels: map[string]string{v1alpha1.LabelAccount: account},
+	}}
+	err = s.store.Create(ctx, &ns)
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return wrapIf(err, "creating namespace %s", name)
+}
+
+// wrapIf wraps a non-nil err with a "doing what" prefix.
+func wrapIf(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
+}

@@ -1,0 +1,183 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/errdefs"
+)
+
+// Limits on tags and tokens, as AWS sets them.
+const (
+	maxTags           = 50
+	maxTagKeyLength   = 128
+	maxTagValueLength = 256
+	maxTokenLength    = 64
+	// maxEchoBytes bounds the EKS fields stored only to be echoed; annotations
+	// share a 256 KiB budget per object.
+	maxEchoBytes = 16 << 10
+)
+
+const nameRule = "The cluster name must be 1-100 characters, start with a letter or digit, and contain only letters, digits, hyphens and underscores."
+
+// tagPattern is AWS's character set for tag keys and values.
+var tagPattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+
+// validateCreate checks a CreateCluster request and returns the Kubernetes minor
+// it asks for, defaulted.
+func validateCreate(in *eks.CreateClusterInput) (string, error) {
+	if err := validateName(in.Name); err != nil {
+		return "", err
+	}
+	minor, err := resolveVersion(in.Version)
+	if err != nil {
+		return "", err
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return "", err
+	}
+	return minor, validateToken(in.ClientRequestToken)
+}
+
+func validateName(name string) error {
+	switch {
+	case name == "":
+		return publicf(errdefs.ErrInvalidParameter, "The cluster name is missing. %s", nameRule)
+	case !v1alpha1.ValidName(name):
+		return publicf(errdefs.ErrInvalidParameter, "The cluster name %q is not valid. %s", name, nameRule)
+	}
+	return nil
+}
+
+// resolveVersion maps the requested version (a minor or an exact release) to the
+// minor stored, so "1.35" and "v1.35.4" are the same request.
+func resolveVersion(version string) (string, error) {
+	if version == "" {
+		return components.Default().Minor, nil
+	}
+	release, err := components.Lookup(version)
+	if err != nil {
+		return "", publicf(errdefs.ErrInvalidParameter, "Kubernetes version %q is not supported. Supported versions: %s.", version, supportedMinors())
+	}
+	return release.Minor, nil
+}
+
+func supportedMinors() string {
+	var minors []string
+	for _, r := range components.Releases() {
+		minors = append(minors, r.Minor)
+	}
+	return strings.Join(minors, ", ")
+}
+
+// validateTags checks keys in sorted order, so the same request always gets the
+// same error.
+func validateTags(tags map[string]string) error {
+	if len(tags) > maxTags {
+		return publicf(errdefs.ErrInvalidParameter, "A cluster can have at most %d tags; the request has %d.", maxTags, len(tags))
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := validateTag(k, tags[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateTag(key, value string) error {
+	switch n := utf8.RuneCountInString(key); {
+	case n == 0 || n > maxTagKeyLength:
+		return publicf(errdefs.ErrInvalidParameter, "The tag key %q must be 1-%d characters.", key, maxTagKeyLength)
+	case strings.HasPrefix(strings.ToLower(key), "aws:"):
+		return publicf(errdefs.ErrInvalidParameter, "The tag key %q is not allowed: the aws: prefix is reserved.", key)
+	case !tagPattern.MatchString(key):
+		return publicf(errdefs.ErrInvalidParameter, "The tag key %q may contain only letters, digits, spaces and _ . : / = + - @.", key)
+	case utf8.RuneCountInString(value) > maxTagValueLength:
+		return publicf(errdefs.ErrInvalidParameter, "The value of tag %q must be at most %d characters.", key, maxTagValueLength)
+	case !tagPattern.MatchString(value):
+		return publicf(errdefs.ErrInvalidParameter, "The value of tag %q may contain only letters, digits, spaces and _ . : / = + - @.", key)
+	}
+	return nil
+}
+
+func validateToken(token string) error {
+	if len(token) > maxTokenLength || strings.ContainsFunc(token, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		return publicf(errdefs.ErrInvalidParameter, "The clientRequestToken must be at most %d printable ASCII characters.", maxTokenLength)
+	}
+	return nil
+}
+
+// echoed holds the EKS request fields that mean nothing to cellplane. They are
+// stored as an annotation only so that DescribeCluster can echo them and a retry
+// with the same token can be recognised as the same request.
+type echoed struct {
+	RoleArn                 string          `json:"roleArn,omitempty"`
+	ResourcesVpcConfig      json.RawMessage `json:"resourcesVpcConfig,omitempty"`
+	KubernetesNetworkConfig json.RawMessage `json:"kubernetesNetworkConfig,omitempty"`
+	Logging                 json.RawMessage `json:"logging,omitempty"`
+}
+
+// echoOf checks the echoed fields of a request and encodes them compactly, so
+// requests that differ only in whitespace compare equal. It returns "" when the
+// request has none.
+func echoOf(in *eks.CreateClusterInput) (string, error) {
+	e := echoed{RoleArn: in.RoleArn}
+	var err error
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *json.RawMessage
+	}{
+		{"resourcesVpcConfig", in.ResourcesVpcConfig, &e.ResourcesVpcConfig},
+		{"kubernetesNetworkConfig", in.KubernetesNetworkConfig, &e.KubernetesNetworkConfig},
+		{"logging", in.Logging, &e.Logging},
+	} {
+		if *f.dst, err = compactObject(f.name, f.raw); err != nil {
+			return "", err
+		}
+	}
+	return encodeEcho(e)
+}
+
+func encodeEcho(e echoed) (string, error) {
+	if e.RoleArn == "" && e.ResourcesVpcConfig == nil && e.KubernetesNetworkConfig == nil && e.Logging == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return "", publicf(errdefs.ErrInvalidParameter, "The roleArn, resourcesVpcConfig, kubernetesNetworkConfig or logging field cannot be encoded.")
+	}
+	if len(b) > maxEchoBytes {
+		return "", publicf(errdefs.ErrInvalidParameter, "The roleArn, resourcesVpcConfig, kubernetesNetworkConfig and logging fields together exceed %d bytes.", maxEchoBytes)
+	}
+	return string(b), nil
+}
+
+// compactObject returns raw compacted, nil for an absent or null field, and an
+// error when the field is not a JSON object.
+func compactObject(name string, raw json.RawMessage) (json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '{' {
+		return nil, publicf(errdefs.ErrInvalidRequest, "The field %s must be a JSON object.", name)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, publicf(errdefs.ErrInvalidRequest, "The field %s is not valid JSON.", name)
+	}
+	return buf.Bytes(), nil
+}
