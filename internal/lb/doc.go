@@ -1,0 +1,8 @@
+// Package lb is the cell's load balancer: one long-running process per cell
+// that gives every tenant cluster a stable endpoint and passes its TCP
+// connections, TLS untouched, to the cluster's healthy kube-apiservers.
+//
+// Its whole configuration is a directory of JSON files, one per endpoint, so
+// it keeps serving with the last configuration it saw when cellplane itself is
+// down (static stability).
+package lb

@@ -1,0 +1,176 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// endpoint is one cluster's stable address: a listener and its backends.
+type endpoint struct {
+	id     string
+	listen string
+	log    *slog.Logger
+	ctx    context.Context // done once the endpoint is closed
+	cancel context.CancelFunc
+	wg     *sync.WaitGroup // the Balancer's, so Close waits for every goroutine
+	health atomic.Pointer[healthCheck]
+	rr     atomic.Uint32 // breaks ties between equally loaded backends
+
+	mu        sync.Mutex
+	ln        net.Listener
+	listenErr error
+	backends  []*backend // replaced, never mutated, so readers may keep a copy
+	closed    bool
+}
+
+var listenConfig = net.ListenConfig{KeepAliveConfig: keepAlive}
+
+func newEndpoint(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, c EndpointConfig, hc *healthCheck) *endpoint {
+	e := &endpoint{id: c.ID, listen: c.Listen, log: log.With("endpoint", c.ID), wg: wg}
+	e.ctx, e.cancel = context.WithCancel(ctx)
+	e.update(c, hc)
+	return e
+}
+
+// update applies a changed file in place: the listener and the connections
+// to backends that stay in the config are left alone.
+func (e *endpoint) update(c EndpointConfig, hc *healthCheck) {
+	if old := e.health.Swap(hc); old != nil {
+		close(old.superseded)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	old := e.backends
+	e.backends = e.reconcileBackends(old, c.Backends)
+	closeRemoved(old, e.backends)
+}
+
+func (e *endpoint) reconcileBackends(old []*backend, want []BackendConfig) []*backend {
+	next := make([]*backend, 0, len(want))
+	for _, c := range want {
+		i := slices.IndexFunc(old, func(b *backend) bool { return b.matches(c) })
+		if i >= 0 {
+			next = append(next, old[i])
+			continue
+		}
+		next = append(next, e.addBackend(c))
+	}
+	return next
+}
+
+func (e *endpoint) addBackend(c BackendConfig) *backend {
+	b := newBackend(c, e.log)
+	b.start(e.ctx, e.wg, e.health.Load)
+	b.log.Info("backend added")
+	return b
+}
+
+func closeRemoved(old, next []*backend) {
+	for _, b := range old {
+		if !slices.Contains(next, b) {
+			b.close()
+			b.log.Info("backend removed")
+		}
+	}
+}
+
+// tryListen opens the listener unless it is open. Reloads call it again after
+// a failure because the address may be held by a process on its way out.
+func (e *endpoint) tryListen() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ln != nil || e.closed {
+		return nil
+	}
+	ln, err := listenConfig.Listen(e.ctx, "tcp", e.listen)
+	if err != nil {
+		e.listenErr = fmt.Errorf("listening on %s: %w", e.listen, err)
+		return e.listenErr
+	}
+	e.ln, e.listenErr = ln, nil
+	e.log.Info("endpoint listening", "listen", ln.Addr().String())
+	e.wg.Go(func() { e.serve(ln) })
+	return nil
+}
+
+func (e *endpoint) serve(ln net.Listener) {
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err == nil {
+			backoff = 0
+			e.wg.Go(func() { e.handle(conn) })
+			continue
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		backoff = acceptBackoff(backoff)
+		e.log.Warn("accepting connection", "err", err, "retryIn", backoff)
+		if !sleep(e.ctx, backoff) {
+			return
+		}
+	}
+}
+
+// acceptBackoff paces retries of errors such as EMFILE, which would
+// otherwise spin a core until a descriptor frees up.
+func acceptBackoff(prev time.Duration) time.Duration {
+	return min(max(2*prev, 5*time.Millisecond), time.Second)
+}
+
+// close stops the listener and health checks and cuts every connection.
+func (e *endpoint) close() {
+	e.cancel()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closed = true
+	if e.ln != nil {
+		_ = e.ln.Close()
+	}
+	for _, b := range e.backends {
+		b.close()
+	}
+	e.backends = nil
+}
+
+// candidates returns the backends a new connection should try, best first.
+func (e *endpoint) candidates() []*backend {
+	e.mu.Lock()
+	backends := e.backends
+	e.mu.Unlock()
+	return rankBackends(backends, int(e.rr.Add(1)))
+}
+
+func (e *endpoint) listening() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ln != nil
+}
+
+func (e *endpoint) status() EndpointStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := EndpointStatus{ID: e.id, Listen: e.listen, Listening: e.ln != nil}
+	if e.ln != nil {
+		st.Listen = e.ln.Addr().String() // differs when the file asks for port 0
+	}
+	if e.listenErr != nil {
+		st.Error = e.listenErr.Error()
+	}
+	st.Backends = make([]BackendStatus, 0, len(e.backends))
+	for _, b := range e.backends {
+		st.Backends = append(st.Backends, b.status())
+	}
+	return st
+}

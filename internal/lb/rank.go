@@ -1,0 +1,49 @@
+package lb
+
+import "slices"
+
+// candidate is a backend with the health and load it had when ranked; taking
+// them once keeps the sort consistent while connections come and go.
+type candidate struct {
+	b      *backend
+	state  HealthState
+	active int
+}
+
+// rankBackends orders backends for a new connection: healthy ones by fewest
+// active connections, then unknown ones the same way; unhealthy ones never.
+// Starting the scan at a rotating offset breaks ties round-robin, and the
+// stable sort keeps that order among equals.
+func rankBackends(backends []*backend, start int) []*backend {
+	cands := make([]candidate, 0, len(backends))
+	for i := range backends {
+		b := backends[(start+i)%len(backends)]
+		st := b.status()
+		cands = append(cands, candidate{b: b, state: st.State, active: st.ActiveConnections})
+	}
+	return rankCandidates(cands)
+}
+
+func rankCandidates(cands []candidate) []*backend {
+	cands = slices.DeleteFunc(cands, func(c candidate) bool { return c.state == StateUnhealthy })
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		if a.state != b.state {
+			return stateRank(a.state) - stateRank(b.state)
+		}
+		return a.active - b.active
+	})
+	ranked := make([]*backend, len(cands))
+	for i, c := range cands {
+		ranked[i] = c.b
+	}
+	return ranked
+}
+
+// stateRank puts healthy before unknown: an unknown backend is tried only
+// when no healthy one is left to dial.
+func stateRank(s HealthState) int {
+	if s == StateHealthy {
+		return 0
+	}
+	return 1
+}
