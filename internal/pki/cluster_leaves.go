@@ -88,7 +88,7 @@ func etcdLeaves(f *ClusterFiles, s ClusterSpec, ca *CA) []leaf {
 	for _, m := range s.EtcdMembers {
 		out = append(out,
 			leaf{f.EtcdServer[m.Name], ca, etcdServerRequest(m)},
-			leaf{f.EtcdPeer[m.Name], ca, CertRequest{CommonName: m.Name, IPs: []net.IP{m.IP}, Usage: ServerAndClient}},
+			leaf{f.EtcdPeer[m.Name], ca, etcdPeerRequest(m)},
 		)
 	}
 	return append(out,
@@ -99,6 +99,13 @@ func etcdLeaves(f *ClusterFiles, s ClusterSpec, ca *CA) []leaf {
 
 // etcdServerRequest is ServerAndClient because etcd's own gRPC gateway dials
 // the member with its server certificate.
+// etcdPeerRequest also names 127.0.0.1: etcd checks a peer's certificate against
+// the connection's source address, and on loopback the kernel gives outgoing
+// connections 127.0.0.1 whatever address the member listens on.
+func etcdPeerRequest(m Member) CertRequest {
+	return CertRequest{CommonName: m.Name, IPs: []net.IP{m.IP, net.IPv4(127, 0, 0, 1)}, Usage: ServerAndClient}
+}
+
 func etcdServerRequest(m Member) CertRequest {
 	return CertRequest{
 		CommonName: m.Name,

@@ -28,7 +28,7 @@ func TestEnsureClusterLeaves(t *testing.T) {
 			[]string{"localhost", "etcd-a"}, []string{"127.100.16.1", "127.0.0.1"}},
 		"etcd server c": {f.EtcdServer["etcd-c"], f.EtcdCA, "etcd-c", nil, both,
 			[]string{"localhost", "etcd-c"}, []string{"127.100.16.3", "127.0.0.1"}},
-		"etcd peer b":           {f.EtcdPeer["etcd-b"], f.EtcdCA, "etcd-b", nil, both, nil, []string{"127.100.16.2"}},
+		"etcd peer b":           {f.EtcdPeer["etcd-b"], f.EtcdCA, "etcd-b", nil, both, nil, []string{"127.100.16.2", "127.0.0.1"}},
 		"apiserver etcd client": {f.APIServerEtcdClient, f.EtcdCA, "kube-apiserver-etcd-client", nil, client, nil, nil},
 		"cellplane etcd client": {f.CellplaneEtcdClient, f.EtcdCA, "cellplane", nil, client, nil, nil},
 		"apiserver b": {f.APIServer["api-b"], f.CA, "kube-apiserver", nil, server,

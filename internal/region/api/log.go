@@ -29,7 +29,7 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 		w.Header().Set(eks.HeaderRequestID, info.id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		s.log.LogAttrs(r.Context(), accessLevel(r.Method, rec.status), "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
@@ -37,6 +37,15 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 			slog.String("cluster", info.cluster),
 			slog.String("requestID", info.id))
 	})
+}
+
+// accessLevel keeps the log concise: reads that succeed (every poll of --wait) are
+// debug detail; changes and failures are what an operator wants to see.
+func accessLevel(method string, status int) slog.Level {
+	if method == http.MethodGet && status < http.StatusBadRequest {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // statusRecorder remembers the status code written.

@@ -1,0 +1,20 @@
+package controlplane
+
+import "github.com/cellplane/cellplane/internal/lb"
+
+// EndpointID names the cluster's endpoint file in the cell's load balancer.
+func (p *Plan) EndpointID() string { return p.in.Namespace + "." + p.in.Name }
+
+// EndpointConfig is the load balancer's view of the cluster: its stable address in
+// front of every API server, health-checked on /readyz against the cluster CA.
+func (p *Plan) EndpointConfig() lb.EndpointConfig {
+	c := lb.EndpointConfig{
+		ID:          p.EndpointID(),
+		Listen:      p.EndpointAddress(),
+		HealthCheck: lb.HealthCheckConfig{Path: "/readyz", CAFile: p.pki.CA, IntervalMillis: 1000, FallCount: 2, RiseCount: 1},
+	}
+	for _, m := range p.Members(KindAPIServer) {
+		c.Backends = append(c.Backends, lb.BackendConfig{Name: m.Name(), Address: m.Address()})
+	}
+	return c
+}

@@ -1,0 +1,155 @@
+package controlplane
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/runtime/process"
+)
+
+// Spec returns the process that runs member m.
+func (p *Plan) Spec(m Member) process.Spec {
+	var path string
+	var args []string
+	switch m.Kind {
+	case KindEtcd:
+		path, args = p.in.Etcd.Etcd, p.etcdArgs(m)
+	case KindAPIServer:
+		path, args = p.in.Kubernetes.KubeAPIServer, p.apiServerArgs(m)
+	case KindControllerManager:
+		path, args = p.in.Kubernetes.KubeControllerManager, p.controllerManagerArgs(m)
+	case KindScheduler:
+		path, args = p.in.Kubernetes.KubeScheduler, p.schedulerArgs(m)
+	}
+	return process.Spec{
+		ID:       p.ID() + "/" + m.Name(),
+		Path:     path,
+		Args:     args,
+		Dir:      p.in.Dir,
+		StateDir: p.LogDir(),
+		Name:     m.Name(),
+	}
+}
+
+// EtcdDataDir is member m's data directory: it lives as long as the cluster, so a
+// restarted member comes back with its identity and data.
+func (p *Plan) EtcdDataDir(m Member) string { return filepath.Join(p.in.Dir, m.Name()) }
+
+func (p *Plan) etcdArgs(m Member) []string {
+	f := p.pki
+	var initial []string
+	for _, peer := range p.Members(KindEtcd) {
+		initial = append(initial, peer.Name()+"=https://"+ipam.HostPort(peer.IP, ipam.EtcdPeerPort))
+	}
+	client := "https://" + ipam.HostPort(m.IP, ipam.EtcdClientPort)
+	peer := "https://" + ipam.HostPort(m.IP, ipam.EtcdPeerPort)
+	return []string{
+		"--name=" + m.Name(),
+		"--data-dir=" + p.EtcdDataDir(m),
+		"--listen-client-urls=" + client,
+		"--advertise-client-urls=" + client,
+		"--listen-peer-urls=" + peer,
+		"--initial-advertise-peer-urls=" + peer,
+		"--initial-cluster=" + strings.Join(initial, ","),
+		"--initial-cluster-state=new",
+		"--initial-cluster-token=" + p.in.UID,
+		"--client-cert-auth",
+		"--trusted-ca-file=" + f.EtcdCA,
+		"--cert-file=" + f.EtcdServer[m.Name()].Cert,
+		"--key-file=" + f.EtcdServer[m.Name()].Key,
+		"--peer-client-cert-auth",
+		"--peer-trusted-ca-file=" + f.EtcdCA,
+		"--peer-cert-file=" + f.EtcdPeer[m.Name()].Cert,
+		"--peer-key-file=" + f.EtcdPeer[m.Name()].Key,
+		"--log-level=warn",
+	}
+}
+
+// EtcdEndpoints lists every member's client URL.
+func (p *Plan) EtcdEndpoints() []string {
+	var out []string
+	for _, m := range p.Members(KindEtcd) {
+		out = append(out, "https://"+m.Address())
+	}
+	return out
+}
+
+func (p *Plan) apiServerArgs(m Member) []string {
+	f := p.pki
+	serving := f.APIServer[m.Name()]
+	return []string{
+		"--advertise-address=" + m.IP.String(),
+		"--bind-address=" + m.IP.String(),
+		"--secure-port=" + strconv.Itoa(ipam.APIServerPort),
+		"--etcd-servers=" + strings.Join(p.EtcdEndpoints(), ","),
+		"--etcd-cafile=" + f.EtcdCA,
+		"--etcd-certfile=" + f.APIServerEtcdClient.Cert,
+		"--etcd-keyfile=" + f.APIServerEtcdClient.Key,
+		"--tls-cert-file=" + serving.Cert,
+		"--tls-private-key-file=" + serving.Key,
+		"--client-ca-file=" + f.CA,
+		"--authorization-mode=Node,RBAC",
+		"--enable-admission-plugins=NodeRestriction",
+		"--enable-bootstrap-token-auth=true",
+		"--allow-privileged=true",
+		"--service-cluster-ip-range=" + ServiceCIDR,
+		"--service-account-issuer=" + p.Endpoint(),
+		"--service-account-key-file=" + f.SAPub,
+		"--service-account-signing-key-file=" + f.SAKey,
+		"--kubelet-client-certificate=" + f.KubeletClient.Cert,
+		"--kubelet-client-key=" + f.KubeletClient.Key,
+		"--proxy-client-cert-file=" + f.FrontProxyClient.Cert,
+		"--proxy-client-key-file=" + f.FrontProxyClient.Key,
+		"--requestheader-client-ca-file=" + f.FrontProxyCA,
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--audit-policy-file=" + p.AuditPolicyPath(),
+		"--audit-log-path=" + filepath.Join(p.LogDir(), "audit-"+m.Name()+".log"),
+		"--audit-log-maxsize=100",
+		"--audit-log-maxbackup=3",
+		// Loopback addresses fail Endpoints validation; the kubernetes Service gets
+		// real endpoints once a runtime gives members routable addresses.
+		"--endpoint-reconciler-type=none",
+		"--profiling=false",
+	}
+}
+
+func (p *Plan) controllerManagerArgs(m Member) []string {
+	f := p.pki
+	kc := p.KubeconfigPath(m)
+	return []string{
+		"--kubeconfig=" + kc,
+		"--authentication-kubeconfig=" + kc,
+		"--authorization-kubeconfig=" + kc,
+		"--bind-address=" + m.IP.String(),
+		"--secure-port=" + strconv.Itoa(ipam.ControllerManagerPort),
+		"--leader-elect=true",
+		"--client-ca-file=" + f.CA,
+		"--requestheader-client-ca-file=" + f.FrontProxyCA,
+		"--cluster-signing-cert-file=" + f.CA,
+		"--cluster-signing-key-file=" + f.CAKey,
+		"--root-ca-file=" + f.CA,
+		"--service-account-private-key-file=" + f.SAKey,
+		"--use-service-account-credentials=true",
+		"--controllers=*,bootstrapsigner,tokencleaner",
+		"--cluster-name=" + p.in.Name,
+		"--service-cluster-ip-range=" + ServiceCIDR,
+		"--profiling=false",
+	}
+}
+
+func (p *Plan) schedulerArgs(m Member) []string {
+	kc := p.KubeconfigPath(m)
+	return []string{
+		"--kubeconfig=" + kc,
+		"--authentication-kubeconfig=" + kc,
+		"--authorization-kubeconfig=" + kc,
+		"--bind-address=" + m.IP.String(),
+		"--secure-port=" + strconv.Itoa(ipam.SchedulerPort),
+		"--leader-elect=true",
+	}
+}

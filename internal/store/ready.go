@@ -1,0 +1,54 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// ErrNotReady is returned when a store's API server does not become ready in time.
+var ErrNotReady = errors.New("store API server not ready")
+
+// readyTimeout bounds the wait for a store; a cold kube-apiserver on a loaded
+// two-core machine needs well under this.
+const readyTimeout = 90 * time.Second
+
+func waitReady(ctx context.Context, cfg *rest.Config, logDir string) error {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return fmt.Errorf("building store client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	var last error
+	for {
+		if last = probe(ctx, hc, cfg.Host+"/readyz"); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w after %s (last check: %v; see logs in %s)", ErrNotReady, readyTimeout, last, logDir)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func probe(ctx context.Context, hc *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return nil
+}
