@@ -1,0 +1,193 @@
+package cell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/controlplane"
+	"github.com/cellplane/cellplane/internal/lb"
+	"github.com/cellplane/cellplane/internal/pki"
+)
+
+// errTerminal marks failures that retrying cannot fix; the cluster goes FAILED.
+var errTerminal = errors.New("cannot be created")
+
+func (r *ClusterReconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster) (ctrl.Result, error) {
+	if c.Status.Status == v1alpha1.StatusFailed {
+		return ctrl.Result{}, nil // FAILED is final: the tenant deletes the cluster
+	}
+	if c.Status.Status == "" {
+		c.Status.Status = v1alpha1.StatusCreating
+	}
+	if err := r.ensureSlot(ctx, c); err != nil {
+		return ctrl.Result{}, err
+	}
+	plan, err := r.plan(ctx, c)
+	if errors.Is(err, errTerminal) {
+		r.fail(log, c, err.Error())
+		return ctrl.Result{}, nil
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	for _, phase := range []func(context.Context, *v1alpha1.Cluster, *controlplane.Plan) error{
+		r.phasePKI, r.phaseConfigs, r.phaseProcesses, r.phaseEndpoint,
+	} {
+		if err := phase(ctx, c, plan); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return r.phaseHealth(ctx, log, c, plan)
+}
+
+// plan derives the control plane's description, building components on first use.
+func (r *ClusterReconciler) plan(ctx context.Context, c *v1alpha1.Cluster) (*controlplane.Plan, error) {
+	rel, err := components.Lookup(c.Spec.Version)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errTerminal, err)
+	}
+	kube, err := r.Binaries.Kubernetes(ctx, rel)
+	if err != nil {
+		return nil, fmt.Errorf("getting Kubernetes %s binaries: %w", rel.Version, err)
+	}
+	etcd, err := r.Binaries.Etcd(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("getting etcd binaries: %w", err)
+	}
+	c.Status.KubernetesVersion = rel.Version
+	return r.newPlan(c, kube, etcd), nil
+}
+
+func (r *ClusterReconciler) newPlan(c *v1alpha1.Cluster, kube components.KubernetesBinaries, etcd components.EtcdBinaries) *controlplane.Plan {
+	return controlplane.New(controlplane.Input{
+		Namespace: c.Namespace, Name: c.Name, UID: string(c.UID), ClusterName: c.Spec.Name,
+		Dir: r.clusterDir(c), Cell: r.Cell, Slot: int(*c.Status.Slot),
+		Kubernetes: kube, Etcd: etcd,
+	})
+}
+
+func (r *ClusterReconciler) phasePKI(_ context.Context, c *v1alpha1.Cluster, p *controlplane.Plan) error {
+	if _, err := pki.EnsureCluster(p.PKIDir(), p.PKISpec()); err != nil {
+		setCondition(c, v1alpha1.ConditionPKIReady, false, "IssueFailed", err.Error())
+		return fmt.Errorf("issuing certificates: %w", err)
+	}
+	setCondition(c, v1alpha1.ConditionPKIReady, true, "Issued", "")
+	ca, err := os.ReadFile(p.Files().CA)
+	if err != nil {
+		return fmt.Errorf("reading cluster CA: %w", err)
+	}
+	c.Status.CertificateAuthorityData = encodeBase64(ca)
+	return nil
+}
+
+func (r *ClusterReconciler) phaseConfigs(_ context.Context, _ *v1alpha1.Cluster, p *controlplane.Plan) error {
+	return p.WriteConfigs()
+}
+
+// phaseProcesses starts every member that is not running. The runtime adopts members
+// that survived a restart of cellplane, so this never restarts a healthy process.
+func (r *ClusterReconciler) phaseProcesses(ctx context.Context, _ *v1alpha1.Cluster, p *controlplane.Plan) error {
+	for _, m := range p.AllMembers() {
+		if err := os.MkdirAll(p.EtcdDataDir(m), 0o700); err != nil && m.Kind == controlplane.KindEtcd {
+			return fmt.Errorf("creating %s data directory: %w", m.Name(), err)
+		}
+		if _, err := r.Runner.Ensure(ctx, p.Spec(m)); err != nil {
+			return fmt.Errorf("starting %s: %w", m.Name(), err)
+		}
+	}
+	return nil
+}
+
+func (r *ClusterReconciler) phaseEndpoint(_ context.Context, c *v1alpha1.Cluster, p *controlplane.Plan) error {
+	if err := lb.WriteEndpointFile(r.LBDir, p.EndpointConfig()); err != nil {
+		return fmt.Errorf("configuring endpoint: %w", err)
+	}
+	c.Status.Endpoint = p.Endpoint()
+	return nil
+}
+
+func (r *ClusterReconciler) fail(log *slog.Logger, c *v1alpha1.Cluster, reason string) {
+	log.Warn("cluster creation failed", "reason", reason)
+	c.Status.Status = v1alpha1.StatusFailed
+	c.Status.Reason = reason
+	setCondition(c, v1alpha1.ConditionReady, false, "CreateFailed", reason)
+}
+
+// createDeadline is when a cluster still not ACTIVE is declared FAILED. Time while
+// cellplane was down does not count, so a restart mid-create resumes rather than fails.
+func (r *ClusterReconciler) createDeadline(c *v1alpha1.Cluster) time.Time {
+	from := c.CreationTimestamp.Time
+	if r.started.After(from) {
+		from = r.started
+	}
+	return from.Add(r.CreateTimeout)
+}
+
+func (r *ClusterReconciler) reconcileDelete(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster) (ctrl.Result, error) {
+	c.Status.Status = v1alpha1.StatusDeleting
+	if c.Status.Slot != nil {
+		p := r.newPlan(c, components.KubernetesBinaries{}, components.EtcdBinaries{})
+		if err := r.teardown(ctx, c, p); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if err := os.RemoveAll(r.clusterDir(c)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("removing cluster files: %w", err)
+	}
+	r.slots.release(c)
+	if controllerutil.RemoveFinalizer(c, v1alpha1.CellFinalizer) {
+		if err := r.Client.Update(ctx, c); err != nil {
+			return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
+		}
+	}
+	log.Info("cluster deleted")
+	return ctrl.Result{}, nil
+}
+
+// teardown removes the endpoint first, so tenants see the cluster go away cleanly,
+// then stops controllers, API servers and etcd, in the reverse of start order. The
+// members of one tier stop together: they do not depend on each other.
+func (r *ClusterReconciler) teardown(ctx context.Context, c *v1alpha1.Cluster, p *controlplane.Plan) error {
+	if err := lb.RemoveEndpointFile(r.LBDir, p.EndpointID()); err != nil {
+		return err
+	}
+	tiers := [][]string{
+		{controlplane.KindControllerManager, controlplane.KindScheduler},
+		{controlplane.KindAPIServer},
+		{controlplane.KindEtcd},
+	}
+	for _, kinds := range tiers {
+		if err := r.stopTier(ctx, p, kinds); err != nil {
+			return err
+		}
+	}
+	if pr, ok := r.probers.LoadAndDelete(c.UID); ok {
+		pr.(*controlplane.Prober).Close()
+	}
+	return r.deleteKubeconfig(ctx, c)
+}
+
+func (r *ClusterReconciler) stopTier(ctx context.Context, p *controlplane.Plan, kinds []string) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, kind := range kinds {
+		for _, m := range p.Members(kind) {
+			g.Go(func() error {
+				if err := r.Runner.Stop(ctx, p.Spec(m)); err != nil {
+					return fmt.Errorf("stopping %s: %w", m.Name(), err)
+				}
+				return nil
+			})
+		}
+	}
+	return g.Wait()
+}

@@ -1,0 +1,62 @@
+package service
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/pki"
+	regionapi "github.com/cellplane/cellplane/internal/region/api"
+)
+
+// serveAPI serves the regional API over HTTPS with a CA of its own, written to the
+// data directory for clients.
+func (s *Service) serveAPI() error {
+	sc, err := newScheme()
+	if err != nil {
+		return err
+	}
+	cl, err := client.New(s.region.RESTConfig(), client.Options{Scheme: sc})
+	if err != nil {
+		return fmt.Errorf("connecting to region store: %w", err)
+	}
+	h, err := regionapi.NewHandler(regionapi.Config{
+		Client: cl, Placer: regionapi.StaticPlacer{Cell: s.cells[0].name}, Logger: s.cfg.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("creating regional API: %w", err)
+	}
+	return s.listenTLS(h)
+}
+
+func (s *Service) listenTLS(h http.Handler) error {
+	dir := s.regionDir("api")
+	ip := s.block.RegionIP()
+	ca, _, err := pki.EnsureCA(dir, "ca", "cellplane regional API CA")
+	if err != nil {
+		return fmt.Errorf("regional API CA: %w", err)
+	}
+	req := pki.CertRequest{CommonName: "cellplane-region", IPs: []net.IP{ip, net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}, Usage: pki.Server}
+	if _, err := pki.EnsurePair(dir, "server", ca, req); err != nil {
+		return fmt.Errorf("regional API certificate: %w", err)
+	}
+	addr := ipam.HostPort(ip, ipam.RegionAPIPort)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	s.api = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.endpoint = Endpoint{URL: "https://" + addr, CAFile: filepath.Join(dir, "ca.crt"), PID: os.Getpid()}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.fatal("regional API", s.api.ServeTLS(ln, filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")))
+	}()
+	return nil
+}

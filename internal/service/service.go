@@ -1,0 +1,206 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/pki"
+	"github.com/cellplane/cellplane/internal/runtime/process"
+	"github.com/cellplane/cellplane/internal/store"
+)
+
+// Service is a running cellplane.
+type Service struct {
+	cfg      Config
+	block    ipam.Block
+	lock     *os.File
+	runtime  *process.Runtime
+	cache    *components.Cache
+	region   *store.Store
+	cells    []*cell
+	api      *http.Server
+	endpoint Endpoint
+	exits    chan event.GenericEvent
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	errc     chan error
+}
+
+// Start brings cellplane up on cfg.DataDir: it takes the directory's lock, builds
+// missing components, starts or adopts the stores and load balancers, and serves
+// the regional API. Tenant control planes that survived a previous run are adopted
+// by the cell controllers, not restarted.
+func Start(ctx context.Context, cfg Config) (s *Service, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s = &Service{cfg: cfg, errc: make(chan error, 4), exits: make(chan event.GenericEvent, 256)}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.abort()
+		}
+	}()
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startStores(ctx); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if err := s.startCells(ctx, runCtx); err != nil {
+		return nil, err
+	}
+	if err := s.serveAPI(); err != nil {
+		return nil, err
+	}
+	return s, s.writeEndpoint()
+}
+
+func (s *Service) prepare(ctx context.Context) error {
+	in, err := loadInstance(s.cfg.DataDir, s.cfg.AddressBlock)
+	if err != nil {
+		return err
+	}
+	if s.block, err = ipam.ParseBlock(in.AddressBlock, cellCount); err != nil {
+		return err
+	}
+	s.cache = components.New(components.Config{CacheDir: s.cfg.CacheDir, Progress: s.cfg.Progress})
+	if _, err := s.cache.Etcd(ctx); err != nil {
+		return err
+	}
+	if _, err := s.cache.Kubernetes(ctx, components.Default()); err != nil {
+		return err
+	}
+	s.runtime = process.New(process.Options{Logger: s.cfg.Logger, OnExit: s.onExit})
+	return nil
+}
+
+// startStores starts the region's and every cell's store side by side.
+func (s *Service) startStores(ctx context.Context) error {
+	etcd, _ := s.cache.Etcd(ctx)
+	kube, _ := s.cache.Kubernetes(ctx, components.Default())
+	mk := func(name string, dir string, ip []byte) store.Config {
+		return store.Config{Name: name, Dir: dir, IP: ip, Etcd: etcd.Etcd, APIServer: kube.KubeAPIServer, Runner: s.runtime, Logger: s.cfg.Logger}
+	}
+	s.cells = make([]*cell, cellCount)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		s.region, err = store.Start(gctx, mk("region", s.regionDir("store"), s.block.RegionIP()))
+		return err
+	})
+	for k := 1; k <= cellCount; k++ {
+		c := &cell{name: fmt.Sprintf("cell-%d", k), plan: s.block.Cell(k)}
+		c.dir = filepath.Join(s.cfg.DataDir, "cells", c.name)
+		s.cells[k-1] = c
+		g.Go(func() (err error) {
+			c.store, err = store.Start(gctx, mk(c.name, filepath.Join(c.dir, "store"), c.plan.StoreIP()))
+			return err
+		})
+	}
+	s.cfg.Logger.Info("starting stores", "region", s.block.RegionIP().String(), "cells", cellCount)
+	return g.Wait()
+}
+
+func (s *Service) regionDir(parts ...string) string {
+	return filepath.Join(append([]string{s.cfg.DataDir, "region"}, parts...)...)
+}
+
+// onExit turns a crashed process into a reconcile of its cluster. Process IDs are
+// "<namespace>/<name>/<member>" for tenant members.
+func (s *Service) onExit(id string, _ error) {
+	ev, ok := exitEvent(id)
+	if !ok {
+		return
+	}
+	select {
+	case s.exits <- ev:
+	default: // the periodic poll catches it
+	}
+}
+
+func (s *Service) writeEndpoint() error {
+	data, _ := json.Marshal(s.endpoint)
+	return pki.WriteFileAtomic(EndpointFile(s.cfg.DataDir), data, 0o600)
+}
+
+// Endpoint returns how to reach the regional API.
+func (s *Service) Endpoint() Endpoint { return s.endpoint }
+
+// RegionStore returns admin credentials for the region's store.
+func (s *Service) RegionStore() *rest.Config { return s.region.RESTConfig() }
+
+// Done delivers the first fatal error of a background part (a cell's controllers or the API).
+func (s *Service) Done() <-chan error { return s.errc }
+
+func (s *Service) fatal(what string, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
+		select {
+		case s.errc <- fmt.Errorf("%s: %w", what, err):
+		default:
+		}
+	}
+}
+
+// Close stops cellplane: the API, the controllers and the stores. Tenant control
+// planes and the cells' load balancers keep running and serving, so the next Start
+// adopts them.
+func (s *Service) Close(ctx context.Context) error {
+	os.Remove(EndpointFile(s.cfg.DataDir))
+	var errs []error
+	if s.api != nil {
+		errs = append(errs, s.api.Shutdown(ctx))
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	errs = append(errs, s.stopStores(ctx))
+	s.runtime.Close()
+	s.lock.Close()
+	return errors.Join(errs...)
+}
+
+func (s *Service) stopStores(ctx context.Context) error {
+	var errs []error
+	for _, c := range s.cells {
+		if c != nil && c.store != nil {
+			errs = append(errs, c.store.Stop(ctx))
+		}
+	}
+	if s.region != nil {
+		errs = append(errs, s.region.Stop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// abort undoes a failed Start as far as it got, leaving tenant processes alone.
+func (s *Service) abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if s.runtime == nil {
+		s.lock.Close()
+		return
+	}
+	_ = s.Close(ctx)
+}
