@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newCluster(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "cluster", Short: "Create, inspect and delete Kubernetes control planes"}
+	cmd.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	cmd.AddCommand(newClusterCreate(g), newClusterList(g), newClusterDescribe(g), newClusterDelete(g), newClusterKubeconfig(g))
+	return cmd
+}
+
+// nameArg accepts exactly one cluster name.
+func nameArg(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usagef("%s needs exactly one cluster name, got %d arguments", cmd.CommandPath(), len(args))
+	}
+	return nil
+}
+
+func (g *globals) checkOutput() error {
+	if g.output != "table" && g.output != "json" {
+		return usagef("--output must be table or json, not %q", g.output)
+	}
+	return nil
+}
+
+func (g *globals) printJSON(v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(g.stdout, string(b))
+	return nil
+}

@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/client"
+)
+
+func newClusterCreate(g *globals) *cobra.Command {
+	var in client.CreateClusterInput
+	var tags []string
+	var wait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a highly available control plane",
+		Args:  nameArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			in.Name = args[0]
+			var err error
+			if in.Tags, err = parseTags(tags); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			cl, err := c.CreateCluster(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			if wait {
+				return g.waitActive(cmd, c, cl, timeout)
+			}
+			return g.showCluster(cl)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&in.Version, "version", "", "Kubernetes minor version, e.g. 1.35 (default: the newest offered)")
+	f.StringArrayVar(&tags, "tag", nil, "tag as key=value (repeatable)")
+	f.StringVar(&in.ClientRequestToken, "client-request-token", "", "idempotency token: a retried create with the same token returns the original cluster")
+	f.BoolVar(&wait, "wait", false, "wait until the cluster is ACTIVE, showing progress")
+	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")
+	return cmd
+}
+
+func parseTags(kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	tags := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("--tag wants key=value, got %q", kv)
+		}
+		tags[k] = v
+	}
+	return tags, nil
+}

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/eks"
+)
+
+func newClusterDescribe(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe NAME",
+		Short: "Show a cluster: status, endpoint and every component",
+		Args:  nameArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			cl, err := c.DescribeCluster(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return g.showCluster(cl)
+		},
+	}
+}
+
+// showCluster prints one cluster as JSON or as a human-readable summary.
+func (g *globals) showCluster(cl *eks.Cluster) error {
+	if g.output == "json" {
+		return g.printJSON(map[string]any{"cluster": cl})
+	}
+	w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "Name:\t%s\nARN:\t%s\nVersion:\t%s\nStatus:\t%s\nEndpoint:\t%s\nCreated:\t%s\n",
+		cl.Name, cl.Arn, cl.Version, cl.Status, orDash(cl.Endpoint), age(cl)+" ago")
+	if x := cl.Cellplane; x != nil {
+		fmt.Fprintf(w, "Cell:\t%s\n", x.Cell)
+		if x.Reason != "" {
+			fmt.Fprintf(w, "Reason:\t%s\n", x.Reason)
+		}
+		if len(x.Components) > 0 {
+			fmt.Fprintln(w, "\nCOMPONENT\tZONE\tADDRESS\tPID\tREADY\tRESTARTS")
+			for _, m := range x.Components {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%t\t%d\n", m.Name, m.Zone, m.Address, m.PID, m.Ready, m.Restarts)
+			}
+		}
+	}
+	return w.Flush()
+}
+
+func age(cl *eks.Cluster) string {
+	if cl.CreatedAt == nil {
+		return "-"
+	}
+	return time.Since(cl.CreatedAt.Time()).Round(time.Second).String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/eks"
+)
+
+func newClusterList(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List clusters with their status",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			names, err := c.ListAllClusters(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var clusters []*eks.Cluster
+			for _, n := range names {
+				cl, err := c.DescribeCluster(cmd.Context(), n)
+				if err != nil {
+					return err
+				}
+				clusters = append(clusters, cl)
+			}
+			if g.output == "json" {
+				return g.printJSON(map[string]any{"clusters": clusters})
+			}
+			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tVERSION\tSTATUS\tENDPOINT\tAGE")
+			for _, cl := range clusters {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", cl.Name, cl.Version, cl.Status, cl.Endpoint, age(cl))
+			}
+			return w.Flush()
+		},
+	}
+}

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/components"
+)
+
+func newComponents(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "components", Short: "Manage the upstream binaries cellplane runs"}
+	cmd.AddCommand(newComponentsBuild(g), newComponentsList(g))
+	return cmd
+}
+
+func newComponentsBuild(g *globals) *cobra.Command {
+	var sumFile, cacheDir string
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build every offered Kubernetes release and etcd into the cache (once per version)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c := components.New(components.Config{CacheDir: cacheDir, Progress: g.stderr, SumFile: sumFile})
+			if _, err := c.Etcd(cmd.Context()); err != nil {
+				return err
+			}
+			for _, r := range components.Releases() {
+				if _, err := c.Kubernetes(cmd.Context(), r); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cacheDir, "cache-dir", components.DefaultCacheDir(), "where built binaries are kept")
+	cmd.Flags().StringVar(&sumFile, "record-sums", "", "merge the module checksums the build used into this go.sum-format file")
+	return cmd
+}
+
+func newComponentsList(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the offered Kubernetes versions",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			for _, r := range components.Releases() {
+				g.printf("%s\t%s\n", r.Minor, r.Version)
+			}
+			g.printf("etcd\t%s\n", components.EtcdVersion)
+			return nil
+		},
+	}
+}

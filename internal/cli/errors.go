@@ -1,0 +1,17 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/cellplane/cellplane/internal/eks"
+)
+
+// userMessage is what the user sees for err: the API's own message for API errors
+// (already phrased for users), the wrapped chain otherwise.
+func userMessage(err error) string {
+	var apiErr *eks.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Message
+	}
+	return err.Error()
+}

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/service"
+)
+
+func newUp(g *globals) *cobra.Command {
+	var cfg service.Config
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start cellplane on this machine: the regional API and a cell with zones a, b and c",
+		Long: `Start cellplane in the foreground on its embedded default: a region and one cell on
+loopback addresses, each with its own store. Components are built on first use.
+Ctrl-C stops cellplane; tenant control planes keep running, and the next
+'cellplane up' on the same data directory adopts them.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.DataDir = g.dataDir
+			return runUp(cmd.Context(), g, cfg, verbose)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.AddressBlock, "address-block", "", "loopback block 127.N for this instance (default "+service.DefaultAddressBlock+", remembered by the data directory)")
+	f.StringVar(&cfg.CacheDir, "cache-dir", components.DefaultCacheDir(), "where built components are cached")
+	f.DurationVar(&cfg.CreateTimeout, "create-timeout", 5*time.Minute, "how long a control plane may take to become healthy before it is FAILED")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
+	return cmd
+}
+
+func runUp(ctx context.Context, g *globals, cfg service.Config, verbose bool) error {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Progress = g.stderr
+	start := time.Now()
+	svc, err := service.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	printWelcome(g, cfg, svc, time.Since(start))
+	select {
+	case <-ctx.Done():
+	case err = <-svc.Done():
+		cfg.Logger.Error("stopping after a fatal error", "err", err)
+	}
+	cfg.Logger.Info("stopping cellplane; tenant control planes keep running")
+	closeCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if cerr := svc.Close(closeCtx); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func printWelcome(g *globals, cfg service.Config, svc *service.Service, took time.Duration) {
+	kube, _ := components.New(components.Config{CacheDir: cfg.CacheDir}).Kubernetes(context.Background(), components.Default())
+	fmt.Fprintf(g.stderr, `
+cellplane is up (%s) — data directory %s
+  regional API  %s
+
+Create your first cluster:
+  cellplane cluster create demo --wait
+  cellplane cluster kubeconfig demo --output demo.kubeconfig
+  %s --kubeconfig demo.kubeconfig get namespaces
+
+Press Ctrl-C to stop cellplane; tenant control planes keep running.
+`, took.Round(100*time.Millisecond), cfg.DataDir, svc.Endpoint().URL, kube.Kubectl)
+}
