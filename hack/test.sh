@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: what `make test` and CI run. It sets up what it needs itself:
+# Go modules, the pinned components (built once per version into the cache outside
+# the repo) and the cellplane binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
+
+step "formatting and vet"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
+go vet ./...
+
+step "generated code is current"
+make --no-print-directory verify
+
+step "unit tests"
+go test -race -count=1 ./api/... ./internal/... ./config/... ./cmd/...
+
+step "components (cached by version in ${CELLPLANE_CACHE_DIR:-~/.cache/cellplane})"
+go run ./cmd/cellplane components build
+
+step "end-to-end tests with real etcd, kube-apiserver, controllers and kubectl"
+go test -count=1 -timeout 45m -v ./test/e2e/...

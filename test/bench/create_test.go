@@ -1,0 +1,191 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cellplane/cellplane/internal/client"
+	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/runtime/process"
+	"github.com/cellplane/cellplane/test/framework"
+)
+
+// BenchmarkCreateToActive measures, in one run so the ratios compare like with like:
+// the floor (raw components started by hand with the same TLS setup), cellplane's
+// create-to-ACTIVE for one cluster (three times) and for five at once, and resident
+// memory per cluster: the components' and cellplane's own.
+func BenchmarkCreateToActive(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	block, _ := ipam.ParseBlock("127.200", 1)
+	rawCell := block.Cell(1)
+
+	var floorOne []time.Duration
+	for i := 0; i < 3; i++ {
+		floorOne = append(floorOne, floor(b, ctx, rawCell, i, 1)...)
+	}
+	floorFive := floor(b, ctx, rawCell, 10, 5)
+
+	in := framework.NewInstance(b, bins)
+	in.Start(ctx)
+	c := in.Client()
+	idle := ownRSS(b, in)
+	var one []time.Duration
+	for i := 0; i < 3; i++ {
+		d := createTimed(b, ctx, c, fmt.Sprintf("one-%d", i))
+		one = append(one, d)
+		deleteAll(b, ctx, c, fmt.Sprintf("one-%d", i))
+	}
+	five := createConcurrently(b, ctx, c, 5)
+	loaded := ownRSS(b, in)
+	comp := componentRSS(b, ctx, c, 5)
+
+	report(b, "floor-1", floorOne)
+	report(b, "floor-5", floorFive)
+	report(b, "cellplane-1", one)
+	report(b, "cellplane-5", five)
+	b.ReportMetric(median(one).Seconds()/median(floorOne).Seconds(), "ratio-1-median")
+	b.ReportMetric(median(five).Seconds()/median(floorFive).Seconds(), "ratio-5-median")
+	b.ReportMetric(maxOf(five).Seconds()/maxOf(floorFive).Seconds(), "ratio-5-max")
+	b.ReportMetric(float64(comp)/5/(1<<20), "components-MB/cluster")
+	b.ReportMetric(float64(loaded-idle)/5/(1<<20), "cellplane-MB/cluster")
+	b.ReportMetric(float64(idle)/(1<<20), "cellplane-idle-MB")
+	b.Logf("cellplane (service + load balancer) RSS: %d MB idle, %d MB with 5 clusters", idle>>20, loaded>>20)
+}
+
+func createTimed(b *testing.B, ctx context.Context, c *client.Client, name string) time.Duration {
+	start := time.Now()
+	if _, err := c.CreateCluster(ctx, client.CreateClusterInput{Name: name}); err != nil {
+		b.Fatal(err)
+	}
+	err := framework.Eventually(ctx, 5*time.Minute, 20*time.Millisecond, func() error {
+		cl, err := c.DescribeCluster(ctx, name)
+		if err != nil {
+			return err
+		}
+		if cl.Status == "FAILED" {
+			return framework.Permanent(fmt.Errorf("%s FAILED: %+v", name, cl.Cellplane))
+		}
+		if cl.Status != "ACTIVE" {
+			return fmt.Errorf("%s is %s", name, cl.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+func createConcurrently(b *testing.B, ctx context.Context, c *client.Client, n int) []time.Duration {
+	out := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = createTimed(b, ctx, c, fmt.Sprintf("five-%d", i))
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func deleteAll(b *testing.B, ctx context.Context, c *client.Client, names ...string) {
+	for _, n := range names {
+		if _, err := c.DeleteCluster(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, n := range names {
+		_, err := client.WaitFor(ctx, c, n, func(*eks.Cluster) bool { return false }, nil)
+		if err == nil {
+			b.Fatalf("%s not deleted", n)
+		}
+	}
+}
+
+// ownRSS is cellplane's own memory: the service process plus the cell's load
+// balancer process.
+func ownRSS(b *testing.B, in *framework.Instance) int64 {
+	total, err := process.RSS(in.PID())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range in.PIDFiles() {
+		if strings.HasSuffix(p, "/lb/lb.pid") {
+			total += rssFromPIDFile(b, p)
+		}
+	}
+	return total
+}
+
+func rssFromPIDFile(b *testing.B, path string) int64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The pid file is JSON with a "pid" field.
+	s := string(data)
+	i := strings.Index(s, `"pid":`)
+	if i < 0 {
+		b.Fatalf("no pid in %s", path)
+	}
+	rest := strings.TrimLeft(s[i+6:], " ")
+	end := strings.IndexAny(rest, ",}")
+	pid, err := strconv.Atoi(strings.TrimSpace(rest[:end]))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rss, err := process.RSS(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rss
+}
+
+func componentRSS(b *testing.B, ctx context.Context, c *client.Client, n int) int64 {
+	var total int64
+	for i := 0; i < n; i++ {
+		cl, err := c.DescribeCluster(ctx, fmt.Sprintf("five-%d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range cl.Cellplane.Components {
+			rss, err := process.RSS(m.PID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total += rss
+		}
+	}
+	return total
+}
+
+func report(b *testing.B, name string, ds []time.Duration) {
+	b.ReportMetric(median(ds).Seconds(), name+"-median-s")
+	b.ReportMetric(maxOf(ds).Seconds(), name+"-max-s")
+	b.Logf("%s: %v", name, ds)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func maxOf(ds []time.Duration) time.Duration {
+	m := ds[0]
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m
+}

@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/test/framework"
+)
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// createActive creates a cluster through the CLI with --wait and returns it.
+func createActive(ctx context.Context, t *testing.T, in *framework.Instance, name string) *eks.Cluster {
+	t.Helper()
+	out, errOut, err := in.CLI(ctx, "cluster", "create", name, "--wait", "--output", "json")
+	if err != nil {
+		t.Fatalf("cluster create %s: %v\n%s\ncellplane log:\n%s", name, err, errOut, in.Log())
+	}
+	var resp struct{ Cluster *eks.Cluster }
+	if err := json.Unmarshal([]byte(out), &resp); err != nil || resp.Cluster == nil {
+		t.Fatalf("cluster create output: %v\n%s", err, out)
+	}
+	if resp.Cluster.Status != "ACTIVE" {
+		t.Fatalf("cluster %s is %s after --wait", name, resp.Cluster.Status)
+	}
+	t.Logf("create --wait progress:\n%s", errOut)
+	return resp.Cluster
+}
+
+func describe(ctx context.Context, t *testing.T, in *framework.Instance, name string) *eks.Cluster {
+	t.Helper()
+	cl, err := in.Client().DescribeCluster(ctx, name)
+	if err != nil {
+		t.Fatalf("describe %s: %v", name, err)
+	}
+	return cl
+}
+
+// kubeconfig writes the cluster's admin kubeconfig to a file through the CLI.
+func kubeconfig(ctx context.Context, t *testing.T, in *framework.Instance, name string) string {
+	t.Helper()
+	path := t.TempDir() + "/" + name + ".kubeconfig"
+	if _, errOut, err := in.CLI(ctx, "cluster", "kubeconfig", name, "--output", path); err != nil {
+		t.Fatalf("cluster kubeconfig: %v\n%s", err, errOut)
+	}
+	return path
+}
+
+// kubectl runs the real kubectl against a kubeconfig.
+func kubectl(ctx context.Context, kubeconfig string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, bins.Kubernetes.Kubectl, append([]string{"--kubeconfig", kubeconfig, "--request-timeout=10s"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// componentPIDs maps each component of a cluster to its process ID.
+func componentPIDs(t *testing.T, cl *eks.Cluster) map[string]int {
+	t.Helper()
+	pids, err := pidsOf(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pids
+}
+
+// pidsOf is componentPIDs for use inside polling loops.
+func pidsOf(cl *eks.Cluster) (map[string]int, error) {
+	out := map[string]int{}
+	if cl.Cellplane == nil {
+		return nil, fmt.Errorf("cluster %s reports no components", cl.Name)
+	}
+	for _, c := range cl.Cellplane.Components {
+		if c.PID == 0 {
+			return nil, fmt.Errorf("component %s has no PID: %+v", c.Name, c)
+		}
+		out[c.Name] = c.PID
+	}
+	if len(out) != 9 {
+		return nil, fmt.Errorf("want 9 components (3 etcd, 2 of each other), got %d: %v", len(out), out)
+	}
+	return out, nil
+}
+
+func alive(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	if err != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// A zombie has exited; only its parent's bookkeeping remains.
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
+}
+
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}

@@ -1,0 +1,158 @@
+package framework
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cellplane/cellplane/internal/client"
+	"github.com/cellplane/cellplane/internal/runtime/process"
+	"github.com/cellplane/cellplane/internal/service"
+)
+
+// nextBlock hands each instance of a test binary its own loopback /16s, clear of
+// the default instance a developer may be running (127.100-101).
+var nextBlock atomic.Int32
+
+func init() { nextBlock.Store(int32(140 + (os.Getpid()%20)*4)) }
+
+// Instance is one `cellplane up` under test.
+type Instance struct {
+	T       testing.TB
+	Bins    Binaries
+	DataDir string
+	Block   string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	log *bytes.Buffer
+	run int
+}
+
+// NewInstance prepares an instance on a fresh data directory and registers its
+// cleanup: every process it ever started is ended by PID and its files removed.
+func NewInstance(t testing.TB, bins Binaries) *Instance {
+	t.Helper()
+	in := &Instance{T: t, Bins: bins, DataDir: t.TempDir(), Block: fmt.Sprintf("127.%d", nextBlock.Add(2))}
+	t.Cleanup(in.cleanup)
+	return in
+}
+
+// Start runs `cellplane up` and waits until the regional API answers.
+func (in *Instance) Start(ctx context.Context) {
+	in.T.Helper()
+	in.mu.Lock()
+	in.run++
+	in.log = &bytes.Buffer{}
+	in.cmd = exec.Command(in.Bins.Cellplane, "up", "--data-dir", in.DataDir, "--address-block", in.Block)
+	in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
+	in.mu.Unlock()
+	if err := in.cmd.Start(); err != nil {
+		in.T.Fatalf("starting cellplane: %v", err)
+	}
+	err := Eventually(ctx, 5*time.Minute, 200*time.Millisecond, func() error {
+		if in.exited() {
+			return Permanent(fmt.Errorf("cellplane up exited:\n%s", in.Log()))
+		}
+		_, err := in.Client().ListAllClusters(ctx)
+		return err
+	})
+	if err != nil {
+		in.T.Fatalf("cellplane up did not become ready: %v\n%s", err, in.Log())
+	}
+}
+
+func (in *Instance) exited() bool {
+	return in.cmd.ProcessState != nil || in.cmd.Process.Signal(syscall.Signal(0)) != nil
+}
+
+// PID is the process ID of the running cellplane.
+func (in *Instance) PID() int { return in.cmd.Process.Pid }
+
+// Log returns what the current run of cellplane printed.
+func (in *Instance) Log() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.log.String()
+}
+
+// Kill ends cellplane with SIGKILL, as a crash would, and waits for it.
+func (in *Instance) Kill() {
+	in.T.Helper()
+	_ = in.cmd.Process.Kill()
+	_ = in.cmd.Wait()
+}
+
+// Stop interrupts cellplane as Ctrl-C would and waits for it to exit.
+func (in *Instance) Stop() error {
+	_ = in.cmd.Process.Signal(os.Interrupt)
+	return in.cmd.Wait()
+}
+
+// Client returns a regional API client for the running instance.
+func (in *Instance) Client() *client.Client {
+	ep, err := service.ReadEndpoint(in.DataDir)
+	if err != nil {
+		return client.New("https://unreachable.invalid", http.DefaultClient)
+	}
+	pool := x509.NewCertPool()
+	if ca, err := os.ReadFile(ep.CAFile); err == nil {
+		pool.AppendCertsFromPEM(ca)
+	}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return client.New(ep.URL, hc)
+}
+
+// CLI runs a cellplane subcommand against the instance.
+func (in *Instance) CLI(ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.CommandContext(ctx, in.Bins.Cellplane, append([]string{"--data-dir", in.DataDir}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// PIDFiles lists every pid file under the data directory.
+func (in *Instance) PIDFiles() []string {
+	var out []string
+	_ = filepath.WalkDir(in.DataDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".pid") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// cleanup kills cellplane, then every process the instance's pid files name.
+func (in *Instance) cleanup() {
+	if in.cmd != nil && in.cmd.Process != nil && in.cmd.ProcessState == nil {
+		in.Kill()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rt := process.New(process.Options{StopTimeout: 5 * time.Second})
+	defer rt.Close()
+	var errs []error
+	for _, p := range in.PIDFiles() {
+		spec := process.Spec{ID: p, StateDir: filepath.Dir(p), Name: strings.TrimSuffix(filepath.Base(p), ".pid")}
+		errs = append(errs, rt.Stop(ctx, spec))
+	}
+	if err := errors.Join(errs...); err != nil {
+		in.T.Errorf("cleaning up processes: %v", err)
+	}
+}
