@@ -92,8 +92,10 @@ func TestKillDuringCreateAndDelete(t *testing.T) {
 	waitStatus(t, in, "interrupted", "ACTIVE")
 	c := describe(ctx, t, in, "interrupted")
 	componentPIDs(t, c)
-	if n := len(in.PIDFiles()); n < 9 {
-		t.Errorf("want at least 9 pid files, got %d", n)
+	// Exactly one process per member: a restart that lost track of a process it
+	// had started would start a second copy.
+	if procs := processesMentioning(clusterDir + "/"); len(procs) != 9 {
+		t.Errorf("want 9 processes of the cluster, found %d: %v", len(procs), procs)
 	}
 
 	if _, errOut, err := in.CLI(ctx, "cluster", "delete", "interrupted"); err != nil {
@@ -115,6 +117,9 @@ func TestKillDuringCreateAndDelete(t *testing.T) {
 		if alive(pid) {
 			t.Errorf("%s (pid %d) survived the delete", name, pid)
 		}
+	}
+	if procs := processesMentioning(clusterDir + "/"); len(procs) != 0 {
+		t.Errorf("processes of the deleted cluster still run: %v", procs)
 	}
 	if _, err := os.Stat(clusterDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("cluster directory left behind: %v", err)

@@ -141,6 +141,13 @@ func (r *Runtime) adoptOrStart(ctx context.Context, s Spec, hash string) (*insta
 			return nil, err
 		}
 	}
+	if orphan, ok := findOrphan(s); ok {
+		if err := writePIDFile(s.pidPath(), orphan); err != nil {
+			return nil, fmt.Errorf("recording orphan of %s: %w", s.ID, err)
+		}
+		r.log.Info("adopted running process that had no pid file", "id", s.ID, "pid", orphan.PID)
+		return adoptedInstance(orphan), nil
+	}
 	inst, err := start(s)
 	if err != nil {
 		return nil, err
