@@ -16,7 +16,7 @@ step "generated code is current"
 make --no-print-directory verify
 
 step "unit tests"
-go test -race -count=1 ./api/... ./internal/... ./config/... ./cmd/...
+go test -race -count=1 ./api/... ./internal/... ./config/... ./cmd/... ./test/framework/...
 
 step "components (cached by version in ${CELLPLANE_CACHE_DIR:-~/.cache/cellplane})"
 go run ./cmd/cellplane components build

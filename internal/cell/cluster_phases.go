@@ -177,12 +177,19 @@ func (r *ClusterReconciler) teardown(ctx context.Context, c *v1alpha1.Cluster, p
 	return r.deleteKubeconfig(ctx, c)
 }
 
+// deleteStopTimeout is the grace a member gets when its cluster is deleted: the
+// endpoint is already gone and its data is about to be, so there is nothing to
+// drain and nothing to flush.
+const deleteStopTimeout = 2 * time.Second
+
 func (r *ClusterReconciler) stopTier(ctx context.Context, p *controlplane.Plan, kinds []string) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, kind := range kinds {
 		for _, m := range p.Members(kind) {
+			spec := p.Spec(m)
+			spec.StopTimeout = deleteStopTimeout
 			g.Go(func() error {
-				if err := r.Runner.Stop(ctx, p.Spec(m)); err != nil {
+				if err := r.Runner.Stop(ctx, spec); err != nil {
 					return fmt.Errorf("stopping %s: %w", m.Name(), err)
 				}
 				return nil

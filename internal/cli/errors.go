@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"net"
 
 	"github.com/cellplane/cellplane/internal/eks"
 )
@@ -12,6 +13,10 @@ func userMessage(err error) string {
 	var apiErr *eks.APIError
 	if errors.As(err, &apiErr) {
 		return apiErr.Message
+	}
+	var netErr *net.OpError
+	if errors.As(err, &netErr) && netErr.Op == "dial" {
+		return "cannot reach cellplane (" + netErr.Error() + "): is 'cellplane up' running on this data directory?"
 	}
 	return err.Error()
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,23 @@ import (
 	"github.com/cellplane/cellplane/internal/pki"
 	regionapi "github.com/cellplane/cellplane/internal/region/api"
 )
+
+// ErrAddressInUse is returned when another program holds the instance's addresses.
+var ErrAddressInUse = errors.New("address in use")
+
+// claimAPIAddress binds the regional API's address before anything else starts:
+// if another instance uses the same address block, say so at once instead of
+// letting its stores collide.
+func (s *Service) claimAPIAddress() error {
+	addr := ipam.HostPort(s.block.RegionIP(), ipam.RegionAPIPort)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%w: %s is taken, probably by a cellplane on another data directory; give this one another block with --address-block 127.N (%v)",
+			ErrAddressInUse, addr, err)
+	}
+	s.apiLn = ln
+	return nil
+}
 
 // serveAPI serves the regional API over HTTPS with a CA of its own, written to the
 // data directory for clients.
@@ -47,10 +65,7 @@ func (s *Service) listenTLS(h http.Handler) error {
 		return fmt.Errorf("regional API certificate: %w", err)
 	}
 	addr := ipam.HostPort(ip, ipam.RegionAPIPort)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", addr, err)
-	}
+	ln := s.apiLn
 	s.api = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.endpoint = Endpoint{URL: "https://" + addr, CAFile: filepath.Join(dir, "ca.crt"), PID: os.Getpid()}
 	s.wg.Add(1)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,6 +33,7 @@ type Service struct {
 	region   *store.Store
 	cells    []*cell
 	api      *http.Server
+	apiLn    net.Listener
 	endpoint Endpoint
 	exits    chan event.GenericEvent
 	cancel   context.CancelFunc
@@ -60,6 +62,12 @@ func Start(ctx context.Context, cfg Config) (s *Service, err error) {
 			s.abort()
 		}
 	}()
+	if err := s.loadInstance(); err != nil {
+		return nil, err
+	}
+	if err := s.claimAPIAddress(); err != nil {
+		return nil, err
+	}
 	if err := s.prepare(ctx); err != nil {
 		return nil, err
 	}
@@ -77,14 +85,17 @@ func Start(ctx context.Context, cfg Config) (s *Service, err error) {
 	return s, s.writeEndpoint()
 }
 
-func (s *Service) prepare(ctx context.Context) error {
+func (s *Service) loadInstance() error {
 	in, err := loadInstance(s.cfg.DataDir, s.cfg.AddressBlock)
 	if err != nil {
 		return err
 	}
-	if s.block, err = ipam.ParseBlock(in.AddressBlock, cellCount); err != nil {
-		return err
-	}
+	s.block, err = ipam.ParseBlock(in.AddressBlock, cellCount)
+	return err
+}
+
+// prepare makes sure the components are built and the runtime is ready.
+func (s *Service) prepare(ctx context.Context) error {
 	s.cache = components.New(components.Config{CacheDir: s.cfg.CacheDir, Progress: s.cfg.Progress})
 	if _, err := s.cache.Etcd(ctx); err != nil {
 		return err
@@ -198,6 +209,9 @@ func (s *Service) stopStores(ctx context.Context) error {
 func (s *Service) abort() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if s.apiLn != nil && s.api == nil {
+		s.apiLn.Close()
+	}
 	if s.runtime == nil {
 		s.lock.Close()
 		return

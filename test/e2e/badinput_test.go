@@ -66,6 +66,20 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("the first instance was disturbed: %v", err)
 		}
 	})
+
+	t.Run("second up on the same address block", func(t *testing.T) {
+		other := &framework.Instance{T: t, Bins: bins, DataDir: t.TempDir(), Block: in.Block}
+		_, errOut, err := other.CLI(ctx, "up", "--address-block", in.Block)
+		if err == nil || !strings.Contains(errOut, "--address-block") {
+			t.Fatalf("want an address clash naming --address-block, got %v: %s", err, errOut)
+		}
+		if n := len(other.PIDFiles()); n != 0 {
+			t.Errorf("the refused instance started %d processes", n)
+		}
+		if _, err := in.Client().DescribeCluster(ctx, "taken"); err != nil {
+			t.Fatalf("the first instance was disturbed: %v", err)
+		}
+	})
 }
 
 // tree lists the directories below dir (files change as components log).

@@ -137,7 +137,7 @@ func (r *Runtime) adoptOrStart(ctx context.Context, s Spec, hash string) (*insta
 		return adoptedInstance(pf), nil
 	case pf.alive():
 		r.log.Info("spec changed, replacing running process", "id", s.ID, "pid", pf.PID)
-		if err := r.terminate(ctx, s.ID, pf); err != nil {
+		if err := r.terminate(ctx, s.ID, pf, r.opts.StopTimeout); err != nil {
 			return nil, err
 		}
 	}
@@ -199,7 +199,11 @@ func (r *Runtime) stop(ctx context.Context, s Spec) error {
 		r.log.Warn("removing unreadable pid file", "id", s.ID, "err", err)
 		return removePIDFile(s.pidPath())
 	}
-	if err := r.terminate(ctx, s.ID, pf); err != nil {
+	timeout := r.opts.StopTimeout
+	if s.StopTimeout > 0 {
+		timeout = s.StopTimeout
+	}
+	if err := r.terminate(ctx, s.ID, pf, timeout); err != nil {
 		return err
 	}
 	r.log.Info("stopped process", "id", s.ID, "pid", pf.PID)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrInvalidSpec is returned when a Spec misses a required field.
@@ -23,6 +24,10 @@ type Spec struct {
 	Dir      string   // working directory, created 0700; empty means StateDir
 	StateDir string   // holds <Name>.pid and <Name>.log, created 0700
 	Name     string   // file stem inside StateDir, e.g. "etcd-a"
+	// StopTimeout, when positive, replaces Options.StopTimeout for Stop: a
+	// caller about to delete a process's data needs no graceful shutdown.
+	// It is not part of the spec hash, so changing it restarts nothing.
+	StopTimeout time.Duration
 }
 
 func (s Spec) validate() error {

@@ -15,18 +15,18 @@ const stopPoll = 20 * time.Millisecond
 
 // terminate asks the process to exit with SIGTERM and escalates to SIGKILL
 // after StopTimeout. It returns once the process is gone or ctx ends.
-func (r *Runtime) terminate(ctx context.Context, id string, p pidFile) error {
+func (r *Runtime) terminate(ctx context.Context, id string, p pidFile, timeout time.Duration) error {
 	group := ownsGroup(p)
 	if err := sendSignal(p, group, unix.SIGTERM); err != nil {
 		return fmt.Errorf("stopping %s: %w", id, err)
 	}
-	if waitGone(ctx, p, r.opts.StopTimeout) {
+	if waitGone(ctx, p, timeout) {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("stopping %s: %w", id, err)
 	}
-	r.log.Warn("process ignored SIGTERM, killing", "id", id, "pid", p.PID, "timeout", r.opts.StopTimeout)
+	r.log.Warn("process ignored SIGTERM, killing", "id", id, "pid", p.PID, "timeout", timeout)
 	if err := sendSignal(p, group, unix.SIGKILL); err != nil {
 		return fmt.Errorf("killing %s: %w", id, err)
 	}
