@@ -26,11 +26,13 @@ func (r *ClusterReconciler) reconcileNormal(ctx context.Context, log *slog.Logge
 	if c.Status.Status == v1alpha1.StatusFailed {
 		return ctrl.Result{}, nil // FAILED is final: the tenant deletes the cluster
 	}
-	if c.Status.Status == "" {
-		c.Status.Status = v1alpha1.StatusCreating
-	}
 	if err := r.ensureSlot(ctx, c); err != nil {
 		return ctrl.Result{}, err
+	}
+	// After ensureSlot: its patch returns the stored status, which would undo an
+	// in-memory change made before it.
+	if c.Status.Status == "" {
+		c.Status.Status = v1alpha1.StatusCreating
 	}
 	plan, err := r.plan(ctx, c)
 	if errors.Is(err, errTerminal) {
@@ -98,8 +100,10 @@ func (r *ClusterReconciler) phaseConfigs(_ context.Context, _ *v1alpha1.Cluster,
 // that survived a restart of cellplane, so this never restarts a healthy process.
 func (r *ClusterReconciler) phaseProcesses(ctx context.Context, _ *v1alpha1.Cluster, p *controlplane.Plan) error {
 	for _, m := range p.AllMembers() {
-		if err := os.MkdirAll(p.EtcdDataDir(m), 0o700); err != nil && m.Kind == controlplane.KindEtcd {
-			return fmt.Errorf("creating %s data directory: %w", m.Name(), err)
+		if m.Kind == controlplane.KindEtcd {
+			if err := os.MkdirAll(p.EtcdDataDir(m), 0o700); err != nil {
+				return fmt.Errorf("creating %s data directory: %w", m.Name(), err)
+			}
 		}
 		if _, err := r.Runner.Ensure(ctx, p.Spec(m)); err != nil {
 			return fmt.Errorf("starting %s: %w", m.Name(), err)

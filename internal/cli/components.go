@@ -9,6 +9,7 @@ import (
 func newComponents(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "components", Short: "Manage the upstream binaries cellplane runs"}
 	cmd.AddCommand(newComponentsBuild(g), newComponentsList(g))
+	asGroup(cmd)
 	return cmd
 }
 
@@ -17,7 +18,7 @@ func newComponentsBuild(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Build every offered Kubernetes release and etcd into the cache (once per version)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := components.New(components.Config{CacheDir: cacheDir, Progress: g.stderr, SumFile: sumFile})
 			if _, err := c.Etcd(cmd.Context()); err != nil {
@@ -40,7 +41,7 @@ func newComponentsList(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the offered Kubernetes versions",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
 			for _, r := range components.Releases() {
 				g.printf("%s\t%s\n", r.Minor, r.Version)

@@ -16,7 +16,7 @@ func newLB(g *globals) *cobra.Command {
 		Use:    "lb",
 		Short:  "Run a cell's load balancer (started by cellplane up)",
 		Hidden: true,
-		Args:   cobra.NoArgs,
+		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, nil))
 			return lb.Run(cmd.Context(), cfg)

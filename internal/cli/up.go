@@ -22,7 +22,7 @@ func newUp(g *globals) *cobra.Command {
 loopback addresses, each with its own store. Components are built on first use.
 Ctrl-C stops cellplane; tenant control planes keep running, and the next
 'cellplane up' on the same data directory adopts them.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.DataDir = g.dataDir
 			return runUp(cmd.Context(), g, cfg, verbose)

@@ -168,13 +168,23 @@ func (c *Cache) stagingModules(ctx context.Context, work, modVersion string) ([]
 	return parseStaging(data), nil
 }
 
+// parseStaging reads replace directives, single-line or in a block, with or
+// without a version on the left, ignoring comments.
 func parseStaging(gomod []byte) []string {
 	var mods []string
 	sc := bufio.NewScanner(bytes.NewReader(gomod))
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) >= 3 && f[len(f)-2] == "=>" && strings.HasPrefix(f[len(f)-1], "./staging/") {
-			mods = append(mods, f[len(f)-3])
+		line, _, _ := strings.Cut(sc.Text(), "//")
+		left, right, ok := strings.Cut(line, "=>")
+		lf, rf := strings.Fields(left), strings.Fields(right)
+		if !ok || len(lf) == 0 || len(rf) == 0 || !strings.HasPrefix(rf[0], "./staging/") {
+			continue
+		}
+		if lf[0] == "replace" {
+			lf = lf[1:]
+		}
+		if len(lf) > 0 {
+			mods = append(mods, lf[0])
 		}
 	}
 	sort.Strings(mods)

@@ -45,44 +45,48 @@ type Service struct {
 // missing components, starts or adopts the stores and load balancers, and serves
 // the regional API. Tenant control planes that survived a previous run are adopted
 // by the cell controllers, not restarted.
-func Start(ctx context.Context, cfg Config) (s *Service, err error) {
+func Start(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s = &Service{cfg: cfg, errc: make(chan error, 4), exits: make(chan event.GenericEvent, 256)}
+	s := &Service{cfg: cfg, errc: make(chan error, 4), exits: make(chan event.GenericEvent, 256)}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
+	var err error
 	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			s.abort()
-		}
-	}()
-	if err := s.loadInstance(); err != nil {
+	if err := s.start(ctx); err != nil {
+		s.abort()
 		return nil, err
 	}
-	if err := s.claimAPIAddress(); err != nil {
-		return nil, err
+	return s, nil
+}
+
+// start runs the steps after the lock; Start undoes them if one fails.
+func (s *Service) start(ctx context.Context) error {
+	for _, step := range []func() error{s.loadInstance, s.claimAPIAddress} {
+		if err := step(); err != nil {
+			return err
+		}
 	}
 	if err := s.prepare(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.startStores(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if err := s.startCells(ctx, runCtx); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.serveAPI(); err != nil {
-		return nil, err
+		return err
 	}
-	return s, s.writeEndpoint()
+	return s.writeEndpoint()
 }
 
 func (s *Service) loadInstance() error {
@@ -90,8 +94,10 @@ func (s *Service) loadInstance() error {
 	if err != nil {
 		return err
 	}
-	s.block, err = ipam.ParseBlock(in.AddressBlock, cellCount)
-	return err
+	if s.block, err = ipam.ParseBlock(in.AddressBlock, cellCount); err != nil {
+		return fmt.Errorf("%w: data directory %s: %w", ErrInvalidConfig, s.cfg.DataDir, err)
+	}
+	return nil
 }
 
 // prepare makes sure the components are built and the runtime is ready.

@@ -17,21 +17,28 @@ var ErrNotReady = errors.New("store API server not ready")
 // two-core machine needs well under this.
 const readyTimeout = 90 * time.Second
 
-func waitReady(ctx context.Context, cfg *rest.Config, logDir string) error {
+func waitReady(parent context.Context, cfg *rest.Config, logDir string, timeout time.Duration) error {
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return fmt.Errorf("building store client: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	var last error
 	for {
-		if last = probe(ctx, hc, cfg.Host+"/readyz"); last == nil {
+		err := probe(ctx, hc, cfg.Host+"/readyz")
+		if err == nil {
 			return nil
+		}
+		if ctx.Err() == nil {
+			last = err // a probe cut short by our own deadline says nothing about the server
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w after %s (last check: %v; see logs in %s)", ErrNotReady, readyTimeout, last, logDir)
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) || parent.Err() != nil {
+				return fmt.Errorf("waiting for the store API server: %w", parent.Err())
+			}
+			return fmt.Errorf("%w after %s (last check: %v; see logs in %s)", ErrNotReady, timeout, last, logDir)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -55,7 +55,7 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("store %s: starting %s: %w", cfg.Name, spec.Name, err)
 		}
 	}
-	if err := waitReady(ctx, s.rest, filepath.Join(cfg.Dir, "logs")); err != nil {
+	if err := waitReady(ctx, s.rest, filepath.Join(cfg.Dir, "logs"), readyTimeout); err != nil {
 		return nil, fmt.Errorf("store %s: %w", cfg.Name, err)
 	}
 	if err := installCRDs(ctx, s.rest); err != nil {

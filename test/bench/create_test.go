@@ -3,9 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"encoding/json"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -133,19 +133,13 @@ func rssFromPIDFile(b *testing.B, path string) int64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The pid file is JSON with a "pid" field.
-	s := string(data)
-	i := strings.Index(s, `"pid":`)
-	if i < 0 {
-		b.Fatalf("no pid in %s", path)
+	var pf struct {
+		PID int `json:"pid"`
 	}
-	rest := strings.TrimLeft(s[i+6:], " ")
-	end := strings.IndexAny(rest, ",}")
-	pid, err := strconv.Atoi(strings.TrimSpace(rest[:end]))
-	if err != nil {
-		b.Fatal(err)
+	if err := json.Unmarshal(data, &pf); err != nil {
+		b.Fatalf("reading %s: %v", path, err)
 	}
-	rss, err := process.RSS(pid)
+	rss, err := process.RSS(pf.PID)
 	if err != nil {
 		b.Fatal(err)
 	}
