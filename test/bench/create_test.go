@@ -2,8 +2,8 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
