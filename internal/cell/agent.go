@@ -74,10 +74,11 @@ func (a *Agent) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, e
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := a.pushStatus(ctx, reg, cellObj); err != nil {
+	// The kubeconfig goes first: a client that sees ACTIVE asks for it next.
+	if err := a.pushKubeconfig(ctx, reg); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, a.pushKubeconfig(ctx, reg)
+	return ctrl.Result{}, a.pushStatus(ctx, reg, cellObj)
 }
 
 // pullSpec creates or updates the cell's copy of the cluster.

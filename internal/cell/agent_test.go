@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"reflect"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"testing"
 	"time"
 
@@ -185,4 +187,31 @@ func TestAgentDeletesOrphanedCopy(t *testing.T) {
 		t.Fatalf("orphaned cell copy: %v, want it deleted", err)
 	}
 	reconcileAgent(t, a, cellCopy) // and again, with nothing left to delete
+}
+
+// TestAgentPublishesKubeconfigBeforeActive: a client that sees ACTIVE asks for the
+// kubeconfig next, so the region must never show ACTIVE without it.
+func TestAgentPublishesKubeconfigBeforeActive(t *testing.T) {
+	reg := regionCluster()
+	cellCopy := regionCluster(func(c *v1alpha1.Cluster) {
+		c.Finalizers = []string{v1alpha1.CellFinalizer}
+		c.Status = v1alpha1.ClusterStatus{Status: v1alpha1.StatusActive, Slot: slotPtr(4)}
+	})
+	secret := kubeconfigSecret(cellCopy)
+	secret.Data = map[string][]byte{v1alpha1.KubeconfigSecretKey: []byte("apiVersion: v1\n")}
+	refuseSecrets := interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+		if _, ok := obj.(*corev1.Secret); ok {
+			return apierrors.NewServiceUnavailable("region store overloaded")
+		}
+		return c.Create(ctx, obj, opts...)
+	}}
+	region := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(reg).
+		WithStatusSubresource(&v1alpha1.Cluster{}).WithInterceptorFuncs(refuseSecrets).Build()
+	a := &Agent{Region: fakeRegion{client: region}, Cell: newFakeClient(t, cellCopy, secret), CellName: "cell-1", Logger: slog.New(slog.DiscardHandler)}
+	if _, err := a.Reconcile(context.Background(), request(reg)); err == nil {
+		t.Fatal("want the failed kubeconfig publication reported")
+	}
+	if got := get(t, region, reg).Status.Status; got == v1alpha1.StatusActive {
+		t.Fatal("the region shows ACTIVE while the kubeconfig could not be published")
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
@@ -159,7 +160,7 @@ func checkEtcdMembers(ctx context.Context, t *testing.T, in *framework.Instance,
 	if len(ips) != 3 || len(zones) != 3 {
 		t.Errorf("members must sit on three addresses in three zones: ips %v zones %v", ips, zones)
 	}
-	plain, _ := clientv3.New(clientv3.Config{Endpoints: []string{strings.Replace(endpoints[0], "https", "http", 1)}, DialTimeout: 2 * time.Second})
+	plain, _ := clientv3.New(clientv3.Config{Endpoints: []string{strings.Replace(endpoints[0], "https", "http", 1)}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 	if plain != nil {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		if _, err := plain.MemberList(pctx); err == nil {
