@@ -59,6 +59,7 @@ func BenchmarkCreateToActive(b *testing.B) {
 	b.ReportMetric(float64(loaded-idle)/5/(1<<20), "cellplane-MB/cluster")
 	b.ReportMetric(float64(idle)/(1<<20), "cellplane-idle-MB")
 	b.Logf("cellplane (service + load balancer) RSS: %d MB idle, %d MB with 5 clusters", idle>>20, loaded>>20)
+	b.Logf("components RSS: %d MB for 5 clusters, %d MB per cluster", comp>>20, comp/5>>20)
 }
 
 func createTimed(b *testing.B, ctx context.Context, c *client.Client, name string) time.Duration {

@@ -138,20 +138,29 @@ func (in *Instance) PIDFiles() []string {
 	return out
 }
 
-// cleanup kills cellplane, then every process the instance's pid files name.
+// cleanup kills cellplane, then every process the instance's pid files name. They
+// stop together with a short grace: the data is about to be removed, and a
+// kube-apiserver whose etcd stopped first can take long to shut down politely.
 func (in *Instance) cleanup() {
 	if in.cmd != nil && in.cmd.Process != nil && in.cmd.ProcessState == nil {
 		in.Kill()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rt := process.New(process.Options{StopTimeout: 5 * time.Second})
+	rt := process.New(process.Options{})
 	defer rt.Close()
-	var errs []error
-	for _, p := range in.PIDFiles() {
-		spec := process.Spec{ID: p, StateDir: filepath.Dir(p), Name: strings.TrimSuffix(filepath.Base(p), ".pid")}
-		errs = append(errs, rt.Stop(ctx, spec))
+	files := in.PIDFiles()
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, p := range files {
+		spec := process.Spec{ID: p, StateDir: filepath.Dir(p), Name: strings.TrimSuffix(filepath.Base(p), ".pid"), StopTimeout: time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = rt.Stop(ctx, spec)
+		}()
 	}
+	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		in.T.Errorf("cleaning up processes: %v", err)
 	}
