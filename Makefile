@@ -34,8 +34,11 @@ generate: ## regenerate CRDs and deepcopy code
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd
 
-verify: generate ## fail when generated files are stale
-	@git diff --exit-code -- api config/crd || { echo "generated files are stale: run make generate"; exit 1; }
+verify: ## fail when generated files (CRDs, deepcopy) differ from a fresh make generate
+	@tmp=$$(mktemp -d); cp -r api config $$tmp/; \
+	$(MAKE) --no-print-directory generate >/dev/null; \
+	diff -r $$tmp/api api && diff -r $$tmp/config config; rc=$$?; \
+	rm -rf $$tmp; [ $$rc -eq 0 ] || { echo "generated files are stale: run make generate"; exit 1; }
 
 components: build ## build the pinned upstream components into the cache (once per version)
 	./$(BIN) components build

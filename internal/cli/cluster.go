@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/client"
 )
 
 func newCluster(g *globals) *cobra.Command {
@@ -28,6 +30,15 @@ func (g *globals) checkOutput() error {
 		return usagef("--output must be table or json, not %q", g.output)
 	}
 	return nil
+}
+
+// connect checks the output flag, then connects: the preamble of every cluster
+// subcommand, so a bad flag fails before any network call.
+func (g *globals) connect() (*client.Client, error) {
+	if err := g.checkOutput(); err != nil {
+		return nil, err
+	}
+	return g.client()
 }
 
 func (g *globals) printJSON(v any) error {

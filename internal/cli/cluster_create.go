@@ -19,15 +19,12 @@ func newClusterCreate(g *globals) *cobra.Command {
 		Short: "Create a highly available control plane",
 		Args:  nameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
 			in.Name = args[0]
 			var err error
 			if in.Tags, err = parseTags(tags); err != nil {
 				return err
 			}
-			c, err := g.client()
+			c, err := g.connect()
 			if err != nil {
 				return err
 			}

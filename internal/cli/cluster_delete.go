@@ -20,10 +20,7 @@ func newClusterDelete(g *globals) *cobra.Command {
 		Short: "Delete a cluster: every process, port and file of it",
 		Args:  nameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.connect()
 			if err != nil {
 				return err
 			}

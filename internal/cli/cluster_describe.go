@@ -16,10 +16,7 @@ func newClusterDescribe(g *globals) *cobra.Command {
 		Short: "Show a cluster: status, endpoint and every component",
 		Args:  nameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.connect()
 			if err != nil {
 				return err
 			}

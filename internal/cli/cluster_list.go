@@ -15,10 +15,7 @@ func newClusterList(g *globals) *cobra.Command {
 		Short: "List clusters with their status",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.connect()
 			if err != nil {
 				return err
 			}

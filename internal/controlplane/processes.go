@@ -118,38 +118,36 @@ func (p *Plan) apiServerArgs(m Member) []string {
 	}
 }
 
-func (p *Plan) controllerManagerArgs(m Member) []string {
-	f := p.pki
+// controllerArgs are what controller-manager and scheduler share: their zone's API
+// server for everything, their own address, leader election. The order is part of
+// the spec hash, so it must not change under running clusters.
+func (p *Plan) controllerArgs(m Member) []string {
 	kc := p.KubeconfigPath(m)
 	return []string{
 		"--kubeconfig=" + kc,
 		"--authentication-kubeconfig=" + kc,
 		"--authorization-kubeconfig=" + kc,
 		"--bind-address=" + m.IP.String(),
-		"--secure-port=" + strconv.Itoa(ipam.ControllerManagerPort),
+		"--secure-port=" + strconv.Itoa(memberPort[m.Kind]),
 		"--leader-elect=true",
-		"--client-ca-file=" + f.CA,
-		"--requestheader-client-ca-file=" + f.FrontProxyCA,
-		"--cluster-signing-cert-file=" + f.CA,
-		"--cluster-signing-key-file=" + f.CAKey,
-		"--root-ca-file=" + f.CA,
-		"--service-account-private-key-file=" + f.SAKey,
-		"--use-service-account-credentials=true",
-		"--controllers=*,bootstrapsigner,tokencleaner",
-		"--cluster-name=" + p.in.Name,
-		"--service-cluster-ip-range=" + ServiceCIDR,
-		"--profiling=false",
 	}
 }
 
-func (p *Plan) schedulerArgs(m Member) []string {
-	kc := p.KubeconfigPath(m)
-	return []string{
-		"--kubeconfig=" + kc,
-		"--authentication-kubeconfig=" + kc,
-		"--authorization-kubeconfig=" + kc,
-		"--bind-address=" + m.IP.String(),
-		"--secure-port=" + strconv.Itoa(ipam.SchedulerPort),
-		"--leader-elect=true",
-	}
+func (p *Plan) controllerManagerArgs(m Member) []string {
+	f := p.pki
+	return append(p.controllerArgs(m),
+		"--client-ca-file="+f.CA,
+		"--requestheader-client-ca-file="+f.FrontProxyCA,
+		"--cluster-signing-cert-file="+f.CA,
+		"--cluster-signing-key-file="+f.CAKey,
+		"--root-ca-file="+f.CA,
+		"--service-account-private-key-file="+f.SAKey,
+		"--use-service-account-credentials=true",
+		"--controllers=*,bootstrapsigner,tokencleaner",
+		"--cluster-name="+p.in.Name,
+		"--service-cluster-ip-range="+ServiceCIDR,
+		"--profiling=false",
+	)
 }
+
+func (p *Plan) schedulerArgs(m Member) []string { return p.controllerArgs(m) }

@@ -55,3 +55,20 @@ func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
+
+// Main is the TestMain of packages that run real binaries: it builds them into a
+// temporary directory, stores them in *bins, runs the tests and removes the
+// directory. It returns the exit code for os.Exit.
+func Main(m interface{ Run() int }, bins *Binaries) int {
+	dir, err := os.MkdirTemp("", "cellplane-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bins, err = Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
