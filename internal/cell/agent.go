@@ -149,6 +149,9 @@ func (a *Agent) release(ctx context.Context, reg *v1alpha1.Cluster) (ctrl.Result
 	if err := a.deleteRegionKubeconfig(ctx, reg); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := a.deleteUpdates(ctx, reg); err != nil {
+		return ctrl.Result{}, err
+	}
 	if controllerutil.RemoveFinalizer(reg, v1alpha1.RegionFinalizer) {
 		if err := a.Region.GetClient().Update(ctx, reg); err != nil {
 			return ctrl.Result{}, fmt.Errorf("releasing region cluster: %w", err)
@@ -161,6 +164,17 @@ func (a *Agent) deleteRegionKubeconfig(ctx context.Context, reg *v1alpha1.Cluste
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: reg.Namespace, Name: v1alpha1.KubeconfigSecretName(reg.Name)}}
 	if err := a.Region.GetClient().Delete(ctx, s); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("deleting region kubeconfig: %w", err)
+	}
+	return nil
+}
+
+// deleteUpdates removes the cluster's update records: the region's store runs no
+// garbage collector, so owner references alone would leave them behind.
+func (a *Agent) deleteUpdates(ctx context.Context, reg *v1alpha1.Cluster) error {
+	err := a.Region.GetClient().DeleteAllOf(ctx, &v1alpha1.ClusterUpdate{},
+		client.InNamespace(reg.Namespace), client.MatchingLabels{v1alpha1.LabelCluster: reg.Name})
+	if err != nil {
+		return fmt.Errorf("deleting update records: %w", err)
 	}
 	return nil
 }

@@ -148,7 +148,12 @@ func TestAgentReleasesDeletedCluster(t *testing.T) {
 		c.Finalizers = []string{v1alpha1.CellFinalizer}
 		c.Status.Status = v1alpha1.StatusActive
 	})
-	a := newAgent(t, []client.Object{reg, regSecret}, []client.Object{cellCopy})
+	update := func(name, cluster string) *v1alpha1.ClusterUpdate {
+		return &v1alpha1.ClusterUpdate{ObjectMeta: metav1.ObjectMeta{Namespace: reg.Namespace, Name: name,
+			Labels: map[string]string{v1alpha1.LabelCluster: cluster}}}
+	}
+	mine, others := update(reg.Name+"-1", reg.Name), update("other-1", "other")
+	a := newAgent(t, []client.Object{reg, regSecret, mine, others}, []client.Object{cellCopy})
 
 	res := reconcileAgent(t, a, reg)
 	if res.RequeueAfter != time.Second {
@@ -175,6 +180,12 @@ func TestAgentReleasesDeletedCluster(t *testing.T) {
 	}
 	if err := a.Region.GetClient().Get(ctx, client.ObjectKeyFromObject(reg), &v1alpha1.Cluster{}); !apierrors.IsNotFound(err) {
 		t.Errorf("region cluster: %v, want it released", err)
+	}
+	if err := a.Region.GetClient().Get(ctx, client.ObjectKeyFromObject(mine), &v1alpha1.ClusterUpdate{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the cluster's update record: %v, want it deleted", err)
+	}
+	if err := a.Region.GetClient().Get(ctx, client.ObjectKeyFromObject(others), &v1alpha1.ClusterUpdate{}); err != nil {
+		t.Errorf("another cluster's update record was touched: %v", err)
 	}
 }
 

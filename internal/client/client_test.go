@@ -44,7 +44,7 @@ func newRegion(t *testing.T) *region {
 		t.Fatal(err)
 	}
 	r := &region{t: t}
-	r.store = fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&v1alpha1.Cluster{}).Build()
+	r.store = fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&v1alpha1.Cluster{}, &v1alpha1.ClusterUpdate{}).Build()
 	h, err := api.NewHandler(api.Config{Client: r.store, Placer: api.StaticPlacer{Cell: "cell-1"}})
 	if err != nil {
 		t.Fatal(err)

@@ -25,8 +25,13 @@ const (
 	ClientException                = "ClientException"
 	ServerException                = "ServerException"
 	ServiceUnavailableException    = "ServiceUnavailableException"
-	// NotFoundException is what EKS answers for a path it does not serve.
+	// NotFoundException is what EKS answers for a path it does not serve, and
+	// for an unknown resource ARN in the tagging operations. It maps to no
+	// sentinel: a client must not read a missing route as a missing cluster.
 	NotFoundException = "NotFoundException"
+	// BadRequestException is the tagging operations' answer to a malformed ARN
+	// or invalid tags, where cluster operations say InvalidParameterException.
+	BadRequestException = "BadRequestException"
 )
 
 // sentinels maps error types back to errdefs, so code on the client side matches
@@ -35,6 +40,7 @@ var sentinels = map[string]error{
 	ResourceNotFoundException:      errdefs.ErrNotFound,
 	ResourceInUseException:         errdefs.ErrAlreadyExists,
 	InvalidParameterException:      errdefs.ErrInvalidParameter,
+	BadRequestException:            errdefs.ErrInvalidParameter,
 	InvalidRequestException:        errdefs.ErrInvalidRequest,
 	ResourceLimitExceededException: errdefs.ErrLimitExceeded,
 	ServiceUnavailableException:    errdefs.ErrUnavailable,

@@ -13,6 +13,7 @@ func TestAPIErrorIs(t *testing.T) {
 		ResourceNotFoundException:      errdefs.ErrNotFound,
 		ResourceInUseException:         errdefs.ErrAlreadyExists,
 		InvalidParameterException:      errdefs.ErrInvalidParameter,
+		BadRequestException:            errdefs.ErrInvalidParameter,
 		InvalidRequestException:        errdefs.ErrInvalidRequest,
 		ResourceLimitExceededException: errdefs.ErrLimitExceeded,
 		ServiceUnavailableException:    errdefs.ErrUnavailable,

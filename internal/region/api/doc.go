@@ -1,8 +1,10 @@
 // Package api serves the region's tenant-facing HTTP API, shaped as the EKS REST
-// protocol (restJson1): CreateCluster, DescribeCluster, ListClusters and
-// DeleteCluster over the Cluster objects of the region store, plus cellplane's
-// kubeconfig extension. It never talks to cells: it writes the desired state, and
-// the cell agents report progress into the same objects.
+// protocol (restJson1): the cluster operations (Create, Describe, List, Delete),
+// tagging, DescribeClusterVersions and cluster updates (UpdateClusterConfig,
+// UpdateClusterVersion, DescribeUpdate, ListUpdates) over the Cluster and
+// ClusterUpdate objects of the region store, plus cellplane's kubeconfig
+// extension. It never talks to cells: it writes the desired state, and the cell
+// agents report progress into the same objects.
 //
 // Every internal error becomes an EKS wire error through the one table in
 // errors.go; only messages written for the caller reach the caller.

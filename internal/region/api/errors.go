@@ -20,6 +20,14 @@ var (
 	errMethodNotAllowed = errors.New("method not allowed")
 )
 
+// Errors of operations whose EKS model names other types than the cluster
+// operations do (the tagging operations), or that errdefs has no sentinel for.
+var (
+	errBadRequest            = errors.New("bad request")
+	errResourceNotFoundByARN = errors.New("resource not found by ARN")
+	errResourceInUse         = errors.New("resource in use")
+)
+
 // wireError is how one kind of error travels: status, EKS type and the message
 // shown when the error carries none written for the caller.
 type wireError struct {
@@ -34,6 +42,9 @@ var errorTable = []struct {
 	match func(error) bool
 	wire  wireError
 }{
+	{is(errBadRequest), wireError{400, eks.BadRequestException, "The request is not valid."}},
+	{is(errResourceNotFoundByARN), wireError{404, eks.NotFoundException, "No resource was found for the ARN."}},
+	{is(errResourceInUse), wireError{409, eks.ResourceInUseException, "The resource is in use."}},
 	{is(errdefs.ErrNotFound), wireError{404, eks.ResourceNotFoundException, "The resource was not found."}},
 	{apierrors.IsNotFound, wireError{404, eks.ResourceNotFoundException, "The resource was not found."}},
 	{is(errdefs.ErrAlreadyExists), wireError{409, eks.ResourceInUseException, "The resource is in use."}},

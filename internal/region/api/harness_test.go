@@ -59,7 +59,7 @@ func testScheme(t *testing.T) *runtime.Scheme {
 
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
-	b := fake.NewClientBuilder().WithScheme(testScheme(t)).WithStatusSubresource(&v1alpha1.Cluster{})
+	b := fake.NewClientBuilder().WithScheme(testScheme(t)).WithStatusSubresource(&v1alpha1.Cluster{}, &v1alpha1.ClusterUpdate{})
 	logs := &syncBuffer{}
 	cfg := Config{Placer: StaticPlacer{Cell: "cell-1"}, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {

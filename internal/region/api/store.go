@@ -1,8 +1,11 @@
 package api
 
 import (
+	"errors"
+
 	"context"
 	"fmt"
+	"k8s.io/client-go/util/retry"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -67,3 +70,31 @@ func wrapIf(err error, format string, args ...any) error {
 	}
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
 }
+
+// updateCluster applies change to c and stores it. The agent patches a cluster's
+// status all the time, which moves its resourceVersion, so a conflict is expected
+// rather than exceptional: the cluster is read again and change re-applied, so it
+// decides afresh on current state. change returns errNoChange to store nothing.
+func (s *server) updateCluster(ctx context.Context, account string, c *v1alpha1.Cluster, change func(*v1alpha1.Cluster) error) error {
+	first := true
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if !first {
+			fresh, err := s.getCluster(ctx, account, c.Spec.Name)
+			if err != nil {
+				return err
+			}
+			*c = *fresh
+		}
+		first = false
+		if err := change(c); err != nil {
+			if errors.Is(err, errNoChange) {
+				return nil
+			}
+			return err
+		}
+		return wrapIf(s.store.Update(ctx, c), "storing cluster %s", c.Spec.Name)
+	})
+}
+
+// errNoChange tells updateCluster that the cluster already is as wanted.
+var errNoChange = errors.New("no change")

@@ -1,0 +1,108 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Update types, spelled as EKS spells them on the wire.
+const (
+	UpdateTypeVersion        = "VersionUpdate"
+	UpdateTypeLogging        = "LoggingUpdate"
+	UpdateTypeEndpointAccess = "EndpointAccessUpdate"
+	UpdateTypeConfig         = "ConfigUpdate"
+)
+
+// Update statuses, spelled as EKS spells them on the wire.
+const (
+	UpdateInProgress = "InProgress"
+	UpdateFailed     = "Failed"
+	UpdateCancelled  = "Cancelled"
+	UpdateSuccessful = "Successful"
+)
+
+// LabelCluster names the Cluster object an update belongs to.
+const LabelCluster = "cellplane.io/cluster"
+
+// UpdateParam is one parameter of an update, as EKS reports it.
+type UpdateParam struct {
+	// Type names the parameter, for example "Version" or "ClusterLogging".
+	Type string `json:"type"`
+	// Value is the parameter's new value; JSON for structured parameters.
+	// +optional
+	Value string `json:"value,omitempty"`
+}
+
+// UpdateError is one error an update ran into.
+type UpdateError struct {
+	// ErrorCode is EKS's error code, for example "Unknown".
+	// +optional
+	ErrorCode string `json:"errorCode,omitempty"`
+	// ErrorMessage explains the error.
+	// +optional
+	ErrorMessage string `json:"errorMessage,omitempty"`
+	// ResourceIDs names the resources the error concerns.
+	// +optional
+	ResourceIDs []string `json:"resourceIds,omitempty"`
+}
+
+// ClusterUpdateSpec is the change a tenant asked for.
+type ClusterUpdateSpec struct {
+	// ID is the update's ID on the wire, a UUID.
+	ID string `json:"id"`
+
+	// ClusterName is the object name of the Cluster the update changes.
+	ClusterName string `json:"clusterName"`
+
+	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate, ConfigUpdate.
+	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate
+	Type string `json:"type"`
+
+	// Params are the update's parameters.
+	// +optional
+	Params []UpdateParam `json:"params,omitempty"`
+
+	// ClientRequestToken is the idempotency token of the call that made the update.
+	// +optional
+	ClientRequestToken string `json:"clientRequestToken,omitempty"`
+}
+
+// ClusterUpdateStatus is how far the update got.
+type ClusterUpdateStatus struct {
+	// Status is one of InProgress, Failed, Cancelled, Successful.
+	// +optional
+	// +kubebuilder:validation:Enum=InProgress;Failed;Cancelled;Successful
+	Status string `json:"status,omitempty"`
+
+	// Errors lists what went wrong when the update failed.
+	// +optional
+	Errors []UpdateError `json:"errors,omitempty"`
+}
+
+// ClusterUpdate records one change to a Cluster, as EKS's DescribeUpdate shows it.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Cluster",type=string,JSONPath=`.spec.clusterName`
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.status`
+// +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.spec.id`
+type ClusterUpdate struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ClusterUpdateSpec   `json:"spec,omitempty"`
+	Status ClusterUpdateStatus `json:"status,omitempty"`
+}
+
+// ClusterUpdateList is a list of ClusterUpdates.
+//
+// +kubebuilder:object:root=true
+type ClusterUpdateList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ClusterUpdate `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ClusterUpdate{}, &ClusterUpdateList{})
+}

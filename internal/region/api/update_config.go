@@ -1,0 +1,177 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"slices"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/errdefs"
+)
+
+// updateClusterConfig serves UpdateClusterConfig: POST /clusters/{name}/update-config.
+// logging and resourcesVpcConfig mean nothing on this runtime: they are merged
+// into the echoed create request, so DescribeCluster shows them, and the update
+// is recorded as already Successful.
+func (s *server) updateClusterConfig(r *http.Request) (any, error) {
+	var in eks.UpdateClusterConfigInput
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	change, err := configChangeOf(&in)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.clusterOfRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	if u, err := s.updateByToken(r.Context(), c, in.ClientRequestToken, change.typ, change.params); err != nil || u != nil {
+		return updateOutput(u, err)
+	}
+	err = s.updateCluster(r.Context(), accountFor(r), c, func(c *v1alpha1.Cluster) error {
+		if err := requireActive(c); err != nil {
+			return err
+		}
+		echo, err := mergedEcho(c, change)
+		if err != nil {
+			return err
+		}
+		if c.Annotations == nil {
+			c.Annotations = map[string]string{}
+		}
+		c.Annotations[annotationEKSRequest] = echo
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	spec := v1alpha1.ClusterUpdateSpec{Type: change.typ, Params: change.params, ClientRequestToken: in.ClientRequestToken}
+	return updateOutput(s.recordUpdate(r.Context(), c, spec, v1alpha1.UpdateSuccessful))
+}
+
+// configChange is a validated UpdateClusterConfig request.
+type configChange struct {
+	logging, vpc json.RawMessage
+	typ          string
+	params       []v1alpha1.UpdateParam
+}
+
+// vpcParams maps resourcesVpcConfig fields to the update parameters EKS reports.
+var vpcParams = []struct{ field, param string }{
+	{"endpointPublicAccess", eks.UpdateParamEndpointPublic},
+	{"endpointPrivateAccess", eks.UpdateParamEndpointPrivate},
+	{"publicAccessCidrs", eks.UpdateParamPublicAccessCidrs},
+	{"subnetIds", eks.UpdateParamSubnets},
+	{"securityGroupIds", eks.UpdateParamSecurityGroups},
+}
+
+// configChangeOf validates the request and names the update it makes.
+func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
+	if err := validateToken(in.ClientRequestToken); err != nil {
+		return nil, err
+	}
+	var ch configChange
+	var err error
+	if ch.logging, err = compactObject("logging", in.Logging); err != nil {
+		return nil, err
+	}
+	if ch.vpc, err = compactObject("resourcesVpcConfig", in.ResourcesVpcConfig); err != nil {
+		return nil, err
+	}
+	if ch.logging != nil {
+		ch.params = append(ch.params, v1alpha1.UpdateParam{Type: eks.UpdateParamClusterLogging, Value: loggingValue(ch.logging)})
+	}
+	if ch.vpc != nil {
+		var fields map[string]json.RawMessage
+		_ = json.Unmarshal(ch.vpc, &fields) // compactObject checked it is an object
+		for _, p := range vpcParams {
+			if v, ok := fields[p.field]; ok {
+				ch.params = append(ch.params, v1alpha1.UpdateParam{Type: p.param, Value: unquote(v)})
+			}
+		}
+	}
+	switch {
+	case ch.logging == nil && ch.vpc == nil:
+		return nil, publicf(errdefs.ErrInvalidParameter, "The request changes nothing: pass logging or resourcesVpcConfig.")
+	case ch.vpc == nil:
+		ch.typ = eks.UpdateTypeLogging
+	case ch.logging == nil && !slices.ContainsFunc(ch.params, isSubnetOrGroup):
+		ch.typ = eks.UpdateTypeEndpointAccess
+	default:
+		ch.typ = eks.UpdateTypeConfig
+	}
+	return &ch, nil
+}
+
+func isSubnetOrGroup(p v1alpha1.UpdateParam) bool {
+	return p.Type == eks.UpdateParamSubnets || p.Type == eks.UpdateParamSecurityGroups
+}
+
+// loggingValue is the ClusterLogging parameter: the clusterLogging list, as EKS
+// reports it, or the whole object when it has none.
+func loggingValue(logging json.RawMessage) string {
+	var l struct {
+		ClusterLogging json.RawMessage `json:"clusterLogging"`
+	}
+	if json.Unmarshal(logging, &l) == nil && l.ClusterLogging != nil {
+		return string(l.ClusterLogging)
+	}
+	return string(logging)
+}
+
+// unquote returns a JSON string's contents, and any other JSON value as written.
+func unquote(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return string(v)
+}
+
+// mergedEcho returns the cluster's echoed request with the change applied:
+// logging replaced, resourcesVpcConfig merged field by field, as EKS keeps the
+// fields an update does not name.
+func mergedEcho(c *v1alpha1.Cluster, ch *configChange) (string, error) {
+	e := echoedOf(c)
+	if ch.logging != nil {
+		e.Logging = ch.logging
+	}
+	if ch.vpc != nil {
+		e.ResourcesVpcConfig = mergeObjects(e.ResourcesVpcConfig, ch.vpc)
+	}
+	return encodeEcho(e)
+}
+
+// mergeObjects overlays the top-level fields of patch on base, both JSON objects.
+func mergeObjects(base, patch json.RawMessage) json.RawMessage {
+	merged := map[string]json.RawMessage{}
+	_ = json.Unmarshal(base, &merged) // an unreadable echo is replaced
+	var p map[string]json.RawMessage
+	_ = json.Unmarshal(patch, &p)
+	for k, v := range p {
+		merged[k] = v
+	}
+	b, _ := json.Marshal(merged) // raw messages that parsed always marshal
+	var buf bytes.Buffer
+	_ = json.Compact(&buf, b)
+	return buf.Bytes()
+}
+
+// requireActive refuses to change a cluster that is not ACTIVE, as EKS does.
+func requireActive(c *v1alpha1.Cluster) error {
+	if st := wireStatus(c); st != eks.StatusActive {
+		return publicf(errResourceInUse, "Cluster %s is %s; it can be updated only when ACTIVE.", c.Spec.Name, st)
+	}
+	return nil
+}
+
+// updateOutput wraps a stored update as the operations' answer.
+func updateOutput(u *v1alpha1.ClusterUpdate, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return eks.UpdateOutput{Update: toWireUpdate(u)}, nil
+}

@@ -1,0 +1,94 @@
+package api
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/eks"
+)
+
+// withReleases offers rs instead of components' releases for one test.
+func withReleases(t *testing.T, rs ...components.Release) {
+	t.Helper()
+	old := releases
+	releases = func() []components.Release { return append([]components.Release(nil), rs...) }
+	t.Cleanup(func() { releases = old })
+}
+
+func (r response) versions(t *testing.T) eks.DescribeClusterVersionsOutput {
+	t.Helper()
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var out eks.DescribeClusterVersionsOutput
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		t.Fatalf("decoding %s: %v", r.body, err)
+	}
+	return out
+}
+
+func minorsOf(vs []eks.ClusterVersion) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.ClusterVersion)
+	}
+	return out
+}
+
+func TestDescribeClusterVersions(t *testing.T) {
+	h := newHarness(t)
+	out := h.do("GET", "/cluster-versions", nil).versions(t)
+	def := components.Default()
+	if len(out.ClusterVersions) != len(components.Releases()) || out.NextToken != "" {
+		t.Fatalf("got %+v", out)
+	}
+	v := out.ClusterVersions[0]
+	if v.ClusterVersion != def.Minor || !v.DefaultVersion || v.ClusterType != "eks" || v.DefaultPlatformVersion != PlatformVersion ||
+		v.Status != "STANDARD_SUPPORT" || v.VersionStatus != "STANDARD_SUPPORT" || "v"+v.KubernetesPatchVersion != def.Version ||
+		v.ReleaseDate != nil || v.EndOfStandardSupportDate != nil {
+		t.Fatalf("version %+v", v)
+	}
+}
+
+func TestDescribeClusterVersionsFiltersAndPages(t *testing.T) {
+	withReleases(t, components.Release{Minor: "1.34", Version: "v1.34.2"}, components.Release{Minor: "1.35", Version: "v1.35.4"}, components.Release{Minor: "1.36", Version: "v1.36.0"})
+	h := newHarness(t)
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"1.36", "1.35", "1.34"}},
+		{"?defaultOnly=true", []string{"1.36"}},
+		{"?clusterVersions=1.34&clusterVersions=1.35", []string{"1.35", "1.34"}},
+		{"?clusterVersions=1.99", nil},
+		{"?clusterType=eks&versionStatus=STANDARD_SUPPORT&status=STANDARD_SUPPORT&includeAll=true", []string{"1.36", "1.35", "1.34"}},
+		{"?versionStatus=EXTENDED_SUPPORT", nil},
+		{"?clusterType=eks-anywhere", nil},
+	} {
+		if got := minorsOf(h.do("GET", "/cluster-versions"+tc.query, nil).versions(t).ClusterVersions); !slices.Equal(got, tc.want) {
+			t.Errorf("%q: got %v, want %v", tc.query, got, tc.want)
+		}
+	}
+	var all []string
+	token := ""
+	for range 4 {
+		out := h.do("GET", "/cluster-versions?maxResults=2&nextToken="+token, nil).versions(t)
+		all = append(all, minorsOf(out.ClusterVersions)...)
+		if token = out.NextToken; token == "" {
+			break
+		}
+	}
+	if !slices.Equal(all, []string{"1.36", "1.35", "1.34"}) {
+		t.Fatalf("paged %v", all)
+	}
+}
+
+func TestDescribeClusterVersionsInvalidParameters(t *testing.T) {
+	h := newHarness(t)
+	for _, q := range []string{"maxResults=0", "maxResults=101", "maxResults=x", "nextToken=garbage", "nextToken=" + encodeToken("1.99"), "defaultOnly=maybe", "includeAll=2x"} {
+		h.do("GET", "/cluster-versions?"+q, nil).wantError(t, 400, eks.InvalidParameterException, "")
+	}
+	h.do("POST", "/cluster-versions", nil).wantError(t, 405, eks.ClientException, "not allowed")
+}

@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+
+	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/test/framework"
+)
+
+// TestAWSSDK drives the regional API with the official aws-sdk-go-v2 EKS client,
+// the proof that cellplane speaks the EKS wire protocol and not only its own client.
+func TestAWSSDK(t *testing.T) {
+	ctx := ctxFor(t)
+	in := framework.NewInstance(t, bins)
+	in.Start(ctx)
+	sdk := sdkClient(t, in.DataDir)
+
+	create := func(name string) *types.Cluster {
+		t.Helper()
+		out, err := sdk.CreateCluster(ctx, &awseks.CreateClusterInput{
+			Name:    aws.String(name),
+			Version: aws.String("1.35"),
+			RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
+			ResourcesVpcConfig: &types.VpcConfigRequest{
+				SubnetIds: []string{"subnet-a", "subnet-b"}, EndpointPublicAccess: aws.Bool(true),
+			},
+		})
+		if err != nil {
+			t.Fatalf("CreateCluster %s: %v", name, err)
+		}
+		return out.Cluster
+	}
+	cl := create("sdk-one")
+	if aws.ToString(cl.Name) != "sdk-one" || cl.Status != types.ClusterStatusCreating {
+		t.Fatalf("created %+v", cl)
+	}
+	second := create("sdk-two")
+	defer func() {
+		if _, err := sdk.DeleteCluster(ctx, &awseks.DeleteClusterInput{Name: second.Name}); err != nil {
+			t.Errorf("DeleteCluster sdk-two: %v", err)
+		}
+		waitGone(ctx, t, sdk, "sdk-two")
+	}()
+	waitActive(ctx, t, sdk, "sdk-one")
+
+	t.Run("ListClusters pages", func(t *testing.T) {
+		var names []string
+		var token *string
+		for pages := 0; ; pages++ {
+			out, err := sdk.ListClusters(ctx, &awseks.ListClustersInput{MaxResults: aws.Int32(1), NextToken: token})
+			if err != nil || len(out.Clusters) > 1 || pages > 3 {
+				t.Fatalf("ListClusters: %v %+v", err, out)
+			}
+			names = append(names, out.Clusters...)
+			if token = out.NextToken; token == nil {
+				break
+			}
+		}
+		if !slices.Equal(names, []string{"sdk-one", "sdk-two"}) {
+			t.Fatalf("paged names %v", names)
+		}
+	})
+
+	t.Run("tags", func(t *testing.T) {
+		arn := cl.Arn
+		if _, err := sdk.TagResource(ctx, &awseks.TagResourceInput{ResourceArn: arn, Tags: map[string]string{"team": "sdk", "env": "e2e"}}); err != nil {
+			t.Fatalf("TagResource: %v", err)
+		}
+		if _, err := sdk.UntagResource(ctx, &awseks.UntagResourceInput{ResourceArn: arn, TagKeys: []string{"env"}}); err != nil {
+			t.Fatalf("UntagResource: %v", err)
+		}
+		out, err := sdk.ListTagsForResource(ctx, &awseks.ListTagsForResourceInput{ResourceArn: arn})
+		if err != nil || len(out.Tags) != 1 || out.Tags["team"] != "sdk" {
+			t.Fatalf("ListTagsForResource: %v %v", out, err)
+		}
+		_, err = sdk.ListTagsForResource(ctx, &awseks.ListTagsForResourceInput{ResourceArn: aws.String("not-an-arn")})
+		var bad *types.BadRequestException
+		if !errors.As(err, &bad) {
+			t.Fatalf("malformed ARN: %T %v", err, err)
+		}
+	})
+
+	t.Run("updates", func(t *testing.T) {
+		up, err := sdk.UpdateClusterConfig(ctx, &awseks.UpdateClusterConfigInput{
+			Name: aws.String("sdk-one"),
+			Logging: &types.Logging{ClusterLogging: []types.LogSetup{
+				{Types: []types.LogType{types.LogTypeApi, types.LogTypeAudit}, Enabled: aws.Bool(true)},
+			}},
+			ClientRequestToken: aws.String("sdk-logging-1"),
+		})
+		if err != nil || up.Update == nil || up.Update.Status != types.UpdateStatusSuccessful || up.Update.Type != types.UpdateTypeLoggingUpdate {
+			t.Fatalf("UpdateClusterConfig: %v %+v", err, up)
+		}
+		id := up.Update.Id
+		got, err := sdk.DescribeUpdate(ctx, &awseks.DescribeUpdateInput{Name: aws.String("sdk-one"), UpdateId: id})
+		if err != nil || aws.ToString(got.Update.Id) != aws.ToString(id) || len(got.Update.Params) == 0 {
+			t.Fatalf("DescribeUpdate: %v %+v", err, got)
+		}
+		list, err := sdk.ListUpdates(ctx, &awseks.ListUpdatesInput{Name: aws.String("sdk-one"), MaxResults: aws.Int32(10)})
+		if err != nil || !slices.Contains(list.UpdateIds, aws.ToString(id)) {
+			t.Fatalf("ListUpdates: %v %+v", err, list)
+		}
+		_, err = sdk.UpdateClusterVersion(ctx, &awseks.UpdateClusterVersionInput{Name: aws.String("sdk-one"), Version: aws.String("1.35")})
+		var invalid *types.InvalidParameterException
+		if !errors.As(err, &invalid) {
+			t.Fatalf("UpdateClusterVersion to the same version: %T %v", err, err)
+		}
+	})
+
+	t.Run("DescribeClusterVersions", func(t *testing.T) {
+		out, err := sdk.DescribeClusterVersions(ctx, &awseks.DescribeClusterVersionsInput{DefaultOnly: aws.Bool(true)})
+		if err != nil || len(out.ClusterVersions) != 1 {
+			t.Fatalf("DescribeClusterVersions: %v %+v", err, out)
+		}
+		v := out.ClusterVersions[0]
+		if aws.ToString(v.ClusterVersion) != "1.35" || !v.DefaultVersion || v.VersionStatus != types.VersionStatusStandardSupport {
+			t.Fatalf("version %+v", v)
+		}
+	})
+
+	t.Run("typed errors", func(t *testing.T) {
+		_, err := sdk.CreateCluster(ctx, &awseks.CreateClusterInput{
+			Name: aws.String("bad.name"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
+			ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a"}},
+		})
+		var invalid *types.InvalidParameterException
+		if !errors.As(err, &invalid) {
+			t.Errorf("bad name: %T %v", err, err)
+		}
+		_, err = sdk.CreateCluster(ctx, &awseks.CreateClusterInput{
+			Name: aws.String("sdk-one"), Version: aws.String("1.35"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
+			ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a"}},
+		})
+		var inUse *types.ResourceInUseException
+		if !errors.As(err, &inUse) {
+			t.Errorf("duplicate: %T %v", err, err)
+		}
+		_, err = sdk.DescribeCluster(ctx, &awseks.DescribeClusterInput{Name: aws.String("nosuch")})
+		var notFound *types.ResourceNotFoundException
+		if !errors.As(err, &notFound) {
+			t.Errorf("unknown cluster: %T %v", err, err)
+		}
+	})
+
+	if _, err := sdk.DeleteCluster(ctx, &awseks.DeleteClusterInput{Name: aws.String("sdk-one")}); err != nil {
+		t.Fatalf("DeleteCluster: %v", err)
+	}
+	waitGone(ctx, t, sdk, "sdk-one")
+}
+
+// sdkClient builds the official EKS client against the instance: its endpoint,
+// a transport trusting its CA, and static credentials (not verified yet).
+func sdkClient(t *testing.T, dataDir string) *awseks.Client {
+	t.Helper()
+	ep, err := service.ReadEndpoint(dataDir)
+	if err != nil {
+		t.Fatalf("reading endpoint: %v", err)
+	}
+	ca, err := os.ReadFile(ep.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("no certificate in %s", ep.CAFile)
+	}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return awseks.New(awseks.Options{
+		BaseEndpoint: aws.String(ep.URL),
+		Region:       "local",
+		HTTPClient:   hc,
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDCELLPLANE", "secret", ""),
+	})
+}
+
+func waitActive(ctx context.Context, t *testing.T, sdk *awseks.Client, name string) {
+	t.Helper()
+	err := framework.Eventually(ctx, 5*time.Minute, time.Second, func() error {
+		out, err := sdk.DescribeCluster(ctx, &awseks.DescribeClusterInput{Name: aws.String(name)})
+		switch {
+		case err != nil:
+			return err
+		case out.Cluster.Status == types.ClusterStatusFailed:
+			return framework.Permanent(fmt.Errorf("cluster %s FAILED", name))
+		case out.Cluster.Status != types.ClusterStatusActive:
+			return fmt.Errorf("cluster %s is %s", name, out.Cluster.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", name, err)
+	}
+}
+
+func waitGone(ctx context.Context, t *testing.T, sdk *awseks.Client, name string) {
+	t.Helper()
+	err := framework.Eventually(ctx, 5*time.Minute, time.Second, func() error {
+		_, err := sdk.DescribeCluster(ctx, &awseks.DescribeClusterInput{Name: aws.String(name)})
+		var notFound *types.ResourceNotFoundException
+		if errors.As(err, &notFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("cluster %s still exists", name)
+	})
+	if err != nil {
+		t.Errorf("waiting for %s to go: %v", name, err)
+	}
+}
