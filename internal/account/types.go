@@ -1,0 +1,96 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
+	"fmt"
+	"math/big"
+	"regexp"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cellplane/cellplane/internal/errdefs"
+)
+
+// Account is a tenant of the region; every EKS resource belongs to one.
+type Account struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// AccessKey is one signing key of an account. SecretAccessKey is set only in
+// the value returned when the key is created: it is never readable again.
+type AccessKey struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	Account         string
+	CreatedAt       time.Time
+}
+
+// Objects is the part of a controller-runtime client the store uses, so it runs
+// on the region's management store or a fake.
+type Objects interface {
+	Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error
+	List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error
+	Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error
+	Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error
+}
+
+const (
+	// AccessKeyPrefix starts every access key ID, as AKIA does at AWS.
+	AccessKeyPrefix = "CPAK"
+	accountIDDigits = 12
+	secretLength    = 40
+)
+
+var (
+	namePattern  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	idPattern    = regexp.MustCompile(`^[0-9]{12}$`)
+	akidPattern  = regexp.MustCompile(`^CPAK[A-Z2-7]{16}$`)
+	akidEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+)
+
+func validateName(name string) error {
+	if !namePattern.MatchString(name) {
+		return fmt.Errorf("%w: account name %q must be 1-64 letters, digits, '-', '_' or '.'", errdefs.ErrInvalidParameter, name)
+	}
+	return nil
+}
+
+func validateID(id string) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("%w: account ID %q must be 12 digits", errdefs.ErrInvalidParameter, id)
+	}
+	return nil
+}
+
+func newAccountID() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000_000_000))
+	if err != nil {
+		return "", fmt.Errorf("generating account ID: %w", err)
+	}
+	return fmt.Sprintf("%0*d", accountIDDigits, n), nil
+}
+
+// newAccessKeyID returns "CPAK" and 16 base32 characters (80 random bits).
+func newAccessKeyID() (string, error) {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating access key ID: %w", err)
+	}
+	return AccessKeyPrefix + akidEncoding.EncodeToString(b), nil
+}
+
+// newSecret returns 40 base64 characters (240 random bits), the shape of an
+// AWS secret access key, which tools sometimes validate.
+func newSecret() (string, error) {
+	b := make([]byte, secretLength*3/4)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating secret access key: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
