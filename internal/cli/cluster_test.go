@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"github.com/cellplane/cellplane/internal/sigv4"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -42,7 +43,10 @@ func newRegion(t *testing.T) *region {
 		t.Fatal(err)
 	}
 	store := fake.NewClientBuilder().WithScheme(sc).WithStatusSubresource(&v1alpha1.Cluster{}).Build()
-	h, err := regionapi.NewHandler(regionapi.Config{Client: store, Placer: regionapi.StaticPlacer{Cell: "cell-1"}})
+	// The API verifies signatures as `cellplane up` makes it do, so every CLI
+	// command here proves it signs with the data directory's profile.
+	keys := sigv4.StaticKeys{testAKID: {AccessKeyID: testAKID, SecretAccessKey: testSecret, Account: v1alpha1.DefaultAccount}}
+	h, err := regionapi.NewHandler(regionapi.Config{Client: store, Placer: regionapi.StaticPlacer{Cell: "cell-1"}, Verifier: &sigv4.Verifier{Keys: keys}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +63,28 @@ func newRegion(t *testing.T) *region {
 	if err := os.WriteFile(service.EndpointFile(dir), ep, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	writeProfile(t, dir)
 	return &region{t: t, store: store, cli: cli{t, dir}}
+}
+
+const (
+	testAKID   = "CPAKTESTTESTTESTTEST"
+	testSecret = "test-secret-test-secret-test-secret-0000"
+)
+
+// writeProfile writes the AWS profile `cellplane up` would.
+func writeProfile(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "aws"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := "[profile " + service.Profile + "]\nregion = local\n"
+	creds := "[" + service.Profile + "]\naws_access_key_id = " + testAKID + "\naws_secret_access_key = " + testSecret + "\n"
+	for path, data := range map[string]string{service.AWSConfigFile(dir): cfg, service.AWSCredentialsFile(dir): creds} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (r *region) must(args ...string) (stdout, stderr string) {

@@ -20,6 +20,7 @@ const maxResponseBytes = 8 << 20
 type Client struct {
 	endpoint string
 	http     *http.Client
+	creds    *Credentials // nil: unsigned, for servers without a verifier
 }
 
 // New returns a client of the API at endpoint (for example https://127.0.0.1:8443).
@@ -79,7 +80,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	return req, nil
+	return req, c.sign(ctx, req)
 }
 
 // decodeError reads an error response the way the AWS SDKs do: the type from

@@ -32,6 +32,12 @@ const (
 	// BadRequestException is the tagging operations' answer to a malformed ARN
 	// or invalid tags, where cluster operations say InvalidParameterException.
 	BadRequestException = "BadRequestException"
+	// Authentication errors, as every AWS service names them.
+	MissingAuthenticationTokenException = "MissingAuthenticationTokenException"
+	IncompleteSignatureException        = "IncompleteSignatureException"
+	UnrecognizedClientException         = "UnrecognizedClientException"
+	InvalidSignatureException           = "InvalidSignatureException"
+	RequestEntityTooLargeException      = "RequestEntityTooLargeException"
 )
 
 // sentinels maps error types back to errdefs, so code on the client side matches

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,9 +12,11 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/cellplane/cellplane/internal/account"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/pki"
 	regionapi "github.com/cellplane/cellplane/internal/region/api"
+	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
 // ErrAddressInUse is returned when another program holds the instance's addresses.
@@ -35,7 +38,7 @@ func (s *Service) claimAPIAddress() error {
 
 // serveAPI serves the regional API over HTTPS with a CA of its own, written to the
 // data directory for clients.
-func (s *Service) serveAPI() error {
+func (s *Service) serveAPI(ctx context.Context) error {
 	sc, err := newScheme()
 	if err != nil {
 		return err
@@ -44,13 +47,31 @@ func (s *Service) serveAPI() error {
 	if err != nil {
 		return fmt.Errorf("connecting to region store: %w", err)
 	}
+	accounts, err := s.accountStore(cl)
+	if err != nil {
+		return err
+	}
 	h, err := regionapi.NewHandler(regionapi.Config{
 		Client: cl, Placer: regionapi.StaticPlacer{Cell: s.cells[0].name}, Logger: s.cfg.Logger,
+		Verifier: &sigv4.Verifier{Keys: accounts},
 	})
 	if err != nil {
 		return fmt.Errorf("creating regional API: %w", err)
 	}
-	return s.listenTLS(h)
+	if err := s.listenTLS(h); err != nil {
+		return err
+	}
+	return s.ensureFirstAccount(ctx, accounts)
+}
+
+// accountStore keeps accounts in the region's store, secret keys encrypted under
+// a master key that never leaves the data directory.
+func (s *Service) accountStore(cl client.Client) (*account.Store, error) {
+	key, err := account.LoadOrCreateMasterKey(s.regionDir("keys", "master.key"))
+	if err != nil {
+		return nil, fmt.Errorf("loading the account master key: %w", err)
+	}
+	return &account.Store{Client: cl, Key: key}, nil
 }
 
 func (s *Service) listenTLS(h http.Handler) error {

@@ -83,7 +83,7 @@ func (s *Service) start(ctx context.Context) error {
 	if err := s.startCells(ctx, runCtx); err != nil {
 		return err
 	}
-	if err := s.serveAPI(); err != nil {
+	if err := s.serveAPI(ctx); err != nil {
 		return err
 	}
 	return s.writeEndpoint()

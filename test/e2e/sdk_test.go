@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,9 +14,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/cellplane/cellplane/internal/service"
 	"github.com/cellplane/cellplane/test/framework"
@@ -162,28 +165,87 @@ func TestAWSSDK(t *testing.T) {
 	waitGone(ctx, t, sdk, "sdk-one")
 }
 
-// sdkClient builds the official EKS client against the instance: its endpoint,
-// a transport trusting its CA, and static credentials (not verified yet).
+// sdkClient builds the official EKS client from the profile `cellplane up` wrote:
+// endpoint_url, region and credentials come from it. aws-sdk-go-v2 does not read
+// the profile's ca_bundle (the AWS CLI does), so the same CA file is passed as
+// the SDK's custom CA bundle, as AWS_CA_BUNDLE would.
 func sdkClient(t *testing.T, dataDir string) *awseks.Client {
 	t.Helper()
 	ep, err := service.ReadEndpoint(dataDir)
 	if err != nil {
-		t.Fatalf("reading endpoint: %v", err)
+		t.Fatal(err)
 	}
 	ca, err := os.ReadFile(ep.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		t.Fatalf("no certificate in %s", ep.CAFile)
+	cfg, err := config.LoadDefaultConfig(context.Background(),
+		config.WithCustomCABundle(bytes.NewReader(ca)),
+		config.WithSharedConfigFiles([]string{service.AWSConfigFile(dataDir)}),
+		config.WithSharedCredentialsFiles([]string{service.AWSCredentialsFile(dataDir)}),
+		config.WithSharedConfigProfile(service.Profile))
+	if err != nil {
+		t.Fatalf("loading the generated profile: %v", err)
 	}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	return awseks.New(awseks.Options{
-		BaseEndpoint: aws.String(ep.URL),
-		Region:       "local",
-		HTTPClient:   hc,
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDCELLPLANE", "secret", ""),
+	return awseks.NewFromConfig(cfg)
+}
+
+// forgedClient is the profile's client with other credentials.
+func forgedClient(t *testing.T, dataDir, akid, secret string) *awseks.Client {
+	t.Helper()
+	sdk := sdkClient(t, dataDir)
+	return awseks.New(sdk.Options(), func(o *awseks.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider(akid, secret, "")
+		o.RetryMaxAttempts = 1
+	})
+}
+
+// TestSigV4Rejections: every request must be signed by a known key with its secret.
+func TestSigV4Rejections(t *testing.T) {
+	ctx := ctxFor(t)
+	in := framework.NewInstance(t, bins)
+	in.Start(ctx)
+	realKey, err := config.LoadSharedConfigProfile(ctx, service.Profile, func(o *config.LoadSharedConfigOptions) {
+		o.ConfigFiles = []string{service.AWSConfigFile(in.DataDir)}
+		o.CredentialsFiles = []string{service.AWSCredentialsFile(in.DataDir)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdkClient(t, in.DataDir).ListClusters(ctx, &awseks.ListClustersInput{}); err != nil {
+		t.Fatalf("signed with the generated profile: %v", err)
+	}
+	for _, tc := range []struct {
+		name, akid, secret, want string
+	}{
+		{"wrong secret", realKey.Credentials.AccessKeyID, "not-the-secret", "InvalidSignatureException"},
+		{"unknown key", "CPAKUNKNOWNUNKNOWN00", "whatever", "UnrecognizedClientException"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := forgedClient(t, in.DataDir, tc.akid, tc.secret).ListClusters(ctx, &awseks.ListClustersInput{})
+			var apiErr smithy.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode() != tc.want {
+				t.Fatalf("want %s, got %v", tc.want, err)
+			}
+		})
+	}
+	t.Run("unsigned", func(t *testing.T) {
+		ep, err := service.ReadEndpoint(in.DataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ca, _ := os.ReadFile(ep.CAFile)
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(ca)
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		resp, err := hc.Get(ep.URL + "/clusters")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Amzn-Errortype") != "MissingAuthenticationTokenException" {
+			t.Fatalf("unsigned request: %d %q", resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"))
+		}
 	})
 }
 

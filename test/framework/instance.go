@@ -3,8 +3,6 @@ package framework
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -103,18 +101,14 @@ func (in *Instance) Stop() error {
 	return in.cmd.Wait()
 }
 
-// Client returns a regional API client for the running instance.
+// Client returns a regional API client for the running instance, signing with
+// the profile cellplane wrote; before that exists it returns one that fails.
 func (in *Instance) Client() *client.Client {
-	ep, err := service.ReadEndpoint(in.DataDir)
+	c, err := service.ClientFor(context.Background(), in.DataDir)
 	if err != nil {
 		return client.New("https://unreachable.invalid", http.DefaultClient)
 	}
-	pool := x509.NewCertPool()
-	if ca, err := os.ReadFile(ep.CAFile); err == nil {
-		pool.AppendCertsFromPEM(ca)
-	}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	return client.New(ep.URL, hc)
+	return c
 }
 
 // CLI runs a cellplane subcommand against the instance.

@@ -11,7 +11,22 @@ import (
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/sigv4"
 )
+
+// authError answers a request the verifier refused. Its rejections are written
+// for the caller and carry no secret; anything else (the key store failing) is
+// internal and goes through the table as it is.
+func (s *server) authError(w http.ResponseWriter, r *http.Request, err error) {
+	for _, kind := range []error{sigv4.ErrMissingAuth, sigv4.ErrMalformed, sigv4.ErrUnknownKey,
+		sigv4.ErrBadSignature, sigv4.ErrExpired, sigv4.ErrBodyTooLarge} {
+		if errors.Is(err, kind) {
+			err = &publicError{kind: err, msg: err.Error()}
+			break
+		}
+	}
+	s.writeError(w, r, err)
+}
 
 // Routing errors, which have no errdefs sentinel because nothing outside this
 // package produces them.
@@ -42,6 +57,12 @@ var errorTable = []struct {
 	match func(error) bool
 	wire  wireError
 }{
+	{is(sigv4.ErrMissingAuth), wireError{403, eks.MissingAuthenticationTokenException, "Missing Authentication Token"}},
+	{is(sigv4.ErrMalformed), wireError{400, eks.IncompleteSignatureException, "The request signature is incomplete."}},
+	{is(sigv4.ErrUnknownKey), wireError{403, eks.UnrecognizedClientException, "The security token included in the request is invalid."}},
+	{is(sigv4.ErrBadSignature), wireError{403, eks.InvalidSignatureException, "The request signature we calculated does not match the signature you provided."}},
+	{is(sigv4.ErrExpired), wireError{403, eks.InvalidSignatureException, "Signature expired."}},
+	{is(sigv4.ErrBodyTooLarge), wireError{413, eks.RequestEntityTooLargeException, "The request body is too large."}},
 	{is(errBadRequest), wireError{400, eks.BadRequestException, "The request is not valid."}},
 	{is(errResourceNotFoundByARN), wireError{404, eks.NotFoundException, "No resource was found for the ARN."}},
 	{is(errResourceInUse), wireError{409, eks.ResourceInUseException, "The resource is in use."}},

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"github.com/cellplane/cellplane/internal/sigv4"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,6 +29,9 @@ type Config struct {
 	Region string
 	// Logger receives the access log and internal errors; discarded when nil.
 	Logger *slog.Logger
+	// Verifier checks every request's SigV4 signature and names its account.
+	// Nil serves everything as the default account (unit tests only).
+	Verifier *sigv4.Verifier
 }
 
 // setDefaults fills the optional fields.
@@ -66,7 +70,11 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("configuring regional API: %w", err)
 	}
 	s := &server{store: cfg.Client, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger}
-	return s.accessLog(s.routes()), nil
+	var h http.Handler = s.routes()
+	if cfg.Verifier != nil {
+		h = cfg.Verifier.Middleware(h, s.authError)
+	}
+	return s.accessLog(h), nil
 }
 
 // routes registers the operations. Each path is also registered without a
@@ -132,4 +140,9 @@ func unknownRoute(r *http.Request) (any, error) {
 
 // accountFor returns the account a request acts for. Until requests are signed
 // with SigV4 every caller is the default account; the signature check plugs in here.
-func accountFor(*http.Request) string { return v1alpha1.DefaultAccount }
+func accountFor(r *http.Request) string {
+	if account, ok := sigv4.AccountFrom(r.Context()); ok {
+		return account
+	}
+	return v1alpha1.DefaultAccount
+}
