@@ -16,10 +16,7 @@ import (
 // object deleted; RegionFinalizer keeps it, shown as DELETING, until the cell has
 // torn the control plane down. Deleting again answers the same.
 func (s *server) deleteCluster(r *http.Request) (any, error) {
-	name := r.PathValue("name")
-	noteCluster(r, name)
-	account := accountFor(r)
-	c, err := s.getCluster(r.Context(), account, name)
+	c, err := s.clusterOfRequest(r)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +25,7 @@ func (s *server) deleteCluster(r *http.Request) (any, error) {
 			return nil, err
 		}
 	}
-	return eks.ClusterOutput{Cluster: s.toWire(account, c)}, nil
+	return eks.ClusterOutput{Cluster: s.toWire(accountFor(r), c)}, nil
 }
 
 // markDeleted deletes the object that was just read, and no other: the UID

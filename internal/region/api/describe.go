@@ -8,12 +8,9 @@ import (
 
 // describeCluster serves DescribeCluster: GET /clusters/{name}.
 func (s *server) describeCluster(r *http.Request) (any, error) {
-	name := r.PathValue("name")
-	noteCluster(r, name)
-	account := accountFor(r)
-	c, err := s.getCluster(r.Context(), account, name)
+	c, err := s.clusterOfRequest(r)
 	if err != nil {
 		return nil, err
 	}
-	return eks.ClusterOutput{Cluster: s.toWire(account, c)}, nil
+	return eks.ClusterOutput{Cluster: s.toWire(accountFor(r), c)}, nil
 }
