@@ -17,18 +17,18 @@ import (
 
 // Account is a tenant of the region; every EKS resource belongs to one.
 type Account struct {
-	ID        string
-	Name      string
-	CreatedAt time.Time
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // AccessKey is one signing key of an account. SecretAccessKey is set only in
 // the value returned when the key is created: it is never readable again.
 type AccessKey struct {
-	AccessKeyID     string
-	SecretAccessKey string
-	Account         string
-	CreatedAt       time.Time
+	AccessKeyID     string    `json:"accessKeyId"`
+	SecretAccessKey string    `json:"secretAccessKey"`
+	Account         string    `json:"account"`
+	CreatedAt       time.Time `json:"createdAt"`
 }
 
 // Objects is the part of a controller-runtime client the store uses, so it runs

@@ -77,13 +77,16 @@ func (s *Store) Stop(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) restConfig() *rest.Config {
+func (s *Store) restConfig() *rest.Config { return AdminConfig(s.cfg.Dir, s.cfg.IP) }
+
+// AdminConfig returns admin credentials for the store kept in dir and served on
+// ip: what Start uses, for tools on the same machine that need the store itself.
+func AdminConfig(dir string, ip net.IP) *rest.Config {
+	p := func(n string) string { return filepath.Join(dir, "pki", n) }
 	return &rest.Config{
-		Host: "https://" + ipam.HostPort(s.cfg.IP, ipam.APIServerPort),
-		TLSClientConfig: rest.TLSClientConfig{
-			CAFile: s.files.ca, CertFile: s.files.adminCert, KeyFile: s.files.adminKey,
-		},
-		QPS: 200, Burst: 400,
+		Host:            "https://" + ipam.HostPort(ip, ipam.APIServerPort),
+		TLSClientConfig: rest.TLSClientConfig{CAFile: p("ca.crt"), CertFile: p("admin.crt"), KeyFile: p("admin.key")},
+		QPS:             200, Burst: 400,
 	}
 }
 

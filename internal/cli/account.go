@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/service"
+)
+
+func newAccount(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "account", Short: "Manage the accounts that may use the regional API (operator)"}
+	cmd.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	cmd.AddCommand(newAccountCreate(g), newAccountList(g), newAccountDelete(g))
+	asGroup(cmd)
+	return cmd
+}
+
+func (g *globals) accounts() (*service.Accounts, error) {
+	if err := g.checkOutput(); err != nil {
+		return nil, err
+	}
+	return service.AccountsFor(g.dataDir)
+}
+
+func newAccountCreate(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create an account and its first access key (the secret is shown once)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("%s needs exactly one account name, got %d arguments", cmd.CommandPath(), len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.accounts()
+			if err != nil {
+				return err
+			}
+			acct, key, err := a.Create(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return g.printJSON(map[string]any{"account": acct, "accessKey": key})
+			}
+			g.printf("account %s (%s) created\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+				acct.ID, acct.Name, key.AccessKeyID, key.SecretAccessKey)
+			fmt.Fprintln(g.stderr, "The secret key is shown only now; cellplane keeps it encrypted.")
+			return nil
+		},
+	}
+}
+
+func newAccountList(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List accounts",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.accounts()
+			if err != nil {
+				return err
+			}
+			accts, err := a.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return g.printJSON(map[string]any{"accounts": accts})
+			}
+			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tCREATED")
+			for _, x := range accts {
+				fmt.Fprintf(w, "%s\t%s\t%s\n", x.ID, x.Name, x.CreatedAt.Format("2006-01-02 15:04:05"))
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func newAccountDelete(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete an account and its access keys (it must own no clusters)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("%s needs exactly one account ID, got %d arguments", cmd.CommandPath(), len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.accounts()
+			if err != nil {
+				return err
+			}
+			if err := a.Delete(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			g.printf("account %s deleted\n", args[0])
+			return nil
+		},
+	}
+}
