@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
 
+step "Debian packages the tests use"
+# The e2e suite drives the service with Debian's awscli (aws eks ...).
+if [ ! -x /usr/bin/aws ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "awscli is missing: run 'sudo apt-get install awscli' (or run the tests as root)"; exit 1; fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli >/dev/null
+fi
+/usr/bin/aws --version
+
 step "formatting and vet"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi

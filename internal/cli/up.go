@@ -75,9 +75,9 @@ Create your first cluster:
   %s --kubeconfig demo.kubeconfig get namespaces
 
 The AWS SDKs and CLI speak to it with the profile written for the first account:
-  export AWS_CONFIG_FILE=%s AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=%s
+  export AWS_CONFIG_FILE=%s AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=%s AWS_CA_BUNDLE=%s
 
 Press Ctrl-C to stop cellplane; tenant control planes keep running.
 `, took.Round(100*time.Millisecond), cfg.DataDir, svc.Endpoint().URL, kube.Kubectl,
-		service.AWSConfigFile(cfg.DataDir), service.AWSCredentialsFile(cfg.DataDir), service.Profile)
+		service.AWSConfigFile(cfg.DataDir), service.AWSCredentialsFile(cfg.DataDir), service.Profile, svc.Endpoint().CAFile)
 }

@@ -28,6 +28,9 @@ const Profile = "cellplane"
 func AWSConfigFile(dataDir string) string      { return filepath.Join(dataDir, "aws", "config") }
 func AWSCredentialsFile(dataDir string) string { return filepath.Join(dataDir, "aws", "credentials") }
 
+// writeProfile also records ca_bundle, the documented key, but neither awscli 2.9
+// nor aws-sdk-go-v2 applied it when tried: `up` therefore prints AWS_CA_BUNDLE too.
+
 // ensureFirstAccount makes the default account and, when the data directory has
 // no credentials for it yet, an access key written as an AWS profile. A secret key
 // is shown once: it exists in the store only encrypted.
