@@ -28,12 +28,7 @@ func newAccountCreate(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create an account and its first access key (the secret is shown once)",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("%s needs exactly one account name, got %d arguments", cmd.CommandPath(), len(args))
-			}
-			return nil
-		},
+		Args:  exactlyOne("account name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := g.accounts()
 			if err != nil {
@@ -85,12 +80,7 @@ func newAccountDelete(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete an account and its access keys (it must own no clusters)",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("%s needs exactly one account ID, got %d arguments", cmd.CommandPath(), len(args))
-			}
-			return nil
-		},
+		Args:  exactlyOne("account ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := g.accounts()
 			if err != nil {

@@ -18,11 +18,16 @@ func newCluster(g *globals) *cobra.Command {
 }
 
 // nameArg accepts exactly one cluster name.
-func nameArg(cmd *cobra.Command, args []string) error {
-	if len(args) != 1 {
-		return usagef("%s needs exactly one cluster name, got %d arguments", cmd.CommandPath(), len(args))
+var nameArg = exactlyOne("cluster name")
+
+// exactlyOne accepts one positional argument, described as what in the error.
+func exactlyOne(what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usagef("%s needs exactly one %s, got %d arguments", cmd.CommandPath(), what, len(args))
+		}
+		return nil
 	}
-	return nil
 }
 
 func (g *globals) checkOutput() error {

@@ -18,8 +18,9 @@ import (
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
-// describeUpdate serves DescribeUpdate: GET /clusters/{name}/updates/{updateId}.
-func (s *server) describeUpdate(r *http.Request) (any, error) {
+// updatesOfRequest returns the updates of the cluster a request names, after
+// refusing the nodegroup, add-on and capability filters.
+func (s *server) updatesOfRequest(r *http.Request) ([]v1alpha1.ClusterUpdate, error) {
 	c, err := s.clusterOfRequest(r)
 	if err != nil {
 		return nil, err
@@ -27,7 +28,12 @@ func (s *server) describeUpdate(r *http.Request) (any, error) {
 	if err := refuseSubresource(r); err != nil {
 		return nil, err
 	}
-	ups, err := s.updatesOf(r.Context(), c)
+	return s.updatesOf(r.Context(), c)
+}
+
+// describeUpdate serves DescribeUpdate: GET /clusters/{name}/updates/{updateId}.
+func (s *server) describeUpdate(r *http.Request) (any, error) {
+	ups, err := s.updatesOfRequest(r)
 	if err != nil {
 		return nil, err
 	}
@@ -52,14 +58,7 @@ func (s *server) listUpdates(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.clusterOfRequest(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := refuseSubresource(r); err != nil {
-		return nil, err
-	}
-	ups, err := s.updatesOf(r.Context(), c)
+	ups, err := s.updatesOfRequest(r)
 	if err != nil {
 		return nil, err
 	}
