@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,11 +18,12 @@ func newUp(g *globals) *cobra.Command {
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Start cellplane on this machine: the regional API and a cell with zones a, b and c",
-		Long: `Start cellplane in the foreground on its embedded default: a region and one cell on
-loopback addresses, each with its own store. Components are built on first use.
-Ctrl-C stops cellplane; tenant control planes keep running, and the next
-'cellplane up' on the same data directory adopts them.`,
+		Short: "Start cellplane on this machine: the regional API and its cells, each with zones a, b and c",
+		Long: `Start cellplane in the foreground on its embedded default: a region and one cell
+(or --cells N) on loopback addresses. The region and each cell have their own store;
+each cell runs as its own process, so it keeps healing its clusters while the region
+is down. Components are built on first use. Ctrl-C stops cellplane; tenant control
+planes keep running, and the next 'cellplane up' on the same data directory adopts them.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.DataDir = g.dataDir
@@ -30,6 +32,7 @@ Ctrl-C stops cellplane; tenant control planes keep running, and the next
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.AddressBlock, "address-block", "", "loopback block 127.N for this instance (default "+service.DefaultAddressBlock+", remembered by the data directory)")
+	f.IntVar(&cfg.Cells, "cells", 0, fmt.Sprintf("how many cells to run, 1 to %d (default 1, remembered by the data directory; cells can be added, not removed)", service.MaxCells))
 	f.StringVar(&cfg.CacheDir, "cache-dir", components.DefaultCacheDir(), "where built components are cached")
 	f.DurationVar(&cfg.CreateTimeout, "create-timeout", 5*time.Minute, "how long a control plane may take to become healthy before it is FAILED")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
@@ -68,6 +71,7 @@ func printWelcome(g *globals, cfg service.Config, svc *service.Service, took tim
 	fmt.Fprintf(g.stderr, `
 cellplane is up (%s) — data directory %s
   regional API  %s
+  cells         %d ('cellplane cell list'; logs in %s)
 
 Create your first cluster:
   cellplane cluster create demo --wait
@@ -78,6 +82,6 @@ The AWS SDKs and CLI speak to it with the profile written for the first account:
   export AWS_CONFIG_FILE=%s AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=%s AWS_CA_BUNDLE=%s
 
 Press Ctrl-C to stop cellplane; tenant control planes keep running.
-`, took.Round(100*time.Millisecond), cfg.DataDir, svc.Endpoint().URL, kube.Kubectl,
+`, took.Round(100*time.Millisecond), cfg.DataDir, svc.Endpoint().URL, svc.CellCount(), filepath.Dir(filepath.Dir(service.LogFile(cfg.DataDir, 1))), kube.Kubectl,
 		service.AWSConfigFile(cfg.DataDir), service.AWSCredentialsFile(cfg.DataDir), service.Profile, svc.Endpoint().CAFile)
 }

@@ -26,14 +26,28 @@ type Accounts struct {
 
 // AccountsFor connects to the region store of the service running on dataDir.
 func AccountsFor(dataDir string) (*Accounts, error) {
-	if _, err := ReadEndpoint(dataDir); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w on data directory %s: start it with 'cellplane up'", ErrNotRunning, dataDir)
-	}
-	in, err := loadInstance(dataDir, "")
+	cl, err := regionClient(dataDir)
 	if err != nil {
 		return nil, err
 	}
-	block, err := ipam.ParseBlock(in.AddressBlock, cellCount)
+	key, err := account.LoadOrCreateMasterKey(filepath.Join(dataDir, "region", "keys", "master.key"))
+	if err != nil {
+		return nil, fmt.Errorf("loading the account master key: %w", err)
+	}
+	return &Accounts{store: &account.Store{Client: cl, Key: key}, region: cl}, nil
+}
+
+// regionClient connects an operator command to the region store of the service
+// running on dataDir, with the store's admin credentials.
+func regionClient(dataDir string) (client.Client, error) {
+	if _, err := ReadEndpoint(dataDir); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w on data directory %s: start it with 'cellplane up'", ErrNotRunning, dataDir)
+	}
+	in, err := loadInstance(dataDir, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	block, err := ipam.ParseBlock(in.AddressBlock, in.Cells)
 	if err != nil {
 		return nil, err
 	}
@@ -45,11 +59,7 @@ func AccountsFor(dataDir string) (*Accounts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the region store: %w", err)
 	}
-	key, err := account.LoadOrCreateMasterKey(filepath.Join(dataDir, "region", "keys", "master.key"))
-	if err != nil {
-		return nil, fmt.Errorf("loading the account master key: %w", err)
-	}
-	return &Accounts{store: &account.Store{Client: cl, Key: key}, region: cl}, nil
+	return cl, nil
 }
 
 // Create makes an account with one access key; the secret is returned only here.

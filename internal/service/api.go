@@ -10,11 +10,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
 
 	"github.com/cellplane/cellplane/internal/account"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/pki"
+	"github.com/cellplane/cellplane/internal/placement"
 	regionapi "github.com/cellplane/cellplane/internal/region/api"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
@@ -37,31 +41,69 @@ func (s *Service) claimAPIAddress() error {
 }
 
 // serveAPI serves the regional API over HTTPS with a CA of its own, written to the
-// data directory for clients.
-func (s *Service) serveAPI(ctx context.Context) error {
+// data directory for clients. It returns the API's cache of the region store,
+// which runs until runCtx ends.
+func (s *Service) serveAPI(ctx, runCtx context.Context) (client.Reader, error) {
 	sc, err := newScheme()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cl, err := client.New(s.region.RESTConfig(), client.Options{Scheme: sc})
 	if err != nil {
-		return fmt.Errorf("connecting to region store: %w", err)
+		return nil, fmt.Errorf("connecting to region store: %w", err)
+	}
+	if err := s.registerCells(ctx, cl); err != nil {
+		return nil, err
+	}
+	view, err := s.startCache(ctx, runCtx)
+	if err != nil {
+		return nil, err
 	}
 	accounts, err := s.accountStore(cl)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	h, err := regionapi.NewHandler(regionapi.Config{
-		Client: cl, Placer: regionapi.StaticPlacer{Cell: s.cells[0].name}, Logger: s.cfg.Logger,
+		Client: cl, Cache: view, Placer: &placement.Placer{Reader: view}, Logger: s.cfg.Logger,
 		Verifier: &sigv4.Verifier{Keys: accounts},
 	})
 	if err != nil {
-		return fmt.Errorf("creating regional API: %w", err)
+		return nil, fmt.Errorf("creating regional API: %w", err)
 	}
 	if err := s.listenTLS(h); err != nil {
-		return err
+		return nil, err
 	}
-	return s.ensureFirstAccount(ctx, accounts)
+	return view, s.ensureFirstAccount(ctx, accounts)
+}
+
+// startCache starts the informers the API lists clusters from and places them
+// with: Clusters (indexed by cell) and Cells.
+func (s *Service) startCache(ctx, runCtx context.Context) (cache.Cache, error) {
+	sc, err := newScheme()
+	if err != nil {
+		return nil, err
+	}
+	c, err := cache.New(s.region.RESTConfig(), cache.Options{Scheme: sc, DefaultTransform: cache.TransformStripManagedFields()})
+	if err != nil {
+		return nil, fmt.Errorf("creating region cache: %w", err)
+	}
+	if err := placement.IndexFields(ctx, c); err != nil {
+		return nil, fmt.Errorf("indexing clusters by cell: %w", err)
+	}
+	for _, obj := range []client.Object{&v1alpha1.Cluster{}, &v1alpha1.Cell{}} {
+		if _, err := c.GetInformer(ctx, obj); err != nil {
+			return nil, fmt.Errorf("watching the region store: %w", err)
+		}
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.fatal("region cache", c.Start(runCtx))
+	}()
+	if !c.WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("region cache did not sync: %w", ctx.Err())
+	}
+	return c, nil
 }
 
 // accountStore keeps accounts in the region's store, secret keys encrypted under

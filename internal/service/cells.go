@@ -2,36 +2,69 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
-	cellctl "github.com/cellplane/cellplane/internal/cell"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 	"github.com/cellplane/cellplane/internal/store"
 )
 
-// cell is one cell of the embedded default.
+// cell is one cell of the embedded default: its addresses and its directory.
 type cell struct {
 	name  string
 	dir   string
 	plan  ipam.Cell
-	store *store.Store
+	store *store.Store // set inside the cell's own process only
 }
 
+func newCell(dataDir string, block ipam.Block, k int) *cell {
+	name := CellName(k)
+	return &cell{name: name, plan: block.Cell(k), dir: filepath.Join(dataDir, "cells", name)}
+}
+
+// CellName is the name of cell k.
+func CellName(k int) string { return "cell-" + strconv.Itoa(k) }
+
 func (c *cell) lbDir() string { return filepath.Join(c.dir, "lb", "endpoints") }
+func (c *cell) lbStatusAddr() string {
+	return ipam.HostPort(c.plan.StoreIP(), ipam.LoadBalancerStatusPort)
+}
+
+// processSpec is how cellplane up runs the cell: this executable, "cell run".
+func (c *cell) processSpec(exe string, cfg Config, k int) process.Spec {
+	return process.Spec{
+		ID:   c.name + "/controllers",
+		Path: exe,
+		Args: []string{"cell", "run", "--data-dir", cfg.DataDir, "--cell", strconv.Itoa(k),
+			"--cache-dir", cfg.CacheDir, "--create-timeout", cfg.CreateTimeout.String()},
+		Dir:         c.dir,
+		StateDir:    c.dir,
+		Name:        "controllers",
+		StopTimeout: cellStopTimeout,
+	}
+}
+
+// LogFile is where cell k of a data directory logs.
+func LogFile(dataDir string, k int) string {
+	return filepath.Join(dataDir, "cells", CellName(k), "controllers.log")
+}
 
 func newScheme() (*runtime.Scheme, error) {
 	sc := runtime.NewScheme()
@@ -41,94 +74,77 @@ func newScheme() (*runtime.Scheme, error) {
 	return sc, v1alpha1.AddToScheme(sc)
 }
 
-// startCells starts each cell's load balancer and its controllers; ctx bounds the
-// start, runCtx the controllers' lifetime.
-func (s *Service) startCells(ctx, runCtx context.Context) error {
+// registerCells makes sure the region knows every cell, with the default
+// capacity for new ones. An operator's capacity and drain decisions are kept.
+func (s *Service) registerCells(ctx context.Context, cl client.Client) error {
 	for _, c := range s.cells {
-		if err := s.startLB(ctx, c); err != nil {
-			return err
+		obj := &v1alpha1.Cell{ObjectMeta: metav1.ObjectMeta{Name: c.name}, Spec: v1alpha1.CellSpec{Capacity: v1alpha1.DefaultCellCapacity}}
+		if err := cl.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("registering %s: %w", c.name, err)
 		}
-		mgr, err := s.cellManager(c)
+	}
+	return nil
+}
+
+// startCells runs each cell as its own supervised process: started, or adopted
+// when it survived an earlier cellplane up.
+func (s *Service) startCells(ctx context.Context) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding cellplane executable: %w", err)
+	}
+	for k, c := range s.cells {
+		st, err := s.runtime.Ensure(ctx, c.processSpec(exe, s.cfg, k+1))
 		if err != nil {
-			return fmt.Errorf("%s: %w", c.name, err)
+			return fmt.Errorf("starting %s: %w", c.name, err)
 		}
-		s.wg.Add(1)
+		s.cfg.Logger.Info("cell running", "cell", c.name, "pid", st.PID, "adopted", st.Adopted, "log", LogFile(s.cfg.DataDir, k+1))
+	}
+	return nil
+}
+
+// cellStartTimeout bounds the wait for a cell's first heartbeat: its store must
+// start, which takes seconds, or longer on a loaded machine.
+const cellStartTimeout = 3 * time.Minute
+
+// waitCells waits until every cell's current process has reported, so that
+// clusters created right after up returns can be placed.
+func (s *Service) waitCells(ctx context.Context, r client.Reader) error {
+	ctx, cancel := context.WithTimeout(ctx, cellStartTimeout)
+	defer cancel()
+	for k, c := range s.cells {
+		for {
+			st, _ := s.runtime.Status(c.name + "/controllers")
+			var obj v1alpha1.Cell
+			err := r.Get(ctx, client.ObjectKey{Name: c.name}, &obj)
+			if err == nil && st.Running && obj.Status.PID == st.PID && obj.Status.HeartbeatTime != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s did not report within %s (pid %d, running %v); its log is %s",
+					c.name, cellStartTimeout, st.PID, st.Running, LogFile(s.cfg.DataDir, k+1))
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// stopCells asks every cell process to stop, side by side.
+func (s *Service) stopCells(ctx context.Context) error {
+	exe, _ := os.Executable()
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.cells))
+	for k, c := range s.cells {
+		wg.Add(1)
 		go func() {
-			defer s.wg.Done()
-			s.fatal(c.name+" controllers", mgr.Start(runCtx))
+			defer wg.Done()
+			errs[k] = s.runtime.Stop(ctx, c.processSpec(exe, s.cfg, k+1))
 		}()
 	}
-	return nil
-}
-
-// startLB runs the cell's load balancer as its own process, so tenants' endpoints
-// keep serving while cellplane is stopped.
-func (s *Service) startLB(ctx context.Context, c *cell) error {
-	if err := os.MkdirAll(c.lbDir(), 0o700); err != nil {
-		return fmt.Errorf("creating load balancer config: %w", err)
-	}
-	cmd := s.cfg.LBCommand
-	if len(cmd) == 0 {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding cellplane executable: %w", err)
-		}
-		cmd = []string{exe, "lb"}
-	}
-	spec := process.Spec{
-		ID:   c.name + "/lb",
-		Path: cmd[0],
-		Args: append(append([]string(nil), cmd[1:]...),
-			"--config-dir", c.lbDir(), "--status-addr", ipam.HostPort(c.plan.StoreIP(), ipam.LoadBalancerStatusPort)),
-		Dir:      filepath.Join(c.dir, "lb"),
-		StateDir: filepath.Join(c.dir, "lb"),
-		Name:     "lb",
-	}
-	if _, err := s.runtime.Ensure(ctx, spec); err != nil {
-		return fmt.Errorf("%s: starting load balancer: %w", c.name, err)
-	}
-	return nil
-}
-
-func (s *Service) cellManager(c *cell) (ctrl.Manager, error) {
-	sc, err := newScheme()
-	if err != nil {
-		return nil, err
-	}
-	log := s.cfg.Logger.With("cell", c.name)
-	mgr, err := ctrl.NewManager(c.store.RESTConfig(), ctrl.Options{
-		Scheme:                 sc,
-		Logger:                 quietLogr(log),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating manager: %w", err)
-	}
-	region, err := cluster.New(s.region.RESTConfig(), func(o *cluster.Options) { o.Scheme = sc; o.Logger = quietLogr(log) })
-	if err != nil {
-		return nil, fmt.Errorf("connecting to region store: %w", err)
-	}
-	if err := mgr.Add(region); err != nil {
-		return nil, err
-	}
-	return mgr, s.setupControllers(mgr, region, c, log)
-}
-
-func (s *Service) setupControllers(mgr ctrl.Manager, region cluster.Cluster, c *cell, log *slog.Logger) error {
-	r := &cellctl.ClusterReconciler{
-		Client: mgr.GetClient(), CellName: c.name, Cell: c.plan, Dir: c.dir, LBDir: c.lbDir(),
-		Runner: s.runtime, Binaries: s.cache, Logger: log, CreateTimeout: s.cfg.CreateTimeout,
-		Exits: s.exits,
-	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up cluster controller: %w", err)
-	}
-	a := &cellctl.Agent{Region: region, Cell: mgr.GetClient(), CellName: c.name, Logger: log}
-	if err := a.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up agent: %w", err)
-	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // quietLogr hands controller-runtime our logger, keeping only its warnings and

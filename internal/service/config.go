@@ -25,11 +25,12 @@ type Config struct {
 	// AddressBlock is "127.N": the loopback /16s the instance uses (see ipam).
 	// Empty means the block the data directory was created with, else the default.
 	AddressBlock string
+	// Cells is how many cells to run, from 1 to MaxCells. Zero means as many as
+	// the data directory ran last time, else one. A data directory's cells can be
+	// added to but never removed.
+	Cells int
 	// CacheDir is the component cache; empty means components.DefaultCacheDir().
 	CacheDir string
-	// LBCommand runs the cell load balancer: a binary and the arguments before
-	// "--config-dir". Default: this executable with "lb".
-	LBCommand []string
 	// CreateTimeout bounds how long a control plane may take to become healthy.
 	CreateTimeout time.Duration
 	// Logger receives cellplane's own logs; Progress receives build progress.
@@ -42,8 +43,11 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("%w: a data directory is required", ErrInvalidConfig)
 	}
+	if c.Cells < 0 || c.Cells > MaxCells {
+		return fmt.Errorf("%w: cells must be from 1 to %d, got %d", ErrInvalidConfig, MaxCells, c.Cells)
+	}
 	if c.AddressBlock != "" {
-		if _, err := ipam.ParseBlock(c.AddressBlock, cellCount); err != nil {
+		if _, err := ipam.ParseBlock(c.AddressBlock, max(c.Cells, 1)); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 	}
@@ -64,5 +68,5 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// cellCount is how many cells the embedded default runs.
-const cellCount = 1
+// MaxCells bounds how many cells one machine runs: each is a store and a process.
+const MaxCells = 16

@@ -27,6 +27,10 @@ func TestConfigValidate(t *testing.T) {
 		{"block without room for its cell", Config{DataDir: "/data", AddressBlock: "127.254"}, false},
 		{"block zero", Config{DataDir: "/data", AddressBlock: "127.0"}, false},
 		{"negative timeout", Config{DataDir: "/data", CreateTimeout: -time.Second}, false},
+		{"two cells", Config{DataDir: "/data", Cells: 2}, true},
+		{"too many cells", Config{DataDir: "/data", Cells: MaxCells + 1}, false},
+		{"negative cells", Config{DataDir: "/data", Cells: -1}, false},
+		{"block without room for its cells", Config{DataDir: "/data", AddressBlock: "127.252", Cells: 3}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -96,17 +100,17 @@ func TestLockDataDirMissing(t *testing.T) {
 func TestLoadInstance(t *testing.T) {
 	t.Run("default", func(t *testing.T) {
 		dir := t.TempDir()
-		in, err := loadInstance(dir, "")
+		in, err := loadInstance(dir, "", 0)
 		if err != nil || in.AddressBlock != DefaultAddressBlock {
 			t.Fatalf("first load = %+v, %v; want the default block", in, err)
 		}
-		if in, err := loadInstance(dir, DefaultAddressBlock); err != nil || in.AddressBlock != DefaultAddressBlock {
+		if in, err := loadInstance(dir, DefaultAddressBlock, 0); err != nil || in.AddressBlock != DefaultAddressBlock {
 			t.Fatalf("load asking for the stored block = %+v, %v", in, err)
 		}
 	})
 	t.Run("requested is remembered", func(t *testing.T) {
 		dir := t.TempDir()
-		if in, err := loadInstance(dir, "127.120"); err != nil || in.AddressBlock != "127.120" {
+		if in, err := loadInstance(dir, "127.120", 0); err != nil || in.AddressBlock != "127.120" {
 			t.Fatalf("first load = %+v, %v", in, err)
 		}
 		st, err := os.Stat(filepath.Join(dir, "instance.json"))
@@ -114,13 +118,38 @@ func TestLoadInstance(t *testing.T) {
 			t.Fatalf("instance.json: %v, mode %v", err, st.Mode().Perm())
 		}
 		// Empty means "whatever the directory was created with".
-		if in, err := loadInstance(dir, ""); err != nil || in.AddressBlock != "127.120" {
+		if in, err := loadInstance(dir, "", 0); err != nil || in.AddressBlock != "127.120" {
 			t.Fatalf("load without a request = %+v, %v; want the stored block", in, err)
 		}
 		// Every cluster's addresses derive from the block: it must never change.
-		_, err = loadInstance(dir, "127.130")
+		_, err = loadInstance(dir, "127.130", 0)
 		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "127.120") {
 			t.Fatalf("load with another block = %v, want ErrInvalidConfig naming 127.120", err)
+		}
+	})
+	t.Run("cells grow and never shrink", func(t *testing.T) {
+		dir := t.TempDir()
+		if in, err := loadInstance(dir, "", 0); err != nil || in.Cells != 1 {
+			t.Fatalf("first load = %+v, %v; want one cell", in, err)
+		}
+		if in, err := loadInstance(dir, "", 3); err != nil || in.Cells != 3 {
+			t.Fatalf("growing to 3 = %+v, %v", in, err)
+		}
+		if in, err := loadInstance(dir, "", 0); err != nil || in.Cells != 3 {
+			t.Fatalf("load without a request = %+v, %v; want the 3 remembered", in, err)
+		}
+		_, err := loadInstance(dir, "", 2)
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "cell drain") {
+			t.Fatalf("shrinking to 2 = %v, want ErrInvalidConfig pointing at cell drain", err)
+		}
+	})
+	t.Run("written before cells were counted", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "instance.json"), []byte(`{"addressBlock":"127.120"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if in, err := loadInstance(dir, "", 0); err != nil || in.Cells != 1 || in.AddressBlock != "127.120" {
+			t.Fatalf("load = %+v, %v; want 127.120 with one cell", in, err)
 		}
 	})
 	t.Run("corrupt", func(t *testing.T) {
@@ -128,7 +157,7 @@ func TestLoadInstance(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "instance.json"), []byte("{"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := loadInstance(dir, ""); err == nil || !strings.Contains(err.Error(), "instance.json") {
+		if _, err := loadInstance(dir, "", 0); err == nil || !strings.Contains(err.Error(), "instance.json") {
 			t.Fatalf("load of a corrupt file = %v, want an error naming it", err)
 		}
 	})
@@ -165,7 +194,7 @@ func TestStartFailureReleasesLock(t *testing.T) {
 	ctx := context.Background()
 	t.Run("block changed", func(t *testing.T) {
 		dir := t.TempDir()
-		if _, err := loadInstance(dir, "127.121"); err != nil {
+		if _, err := loadInstance(dir, "127.121", 0); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Start(ctx, Config{DataDir: dir, AddressBlock: "127.131"}); !errors.Is(err, ErrInvalidConfig) {

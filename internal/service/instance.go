@@ -11,21 +11,26 @@ import (
 )
 
 // instance is what a data directory remembers about its first start: the address
-// block every cluster's addresses derive from, which must never change under them.
+// block every cluster's addresses derive from, which must never change under them,
+// and how many cells it runs, which may grow but never shrink (a removed cell's
+// clusters would be orphaned).
 type instance struct {
 	AddressBlock string `json:"addressBlock"`
+	Cells        int    `json:"cells"`
 }
 
-func loadInstance(dataDir, requested string) (instance, error) {
+// loadInstance reads the data directory's instance, creating it on first use.
+// requestedBlock and requestedCells are what the caller asked for; empty and 0
+// mean "as remembered, else the default".
+func loadInstance(dataDir, requestedBlock string, requestedCells int) (instance, error) {
 	path := filepath.Join(dataDir, "instance.json")
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		in := instance{AddressBlock: requested}
+		in := instance{AddressBlock: requestedBlock, Cells: max(requestedCells, 1)}
 		if in.AddressBlock == "" {
 			in.AddressBlock = DefaultAddressBlock
 		}
-		b, _ := json.Marshal(in)
-		return in, pki.WriteFileAtomic(path, b, 0o600)
+		return in, in.save(path)
 	}
 	if err != nil {
 		return instance{}, fmt.Errorf("reading %s: %w", path, err)
@@ -34,10 +39,24 @@ func loadInstance(dataDir, requested string) (instance, error) {
 	if err := json.Unmarshal(data, &in); err != nil {
 		return instance{}, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if requested != "" && requested != in.AddressBlock {
-		return instance{}, fmt.Errorf("%w: the data directory uses address block %s, not %s", ErrInvalidConfig, in.AddressBlock, requested)
+	in.Cells = max(in.Cells, 1) // written before cells could be counted
+	if requestedBlock != "" && requestedBlock != in.AddressBlock {
+		return instance{}, fmt.Errorf("%w: the data directory uses address block %s, not %s", ErrInvalidConfig, in.AddressBlock, requestedBlock)
+	}
+	switch {
+	case requestedCells != 0 && requestedCells < in.Cells:
+		return instance{}, fmt.Errorf("%w: the data directory has %d cells, more than asked, and cells cannot be removed; stop placing clusters in one with 'cellplane cell drain'",
+			ErrInvalidConfig, in.Cells)
+	case requestedCells > in.Cells:
+		in.Cells = requestedCells
+		return in, in.save(path)
 	}
 	return in, nil
+}
+
+func (in instance) save(path string) error {
+	b, _ := json.Marshal(in)
+	return pki.WriteFileAtomic(path, b, 0o600)
 }
 
 // Endpoint is how clients find a running service: written by Start into the data

@@ -12,9 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/ipam"
@@ -35,7 +33,6 @@ type Service struct {
 	api      *http.Server
 	apiLn    net.Listener
 	endpoint Endpoint
-	exits    chan event.GenericEvent
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	errc     chan error
@@ -50,7 +47,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &Service{cfg: cfg, errc: make(chan error, 4), exits: make(chan event.GenericEvent, 256)}
+	s := &Service{cfg: cfg, errc: make(chan error, 4)}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
@@ -75,27 +72,34 @@ func (s *Service) start(ctx context.Context) error {
 	if err := s.prepare(ctx); err != nil {
 		return err
 	}
-	if err := s.startStores(ctx); err != nil {
+	if err := s.startRegionStore(ctx); err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	if err := s.startCells(ctx, runCtx); err != nil {
+	view, err := s.serveAPI(ctx, runCtx)
+	if err != nil {
 		return err
 	}
-	if err := s.serveAPI(ctx); err != nil {
+	if err := s.startCells(ctx); err != nil {
+		return err
+	}
+	if err := s.waitCells(ctx, view); err != nil {
 		return err
 	}
 	return s.writeEndpoint()
 }
 
 func (s *Service) loadInstance() error {
-	in, err := loadInstance(s.cfg.DataDir, s.cfg.AddressBlock)
+	in, err := loadInstance(s.cfg.DataDir, s.cfg.AddressBlock, s.cfg.Cells)
 	if err != nil {
 		return err
 	}
-	if s.block, err = ipam.ParseBlock(in.AddressBlock, cellCount); err != nil {
+	if s.block, err = ipam.ParseBlock(in.AddressBlock, in.Cells); err != nil {
 		return fmt.Errorf("%w: data directory %s: %w", ErrInvalidConfig, s.cfg.DataDir, err)
+	}
+	for k := 1; k <= in.Cells; k++ {
+		s.cells = append(s.cells, newCell(s.cfg.DataDir, s.block, k))
 	}
 	return nil
 }
@@ -109,51 +113,23 @@ func (s *Service) prepare(ctx context.Context) error {
 	if _, err := s.cache.Kubernetes(ctx, components.Default()); err != nil {
 		return err
 	}
-	s.runtime = process.New(process.Options{Logger: s.cfg.Logger, OnExit: s.onExit})
+	s.runtime = process.New(process.Options{Logger: s.cfg.Logger})
 	return nil
 }
 
-// startStores starts the region's and every cell's store side by side.
-func (s *Service) startStores(ctx context.Context) error {
+// startRegionStore starts the region's store, or adopts it.
+func (s *Service) startRegionStore(ctx context.Context) error {
 	etcd, _ := s.cache.Etcd(ctx)
 	kube, _ := s.cache.Kubernetes(ctx, components.Default())
-	mk := func(name string, dir string, ip []byte) store.Config {
-		return store.Config{Name: name, Dir: dir, IP: ip, Etcd: etcd.Etcd, APIServer: kube.KubeAPIServer, Runner: s.runtime, Logger: s.cfg.Logger}
-	}
-	s.cells = make([]*cell, cellCount)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		s.region, err = store.Start(gctx, mk("region", s.regionDir("store"), s.block.RegionIP()))
-		return err
-	})
-	for k := 1; k <= cellCount; k++ {
-		c := &cell{name: fmt.Sprintf("cell-%d", k), plan: s.block.Cell(k)}
-		c.dir = filepath.Join(s.cfg.DataDir, "cells", c.name)
-		s.cells[k-1] = c
-		g.Go(func() (err error) {
-			c.store, err = store.Start(gctx, mk(c.name, filepath.Join(c.dir, "store"), c.plan.StoreIP()))
-			return err
-		})
-	}
-	s.cfg.Logger.Info("starting stores", "region", s.block.RegionIP().String(), "cells", cellCount)
-	return g.Wait()
+	s.cfg.Logger.Info("starting the region store", "address", s.block.RegionIP().String(), "cells", len(s.cells))
+	var err error
+	s.region, err = store.Start(ctx, store.Config{Name: "region", Dir: s.regionDir("store"), IP: s.block.RegionIP(),
+		Etcd: etcd.Etcd, APIServer: kube.KubeAPIServer, Runner: s.runtime, Logger: s.cfg.Logger})
+	return err
 }
 
 func (s *Service) regionDir(parts ...string) string {
 	return filepath.Join(append([]string{s.cfg.DataDir, "region"}, parts...)...)
-}
-
-// onExit turns a crashed process into a reconcile of its cluster. Process IDs are
-// "<namespace>/<name>/<member>" for tenant members.
-func (s *Service) onExit(id string, _ error) {
-	ev, ok := exitEvent(id)
-	if !ok {
-		return
-	}
-	select {
-	case s.exits <- ev:
-	default: // the periodic poll catches it
-	}
 }
 
 func (s *Service) writeEndpoint() error {
@@ -179,9 +155,9 @@ func (s *Service) fatal(what string, err error) {
 	}
 }
 
-// Close stops cellplane: the API, the controllers and the stores. Tenant control
-// planes and the cells' load balancers keep running and serving, so the next Start
-// adopts them.
+// Close stops cellplane: the API, the cells' processes (each stopping its
+// controllers and store) and the region's store. Tenant control planes and the
+// cells' load balancers keep running and serving, so the next Start adopts them.
 func (s *Service) Close(ctx context.Context) error {
 	os.Remove(EndpointFile(s.cfg.DataDir))
 	var errs []error
@@ -192,22 +168,14 @@ func (s *Service) Close(ctx context.Context) error {
 		s.cancel()
 	}
 	s.wg.Wait()
-	errs = append(errs, s.stopStores(ctx))
-	s.runtime.Close()
-	s.lock.Close()
-	return errors.Join(errs...)
-}
-
-func (s *Service) stopStores(ctx context.Context) error {
-	var errs []error
-	for _, c := range s.cells {
-		if c != nil && c.store != nil {
-			errs = append(errs, c.store.Stop(ctx))
-		}
+	if s.runtime != nil {
+		errs = append(errs, s.stopCells(ctx))
 	}
 	if s.region != nil {
 		errs = append(errs, s.region.Stop(ctx))
 	}
+	s.runtime.Close()
+	s.lock.Close()
 	return errors.Join(errs...)
 }
 
@@ -224,3 +192,6 @@ func (s *Service) abort() {
 	}
 	_ = s.Close(ctx)
 }
+
+// CellCount is how many cells the service runs.
+func (s *Service) CellCount() int { return len(s.cells) }

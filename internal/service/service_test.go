@@ -73,7 +73,7 @@ func TestExitEvent(t *testing.T) {
 }
 
 func TestOnExit(t *testing.T) {
-	s := &Service{exits: make(chan event.GenericEvent, 1)}
+	s := &cellProcess{exits: make(chan event.GenericEvent, 1)}
 	s.onExit("cell-1/lb", errors.New("exit status 1"))
 	if len(s.exits) != 0 {
 		t.Fatal("a store or load-balancer exit was sent to the cluster controller")

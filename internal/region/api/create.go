@@ -73,9 +73,11 @@ func (s *server) createOrAdopt(ctx context.Context, want *v1alpha1.Cluster) (*v1
 		return adoptOrRefuse(existing, want, err)
 	}
 	// Placement first: when no cell has room, the request leaves nothing behind.
-	if err := s.place(ctx, want); err != nil {
+	done, err := s.place(ctx, want)
+	if err != nil {
 		return nil, err
 	}
+	defer done()
 	if err := s.ensureNamespace(ctx, want.Namespace, want.Labels[v1alpha1.LabelAccount]); err != nil {
 		return nil, err
 	}
@@ -89,6 +91,7 @@ func (s *server) createOrAdopt(ctx context.Context, want *v1alpha1.Cluster) (*v1
 		return nil, fmt.Errorf("storing cluster %s: %w", want.Spec.Name, err)
 	}
 	s.log.Info("created cluster", "cluster", want.Spec.Name, "cell", want.Spec.Cell, "account", want.Labels[v1alpha1.LabelAccount])
+	s.awaitCached(ctx, want)
 	return want, nil
 }
 
@@ -137,17 +140,29 @@ func sameRequest(existing, want *v1alpha1.Cluster) bool {
 }
 
 // place asks the Placer for a cell and records it in the spec and in the label
-// that cell agents select their clusters by.
-func (s *server) place(ctx context.Context, c *v1alpha1.Cluster) error {
-	cell, err := s.placer.Place(ctx, c)
+// that cell agents select their clusters by. The caller calls done once the
+// cluster is stored (or not).
+func (s *server) place(ctx context.Context, c *v1alpha1.Cluster) (done func(), err error) {
+	cell, done, err := s.placer.Place(ctx, c)
 	if err == nil && cell == "" {
+		done()
 		err = errors.New("placer chose no cell")
 	}
+	// The cells' names and loads are the operator's business, not the tenant's:
+	// the details go to the log, the caller gets what it can act on.
+	switch {
+	case errors.Is(err, errdefs.ErrLimitExceeded):
+		s.log.Warn("no cell has room", "cluster", c.Spec.Name, "error", err)
+		return nil, &publicError{kind: err, msg: fmt.Sprintf("Cluster %s cannot be placed: every cell of this region is full or draining. Retry later or ask the operator to add capacity.", c.Spec.Name)}
+	case errors.Is(err, errdefs.ErrUnavailable):
+		s.log.Warn("no reachable cell has room", "cluster", c.Spec.Name, "error", err)
+		return nil, &publicError{kind: err, msg: fmt.Sprintf("Cluster %s cannot be placed right now: no cell with room is reachable. Retry in a minute.", c.Spec.Name)}
+	}
 	if err != nil {
-		return fmt.Errorf("placing cluster %s: %w", c.Spec.Name, err)
+		return nil, fmt.Errorf("placing cluster %s: %w", c.Spec.Name, err)
 	}
 	c.Spec.Cell = cell
 	c.Labels[v1alpha1.LabelCell] = cell
 	s.log.LogAttrs(ctx, slog.LevelDebug, "placed cluster", slog.String("cluster", c.Spec.Name), slog.String("cell", cell))
-	return nil
+	return done, nil
 }

@@ -198,7 +198,10 @@ func TestCreateClusterPlacementErrors(t *testing.T) {
 		typ    string
 		msg    string
 	}{
-		{"no capacity", fmt.Errorf("every cell is full: %w", errdefs.ErrLimitExceeded), 400, eks.ResourceLimitExceededException, "A limit would be exceeded."},
+		{"no capacity", fmt.Errorf("every cell is full: %w", errdefs.ErrLimitExceeded), 400, eks.ResourceLimitExceededException,
+			"Cluster x cannot be placed: every cell of this region is full or draining. Retry later or ask the operator to add capacity."},
+		{"cells unreachable", fmt.Errorf("every cell is full: %w", errdefs.ErrUnavailable), 503, eks.ServiceUnavailableException,
+			"Cluster x cannot be placed right now: no cell with room is reachable. Retry in a minute."},
 		{"internal", errStoreDown, 500, eks.ServerException, "An internal error occurred. Request ID: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -229,6 +229,8 @@ func (b *syncBuffer) String() string {
 // errPlacer fails every placement.
 type errPlacer struct{ err error }
 
-func (p errPlacer) Place(context.Context, *v1alpha1.Cluster) (string, error) { return "", p.err }
+func (p errPlacer) Place(context.Context, *v1alpha1.Cluster) (string, func(), error) {
+	return "", nil, p.err
+}
 
 var errStoreDown = errors.New("dial tcp 10.1.2.3:6443: connection refused")

@@ -43,9 +43,10 @@ func (s *server) listClusters(r *http.Request) (any, error) {
 // clusterNames returns the account's cluster names, sorted.
 func (s *server) clusterNames(r *http.Request, account string) ([]string, error) {
 	var list v1alpha1.ClusterList
-	err := s.store.List(r.Context(), &list,
+	err := s.cache.List(r.Context(), &list,
 		client.InNamespace(v1alpha1.Namespace(account)),
-		client.MatchingLabels{v1alpha1.LabelAccount: account})
+		client.MatchingLabels{v1alpha1.LabelAccount: account},
+		client.UnsafeDisableDeepCopy) // read-only: only names are taken
 	if err != nil {
 		return nil, fmt.Errorf("listing clusters of account %s: %w", account, err)
 	}

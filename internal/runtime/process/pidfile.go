@@ -73,3 +73,16 @@ func removePIDFile(path string) error {
 	}
 	return nil
 }
+
+// ReadPID returns the process ID a pid file names, if that process still runs.
+// Tools and tests use it to find a process the runtime manages.
+func ReadPID(path string) (int, error) {
+	p, err := readPIDFile(path)
+	if err != nil {
+		return 0, err
+	}
+	if !p.alive() {
+		return 0, fmt.Errorf("process %d of %s is not running", p.PID, path)
+	}
+	return p.PID, nil
+}

@@ -1,0 +1,77 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DefaultCellCapacity is how many clusters a cell takes unless told otherwise;
+// EKS puts about a thousand clusters in a cell.
+const DefaultCellCapacity = 1000
+
+// CellSpec is what the operator decides about a cell.
+type CellSpec struct {
+	// Capacity is the most clusters the region places in the cell. Lowering it
+	// below the clusters already there stops new placements; it moves nothing.
+	// +kubebuilder:validation:Minimum=0
+	Capacity int32 `json:"capacity"`
+
+	// Draining stops new placements in the cell. Its clusters stay and keep
+	// being served and healed.
+	// +optional
+	Draining bool `json:"draining,omitempty"`
+}
+
+// CellStatus is what the cell reports about itself. The region judges the
+// cell's reachability by how old the heartbeat is, never by asking the cell.
+type CellStatus struct {
+	// HeartbeatTime is when the cell's controllers last reported.
+	// +optional
+	HeartbeatTime *metav1.Time `json:"heartbeatTime,omitempty"`
+
+	// Clusters is how many clusters the cell's own store holds.
+	// +optional
+	Clusters int32 `json:"clusters"`
+
+	// Store is the cell store's API address.
+	// +optional
+	Store string `json:"store,omitempty"`
+
+	// LoadBalancer is the cell load balancer's status address.
+	// +optional
+	LoadBalancer string `json:"loadBalancer,omitempty"`
+
+	// PID is the cell controllers' process.
+	// +optional
+	PID int `json:"pid,omitempty"`
+}
+
+// Cell is a failure-isolated unit of the region: a store, controllers and a load
+// balancer serving up to Capacity clusters.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.spec.capacity`
+// +kubebuilder:printcolumn:name="Draining",type=boolean,JSONPath=`.spec.draining`
+// +kubebuilder:printcolumn:name="Clusters",type=integer,JSONPath=`.status.clusters`
+// +kubebuilder:printcolumn:name="Heartbeat",type=date,JSONPath=`.status.heartbeatTime`
+type Cell struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   CellSpec   `json:"spec,omitempty"`
+	Status CellStatus `json:"status,omitempty"`
+}
+
+// CellList is a list of Cells.
+//
+// +kubebuilder:object:root=true
+type CellList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Cell `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Cell{}, &CellList{})
+}

@@ -1,0 +1,95 @@
+package cell
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+)
+
+// HeartbeatInterval is how often a cell reports to the region. The region counts
+// a cell unreachable once its heartbeat is several intervals old (see placement).
+const HeartbeatInterval = 3 * time.Second
+
+// Heartbeat reports the cell to the region: that it is alive, how many clusters
+// its store holds and where its store and load balancer are. It is a manager
+// Runnable.
+type Heartbeat struct {
+	Region       client.Client // the region's store
+	Cell         client.Reader // the cell's store
+	CellName     string
+	Store        string
+	LoadBalancer string
+	Logger       *slog.Logger
+	Interval     time.Duration // HeartbeatInterval when zero
+	Now          func() time.Time
+
+	failing bool
+}
+
+// Start beats until ctx ends. A failed beat is logged (once per outage) and
+// retried on the next tick: the cell carries on without the region.
+func (h *Heartbeat) Start(ctx context.Context) error {
+	interval := h.Interval
+	if interval <= 0 {
+		interval = HeartbeatInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		err := h.Beat(ctx)
+		if ctx.Err() != nil {
+			return nil // shutting down: a beat cut short is no outage
+		}
+		switch {
+		case err != nil && !h.failing:
+			h.Logger.Warn("cannot report to the region; the cell carries on", "err", err)
+		case err == nil && h.failing:
+			h.Logger.Info("reporting to the region again")
+		}
+		h.failing = err != nil
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Beat reports once.
+func (h *Heartbeat) Beat(ctx context.Context) error {
+	var clusters v1alpha1.ClusterList
+	if err := h.Cell.List(ctx, &clusters, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("counting the cell's clusters: %w", err)
+	}
+	now := time.Now()
+	if h.Now != nil {
+		now = h.Now()
+	}
+	t := metav1.NewTime(now)
+	// A merge patch of the status. Clusters is sent even when zero (no
+	// omitempty); the other fields are never empty here.
+	body, err := json.Marshal(map[string]v1alpha1.CellStatus{"status": {HeartbeatTime: &t, Clusters: int32(len(clusters.Items)),
+		Store: h.Store, LoadBalancer: h.LoadBalancer, PID: os.Getpid()}})
+	if err != nil {
+		return err
+	}
+	c := &v1alpha1.Cell{ObjectMeta: metav1.ObjectMeta{Name: h.CellName}}
+	err = h.Region.Status().Patch(ctx, c, client.RawPatch(types.MergePatchType, body))
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("the region has no cell %s (it is created by cellplane up): %w", h.CellName, err)
+	}
+	if err != nil {
+		return fmt.Errorf("reporting heartbeat: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/placement"
+	"github.com/cellplane/cellplane/internal/service"
+)
+
+func newCell(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "cell", Short: "Show and steer the cells clusters are placed in (operator)"}
+	cmd.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	cmd.AddCommand(newCellList(g), newCellDrain(g), newCellUpdate(g), newCellRun(g))
+	asGroup(cmd)
+	return cmd
+}
+
+func (g *globals) cells() (*service.Cells, error) {
+	if err := g.checkOutput(); err != nil {
+		return nil, err
+	}
+	return service.CellsFor(g.dataDir)
+}
+
+// cellJSON is one cell in `cell list -o json`.
+type cellJSON struct {
+	Name      string     `json:"name"`
+	State     string     `json:"state"`
+	Clusters  int        `json:"clusters"`
+	Capacity  int        `json:"capacity"`
+	Draining  bool       `json:"draining"`
+	Heartbeat *time.Time `json:"heartbeat,omitempty"`
+	Reported  int32      `json:"reportedClusters"`
+	PID       int        `json:"pid,omitempty"`
+}
+
+func newCellList(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List cells with their state, load and last heartbeat",
+		Long: `List cells. STATE is what placement makes of the cell: Available, Full,
+Draining, or Unreachable when its heartbeat is older than ` + placement.DefaultStaleAfter.String() + `.
+CLUSTERS counts the clusters the region placed there, deleting ones included.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.cells()
+			if err != nil {
+				return err
+			}
+			views, err := c.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				out := make([]cellJSON, len(views))
+				for i, v := range views {
+					out[i] = cellJSON{Name: v.Name, State: string(v.State), Clusters: v.Placed, Capacity: v.Capacity,
+						Draining: v.Cell.Spec.Draining, Reported: v.Cell.Status.Clusters, PID: v.Cell.Status.PID}
+					if hb := v.Cell.Status.HeartbeatTime; hb != nil {
+						out[i].Heartbeat = &hb.Time
+					}
+				}
+				return g.printJSON(map[string]any{"cells": out})
+			}
+			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tSTATE\tCLUSTERS\tCAPACITY\tHEARTBEAT")
+			for _, v := range views {
+				hb := "never"
+				if v.Age >= 0 {
+					hb = v.Age.Round(time.Second).String() + " ago"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", v.Name, v.State, v.Placed, v.Capacity, hb)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func newCellDrain(g *globals) *cobra.Command {
+	var undo bool
+	cmd := &cobra.Command{
+		Use:   "drain NAME",
+		Short: "Stop placing new clusters in a cell (its clusters stay and keep serving)",
+		Args:  exactlyOne("cell name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.cells()
+			if err != nil {
+				return err
+			}
+			if err := c.SetDraining(cmd.Context(), args[0], !undo); err != nil {
+				return err
+			}
+			if undo {
+				g.printf("cell %s takes new clusters again\n", args[0])
+			} else {
+				g.printf("cell %s is draining: it gets no new clusters; its clusters keep serving\n", args[0])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&undo, "undo", false, "end the drain: place new clusters in the cell again")
+	return cmd
+}
+
+func newCellUpdate(g *globals) *cobra.Command {
+	var capacity int
+	cmd := &cobra.Command{
+		Use:   "update NAME --capacity N",
+		Short: "Change how many clusters the region places in a cell",
+		Args:  exactlyOne("cell name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("capacity") {
+				return usagef("nothing to update: give --capacity N")
+			}
+			if capacity < 0 {
+				return usagef("--capacity must be 0 or more, got %d", capacity)
+			}
+			c, err := g.cells()
+			if err != nil {
+				return err
+			}
+			if err := c.SetCapacity(cmd.Context(), args[0], capacity); err != nil {
+				return err
+			}
+			g.printf("cell %s capacity is %d\n", args[0], capacity)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&capacity, "capacity", 0, "most clusters the region places in the cell")
+	return cmd
+}
+
+// newCellRun is a cell's entry point; cellplane up launches one process per cell.
+func newCellRun(g *globals) *cobra.Command {
+	var cfg service.CellConfig
+	cmd := &cobra.Command{
+		Use:    "run",
+		Short:  "Run one cell: its store, load balancer and controllers (started by cellplane up)",
+		Hidden: true,
+		Args:   noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.DataDir = g.dataDir
+			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, nil))
+			return service.RunCell(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Index, "cell", 0, "the cell's number, from 1")
+	f.StringVar(&cfg.CacheDir, "cache-dir", components.DefaultCacheDir(), "where built components are cached")
+	f.DurationVar(&cfg.CreateTimeout, "create-timeout", 5*time.Minute, "how long a control plane may take to become healthy")
+	_ = cmd.MarkFlagRequired("cell")
+	return cmd
+}

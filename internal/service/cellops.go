@@ -1,0 +1,86 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/placement"
+)
+
+// Cells lets an operator see and steer the cells of the service running on a
+// data directory. Like Accounts it works on the region's store directly.
+type Cells struct {
+	region client.Client
+}
+
+// CellsFor connects to the region store of the service running on dataDir.
+func CellsFor(dataDir string) (*Cells, error) {
+	cl, err := regionClient(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Cells{region: cl}, nil
+}
+
+// List returns every cell as placement sees it, by name.
+func (c *Cells) List(ctx context.Context) ([]placement.View, error) {
+	var cells v1alpha1.CellList
+	if err := c.region.List(ctx, &cells); err != nil {
+		return nil, fmt.Errorf("listing cells: %w", err)
+	}
+	var clusters metav1.PartialObjectMetadataList
+	clusters.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("ClusterList"))
+	if err := c.region.List(ctx, &clusters); err != nil {
+		return nil, fmt.Errorf("listing clusters: %w", err)
+	}
+	placed := map[string]int{}
+	for _, m := range clusters.Items {
+		placed[m.Labels[v1alpha1.LabelCell]]++
+	}
+	now := time.Now()
+	views := make([]placement.View, len(cells.Items))
+	for i := range cells.Items {
+		views[i] = placement.Judge(&cells.Items[i], placed[cells.Items[i].Name], now, placement.DefaultStaleAfter)
+	}
+	return views, nil
+}
+
+// SetDraining starts (true) or ends (false) draining a cell: a draining cell
+// gets no new clusters and keeps serving the ones it has.
+func (c *Cells) SetDraining(ctx context.Context, name string, draining bool) error {
+	return c.update(ctx, name, func(cell *v1alpha1.Cell) { cell.Spec.Draining = draining })
+}
+
+// SetCapacity sets how many clusters the region places in a cell.
+func (c *Cells) SetCapacity(ctx context.Context, name string, capacity int) error {
+	if capacity < 0 || capacity > 1<<20 {
+		return fmt.Errorf("%w: capacity must be from 0 to %d, got %d", errdefs.ErrInvalidParameter, 1<<20, capacity)
+	}
+	return c.update(ctx, name, func(cell *v1alpha1.Cell) { cell.Spec.Capacity = int32(capacity) })
+}
+
+func (c *Cells) update(ctx context.Context, name string, change func(*v1alpha1.Cell)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var cell v1alpha1.Cell
+		err := c.region.Get(ctx, client.ObjectKey{Name: name}, &cell)
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("%w: no cell named %q; 'cellplane cell list' shows the cells", errdefs.ErrNotFound, name)
+		}
+		if err != nil {
+			return fmt.Errorf("reading cell %s: %w", name, err)
+		}
+		change(&cell)
+		if err := c.region.Update(ctx, &cell); err != nil {
+			return fmt.Errorf("updating cell %s: %w", name, err)
+		}
+		return nil
+	})
+}
