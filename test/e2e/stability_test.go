@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,8 +15,9 @@ import (
 	"github.com/cellplane/cellplane/test/framework"
 )
 
-// TestStaticStability kills cellplane outright and shows the cluster keeps serving,
-// then that a restart adopts every process instead of restarting it.
+// TestStaticStability kills cellplane outright (cellplane up and the cell's own
+// process) and shows the cluster keeps serving, then that a restart adopts every
+// process instead of restarting it.
 func TestStaticStability(t *testing.T) {
 	ctx := ctxFor(t)
 	in := framework.NewInstance(t, bins)
@@ -27,7 +29,7 @@ func TestStaticStability(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	in.Kill()
+	killAll(t, in)
 	for i := 0; i < 5; i++ {
 		if _, err := kubectl(ctx, kc, "get", "configmap", "before-kill"); err != nil {
 			t.Fatalf("cluster stopped serving with cellplane down: %v", err)
@@ -81,7 +83,7 @@ func TestKillDuringCreateAndDelete(t *testing.T) {
 	if err != nil {
 		t.Fatalf("creation never started: %v", err)
 	}
-	in.Kill()
+	killAll(t, in)
 	t.Logf("killed cellplane with %d processes started", len(in.PIDFiles()))
 	in.Start(ctx)
 	out, errOut, err := in.CLI(ctx, "cluster", "create", "interrupted", "--wait")
@@ -101,7 +103,7 @@ func TestKillDuringCreateAndDelete(t *testing.T) {
 	if _, errOut, err := in.CLI(ctx, "cluster", "delete", "interrupted"); err != nil {
 		t.Fatalf("delete: %v\n%s", err, errOut)
 	}
-	in.Kill()
+	killAll(t, in)
 	in.Start(ctx)
 	err = framework.Eventually(ctx, 2*time.Minute, 250*time.Millisecond, func() error {
 		_, err := in.Client().DescribeCluster(ctx, "interrupted")
@@ -123,6 +125,17 @@ func TestKillDuringCreateAndDelete(t *testing.T) {
 	}
 	if _, err := os.Stat(clusterDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("cluster directory left behind: %v", err)
+	}
+}
+
+// killAll kills cellplane up and the process of its one cell with SIGKILL, as a
+// crash of the machine's cellplane would.
+func killAll(t *testing.T, in *framework.Instance) {
+	t.Helper()
+	cell := in.CellPID(1)
+	in.Kill()
+	if err := syscall.Kill(cell, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -28,12 +28,18 @@ var nextBlock atomic.Int32
 
 func init() { nextBlock.Store(int32(140 + (os.Getpid()%20)*4)) }
 
+// blockStride is how many /16s each instance may use: the region and up to
+// blockStride-1 cells.
+const blockStride = 4
+
 // Instance is one `cellplane up` under test.
 type Instance struct {
 	T       testing.TB
 	Bins    Binaries
 	DataDir string
 	Block   string
+	// Cells is passed to up as --cells when set (at most 3).
+	Cells int
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -45,7 +51,7 @@ type Instance struct {
 // cleanup: every process it ever started is ended by PID and its files removed.
 func NewInstance(t testing.TB, bins Binaries) *Instance {
 	t.Helper()
-	in := &Instance{T: t, Bins: bins, DataDir: t.TempDir(), Block: fmt.Sprintf("127.%d", nextBlock.Add(2))}
+	in := &Instance{T: t, Bins: bins, DataDir: t.TempDir(), Block: fmt.Sprintf("127.%d", nextBlock.Add(blockStride))}
 	t.Cleanup(in.cleanup)
 	return in
 }
@@ -56,7 +62,14 @@ func (in *Instance) Start(ctx context.Context) {
 	in.mu.Lock()
 	in.run++
 	in.log = &bytes.Buffer{}
-	in.cmd = exec.Command(in.Bins.Cellplane, "up", "--data-dir", in.DataDir, "--address-block", in.Block)
+	args := []string{"up", "--data-dir", in.DataDir, "--address-block", in.Block}
+	if in.Cells > 0 {
+		if in.Cells >= blockStride {
+			in.T.Fatalf("an instance runs at most %d cells", blockStride-1)
+		}
+		args = append(args, "--cells", fmt.Sprint(in.Cells))
+	}
+	in.cmd = exec.Command(in.Bins.Cellplane, args...)
 	in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
 	in.mu.Unlock()
 	if err := in.cmd.Start(); err != nil {
@@ -143,7 +156,24 @@ func (in *Instance) cleanup() {
 	defer cancel()
 	rt := process.New(process.Options{})
 	defer rt.Close()
-	files := in.PIDFiles()
+	// Cells' controllers first: they would restart the tenant processes ended next.
+	var cells, rest []string
+	for _, p := range in.PIDFiles() {
+		if filepath.Base(p) == "controllers.pid" {
+			cells = append(cells, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	for _, files := range [][]string{cells, rest} {
+		if err := stopAll(ctx, rt, files); err != nil {
+			in.T.Errorf("cleaning up processes: %v", err)
+		}
+	}
+}
+
+// stopAll ends the processes the pid files name, side by side.
+func stopAll(ctx context.Context, rt *process.Runtime, files []string) error {
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, p := range files {
@@ -155,7 +185,15 @@ func (in *Instance) cleanup() {
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		in.T.Errorf("cleaning up processes: %v", err)
+	return errors.Join(errs...)
+}
+
+// CellPID is the process ID of cell k's controllers, from its pid file.
+func (in *Instance) CellPID(k int) int {
+	in.T.Helper()
+	pid, err := process.ReadPID(filepath.Join(in.DataDir, "cells", fmt.Sprintf("cell-%d", k), "controllers.pid"))
+	if err != nil {
+		in.T.Fatalf("cell-%d: %v", k, err)
 	}
+	return pid
 }
