@@ -72,6 +72,10 @@ func (s *Service) start(ctx context.Context) error {
 	if err := s.prepare(ctx); err != nil {
 		return err
 	}
+	// Cells start their own stores meanwhile; they report once the region's is up.
+	if err := s.startCells(ctx); err != nil {
+		return err
+	}
 	if err := s.startRegionStore(ctx); err != nil {
 		return err
 	}
@@ -79,9 +83,6 @@ func (s *Service) start(ctx context.Context) error {
 	s.cancel = cancel
 	view, err := s.serveAPI(ctx, runCtx)
 	if err != nil {
-		return err
-	}
-	if err := s.startCells(ctx); err != nil {
 		return err
 	}
 	if err := s.waitCells(ctx, view); err != nil {
