@@ -23,11 +23,12 @@ go vet ./...
 step "generated code is current"
 make --no-print-directory verify
 
-step "unit tests"
-go test -race -count=1 ./api/... ./internal/... ./config/... ./cmd/... ./test/framework/...
-
+# Components first: some package tests run real etcd from the cache.
 step "components (cached by version in ${CELLPLANE_CACHE_DIR:-~/.cache/cellplane})"
 go run ./cmd/cellplane components build
+
+step "unit and package tests"
+go test -race -count=1 ./api/... ./internal/... ./config/... ./cmd/... ./test/framework/...
 
 step "end-to-end tests with real etcd, kube-apiserver, controllers and kubectl"
 go test -count=1 -timeout 45m -v ./test/e2e/...
