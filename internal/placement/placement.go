@@ -22,19 +22,6 @@ import (
 // the cell unreachable: five of the cell's 3-second beats.
 const DefaultStaleAfter = 15 * time.Second
 
-// IndexCell is the field index of Clusters by the cell they are placed in.
-const IndexCell = "spec.cell"
-
-// IndexFields registers the index the Placer counts clusters with.
-func IndexFields(ctx context.Context, idx client.FieldIndexer) error {
-	return idx.IndexField(ctx, &v1alpha1.Cluster{}, IndexCell, func(o client.Object) []string {
-		if c, ok := o.(*v1alpha1.Cluster); ok && c.Spec.Cell != "" {
-			return []string{c.Spec.Cell}
-		}
-		return nil
-	})
-}
-
 // State is what a cell can do for placement right now.
 type State string
 
@@ -95,21 +82,21 @@ func Judge(c *v1alpha1.Cell, placed int, now time.Time, staleAfter time.Duration
 }
 
 // Placer picks, for each new cluster, the available cell with the most free
-// capacity (ties go to the first by name). Clusters it placed that the reader
-// has not shown yet are counted as pending, so concurrent creates never overfill
-// a cell.
+// capacity (ties go to the first by name). A cluster it placed that the tally
+// does not show yet counts as pending, once: concurrent creates never overfill
+// a cell, and a stored cluster is never counted twice.
 type Placer struct {
-	// Reader sees Cells and Clusters, with IndexFields registered. A cache.
-	Reader     client.Reader
+	Cells      client.Reader // lists Cells; the region's cache
+	Tally      *Tally
 	StaleAfter time.Duration // DefaultStaleAfter when zero
 	Now        func() time.Time
 
 	mu      sync.Mutex
-	pending map[string]int
+	pending map[client.ObjectKey]string // cluster → cell, until its done is called
 }
 
 // Place chooses a cell for c. Done must be called once the cluster is stored and
-// visible to the Reader, or its create failed: until then it counts as pending.
+// visible to the tally, or its create failed.
 func (p *Placer) Place(ctx context.Context, c *v1alpha1.Cluster) (cell string, done func(), err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -127,17 +114,18 @@ func (p *Placer) Place(ctx context.Context, c *v1alpha1.Cluster) (cell string, d
 		return "", nil, noRoom(views)
 	}
 	name := views[best].Name
+	key := client.ObjectKeyFromObject(c)
 	if p.pending == nil {
-		p.pending = map[string]int{}
+		p.pending = map[client.ObjectKey]string{}
 	}
-	p.pending[name]++
+	p.pending[key] = name
 	var once sync.Once
 	return name, func() {
 		once.Do(func() {
 			p.mu.Lock()
 			defer p.mu.Unlock()
-			if p.pending[name]--; p.pending[name] <= 0 {
-				delete(p.pending, name)
+			if p.pending[key] == name {
+				delete(p.pending, key)
 			}
 		})
 	}, nil
@@ -152,7 +140,7 @@ func (p *Placer) Views(ctx context.Context) ([]View, error) {
 
 func (p *Placer) views(ctx context.Context) ([]View, error) {
 	var cells v1alpha1.CellList
-	if err := p.Reader.List(ctx, &cells); err != nil {
+	if err := p.Cells.List(ctx, &cells); err != nil {
 		return nil, fmt.Errorf("listing cells: %w", err)
 	}
 	now := time.Now()
@@ -163,26 +151,19 @@ func (p *Placer) views(ctx context.Context) ([]View, error) {
 	if stale <= 0 {
 		stale = DefaultStaleAfter
 	}
+	pending := map[string]int{}
+	for key, cell := range p.pending {
+		if !p.Tally.Has(key) {
+			pending[cell]++
+		}
+	}
 	views := make([]View, 0, len(cells.Items))
 	for i := range cells.Items {
 		c := &cells.Items[i]
-		n, err := Placed(ctx, p.Reader, c.Name)
-		if err != nil {
-			return nil, err
-		}
-		views = append(views, Judge(c, n+p.pending[c.Name], now, stale))
+		views = append(views, Judge(c, p.Tally.Placed(c.Name)+pending[c.Name], now, stale))
 	}
 	slices.SortFunc(views, func(a, b View) int { return strings.Compare(a.Name, b.Name) })
 	return views, nil
-}
-
-// Placed counts the clusters placed in cell.
-func Placed(ctx context.Context, r client.Reader, cell string) (int, error) {
-	var list v1alpha1.ClusterList
-	if err := r.List(ctx, &list, client.MatchingFields{IndexCell: cell}, client.UnsafeDisableDeepCopy); err != nil {
-		return 0, fmt.Errorf("counting clusters of %s: %w", cell, err)
-	}
-	return len(list.Items), nil
 }
 
 // noRoom explains why no cell can take a cluster. While some cell is only

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -55,55 +58,78 @@ func (s *Service) serveAPI(ctx, runCtx context.Context) (client.Reader, error) {
 	if err := s.registerCells(ctx, cl); err != nil {
 		return nil, err
 	}
-	view, err := s.startCache(ctx, runCtx)
-	if err != nil {
-		return nil, err
-	}
 	accounts, err := s.accountStore(cl)
 	if err != nil {
 		return nil, err
 	}
-	h, err := regionapi.NewHandler(regionapi.Config{
-		Client: cl, Cache: view, Placer: &placement.Placer{Reader: view}, Logger: s.cfg.Logger,
-		Verifier: &sigv4.Verifier{Keys: accounts},
-	})
+	api, err := NewRegionAPI(s.region.RESTConfig(), &sigv4.Verifier{Keys: accounts}, s.cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("creating regional API: %w", err)
-	}
-	if err := s.listenTLS(h); err != nil {
 		return nil, err
 	}
-	return view, s.ensureFirstAccount(ctx, accounts)
+	s.wg.Add(1)
+	err = api.Start(ctx, runCtx, func(err error) {
+		defer s.wg.Done()
+		s.fatal("region cache", err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.listenTLS(api.Handler); err != nil {
+		return nil, err
+	}
+	return api.Cache, s.ensureFirstAccount(ctx, accounts)
 }
 
-// startCache starts the informers the API lists clusters from and places them
-// with: Clusters (indexed by cell) and Cells.
-func (s *Service) startCache(ctx, runCtx context.Context) (cache.Cache, error) {
+// RegionAPI is the regional API's handler with the cache of the region store it
+// lists and places from. Start must run before the handler serves.
+type RegionAPI struct {
+	Handler http.Handler
+	Cache   cache.Cache
+	tally   *placement.Tally
+	names   *regionapi.ClusterNames
+}
+
+// NewRegionAPI composes the regional API on the region store that cfg reaches.
+func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger) (*RegionAPI, error) {
 	sc, err := newScheme()
 	if err != nil {
 		return nil, err
 	}
-	c, err := cache.New(s.region.RESTConfig(), cache.Options{Scheme: sc, DefaultTransform: cache.TransformStripManagedFields()})
+	cl, err := client.New(cfg, client.Options{Scheme: sc})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to region store: %w", err)
+	}
+	c, err := cache.New(cfg, cache.Options{Scheme: sc, DefaultTransform: cache.TransformStripManagedFields()})
 	if err != nil {
 		return nil, fmt.Errorf("creating region cache: %w", err)
 	}
-	if err := placement.IndexFields(ctx, c); err != nil {
-		return nil, fmt.Errorf("indexing clusters by cell: %w", err)
+	a := &RegionAPI{Cache: c, tally: placement.NewTally(), names: regionapi.NewClusterNames()}
+	a.Handler, err = regionapi.NewHandler(regionapi.Config{
+		Client: cl, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log, Verifier: verifier,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating regional API: %w", err)
 	}
-	for _, obj := range []client.Object{&v1alpha1.Cluster{}, &v1alpha1.Cell{}} {
-		if _, err := c.GetInformer(ctx, obj); err != nil {
-			return nil, fmt.Errorf("watching the region store: %w", err)
-		}
+	return a, nil
+}
+
+// Start runs the cache until runCtx ends, then calls stopped with why; it
+// returns once the cache and the indexes fed by it have synced.
+func (a *RegionAPI) Start(ctx, runCtx context.Context, stopped func(error)) error {
+	if _, err := a.Cache.GetInformer(ctx, &v1alpha1.Cell{}); err != nil {
+		stopped(nil)
+		return fmt.Errorf("watching cells: %w", err)
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.fatal("region cache", c.Start(runCtx))
-	}()
-	if !c.WaitForCacheSync(ctx) {
-		return nil, fmt.Errorf("region cache did not sync: %w", ctx.Err())
+	if err := errors.Join(a.tally.Watch(ctx, a.Cache), a.names.Watch(ctx, a.Cache)); err != nil {
+		stopped(nil)
+		return err
 	}
-	return c, nil
+	go func() { stopped(a.Cache.Start(runCtx)) }()
+	synced := func() bool { return a.Cache.WaitForCacheSync(ctx) && a.tally.HasSynced() && a.names.HasSynced() }
+	if !toolscache.WaitForCacheSync(ctx.Done(), synced) {
+		return fmt.Errorf("region cache did not sync: %w", ctx.Err())
+	}
+	return nil
 }
 
 // accountStore keeps accounts in the region's store, secret keys encrypted under

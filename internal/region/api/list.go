@@ -40,13 +40,16 @@ func (s *server) listClusters(r *http.Request) (any, error) {
 	return eks.ListClustersOutput{Clusters: page, NextToken: next}, nil
 }
 
-// clusterNames returns the account's cluster names, sorted.
+// clusterNames returns the account's cluster names, sorted. The slice may be
+// shared: callers must not change it.
 func (s *server) clusterNames(r *http.Request, account string) ([]string, error) {
+	if s.names != nil {
+		return s.names.sorted(v1alpha1.Namespace(account)), nil
+	}
 	var list v1alpha1.ClusterList
-	err := s.cache.List(r.Context(), &list,
+	err := s.store.List(r.Context(), &list,
 		client.InNamespace(v1alpha1.Namespace(account)),
-		client.MatchingLabels{v1alpha1.LabelAccount: account},
-		client.UnsafeDisableDeepCopy) // read-only: only names are taken
+		client.MatchingLabels{v1alpha1.LabelAccount: account})
 	if err != nil {
 		return nil, fmt.Errorf("listing clusters of account %s: %w", account, err)
 	}

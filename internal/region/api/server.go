@@ -25,11 +25,11 @@ type Config struct {
 	Client client.Client
 	// Placer chooses the cell of each new cluster.
 	Placer Placer
-	// Cache, when set, is an informer-backed reader of the region store that
-	// ListClusters reads (a live list of thousands of clusters per call would
-	// cost the store more than any other request). Creates wait until their
-	// cluster shows in it, so a caller lists what it created. Nil reads Client.
-	Cache client.Reader
+	// Names, when set, is the index ListClusters reads, fed by the region
+	// cache: a live list of thousands of clusters per call would cost the store
+	// more than any other request. Creates wait until their cluster shows in
+	// it, so a caller lists what it created. Nil lists from Client.
+	Names *ClusterNames
 	// Region names the region in ARNs; DefaultRegion when empty.
 	Region string
 	// Logger receives the access log and internal errors; discarded when nil.
@@ -63,8 +63,7 @@ func (c *Config) Validate() error {
 // server holds what every handler needs.
 type server struct {
 	store  client.Client
-	cache  client.Reader // Config.Cache, else store
-	cached bool          // whether cache is an informer cache
+	names  *ClusterNames
 	placer Placer
 	region string
 	log    *slog.Logger
@@ -76,10 +75,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuring regional API: %w", err)
 	}
-	s := &server{store: cfg.Client, cache: cfg.Cache, cached: cfg.Cache != nil, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger}
-	if !s.cached {
-		s.cache = cfg.Client
-	}
+	s := &server{store: cfg.Client, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger}
 	var h http.Handler = s.routes()
 	if cfg.Verifier != nil {
 		h = cfg.Verifier.Middleware(h, s.authError)

@@ -101,22 +101,21 @@ func (s *server) updateCluster(ctx context.Context, account string, c *v1alpha1.
 // errNoChange tells updateCluster that the cluster already is as wanted.
 var errNoChange = errors.New("no change")
 
-// cacheWait bounds how long a create waits for its cluster to show in the cache.
+// cacheWait bounds how long a create waits for its cluster to show in the index.
 const cacheWait = 2 * time.Second
 
-// awaitCached waits until the cache shows c, so that a ListClusters after the
-// CreateCluster that returned lists it. The informer is normally milliseconds
-// behind; if it falls further behind the create is not failed for it, since the
-// cluster is stored.
+// awaitCached waits until the name index shows c, so that a ListClusters after
+// the CreateCluster that returned lists it. The informer is normally
+// milliseconds behind; if it falls further behind the create is not failed for
+// it, since the cluster is stored.
 func (s *server) awaitCached(ctx context.Context, c *v1alpha1.Cluster) {
-	if !s.cached {
+	if s.names == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, cacheWait)
 	defer cancel()
-	var got v1alpha1.Cluster
-	err := wait.PollUntilContextCancel(ctx, 5*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		return s.cache.Get(ctx, objectKey(c), &got) == nil, nil
+	err := wait.PollUntilContextCancel(ctx, 2*time.Millisecond, true, func(context.Context) (bool, error) {
+		return s.names.has(objectKey(c)), nil
 	})
 	if err != nil {
 		s.log.Warn("created cluster is not in the cache yet", "cluster", c.Spec.Name, "waited", cacheWait)
