@@ -24,7 +24,7 @@ func TestClusterNames(t *testing.T) {
 	}
 	n.set(named("acct-2", "other"))
 	n.set(&v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: "acct-1", Name: "x"}}) // no spec.name yet
-	n.set(&v1alpha1.ClusterUpdate{})                                                         // not a cluster
+	n.set(&v1alpha1.ClusterUpdate{})                                                        // not a cluster
 	first := n.sorted("acct-1")
 	if want := []string{"C_1", "a", "b", "c"}; !slices.Equal(first, want) {
 		t.Fatalf("sorted = %q, want %q (byte order, one account only)", first, want)
