@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
@@ -32,12 +34,14 @@ func TestAWSSDK(t *testing.T) {
 	in.Start(ctx)
 	sdk := sdkClient(t, in.DataDir)
 
-	create := func(name string) *types.Cluster {
+	create := func(name, token string, tags map[string]string) *types.Cluster {
 		t.Helper()
 		out, err := sdk.CreateCluster(ctx, &awseks.CreateClusterInput{
-			Name:    aws.String(name),
-			Version: aws.String("1.35"),
-			RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
+			Name:               aws.String(name),
+			ClientRequestToken: tokenOrNil(token),
+			Tags:               tags,
+			Version:            aws.String("1.35"),
+			RoleArn:            aws.String("arn:aws:iam::000000000000:role/eks"),
 			ResourcesVpcConfig: &types.VpcConfigRequest{
 				SubnetIds: []string{"subnet-a", "subnet-b"}, EndpointPublicAccess: aws.Bool(true),
 			},
@@ -47,11 +51,24 @@ func TestAWSSDK(t *testing.T) {
 		}
 		return out.Cluster
 	}
-	cl := create("sdk-one")
+	cl := create("sdk-one", "", nil) // the SDK fills in a token of its own
 	if aws.ToString(cl.Name) != "sdk-one" || cl.Status != types.ClusterStatusCreating {
 		t.Fatalf("created %+v", cl)
 	}
-	second := create("sdk-two")
+	second := create("sdk-two", "sdk-two-token", map[string]string{"team": "a"})
+	// A retry with the same token and parameters answers with the same cluster;
+	// the same token with other parameters is refused.
+	retry := create("sdk-two", "sdk-two-token", map[string]string{"team": "a"})
+	if aws.ToString(retry.Arn) != aws.ToString(second.Arn) || !aws.ToTime(retry.CreatedAt).Equal(aws.ToTime(second.CreatedAt)) {
+		t.Fatalf("idempotent retry returned %+v, want the original %+v", retry, second)
+	}
+	_, err := sdk.CreateCluster(ctx, &awseks.CreateClusterInput{Name: aws.String("sdk-two"), ClientRequestToken: aws.String("sdk-two-token"),
+		Tags: map[string]string{"team": "b"}, RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
+		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a", "subnet-b"}, EndpointPublicAccess: aws.Bool(true)}})
+	var inUse *types.ResourceInUseException
+	if !errors.As(err, &inUse) || !strings.Contains(inUse.ErrorMessage(), "different parameters") {
+		t.Fatalf("same token, other tags = %v, want ResourceInUseException about different parameters", err)
+	}
 	defer func() {
 		if _, err := sdk.DeleteCluster(ctx, &awseks.DeleteClusterInput{Name: second.Name}); err != nil {
 			t.Errorf("DeleteCluster sdk-two: %v", err)
@@ -229,6 +246,20 @@ func TestSigV4Rejections(t *testing.T) {
 			}
 		})
 	}
+	t.Run("expired", func(t *testing.T) {
+		// Signed correctly but 20 minutes ago: outside the 15 minutes of skew allowed.
+		sdk := sdkClient(t, in.DataDir)
+		late := awseks.New(sdk.Options(), func(o *awseks.Options) {
+			o.HTTPSignerV4 = skewedSigner{inner: v4.NewSigner(), by: -20 * time.Minute}
+			o.AuthSchemes = nil // built from the signer: build them again
+			o.RetryMaxAttempts = 1
+		})
+		_, err := late.ListClusters(ctx, &awseks.ListClustersInput{})
+		var apiErr smithy.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InvalidSignatureException" || !strings.Contains(apiErr.ErrorMessage(), "expired") {
+			t.Fatalf("want InvalidSignatureException saying the signature expired, got %v", err)
+		}
+	})
 	t.Run("unsigned", func(t *testing.T) {
 		ep, err := service.ReadEndpoint(in.DataDir)
 		if err != nil {
@@ -284,4 +315,22 @@ func waitGone(ctx context.Context, t *testing.T, sdk *awseks.Client, name string
 	if err != nil {
 		t.Errorf("waiting for %s to go: %v", name, err)
 	}
+}
+
+// skewedSigner signs as the SDK does, with a clock off by a fixed amount.
+type skewedSigner struct {
+	inner *v4.Signer
+	by    time.Duration
+}
+
+func (s skewedSigner) SignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string,
+	signingTime time.Time, optFns ...func(*v4.SignerOptions)) error {
+	return s.inner.SignHTTP(ctx, creds, r, payloadHash, service, region, signingTime.Add(s.by), optFns...)
+}
+
+func tokenOrNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
