@@ -41,10 +41,10 @@ verify: ## fail when generated files (CRDs, deepcopy) differ from a fresh make g
 	rm -rf $$tmp; [ $$rc -eq 0 ] || { echo "generated files are stale: run make generate"; exit 1; }
 
 components: build ## build the pinned upstream components into the cache (once per version)
-	./$(BIN) components build
+	./$(BIN) components build --with-minio
 
 components-sum: build ## record module checksums after adding a Kubernetes release
-	./$(BIN) components build --record-sums internal/components/components.sum
+	./$(BIN) components build --with-minio --record-sums internal/components/components.sum
 
 clean:
 	rm -rf bin

@@ -25,7 +25,7 @@ make --no-print-directory verify
 
 # Components first: some package tests run real etcd from the cache.
 step "components (cached by version in ${CELLPLANE_CACHE_DIR:-~/.cache/cellplane})"
-go run ./cmd/cellplane components build
+go run ./cmd/cellplane components build --with-minio
 
 step "unit and package tests"
 go test -race -count=1 ./api/... ./internal/... ./config/... ./cmd/... ./test/framework/...

@@ -27,6 +27,12 @@ const (
 	ConditionEndpointReady = "EndpointReady"
 	// ConditionReady summarises the others: the cluster is ACTIVE.
 	ConditionReady = "Ready"
+	// ConditionEtcdQuorum: a majority of etcd's voting members is healthy and
+	// agrees on one leader, per status.etcd. Informational: Ready does not use it.
+	ConditionEtcdQuorum = "EtcdQuorum"
+	// ConditionEtcdLeader: etcd has a leader and every member follows it, per
+	// status.etcd.
+	ConditionEtcdLeader = "EtcdLeader"
 )
 
 // Finalizers.
@@ -43,6 +49,10 @@ const (
 	LabelCell = "cellplane.io/cell"
 	// LabelAccount names the account that owns a Cluster.
 	LabelAccount = "cellplane.io/account"
+	// AnnotationBackupRequested asks the cell for a full backup now: its value
+	// is the time of the request (RFC 3339), and the request is done once
+	// status.backup.lastFullTime is after it. The agent copies it to the cell.
+	AnnotationBackupRequested = "cellplane.io/backup-requested"
 )
 
 // ClusterSpec is what the tenant asked for.
@@ -65,6 +75,116 @@ type ClusterSpec struct {
 	// ClientRequestToken is the idempotency token of the create call.
 	// +optional
 	ClientRequestToken string `json:"clientRequestToken,omitempty"`
+
+	// EtcdQuotaBytes is the etcd backend quota of each member
+	// (--quota-backend-bytes); DefaultEtcdQuotaBytes when zero.
+	// +optional
+	EtcdQuotaBytes int64 `json:"etcdQuotaBytes,omitempty"`
+}
+
+// Etcd quota bounds.
+const (
+	DefaultEtcdQuotaBytes = 2 << 30
+	MinEtcdQuotaBytes     = 16 << 20
+	MaxEtcdQuotaBytes     = 8 << 30
+)
+
+// EtcdQuota is the quota the cluster's members run with.
+func (s *ClusterSpec) EtcdQuota() int64 {
+	if s.EtcdQuotaBytes == 0 {
+		return DefaultEtcdQuotaBytes
+	}
+	return s.EtcdQuotaBytes
+}
+
+// EtcdMember is one etcd member as the cell last saw it.
+type EtcdMember struct {
+	// Name is the member's name, for example "etcd-a".
+	Name string `json:"name"`
+	// ID is the member ID in hex.
+	// +optional
+	ID string `json:"id,omitempty"`
+	// Zone is the member's zone.
+	// +optional
+	Zone string `json:"zone,omitempty"`
+	// Leader is true for the raft leader.
+	// +optional
+	Leader bool `json:"leader,omitempty"`
+	// Learner is true while the member catches up before promotion.
+	// +optional
+	Learner bool `json:"learner,omitempty"`
+	// Healthy is true when the member answers and agrees on the leader.
+	Healthy bool `json:"healthy"`
+	// DBSizeBytes and DBSizeInUseBytes are the backend file size and the part
+	// of it holding live data; the difference is what defragmentation frees.
+	// +optional
+	DBSizeBytes int64 `json:"dbSizeBytes,omitempty"`
+	// +optional
+	DBSizeInUseBytes int64 `json:"dbSizeInUseBytes,omitempty"`
+	// Error says why the member is not healthy.
+	// +optional
+	Error string `json:"error,omitempty"`
+}
+
+// EtcdStatus is the health of a cluster's etcd, kept by the cell's etcd care.
+type EtcdStatus struct {
+	// Members lists every member.
+	// +optional
+	Members []EtcdMember `json:"members,omitempty"`
+	// Leader names the leader's member; empty without one.
+	// +optional
+	Leader string `json:"leader,omitempty"`
+	// Quorum is true while a majority of voting members is healthy.
+	Quorum bool `json:"quorum"`
+	// QuotaBytes is the backend quota of each member.
+	// +optional
+	QuotaBytes int64 `json:"quotaBytes,omitempty"`
+	// Alarms lists active alarms, for example "NOSPACE".
+	// +optional
+	Alarms []string `json:"alarms,omitempty"`
+	// LastDefragmentation and LastCompaction are when etcd care last did each.
+	// +optional
+	LastDefragmentation *metav1.Time `json:"lastDefragmentation,omitempty"`
+	// +optional
+	LastCompaction *metav1.Time `json:"lastCompaction,omitempty"`
+	// Message says what etcd care is doing or needs from the user.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// ObservedAt is when this was measured.
+	// +optional
+	ObservedAt *metav1.Time `json:"observedAt,omitempty"`
+}
+
+// BackupStatus is the state of a cluster's backups.
+type BackupStatus struct {
+	// Location is where the backups are kept (a directory or an s3:// URL).
+	// +optional
+	Location string `json:"location,omitempty"`
+	// LastFullTime, LastFullRevision and LastFullBytes describe the latest full
+	// snapshot.
+	// +optional
+	LastFullTime *metav1.Time `json:"lastFullTime,omitempty"`
+	// +optional
+	LastFullRevision int64 `json:"lastFullRevision,omitempty"`
+	// +optional
+	LastFullBytes int64 `json:"lastFullBytes,omitempty"`
+	// LastSuccessTime is when a backup (full or incremental) was last stored
+	// and verified.
+	// +optional
+	LastSuccessTime *metav1.Time `json:"lastSuccessTime,omitempty"`
+	// Revision is the newest etcd revision the backups cover.
+	// +optional
+	Revision int64 `json:"revision,omitempty"`
+	// RecoveryPointTime is when the newest covered write was observed: data
+	// written before it can be restored. Now minus this is the recovery point.
+	// +optional
+	RecoveryPointTime *metav1.Time `json:"recoveryPointTime,omitempty"`
+	// Fulls counts the full snapshots kept.
+	// +optional
+	Fulls int32 `json:"fulls,omitempty"`
+	// LastError is the last failure, cleared by the next success.
+	// +optional
+	LastError string `json:"lastError,omitempty"`
 }
 
 // ComponentStatus is one process of the control plane as last observed.
@@ -126,6 +246,14 @@ type ClusterStatus struct {
 	// ObservedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Etcd is the health of the cluster's etcd.
+	// +optional
+	Etcd *EtcdStatus `json:"etcd,omitempty"`
+
+	// Backup is the state of the cluster's backups.
+	// +optional
+	Backup *BackupStatus `json:"backup,omitempty"`
 
 	// Conditions report each part of the control plane.
 	// +optional

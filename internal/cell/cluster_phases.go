@@ -74,7 +74,7 @@ func (r *ClusterReconciler) newPlan(c *v1alpha1.Cluster, kube components.Kuberne
 	return controlplane.New(controlplane.Input{
 		Namespace: c.Namespace, Name: c.Name, UID: string(c.UID), ClusterName: c.Spec.Name,
 		Dir: r.clusterDir(c), Cell: r.Cell, Slot: int(*c.Status.Slot),
-		Kubernetes: kube, Etcd: etcd,
+		Kubernetes: kube, Etcd: etcd, EtcdQuotaBytes: c.Spec.EtcdQuotaBytes,
 	})
 }
 

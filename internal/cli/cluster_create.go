@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/cellplane/cellplane/internal/client"
 )
@@ -14,6 +15,7 @@ func newClusterCreate(g *globals) *cobra.Command {
 	var tags []string
 	var wait bool
 	var timeout time.Duration
+	var quota string
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a highly available control plane",
@@ -23,6 +25,13 @@ func newClusterCreate(g *globals) *cobra.Command {
 			var err error
 			if in.Tags, err = parseTags(tags); err != nil {
 				return err
+			}
+			if quota != "" {
+				q, err := resource.ParseQuantity(quota)
+				if err != nil {
+					return usagef("--etcd-quota %q is not a size such as 64Mi or 8Gi", quota)
+				}
+				in.EtcdQuotaBytes = q.Value()
 			}
 			c, err := g.connect()
 			if err != nil {
@@ -42,6 +51,7 @@ func newClusterCreate(g *globals) *cobra.Command {
 	f.StringVar(&in.Version, "version", "", "Kubernetes minor version, e.g. 1.35 (default: the newest offered)")
 	f.StringArrayVar(&tags, "tag", nil, "tag as key=value (repeatable)")
 	f.StringVar(&in.ClientRequestToken, "client-request-token", "", "idempotency token: a retried create with the same token returns the original cluster")
+	f.StringVar(&quota, "etcd-quota", "", "etcd backend quota of each member, e.g. 64Mi or 8Gi (16Mi to 8Gi; default 2Gi)")
 	f.BoolVar(&wait, "wait", false, "wait until the cluster is ACTIVE, showing progress")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")
 	return cmd

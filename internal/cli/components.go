@@ -15,6 +15,7 @@ func newComponents(g *globals) *cobra.Command {
 
 func newComponentsBuild(g *globals) *cobra.Command {
 	var sumFile, cacheDir string
+	var withMinIO bool
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Build every offered Kubernetes release and etcd into the cache (once per version)",
@@ -29,10 +30,16 @@ func newComponentsBuild(g *globals) *cobra.Command {
 					return err
 				}
 			}
+			if withMinIO {
+				if _, err := c.MinIO(cmd.Context()); err != nil {
+					return err
+				}
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&cacheDir, "cache-dir", components.DefaultCacheDir(), "where built binaries are kept")
+	cmd.Flags().BoolVar(&withMinIO, "with-minio", false, "also build MinIO, the S3 server the end-to-end tests run")
 	cmd.Flags().StringVar(&sumFile, "record-sums", "", "merge the module checksums the build used into this go.sum-format file")
 	return cmd
 }

@@ -22,11 +22,16 @@ type CreateClusterInput struct {
 	// ClientRequestToken makes the call idempotent: a retry with the same token and
 	// parameters returns the cluster the first call created.
 	ClientRequestToken string
+	// EtcdQuotaBytes is each etcd member's backend quota; 0 means 2 GiB.
+	EtcdQuotaBytes int64
 }
 
 // CreateCluster creates a cluster and returns it, CREATING.
 func (c *Client) CreateCluster(ctx context.Context, in CreateClusterInput) (*eks.Cluster, error) {
 	body := eks.CreateClusterInput{Name: in.Name, Version: in.Version, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken}
+	if in.EtcdQuotaBytes != 0 {
+		body.Cellplane = &eks.CreateOptions{EtcdQuotaBytes: in.EtcdQuotaBytes}
+	}
 	var out eks.ClusterOutput
 	if err := c.call(ctx, http.MethodPost, "/clusters", nil, body, &out); err != nil {
 		return nil, fmt.Errorf("creating cluster %s: %w", in.Name, err)

@@ -24,6 +24,11 @@ var releases = []Release{
 // EtcdVersion is the etcd release every control plane and store runs.
 const EtcdVersion = "v3.6.16"
 
+// MinIOVersion is the github.com/minio/minio module built as the S3 server of the
+// end-to-end tests. MinIO tags no semver releases, so this is a pseudo-version:
+// the repository's last commit (2026-02-12) before upstream stopped maintaining it.
+const MinIOVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
+
 // Releases returns the offered Kubernetes releases, oldest first.
 func Releases() []Release { return append([]Release(nil), releases...) }
 

@@ -51,6 +51,7 @@ type Input struct {
 	Slot            int
 	Kubernetes      components.KubernetesBinaries
 	Etcd            components.EtcdBinaries
+	EtcdQuotaBytes  int64 // --quota-backend-bytes; etcd's default when zero
 }
 
 // Plan is the full description of one control plane.

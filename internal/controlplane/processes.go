@@ -45,7 +45,7 @@ func (p *Plan) etcdArgs(m Member) []string {
 	}
 	client := "https://" + ipam.HostPort(m.IP, ipam.EtcdClientPort)
 	peer := "https://" + ipam.HostPort(m.IP, ipam.EtcdPeerPort)
-	return []string{
+	args := []string{
 		"--name=" + m.Name(),
 		"--data-dir=" + p.EtcdDataDir(m),
 		"--listen-client-urls=" + client,
@@ -65,6 +65,12 @@ func (p *Plan) etcdArgs(m Member) []string {
 		"--peer-key-file=" + f.EtcdPeer[m.Name()].Key,
 		"--log-level=warn",
 	}
+	// Only a quota the user chose is passed: etcd's own default is ours, and an
+	// unchanged command line keeps running members from being restarted.
+	if p.in.EtcdQuotaBytes > 0 {
+		args = append(args, "--quota-backend-bytes="+strconv.FormatInt(p.in.EtcdQuotaBytes, 10))
+	}
+	return args
 }
 
 // EtcdEndpoints lists every member's client URL.

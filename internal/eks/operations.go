@@ -14,6 +14,14 @@ type CreateClusterInput struct {
 	Logging                 json.RawMessage   `json:"logging,omitempty"`
 	Tags                    map[string]string `json:"tags,omitempty"`
 	ClientRequestToken      string            `json:"clientRequestToken,omitempty"`
+	// Cellplane holds cellplane's own create options; EKS clients never send it.
+	Cellplane *CreateOptions `json:"cellplane,omitempty"`
+}
+
+// CreateOptions are cellplane's create options beyond EKS's.
+type CreateOptions struct {
+	// EtcdQuotaBytes is each etcd member's backend quota; 0 means 2 GiB.
+	EtcdQuotaBytes int64 `json:"etcdQuotaBytes,omitempty"`
 }
 
 // ClusterOutput is the body returned by CreateCluster, DescribeCluster and

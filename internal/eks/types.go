@@ -68,6 +68,47 @@ type Extension struct {
 	KubernetesVersion string      `json:"kubernetesVersion,omitempty"`
 	Components        []Component `json:"components,omitempty"`
 	Conditions        []Condition `json:"conditions,omitempty"`
+	Etcd              *EtcdHealth `json:"etcd,omitempty"`
+	Backup            *Backup     `json:"backup,omitempty"`
+}
+
+// EtcdHealth is the health of a cluster's etcd as its cell last saw it.
+type EtcdHealth struct {
+	Members             []EtcdMember `json:"members,omitempty"`
+	Leader              string       `json:"leader,omitempty"`
+	Quorum              bool         `json:"quorum"`
+	QuotaBytes          int64        `json:"quotaBytes,omitempty"`
+	Alarms              []string     `json:"alarms,omitempty"`
+	LastDefragmentation *Timestamp   `json:"lastDefragmentation,omitempty"`
+	LastCompaction      *Timestamp   `json:"lastCompaction,omitempty"`
+	Message             string       `json:"message,omitempty"`
+	ObservedAt          *Timestamp   `json:"observedAt,omitempty"`
+}
+
+// EtcdMember is one etcd member.
+type EtcdMember struct {
+	Name             string `json:"name"`
+	ID               string `json:"id,omitempty"`
+	Zone             string `json:"zone,omitempty"`
+	Leader           bool   `json:"leader,omitempty"`
+	Learner          bool   `json:"learner,omitempty"`
+	Healthy          bool   `json:"healthy"`
+	DBSizeBytes      int64  `json:"dbSizeBytes,omitempty"`
+	DBSizeInUseBytes int64  `json:"dbSizeInUseBytes,omitempty"`
+	Error            string `json:"error,omitempty"`
+}
+
+// Backup is the state of a cluster's backups.
+type Backup struct {
+	Location          string     `json:"location,omitempty"`
+	LastFullTime      *Timestamp `json:"lastFullTime,omitempty"`
+	LastFullRevision  int64      `json:"lastFullRevision,omitempty"`
+	LastFullBytes     int64      `json:"lastFullBytes,omitempty"`
+	LastSuccessTime   *Timestamp `json:"lastSuccessTime,omitempty"`
+	Revision          int64      `json:"revision,omitempty"`
+	RecoveryPointTime *Timestamp `json:"recoveryPointTime,omitempty"`
+	Fulls             int32      `json:"fulls,omitempty"`
+	LastError         string     `json:"lastError,omitempty"`
 }
 
 // Component is one process of a control plane as last observed by its cell.

@@ -41,10 +41,15 @@ type Instance struct {
 	Block   string
 	// Cells is passed to up as --cells when set (at most 3).
 	Cells int
+	// Args are more flags for up, e.g. the backup settings.
+	Args []string
+	// Env is added to up's environment, e.g. S3 credentials, which must not be
+	// flags.
+	Env []string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *lockedBuffer
 	run int
 }
 
@@ -62,7 +67,7 @@ func (in *Instance) Start(ctx context.Context) {
 	in.T.Helper()
 	in.mu.Lock()
 	in.run++
-	in.log = &bytes.Buffer{}
+	in.log = &lockedBuffer{}
 	args := []string{"up", "--data-dir", in.DataDir, "--address-block", in.Block}
 	if in.Cells > 0 {
 		if in.Cells >= blockStride {
@@ -70,7 +75,11 @@ func (in *Instance) Start(ctx context.Context) {
 		}
 		args = append(args, "--cells", fmt.Sprint(in.Cells))
 	}
+	args = append(args, in.Args...)
 	in.cmd = exec.Command(in.Bins.Cellplane, args...)
+	if in.Env != nil {
+		in.cmd.Env = append(os.Environ(), in.Env...)
+	}
 	in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
 	in.mu.Unlock()
 	if err := in.cmd.Start(); err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 )
@@ -91,7 +93,38 @@ func extensionOf(c *v1alpha1.Cluster) *eks.Extension {
 			LastTransitionTime: eks.NewTimestamp(cond.LastTransitionTime.Time),
 		})
 	}
+	ext.Etcd = etcdOf(c.Status.Etcd)
+	ext.Backup = backupOf(c.Status.Backup)
 	return ext
+}
+
+func etcdOf(e *v1alpha1.EtcdStatus) *eks.EtcdHealth {
+	if e == nil {
+		return nil
+	}
+	out := &eks.EtcdHealth{Leader: e.Leader, Quorum: e.Quorum, QuotaBytes: e.QuotaBytes, Alarms: e.Alarms, Message: e.Message,
+		LastDefragmentation: timestamp(e.LastDefragmentation), LastCompaction: timestamp(e.LastCompaction), ObservedAt: timestamp(e.ObservedAt)}
+	for _, m := range e.Members {
+		out.Members = append(out.Members, eks.EtcdMember{Name: m.Name, ID: m.ID, Zone: m.Zone, Leader: m.Leader, Learner: m.Learner,
+			Healthy: m.Healthy, DBSizeBytes: m.DBSizeBytes, DBSizeInUseBytes: m.DBSizeInUseBytes, Error: m.Error})
+	}
+	return out
+}
+
+func backupOf(b *v1alpha1.BackupStatus) *eks.Backup {
+	if b == nil {
+		return nil
+	}
+	return &eks.Backup{Location: b.Location, LastFullTime: timestamp(b.LastFullTime), LastFullRevision: b.LastFullRevision,
+		LastFullBytes: b.LastFullBytes, LastSuccessTime: timestamp(b.LastSuccessTime), Revision: b.Revision,
+		RecoveryPointTime: timestamp(b.RecoveryPointTime), Fulls: b.Fulls, LastError: b.LastError}
+}
+
+func timestamp(t *metav1.Time) *eks.Timestamp {
+	if t == nil {
+		return nil
+	}
+	return eks.NewTimestamp(t.Time)
 }
 
 // echoedOf reads the echoed request fields back. An annotation that no longer

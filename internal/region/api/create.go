@@ -58,6 +58,9 @@ func newCluster(account string, in *eks.CreateClusterInput) (*v1alpha1.Cluster, 
 		},
 		Spec: v1alpha1.ClusterSpec{Name: in.Name, Version: minor, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken},
 	}
+	if in.Cellplane != nil {
+		c.Spec.EtcdQuotaBytes = in.Cellplane.EtcdQuotaBytes
+	}
 	if echo != "" {
 		c.Annotations = map[string]string{annotationEKSRequest: echo}
 	}
@@ -135,6 +138,7 @@ func sameRequest(existing, want *v1alpha1.Cluster) bool {
 	return want.Spec.ClientRequestToken != "" &&
 		existing.Spec.ClientRequestToken == want.Spec.ClientRequestToken &&
 		existing.Spec.Version == want.Spec.Version &&
+		existing.Spec.EtcdQuotaBytes == want.Spec.EtcdQuotaBytes &&
 		maps.Equal(existing.Spec.Tags, want.Spec.Tags) &&
 		existing.Annotations[annotationEKSRequest] == want.Annotations[annotationEKSRequest]
 }

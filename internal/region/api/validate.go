@@ -43,6 +43,11 @@ func validateCreate(in *eks.CreateClusterInput) (string, error) {
 	if err := validateTags(in.Tags); err != nil {
 		return "", err
 	}
+	if o := in.Cellplane; o != nil && o.EtcdQuotaBytes != 0 &&
+		(o.EtcdQuotaBytes < v1alpha1.MinEtcdQuotaBytes || o.EtcdQuotaBytes > v1alpha1.MaxEtcdQuotaBytes) {
+		return "", publicf(errdefs.ErrInvalidParameter, "cellplane.etcdQuotaBytes must be from %d (16 MiB) to %d (8 GiB); got %d.",
+			v1alpha1.MinEtcdQuotaBytes, v1alpha1.MaxEtcdQuotaBytes, o.EtcdQuotaBytes)
+	}
 	return minor, validateToken(in.ClientRequestToken)
 }
 
