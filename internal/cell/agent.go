@@ -90,12 +90,28 @@ func (a *Agent) pullSpec(ctx context.Context, reg *v1alpha1.Cluster) (*v1alpha1.
 	_, err := controllerutil.CreateOrPatch(ctx, a.Cell, c, func() error {
 		c.Labels = reg.Labels
 		c.Spec = reg.Spec
+		copyAnnotation(c, reg, v1alpha1.AnnotationBackupRequested)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("copying cluster into cell: %w", err)
 	}
 	return c, nil
+}
+
+// copyAnnotation copies one annotation from the region's copy, removing it when
+// the region has none. Only the annotations the cell acts on are copied.
+func copyAnnotation(dst, src *v1alpha1.Cluster, key string) {
+	v, ok := src.Annotations[key]
+	switch {
+	case ok:
+		if dst.Annotations == nil {
+			dst.Annotations = map[string]string{}
+		}
+		dst.Annotations[key] = v
+	case dst.Annotations != nil:
+		delete(dst.Annotations, key)
+	}
 }
 
 func (a *Agent) pushStatus(ctx context.Context, reg, cellObj *v1alpha1.Cluster) error {

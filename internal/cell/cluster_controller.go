@@ -124,6 +124,8 @@ func (r *ClusterReconciler) patchStatus(ctx context.Context, orig, c *v1alpha1.C
 }
 
 // clusterDir is where one cluster's certificates, configs, data and logs live.
-func (r *ClusterReconciler) clusterDir(c *v1alpha1.Cluster) string {
-	return filepath.Join(r.Dir, "clusters", c.Namespace, c.Name)
+func (r *ClusterReconciler) clusterDir(c *v1alpha1.Cluster) string { return clusterDir(r.Dir, c) }
+
+func clusterDir(cellDir string, c *v1alpha1.Cluster) string {
+	return filepath.Join(cellDir, "clusters", c.Namespace, c.Name)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/controlplane"
+	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/lb"
 	"github.com/cellplane/cellplane/internal/pki"
 )
@@ -71,9 +72,14 @@ func (r *ClusterReconciler) plan(ctx context.Context, c *v1alpha1.Cluster) (*con
 }
 
 func (r *ClusterReconciler) newPlan(c *v1alpha1.Cluster, kube components.KubernetesBinaries, etcd components.EtcdBinaries) *controlplane.Plan {
+	return newPlan(r.Dir, r.Cell, c, kube, etcd)
+}
+
+// newPlan derives the plan of cluster c in the cell directory dir; c must have a slot.
+func newPlan(dir string, cell ipam.Cell, c *v1alpha1.Cluster, kube components.KubernetesBinaries, etcd components.EtcdBinaries) *controlplane.Plan {
 	return controlplane.New(controlplane.Input{
 		Namespace: c.Namespace, Name: c.Name, UID: string(c.UID), ClusterName: c.Spec.Name,
-		Dir: r.clusterDir(c), Cell: r.Cell, Slot: int(*c.Status.Slot),
+		Dir: clusterDir(dir, c), Cell: cell, Slot: int(*c.Status.Slot),
 		Kubernetes: kube, Etcd: etcd, EtcdQuotaBytes: c.Spec.EtcdQuotaBytes,
 	})
 }

@@ -36,6 +36,7 @@ func (r *ClusterReconciler) phaseHealth(ctx context.Context, log *slog.Logger, c
 	results := probeAll(ctx, pr, members)
 	c.Status.Components = r.componentStatuses(p, members, results)
 	unhealthy := setKindConditions(c, members, results)
+	setEtcdConditions(c)
 	endpointErr := pr.CheckEndpoint(ctx)
 	setCondition(c, v1alpha1.ConditionEndpointReady, endpointErr == nil, pick(endpointErr == nil, "Serving", "NotServing"), errText(endpointErr))
 	if endpointErr != nil {
@@ -100,6 +101,28 @@ func setKindConditions(c *v1alpha1.Cluster, members []controlplane.Member, resul
 		setCondition(c, cond, len(names) == 0, pick(len(names) == 0, "Healthy", "Unhealthy"), msg)
 	}
 	return unhealthy
+}
+
+// setEtcdConditions reports quorum and leadership as etcd care last measured
+// them in status.etcd. They inform; Ready stays with the direct probes, which
+// see a dead member within one poll.
+func setEtcdConditions(c *v1alpha1.Cluster) {
+	e := c.Status.Etcd
+	if e == nil || e.ObservedAt == nil {
+		return
+	}
+	var bad []string
+	for _, m := range e.Members {
+		if !m.Healthy {
+			bad = append(bad, m.Name+": "+m.Error)
+		}
+	}
+	setCondition(c, v1alpha1.ConditionEtcdQuorum, e.Quorum, pick(e.Quorum, "Quorum", "NoQuorum"), strings.Join(bad, "; "))
+	leaderMsg := "no member leads"
+	if e.Leader != "" {
+		leaderMsg = e.Leader + " leads"
+	}
+	setCondition(c, v1alpha1.ConditionEtcdLeader, e.Leader != "", pick(e.Leader != "", "Elected", "NoLeader"), leaderMsg)
 }
 
 // summarize decides the cluster's status. Once ACTIVE a cluster stays ACTIVE and

@@ -147,6 +147,8 @@ func newCellRun(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.DataDir = g.dataDir
 			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, nil))
+			// Credentials come only from the environment cellplane up gives the cell.
+			backupCredentialsFromEnv(&cfg.Backup)
 			return service.RunCell(cmd.Context(), cfg)
 		},
 	}
@@ -154,6 +156,7 @@ func newCellRun(g *globals) *cobra.Command {
 	f.IntVar(&cfg.Index, "cell", 0, "the cell's number, from 1")
 	f.StringVar(&cfg.CacheDir, "cache-dir", components.DefaultCacheDir(), "where built components are cached")
 	f.DurationVar(&cfg.CreateTimeout, "create-timeout", 5*time.Minute, "how long a control plane may take to become healthy")
+	addBackupFlags(f, &cfg.Backup)
 	_ = cmd.MarkFlagRequired("cell")
 	return cmd
 }

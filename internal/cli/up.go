@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/service"
@@ -27,6 +29,7 @@ planes keep running, and the next 'cellplane up' on the same data directory adop
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.DataDir = g.dataDir
+			backupCredentialsFromEnv(&cfg.Backup)
 			return runUp(cmd.Context(), g, cfg, verbose)
 		},
 	}
@@ -36,7 +39,30 @@ planes keep running, and the next 'cellplane up' on the same data directory adop
 	f.StringVar(&cfg.CacheDir, "cache-dir", components.DefaultCacheDir(), "where built components are cached")
 	f.DurationVar(&cfg.CreateTimeout, "create-timeout", 5*time.Minute, "how long a control plane may take to become healthy before it is FAILED")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
+	addBackupFlags(f, &cfg.Backup)
+	f.StringVar(&cfg.Backup.S3AccessKeyID, "backup-s3-access-key-id", "", "S3 access key ID for backups (default $"+service.EnvS3AccessKeyID+")")
+	f.StringVar(&cfg.Backup.S3SecretAccessKey, "backup-s3-secret-access-key", "", "S3 secret access key for backups (default $"+service.EnvS3SecretAccessKey+"; prefer the variable: flags show in process lists)")
 	return cmd
+}
+
+// addBackupFlags adds the non-secret backup settings, shared by up and cell run.
+func addBackupFlags(f *pflag.FlagSet, b *service.BackupConfig) {
+	f.StringVar(&b.S3Endpoint, "backup-s3-endpoint", "", "S3 endpoint URL for backups (default: AWS); backups go to <data-dir>/backups without --backup-s3-bucket")
+	f.StringVar(&b.S3Region, "backup-s3-region", "", "S3 region for backups (default us-east-1)")
+	f.StringVar(&b.S3Bucket, "backup-s3-bucket", "", "S3 bucket for backups; it must exist")
+	f.StringVar(&b.S3Prefix, "backup-s3-prefix", "", "folder of the bucket that holds the backups")
+	f.StringVar(&b.S3CAFile, "backup-s3-ca-file", "", "PEM bundle to trust for the S3 endpoint instead of the system roots")
+	f.DurationVar(&b.FullInterval, "backup-full-interval", 0, "how often each cluster gets a full snapshot, incrementals running in between (default 1h)")
+}
+
+// backupCredentialsFromEnv fills in S3 credentials not given as flags.
+func backupCredentialsFromEnv(b *service.BackupConfig) {
+	if b.S3AccessKeyID == "" {
+		b.S3AccessKeyID = os.Getenv(service.EnvS3AccessKeyID)
+	}
+	if b.S3SecretAccessKey == "" {
+		b.S3SecretAccessKey = os.Getenv(service.EnvS3SecretAccessKey)
+	}
 }
 
 func runUp(ctx context.Context, g *globals, cfg service.Config, verbose bool) error {

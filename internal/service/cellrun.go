@@ -37,7 +37,9 @@ type CellConfig struct {
 	CacheDir string
 	// CreateTimeout bounds how long a control plane may take to become healthy.
 	CreateTimeout time.Duration
-	Logger        *slog.Logger
+	// Backup says where the cell keeps its clusters' backups.
+	Backup BackupConfig
+	Logger *slog.Logger
 }
 
 // cellStopTimeout is how long a cell process gets to stop its controllers and
@@ -195,6 +197,12 @@ func (cp *cellProcess) controllers() (manager.Manager, error) {
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up cluster controller: %w", err)
+	}
+	if err := cp.setupEtcdCare(mgr); err != nil {
+		return nil, fmt.Errorf("setting up etcd care: %w", err)
+	}
+	if err := cp.setupBackups(mgr); err != nil {
+		return nil, fmt.Errorf("setting up backups: %w", err)
 	}
 	return mgr, nil
 }

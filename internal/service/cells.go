@@ -52,8 +52,9 @@ func (c *cell) processSpec(exe string, cfg Config, k int) process.Spec {
 	return process.Spec{
 		ID:   c.name + "/controllers",
 		Path: exe,
-		Args: []string{"cell", "run", "--data-dir", cfg.DataDir, "--cell", strconv.Itoa(k),
-			"--cache-dir", cfg.CacheDir, "--create-timeout", cfg.CreateTimeout.String()},
+		Args: append([]string{"cell", "run", "--data-dir", cfg.DataDir, "--cell", strconv.Itoa(k),
+			"--cache-dir", cfg.CacheDir, "--create-timeout", cfg.CreateTimeout.String()}, cfg.Backup.args()...),
+		Env:         cfg.Backup.withEnv(etcdCareEnv()),
 		Dir:         c.dir,
 		StateDir:    c.dir,
 		Name:        "controllers",

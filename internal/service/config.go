@@ -33,6 +33,8 @@ type Config struct {
 	CacheDir string
 	// CreateTimeout bounds how long a control plane may take to become healthy.
 	CreateTimeout time.Duration
+	// Backup says where the cells keep clusters' backups.
+	Backup BackupConfig
 	// Logger receives cellplane's own logs; Progress receives build progress.
 	Logger   *slog.Logger
 	Progress io.Writer
@@ -54,7 +56,7 @@ func (c *Config) Validate() error {
 	if c.CreateTimeout < 0 {
 		return fmt.Errorf("%w: negative create timeout", ErrInvalidConfig)
 	}
-	return nil
+	return c.Backup.Validate()
 }
 
 func (c Config) withDefaults() Config {

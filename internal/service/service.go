@@ -64,7 +64,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 
 // start runs the steps after the lock; Start undoes them if one fails.
 func (s *Service) start(ctx context.Context) error {
-	for _, step := range []func() error{s.loadInstance, s.claimAPIAddress} {
+	for _, step := range []func() error{s.loadInstance, s.claimAPIAddress, s.saveBackupConfig} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -90,6 +90,10 @@ func (s *Service) start(ctx context.Context) error {
 	}
 	return s.writeEndpoint()
 }
+
+// saveBackupConfig records where backups go for operator commands such as
+// `cellplane backup list`, which run without the service.
+func (s *Service) saveBackupConfig() error { return saveBackupConfig(s.cfg.DataDir, s.cfg.Backup) }
 
 func (s *Service) loadInstance() error {
 	in, err := loadInstance(s.cfg.DataDir, s.cfg.AddressBlock, s.cfg.Cells)

@@ -1,0 +1,28 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/service"
+)
+
+// backupFlags are the flags every backup subcommand shares.
+type backupFlags struct{ account string }
+
+func newBackup(g *globals) *cobra.Command {
+	var f backupFlags
+	cmd := &cobra.Command{Use: "backup", Short: "List and take backups of a cluster's etcd (operator)"}
+	cmd.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	cmd.PersistentFlags().StringVar(&f.account, "account", v1alpha1.DefaultAccount, "the account that owns the cluster")
+	cmd.AddCommand(newBackupCreate(g, &f), newBackupList(g, &f))
+	asGroup(cmd)
+	return cmd
+}
+
+func (g *globals) backups() (*service.Backups, error) {
+	if err := g.checkOutput(); err != nil {
+		return nil, err
+	}
+	return service.BackupsFor(g.dataDir)
+}

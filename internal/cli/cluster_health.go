@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/eks"
+)
+
+func newClusterHealth(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "health NAME",
+		Short: "Show a cluster's etcd health and backups, as its cell last measured them",
+		Args:  nameArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.connect()
+			if err != nil {
+				return err
+			}
+			cl, err := c.DescribeCluster(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return g.showHealth(healthOf(cl, time.Now()))
+		},
+	}
+}
+
+// health is what `cluster health` shows: the cell's measurements and the
+// figures derived from them.
+type health struct {
+	Cluster string          `json:"cluster"`
+	Status  string          `json:"status"`
+	Etcd    *eks.EtcdHealth `json:"etcd,omitempty"`
+	// QuotaUsedPercent is the largest member backend as a share of the quota;
+	// etcd raises NOSPACE at 100.
+	QuotaUsedPercent float64 `json:"quotaUsedPercent"`
+	// FragmentationPercent is the largest share of a member's backend that
+	// defragmentation would free.
+	FragmentationPercent float64     `json:"fragmentationPercent"`
+	Backup               *eks.Backup `json:"backup,omitempty"`
+	// RecoveryPointSeconds is how much recent writing a restore would lose now.
+	RecoveryPointSeconds *float64 `json:"recoveryPointSeconds,omitempty"`
+}
+
+func healthOf(cl *eks.Cluster, now time.Time) health {
+	h := health{Cluster: cl.Name, Status: cl.Status}
+	if cl.Cellplane == nil {
+		return h
+	}
+	h.Etcd, h.Backup = cl.Cellplane.Etcd, cl.Cellplane.Backup
+	if e := h.Etcd; e != nil {
+		for _, m := range e.Members {
+			if e.QuotaBytes > 0 {
+				h.QuotaUsedPercent = max(h.QuotaUsedPercent, percent(m.DBSizeBytes, e.QuotaBytes))
+			}
+			h.FragmentationPercent = max(h.FragmentationPercent, fragmentation(m))
+		}
+	}
+	if b := h.Backup; b != nil && b.RecoveryPointTime != nil {
+		rp := now.Sub(b.RecoveryPointTime.Time()).Seconds()
+		h.RecoveryPointSeconds = &rp
+	}
+	return h
+}
+
+func fragmentation(m eks.EtcdMember) float64 {
+	if m.DBSizeBytes <= 0 {
+		return 0
+	}
+	return percent(m.DBSizeBytes-m.DBSizeInUseBytes, m.DBSizeBytes)
+}
+
+func percent(part, whole int64) float64 { return 100 * float64(part) / float64(whole) }
+
+func (g *globals) showHealth(h health) error {
+	if g.output == "json" {
+		return g.printJSON(h)
+	}
+	w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "Cluster:\t%s (%s)\n", h.Cluster, h.Status)
+	if h.Etcd == nil {
+		fmt.Fprintln(w, "Etcd:\tnot measured yet")
+	} else {
+		writeEtcd(w, h)
+	}
+	if h.Backup != nil {
+		writeBackup(w, h)
+	}
+	return w.Flush()
+}
+
+func writeEtcd(w io.Writer, h health) {
+	e := h.Etcd
+	fmt.Fprintf(w, "Observed:\t%s\n", agoOrNever(e.ObservedAt))
+	fmt.Fprintf(w, "Quorum:\t%t\n", e.Quorum)
+	fmt.Fprintf(w, "Leader:\t%s\n", orDash(e.Leader))
+	fmt.Fprintf(w, "Quota:\t%s, %.0f%% used by the largest member\n", iecBytes(e.QuotaBytes), h.QuotaUsedPercent)
+	fmt.Fprintf(w, "Fragmentation:\t%.0f%% (largest member)\n", h.FragmentationPercent)
+	fmt.Fprintf(w, "Alarms:\t%s\n", orDash(strings.Join(e.Alarms, ", ")))
+	fmt.Fprintf(w, "Last defragmentation:\t%s\n", agoOrNever(e.LastDefragmentation))
+	fmt.Fprintf(w, "Last compaction:\t%s\n", agoOrNever(e.LastCompaction))
+	fmt.Fprintf(w, "Message:\t%s\n", orDash(e.Message))
+	fmt.Fprintln(w, "\nMEMBER\tZONE\tID\tLEADER\tHEALTHY\tDB SIZE\tIN USE\tERROR")
+	for _, m := range e.Members {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%t\t%s\t%s\t%s\n", m.Name, orDash(m.Zone), orDash(m.ID), m.Leader,
+			m.Healthy, iecBytes(m.DBSizeBytes), iecBytes(m.DBSizeInUseBytes), orDash(m.Error))
+	}
+}
+
+func writeBackup(w io.Writer, h health) {
+	b := h.Backup
+	fmt.Fprintln(w, "\nBackup:")
+	fmt.Fprintf(w, "Location:\t%s\n", orDash(b.Location))
+	fmt.Fprintf(w, "Last success:\t%s\n", agoOrNever(b.LastSuccessTime))
+	fmt.Fprintf(w, "Last full:\t%s, %s at revision %d (%d kept)\n", agoOrNever(b.LastFullTime), iecBytes(b.LastFullBytes), b.LastFullRevision, b.Fulls)
+	fmt.Fprintf(w, "Revision:\t%d\n", b.Revision)
+	rp := "-"
+	if h.RecoveryPointSeconds != nil {
+		rp = (time.Duration(*h.RecoveryPointSeconds * float64(time.Second))).Round(time.Second).String()
+	}
+	fmt.Fprintf(w, "Recovery point:\t%s\n", rp)
+	if b.LastError != "" {
+		fmt.Fprintf(w, "Last error:\t%s\n", b.LastError)
+	}
+}
+
+// since prints how long ago t was, or "never".
+func agoOrNever(t *eks.Timestamp) string {
+	if t == nil {
+		return "never"
+	}
+	return time.Since(t.Time()).Round(time.Second).String() + " ago"
+}
+
+// byteSize prints a size in binary units, as quotas are given.
+func iecBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

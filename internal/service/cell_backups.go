@@ -1,0 +1,41 @@
+package service
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/cellplane/cellplane/internal/backup/envelope"
+	cellctl "github.com/cellplane/cellplane/internal/cell"
+)
+
+// setupBackups registers the cell's backup runner on its controller manager. All
+// cells of a data directory share one storage location and one key-encryption
+// key; each cluster's set lives under its own prefix.
+func (cp *cellProcess) setupBackups(mgr manager.Manager) error {
+	st := cp.cfg.Backup.storage(cp.cfg.DataDir)
+	store, err := st.Open()
+	if err != nil {
+		return fmt.Errorf("opening backup storage: %w", err)
+	}
+	kms, err := envelope.NewLocalKMS(BackupKEKFile(cp.cfg.DataDir))
+	if err != nil {
+		return fmt.Errorf("loading backup key: %w", err)
+	}
+	// Spool files left by a crash are never resumed; this cell's lock makes it
+	// the only process using the directory.
+	spool := filepath.Join(cp.cell.dir, "backup-spool")
+	if err := os.RemoveAll(spool); err != nil {
+		return fmt.Errorf("clearing backup spool: %w", err)
+	}
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return fmt.Errorf("creating backup spool: %w", err)
+	}
+	return mgr.Add(&cellctl.BackupRunner{
+		Client: mgr.GetClient(), Cell: cp.cell.plan, Dir: cp.cell.dir, Storage: st, Store: store, KMS: kms,
+		SpoolDir: spool, Config: cellctl.BackupConfig{FullInterval: cp.cfg.Backup.FullInterval},
+		Logger: cp.log.With("component", "backups"),
+	})
+}
