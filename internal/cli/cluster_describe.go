@@ -11,9 +11,14 @@ import (
 )
 
 func newClusterDescribe(g *globals) *cobra.Command {
+	return describing(g, "describe NAME", "Show a cluster: status, endpoint and every component", g.showCluster)
+}
+
+// describing is a command that describes the named cluster and shows it.
+func describing(g *globals, use, short string, show func(*eks.Cluster) error) *cobra.Command {
 	return &cobra.Command{
-		Use:   "describe NAME",
-		Short: "Show a cluster: status, endpoint and every component",
+		Use:   use,
+		Short: short,
 		Args:  nameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.connect()
@@ -24,7 +29,7 @@ func newClusterDescribe(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.showCluster(cl)
+			return show(cl)
 		},
 	}
 }

@@ -13,22 +13,8 @@ import (
 )
 
 func newClusterHealth(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "health NAME",
-		Short: "Show a cluster's etcd health and backups, as its cell last measured them",
-		Args:  nameArg,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.connect()
-			if err != nil {
-				return err
-			}
-			cl, err := c.DescribeCluster(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return g.showHealth(healthOf(cl, time.Now()))
-		},
-	}
+	return describing(g, "health NAME", "Show a cluster's etcd health and backups, as its cell last measured them",
+		func(cl *eks.Cluster) error { return g.showHealth(healthOf(cl, time.Now())) })
 }
 
 // health is what `cluster health` shows: the cell's measurements and the
