@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cellplane/cellplane/internal/client"
+	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 	"github.com/cellplane/cellplane/internal/service"
 )
@@ -53,11 +55,26 @@ type Instance struct {
 	run int
 }
 
+// freeBlock hands out the next block whose regional API address is free: another
+// test binary running at the same time (a second suite) may hold one.
+func freeBlock() string {
+	for {
+		n := nextBlock.Add(blockStride)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.%d.0.1:%d", n, ipam.RegionAPIPort))
+		if err == nil || n > 250-blockStride {
+			if ln != nil {
+				ln.Close()
+			}
+			return fmt.Sprintf("127.%d", n)
+		}
+	}
+}
+
 // NewInstance prepares an instance on a fresh data directory and registers its
 // cleanup: every process it ever started is ended by PID and its files removed.
 func NewInstance(t testing.TB, bins Binaries) *Instance {
 	t.Helper()
-	in := &Instance{T: t, Bins: bins, DataDir: t.TempDir(), Block: fmt.Sprintf("127.%d", nextBlock.Add(blockStride))}
+	in := &Instance{T: t, Bins: bins, DataDir: t.TempDir(), Block: freeBlock()}
 	t.Cleanup(in.cleanup)
 	return in
 }
