@@ -33,6 +33,10 @@ const (
 	// ConditionEtcdLeader: etcd has a leader and every member follows it, per
 	// status.etcd.
 	ConditionEtcdLeader = "EtcdLeader"
+	// ConditionRestored: the etcd data of a cluster created with
+	// spec.restoreFrom is restored, incrementals included. Only such clusters
+	// have it.
+	ConditionRestored = "Restored"
 )
 
 // Finalizers.
@@ -80,6 +84,28 @@ type ClusterSpec struct {
 	// (--quota-backend-bytes); DefaultEtcdQuotaBytes when zero.
 	// +optional
 	EtcdQuotaBytes int64 `json:"etcdQuotaBytes,omitempty"`
+
+	// RestoreFrom fills the new cluster's etcd from another cluster's backups
+	// before its control plane first starts. Immutable: it only means something
+	// at creation.
+	// +optional
+	RestoreFrom *RestoreSource `json:"restoreFrom,omitempty"`
+}
+
+// RestoreSource names the backups a new cluster is restored from.
+type RestoreSource struct {
+	// Cluster is the source cluster's name, in the same account. The source may
+	// be running or deleted: its backups outlive it.
+	Cluster string `json:"cluster"`
+	// Set is the UID of the backup set to restore (one per incarnation of the
+	// source cluster); empty means the newest set that has a full backup.
+	// +optional
+	Set string `json:"set,omitempty"`
+	// Revision is the source etcd revision to restore to; zero means the newest
+	// the set covers.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Revision int64 `json:"revision,omitempty"`
 }
 
 // Etcd quota bounds.

@@ -189,7 +189,9 @@ func TestBackupRunnerResumesWithoutNewFull(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = h2.Start(ctx) }()
 	defer func() { cancel(); <-done }()
+	src.mu.Lock() // the new runner's worker may be tailing already
 	last := src.rev
+	src.mu.Unlock()
 	h.waitStatus(t, "more incrementals", func(b *v1alpha1.BackupStatus) bool { return b.Revision >= last+3 })
 	if n := src.snapshotCount(); n != 1 {
 		t.Fatalf("%d snapshots, want 1", n)

@@ -62,6 +62,11 @@ type ClusterReconciler struct {
 	// Exits delivers the IDs of processes that died, so their cluster is looked at
 	// at once rather than at the next poll.
 	Exits <-chan event.GenericEvent
+	// Restore is where clusters created with spec.restoreFrom find their
+	// source's backups; nil fails such clusters.
+	Restore *RestoreStorage
+	// ReplayDialer connects a restore's replay to etcd; nil dials it for real.
+	ReplayDialer ReplayDialer
 
 	started time.Time
 	slots   slotAllocator

@@ -44,9 +44,14 @@ func (r *ClusterReconciler) reconcileNormal(ctx context.Context, log *slog.Logge
 		return ctrl.Result{}, err
 	}
 	for _, phase := range []func(context.Context, *v1alpha1.Cluster, *controlplane.Plan) error{
-		r.phasePKI, r.phaseConfigs, r.phaseProcesses, r.phaseEndpoint,
+		r.phasePKI, r.phaseConfigs, r.phaseRestore, r.phaseProcesses, r.phaseEndpoint,
 	} {
-		if err := phase(ctx, c, plan); err != nil {
+		err := phase(ctx, c, plan)
+		if errors.Is(err, errTerminal) {
+			r.fail(log, c, err.Error())
+			return ctrl.Result{}, nil
+		}
+		if err != nil {
 			return ctrl.Result{}, err
 		}
 	}

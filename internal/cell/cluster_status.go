@@ -42,6 +42,11 @@ func (r *ClusterReconciler) phaseHealth(ctx context.Context, log *slog.Logger, c
 	if endpointErr != nil {
 		unhealthy = append(unhealthy, "endpoint: "+endpointErr.Error())
 	}
+	// A restored cluster replays its incrementals once etcd serves, and is not
+	// ACTIVE before they are in.
+	if msg := r.finishRestore(ctx, log, c, p, kindHealthy(members, results, controlplane.KindEtcd)); msg != "" {
+		unhealthy = append(unhealthy, msg)
+	}
 	if len(unhealthy) == 0 {
 		if err := r.ensureKubeconfig(ctx, c, p); err != nil {
 			return ctrl.Result{}, err
@@ -62,6 +67,16 @@ func probeAll(ctx context.Context, pr *controlplane.Prober, members []controlpla
 	}
 	wg.Wait()
 	return results
+}
+
+// kindHealthy reports whether every member of kind passed its probe.
+func kindHealthy(members []controlplane.Member, results []error, kind string) bool {
+	for i, m := range members {
+		if m.Kind == kind && results[i] != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *ClusterReconciler) componentStatuses(p *controlplane.Plan, members []controlplane.Member, results []error) []v1alpha1.ComponentStatus {

@@ -34,7 +34,12 @@ const etcdDialTimeout = 5 * time.Second
 // dialEtcd connects with cellplane's own etcd client certificate, the one the
 // Prober uses: it is issued for cellplane, not borrowed from the API server, so
 // etcd's logs tell the two apart.
-func dialEtcd(p *controlplane.Plan) (EtcdOps, error) {
+func dialEtcd(p *controlplane.Plan) (EtcdOps, error) { return dialEtcdConn(p) }
+
+// dialReplayEtcd connects a restore's replay the way etcd care connects.
+func dialReplayEtcd(p *controlplane.Plan) (ReplayTarget, error) { return dialEtcdConn(p) }
+
+func dialEtcdConn(p *controlplane.Plan) (*etcdConn, error) {
 	f := p.Files()
 	tlsInfo := transport.TLSInfo{
 		CertFile: f.CellplaneEtcdClient.Cert, KeyFile: f.CellplaneEtcdClient.Key, TrustedCAFile: f.EtcdCA,
@@ -75,6 +80,10 @@ func (e *etcdConn) Defragment(ctx context.Context, pol etcdcare.Policy, log *slo
 
 func (e *etcdConn) RecoverNoSpace(ctx context.Context, pol etcdcare.Policy, log *slog.Logger) (etcdcare.NoSpaceReport, error) {
 	return etcdcare.RecoverNoSpace(ctx, e.cli, e.eps, pol, log)
+}
+
+func (e *etcdConn) Replay(ctx context.Context, snapshotRev int64, batches []etcdcare.Batch, log *slog.Logger) (etcdcare.ReplayReport, error) {
+	return etcdcare.Replay(ctx, e.cli, snapshotRev, batches, log)
 }
 
 func (e *etcdConn) Close() error { return e.cli.Close() }

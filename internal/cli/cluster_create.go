@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/cellplane/cellplane/internal/client"
+	"github.com/cellplane/cellplane/internal/eks"
 )
 
 func newClusterCreate(g *globals) *cobra.Command {
@@ -16,6 +17,7 @@ func newClusterCreate(g *globals) *cobra.Command {
 	var wait bool
 	var timeout time.Duration
 	var quota string
+	var from eks.FromBackup
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a highly available control plane",
@@ -32,6 +34,11 @@ func newClusterCreate(g *globals) *cobra.Command {
 					return usagef("--etcd-quota %q is not a size such as 64Mi or 8Gi", quota)
 				}
 				in.EtcdQuotaBytes = q.Value()
+			}
+			if from.Cluster != "" {
+				in.FromBackup = &from
+			} else if from.Set != "" || from.Revision != 0 {
+				return usagef("--backup-set and --backup-revision go with --from-backup")
 			}
 			c, err := g.connect()
 			if err != nil {
@@ -52,6 +59,9 @@ func newClusterCreate(g *globals) *cobra.Command {
 	f.StringArrayVar(&tags, "tag", nil, "tag as key=value (repeatable)")
 	f.StringVar(&in.ClientRequestToken, "client-request-token", "", "idempotency token: a retried create with the same token returns the original cluster")
 	f.StringVar(&quota, "etcd-quota", "", "etcd backend quota of each member, e.g. 64Mi or 8Gi (16Mi to 8Gi; default 2Gi)")
+	f.StringVar(&from.Cluster, "from-backup", "", "restore etcd from the backups of this cluster (same account; it may be deleted)")
+	f.StringVar(&from.Set, "backup-set", "", "with --from-backup: the backup set UID, as `cellplane backup list` shows (default: the newest with a full)")
+	f.Int64Var(&from.Revision, "backup-revision", 0, "with --from-backup: the source etcd revision to restore to (default: the newest covered)")
 	f.BoolVar(&wait, "wait", false, "wait until the cluster is ACTIVE, showing progress")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")
 	return cmd

@@ -24,13 +24,16 @@ type CreateClusterInput struct {
 	ClientRequestToken string
 	// EtcdQuotaBytes is each etcd member's backend quota; 0 means 2 GiB.
 	EtcdQuotaBytes int64
+	// FromBackup restores the new cluster's etcd from another cluster's
+	// backups; nil creates an empty cluster.
+	FromBackup *eks.FromBackup
 }
 
 // CreateCluster creates a cluster and returns it, CREATING.
 func (c *Client) CreateCluster(ctx context.Context, in CreateClusterInput) (*eks.Cluster, error) {
 	body := eks.CreateClusterInput{Name: in.Name, Version: in.Version, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken}
-	if in.EtcdQuotaBytes != 0 {
-		body.Cellplane = &eks.CreateOptions{EtcdQuotaBytes: in.EtcdQuotaBytes}
+	if in.EtcdQuotaBytes != 0 || in.FromBackup != nil {
+		body.Cellplane = &eks.CreateOptions{EtcdQuotaBytes: in.EtcdQuotaBytes, FromBackup: in.FromBackup}
 	}
 	var out eks.ClusterOutput
 	if err := c.call(ctx, http.MethodPost, "/clusters", nil, body, &out); err != nil {

@@ -44,7 +44,7 @@ func (p *Plan) etcdArgs(m Member) []string {
 		initial = append(initial, peer.Name()+"=https://"+ipam.HostPort(peer.IP, ipam.EtcdPeerPort))
 	}
 	client := "https://" + ipam.HostPort(m.IP, ipam.EtcdClientPort)
-	peer := "https://" + ipam.HostPort(m.IP, ipam.EtcdPeerPort)
+	peer := p.EtcdPeerURL(m)
 	args := []string{
 		"--name=" + m.Name(),
 		"--data-dir=" + p.EtcdDataDir(m),
@@ -54,7 +54,7 @@ func (p *Plan) etcdArgs(m Member) []string {
 		"--initial-advertise-peer-urls=" + peer,
 		"--initial-cluster=" + strings.Join(initial, ","),
 		"--initial-cluster-state=new",
-		"--initial-cluster-token=" + p.in.UID,
+		"--initial-cluster-token=" + p.EtcdClusterToken(),
 		"--client-cert-auth",
 		"--trusted-ca-file=" + f.EtcdCA,
 		"--cert-file=" + f.EtcdServer[m.Name()].Cert,
@@ -72,6 +72,18 @@ func (p *Plan) etcdArgs(m Member) []string {
 	}
 	return args
 }
+
+// EtcdPeerURL is member m's --initial-advertise-peer-urls.
+func (p *Plan) EtcdPeerURL(m Member) string {
+	return "https://" + ipam.HostPort(m.IP, ipam.EtcdPeerPort)
+}
+
+// EtcdClusterToken is etcd's --initial-cluster-token: the cluster's UID, so two
+// incarnations of a cluster name never take each other's members for peers.
+func (p *Plan) EtcdClusterToken() string { return p.in.UID }
+
+// Etcdutl is the etcdutl binary of the cluster's etcd release.
+func (p *Plan) Etcdutl() string { return p.in.Etcd.Etcdutl }
 
 // EtcdEndpoints lists every member's client URL.
 func (p *Plan) EtcdEndpoints() []string {

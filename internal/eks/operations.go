@@ -22,6 +22,18 @@ type CreateClusterInput struct {
 type CreateOptions struct {
 	// EtcdQuotaBytes is each etcd member's backend quota; 0 means 2 GiB.
 	EtcdQuotaBytes int64 `json:"etcdQuotaBytes,omitempty"`
+	// FromBackup restores the new cluster's etcd from another cluster's backups.
+	FromBackup *FromBackup `json:"fromBackup,omitempty"`
+}
+
+// FromBackup names the backups a new cluster starts from.
+type FromBackup struct {
+	// Cluster is the source cluster's name, in the same account.
+	Cluster string `json:"cluster"`
+	// Set is a backup set UID; empty means the newest set with a full backup.
+	Set string `json:"set,omitempty"`
+	// Revision is the source revision to restore; 0 means the newest covered.
+	Revision int64 `json:"revision,omitempty"`
 }
 
 // ClusterOutput is the body returned by CreateCluster, DescribeCluster and

@@ -190,10 +190,14 @@ func (cp *cellProcess) controllers() (manager.Manager, error) {
 		return nil, err
 	}
 	c := cp.cell
+	backups, err := cp.backupStorage()
+	if err != nil {
+		return nil, err
+	}
 	r := &cellctl.ClusterReconciler{
 		Client: mgr.GetClient(), CellName: c.name, Cell: c.plan, Dir: c.dir, LBDir: c.lbDir(),
 		Runner: cp.runtime, Binaries: cp.cache, Logger: cp.log, CreateTimeout: cp.cfg.CreateTimeout,
-		Exits: cp.exits,
+		Exits: cp.exits, Restore: backups,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up cluster controller: %w", err)
@@ -201,7 +205,7 @@ func (cp *cellProcess) controllers() (manager.Manager, error) {
 	if err := cp.setupEtcdCare(mgr); err != nil {
 		return nil, fmt.Errorf("setting up etcd care: %w", err)
 	}
-	if err := cp.setupBackups(mgr); err != nil {
+	if err := cp.setupBackups(mgr, backups); err != nil {
 		return nil, fmt.Errorf("setting up backups: %w", err)
 	}
 	return mgr, nil

@@ -60,6 +60,9 @@ func newCluster(account string, in *eks.CreateClusterInput) (*v1alpha1.Cluster, 
 	}
 	if in.Cellplane != nil {
 		c.Spec.EtcdQuotaBytes = in.Cellplane.EtcdQuotaBytes
+		if fb := in.Cellplane.FromBackup; fb != nil {
+			c.Spec.RestoreFrom = &v1alpha1.RestoreSource{Cluster: fb.Cluster, Set: fb.Set, Revision: fb.Revision}
+		}
 	}
 	if echo != "" {
 		c.Annotations = map[string]string{annotationEKSRequest: echo}
@@ -139,8 +142,13 @@ func sameRequest(existing, want *v1alpha1.Cluster) bool {
 		existing.Spec.ClientRequestToken == want.Spec.ClientRequestToken &&
 		existing.Spec.Version == want.Spec.Version &&
 		existing.Spec.EtcdQuotaBytes == want.Spec.EtcdQuotaBytes &&
+		sameRestore(existing.Spec.RestoreFrom, want.Spec.RestoreFrom) &&
 		maps.Equal(existing.Spec.Tags, want.Spec.Tags) &&
 		existing.Annotations[annotationEKSRequest] == want.Annotations[annotationEKSRequest]
+}
+
+func sameRestore(a, b *v1alpha1.RestoreSource) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
 // place asks the Placer for a cell and records it in the spec and in the label

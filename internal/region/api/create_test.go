@@ -117,6 +117,11 @@ func TestCreateClusterValidation(t *testing.T) {
 		{"reserved tag prefix", eks.CreateClusterInput{Name: "x", Tags: map[string]string{"AWS:x": "v"}}, 400, eks.InvalidParameterException, "the aws: prefix is reserved"},
 		{"control character in tag", eks.CreateClusterInput{Name: "x", Tags: map[string]string{"k": "a\nb"}}, 400, eks.InvalidParameterException, `The value of tag "k" may contain only`},
 		{"token too long", eks.CreateClusterInput{Name: "x", ClientRequestToken: strings.Repeat("t", 65)}, 400, eks.InvalidParameterException, "clientRequestToken must be at most 64"},
+		{"restore source missing", eks.CreateClusterInput{Name: "x", Cellplane: &eks.CreateOptions{FromBackup: &eks.FromBackup{}}}, 400, eks.InvalidParameterException, "cellplane.fromBackup.cluster is missing"},
+		{"restore source invalid", eks.CreateClusterInput{Name: "x", Cellplane: &eks.CreateOptions{FromBackup: &eks.FromBackup{Cluster: "a.b"}}}, 400, eks.InvalidParameterException, `cellplane.fromBackup.cluster "a.b" is not a valid cluster name.`},
+		{"restore from itself", eks.CreateClusterInput{Name: "x", Cellplane: &eks.CreateOptions{FromBackup: &eks.FromBackup{Cluster: "x"}}}, 400, eks.InvalidParameterException, "cannot be the cluster being created"},
+		{"restore negative revision", eks.CreateClusterInput{Name: "x", Cellplane: &eks.CreateOptions{FromBackup: &eks.FromBackup{Cluster: "y", Revision: -1}}}, 400, eks.InvalidParameterException, "revision must be 0 (the newest covered) or a positive etcd revision; got -1."},
+		{"restore set with a slash", eks.CreateClusterInput{Name: "x", Cellplane: &eks.CreateOptions{FromBackup: &eks.FromBackup{Cluster: "y", Set: "../z"}}}, 400, eks.InvalidParameterException, `cellplane.fromBackup.set "../z" is not a backup set UID`},
 		{"malformed JSON", `{"name": "x"`, 400, eks.InvalidRequestException, "ends in the middle of its JSON object"},
 		{"syntax error", `{"name": x}`, 400, eks.InvalidRequestException, "The request body is not valid JSON (at byte"},
 		{"empty body", "", 400, eks.InvalidRequestException, "The request body is empty; expected a JSON object."},
@@ -155,6 +160,8 @@ func TestCreateClusterDuplicates(t *testing.T) {
 	}{
 		{"no token", eks.CreateClusterInput{Name: "dup", Tags: map[string]string{"a": "1"}}, "Cluster already exists with name: dup"},
 		{"other token", eks.CreateClusterInput{Name: "dup", Tags: map[string]string{"a": "1"}, ClientRequestToken: "other"}, "Cluster already exists with name: dup"},
+		{"same token, a restore", eks.CreateClusterInput{Name: "dup", Tags: map[string]string{"a": "1"}, ClientRequestToken: "tok",
+			Cellplane: &eks.CreateOptions{FromBackup: &eks.FromBackup{Cluster: "src"}}}, "created with this clientRequestToken but different parameters"},
 		{"same token, other tags", eks.CreateClusterInput{Name: "dup", Tags: map[string]string{"a": "2"}, ClientRequestToken: "tok"}, "created with this clientRequestToken but different parameters"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -264,4 +271,19 @@ func TestStoredEchoAnnotationIsCompact(t *testing.T) {
 	// Whitespace does not make a retry a different request.
 	h.do("POST", "/clusters", `{"name":"d","clientRequestToken":"t","resourcesVpcConfig":{"subnetIds":["s"]}}`).cluster(t)
 	h.do("POST", "/clusters", `{"name":"d","clientRequestToken":"t","resourcesVpcConfig":{ "subnetIds": ["s"] }}`).cluster(t)
+}
+
+func TestCreateClusterFromBackup(t *testing.T) {
+	h := newHarness(t)
+	in := eks.CreateClusterInput{Name: "dst", ClientRequestToken: "tok",
+		Cellplane: &eks.CreateOptions{FromBackup: &eks.FromBackup{Cluster: "src", Set: "abc-123", Revision: 42}}}
+	h.create(in)
+	want := v1alpha1.RestoreSource{Cluster: "src", Set: "abc-123", Revision: 42}
+	if got := h.stored("dst").Spec.RestoreFrom; got == nil || *got != want {
+		t.Fatalf("stored restoreFrom %+v, want %+v", got, want)
+	}
+	h.create(in) // the same request again is a retry
+	other := in
+	other.Cellplane = &eks.CreateOptions{FromBackup: &eks.FromBackup{Cluster: "src", Revision: 43}}
+	h.do("POST", "/clusters", other).wantError(t, http.StatusConflict, eks.ResourceInUseException, "different parameters")
 }

@@ -48,7 +48,32 @@ func validateCreate(in *eks.CreateClusterInput) (string, error) {
 		return "", publicf(errdefs.ErrInvalidParameter, "cellplane.etcdQuotaBytes must be from %d (16 MiB) to %d (8 GiB); got %d.",
 			v1alpha1.MinEtcdQuotaBytes, v1alpha1.MaxEtcdQuotaBytes, o.EtcdQuotaBytes)
 	}
+	if o := in.Cellplane; o != nil && o.FromBackup != nil {
+		if err := validateFromBackup(in.Name, o.FromBackup); err != nil {
+			return "", err
+		}
+	}
 	return minor, validateToken(in.ClientRequestToken)
+}
+
+// setUIDPattern is what a backup set UID may hold: the cluster UIDs Kubernetes
+// issues, and nothing that could step outside the set's prefix in the store.
+var setUIDPattern = regexp.MustCompile(`^[0-9a-zA-Z-]{1,64}$`)
+
+func validateFromBackup(name string, fb *eks.FromBackup) error {
+	switch {
+	case fb.Cluster == "":
+		return publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.cluster is missing: name the cluster whose backups to restore.")
+	case !v1alpha1.ValidName(fb.Cluster):
+		return publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.cluster %q is not a valid cluster name. %s", fb.Cluster, nameRule)
+	case v1alpha1.ObjectName(fb.Cluster) == v1alpha1.ObjectName(name):
+		return publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.cluster cannot be the cluster being created (%s).", name)
+	case fb.Set != "" && !setUIDPattern.MatchString(fb.Set):
+		return publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.set %q is not a backup set UID (as `cellplane backup list` shows).", fb.Set)
+	case fb.Revision < 0:
+		return publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.revision must be 0 (the newest covered) or a positive etcd revision; got %d.", fb.Revision)
+	}
+	return nil
 }
 
 func validateName(name string) error {
