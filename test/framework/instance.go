@@ -183,19 +183,26 @@ func (in *Instance) cleanup() {
 	defer cancel()
 	rt := process.New(process.Options{})
 	defer rt.Close()
-	// Cells' controllers first: they would restart the tenant processes ended next.
-	var cells, rest []string
+	// Cells' controllers first: they would restart the tenant processes ended
+	// next, or start new ones. The rest is listed only once they are gone, so a
+	// process a cell started meanwhile is not missed.
+	var cells []string
 	for _, p := range in.PIDFiles() {
 		if filepath.Base(p) == "controllers.pid" {
 			cells = append(cells, p)
-		} else {
+		}
+	}
+	if err := stopAll(ctx, rt, cells); err != nil {
+		in.T.Errorf("cleaning up cells: %v", err)
+	}
+	var rest []string
+	for _, p := range in.PIDFiles() {
+		if filepath.Base(p) != "controllers.pid" {
 			rest = append(rest, p)
 		}
 	}
-	for _, files := range [][]string{cells, rest} {
-		if err := stopAll(ctx, rt, files); err != nil {
-			in.T.Errorf("cleaning up processes: %v", err)
-		}
+	if err := stopAll(ctx, rt, rest); err != nil {
+		in.T.Errorf("cleaning up processes: %v", err)
 	}
 }
 
