@@ -6,9 +6,7 @@ import (
 	"io"
 	"time"
 
-	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/cellplane/cellplane/internal/controlplane"
 	"github.com/cellplane/cellplane/internal/etcdcare"
@@ -35,18 +33,9 @@ type BackupDialer func(p *controlplane.Plan) (BackupSource, error)
 // separate from etcd care's connection so a long snapshot stream or watch never
 // shares a connection with the care loop's maintenance calls.
 func dialBackupEtcd(p *controlplane.Plan) (BackupSource, error) {
-	f := p.Files()
-	tlsInfo := transport.TLSInfo{CertFile: f.CellplaneEtcdClient.Cert, KeyFile: f.CellplaneEtcdClient.Key, TrustedCAFile: f.EtcdCA}
-	tc, err := tlsInfo.ClientConfig()
+	cli, err := newEtcdClient(p)
 	if err != nil {
-		return nil, fmt.Errorf("loading etcd client certificate: %w", err)
-	}
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints: p.EtcdEndpoints(), TLS: tc, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
-		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("connecting to etcd: %w", err)
+		return nil, err
 	}
 	return &backupEtcd{cli: cli}, nil
 }

@@ -40,6 +40,16 @@ func dialEtcd(p *controlplane.Plan) (EtcdOps, error) { return dialEtcdConn(p) }
 func dialReplayEtcd(p *controlplane.Plan) (ReplayTarget, error) { return dialEtcdConn(p) }
 
 func dialEtcdConn(p *controlplane.Plan) (*etcdConn, error) {
+	cli, err := newEtcdClient(p)
+	if err != nil {
+		return nil, err
+	}
+	return &etcdConn{cli: cli, eps: p.EtcdEndpoints()}, nil
+}
+
+// newEtcdClient connects to every member of p's etcd with cellplane's own client
+// certificate. Each caller gets a client of its own.
+func newEtcdClient(p *controlplane.Plan) (*clientv3.Client, error) {
 	f := p.Files()
 	tlsInfo := transport.TLSInfo{
 		CertFile: f.CellplaneEtcdClient.Cert, KeyFile: f.CellplaneEtcdClient.Key, TrustedCAFile: f.EtcdCA,
@@ -48,16 +58,15 @@ func dialEtcdConn(p *controlplane.Plan) (*etcdConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading etcd client certificate: %w", err)
 	}
-	eps := p.EtcdEndpoints()
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints: eps, TLS: tc, DialTimeout: etcdDialTimeout, Logger: zap.NewNop(),
+		Endpoints: p.EtcdEndpoints(), TLS: tc, DialTimeout: etcdDialTimeout, Logger: zap.NewNop(),
 		// Dead members are noticed in seconds instead of at the kernel's timeout.
 		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to etcd: %w", err)
 	}
-	return &etcdConn{cli: cli, eps: eps}, nil
+	return cli, nil
 }
 
 // etcdConn is EtcdOps over a clientv3 client and every member's endpoint.
