@@ -52,7 +52,7 @@ func (e *endpoint) connect(s *session) (*backend, net.Conn) {
 		}
 		b.log.Debug("dialling backend failed; trying the next", "err", err)
 	}
-	e.log.Debug("no backend available; closing client", "client", s.client.RemoteAddr())
+	e.log.Warn("no backend answered; closing client", "client", s.client.RemoteAddr())
 	return nil, nil
 }
 

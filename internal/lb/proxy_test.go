@@ -93,12 +93,35 @@ func assertActive(t *testing.T, h *harness, id string, want map[string]int) {
 	})
 }
 
-func TestNoRoutableBackendClosesClient(t *testing.T) {
+// A check can lag a backend that has just become ready, so a backend marked
+// unhealthy still takes a connection when no other backend answers.
+func TestUnhealthyBackendIsLastResort(t *testing.T) {
 	a := startFakeAPIServer(t, "a")
+	b := startFakeAPIServer(t, "b")
 	a.notReady.Store(true)
+	h := newHarness(t)
+	h.write(h.endpointConfig("default.demo", a, b))
+	addr := h.waitListening("default.demo")
+	h.waitState("default.demo", "a", StateUnhealthy)
+	h.waitState("default.demo", "b", StateHealthy)
+
+	for range 4 {
+		if body, err := get(newClient(t), addr, "/"); err != nil || body != "b" {
+			t.Fatalf("GET with b healthy = %q, %v; want b", body, err)
+		}
+	}
+	b.stop()
+	if body, err := get(newClient(t), addr, "/"); err != nil || body != "a" {
+		t.Errorf("GET with only unhealthy a reachable = %q, %v; want a", body, err)
+	}
+}
+
+func TestNoReachableBackendClosesClient(t *testing.T) {
+	a := startFakeAPIServer(t, "a")
 	h := newHarness(t)
 	h.write(h.endpointConfig("default.demo", a))
 	addr := h.waitListening("default.demo")
+	a.stop()
 	h.waitState("default.demo", "a", StateUnhealthy)
 
 	conn, err := net.Dial("tcp", addr)

@@ -11,7 +11,9 @@ type candidate struct {
 }
 
 // rankBackends orders backends for a new connection: healthy ones by fewest
-// active connections, then unknown ones the same way; unhealthy ones never.
+// active connections, then unknown ones the same way, then unhealthy ones as a
+// last resort. A check can lag a backend that has just become ready; trying it
+// beats closing the client when nothing else answers.
 // Starting the scan at a rotating offset breaks ties round-robin, and the
 // stable sort keeps that order among equals.
 func rankBackends(backends []*backend, start int) []*backend {
@@ -25,7 +27,6 @@ func rankBackends(backends []*backend, start int) []*backend {
 }
 
 func rankCandidates(cands []candidate) []*backend {
-	cands = slices.DeleteFunc(cands, func(c candidate) bool { return c.state == StateUnhealthy })
 	slices.SortStableFunc(cands, func(a, b candidate) int {
 		if a.state != b.state {
 			return stateRank(a.state) - stateRank(b.state)
@@ -39,11 +40,15 @@ func rankCandidates(cands []candidate) []*backend {
 	return ranked
 }
 
-// stateRank puts healthy before unknown: an unknown backend is tried only
-// when no healthy one is left to dial.
+// stateRank puts healthy before unknown before unhealthy: each is tried only
+// when every backend ranked before it failed to dial.
 func stateRank(s HealthState) int {
-	if s == StateHealthy {
+	switch s {
+	case StateHealthy:
 		return 0
+	case StateUnknown:
+		return 1
+	default:
+		return 2
 	}
-	return 1
 }

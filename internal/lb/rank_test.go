@@ -19,10 +19,10 @@ func TestRankCandidates(t *testing.T) {
 	}{
 		{"fewest connections first", []in{{"a", StateHealthy, 3}, {"b", StateHealthy, 1}, {"c", StateHealthy, 2}}, []string{"b", "c", "a"}},
 		{"ties keep the rotated order", []in{{"b", StateHealthy, 0}, {"a", StateHealthy, 0}}, []string{"b", "a"}},
-		{"unhealthy never", []in{{"a", StateUnhealthy, 0}, {"b", StateHealthy, 5}}, []string{"b"}},
+		{"unhealthy last", []in{{"a", StateUnhealthy, 0}, {"b", StateHealthy, 5}, {"c", StateUnknown, 7}}, []string{"b", "c", "a"}},
 		{"unknown after every healthy", []in{{"a", StateUnknown, 0}, {"b", StateHealthy, 9}}, []string{"b", "a"}},
-		{"unknown when nothing is healthy", []in{{"a", StateUnhealthy, 0}, {"b", StateUnknown, 2}, {"c", StateUnknown, 1}}, []string{"c", "b"}},
-		{"nothing routable", []in{{"a", StateUnhealthy, 0}}, []string{}},
+		{"unknown when nothing is healthy", []in{{"a", StateUnhealthy, 0}, {"b", StateUnknown, 2}, {"c", StateUnknown, 1}}, []string{"c", "b", "a"}},
+		{"unhealthy as a last resort", []in{{"a", StateUnhealthy, 3}, {"b", StateUnhealthy, 1}}, []string{"b", "a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

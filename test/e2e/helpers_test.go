@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,7 +62,10 @@ func kubeconfig(ctx context.Context, t *testing.T, in *framework.Instance, name 
 
 // kubectl runs the real kubectl against a kubeconfig.
 func kubectl(ctx context.Context, kubeconfig string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, bins.Kubernetes.Kubectl, append([]string{"--kubeconfig", kubeconfig, "--request-timeout=10s"}, args...)...)
+	// Discovery is cached next to the kubeconfig: a shared cache would serve one
+	// test the API of an earlier cluster that had the same address.
+	cache := "--cache-dir=" + filepath.Join(filepath.Dir(kubeconfig), "kube-cache")
+	cmd := exec.CommandContext(ctx, bins.Kubernetes.Kubectl, append([]string{"--kubeconfig", kubeconfig, cache, "--request-timeout=10s"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
