@@ -37,6 +37,10 @@ const (
 	// spec.restoreFrom is restored, incrementals included. Only such clusters
 	// have it.
 	ConditionRestored = "Restored"
+	// ConditionEtcdMembers: every etcd member has its data and votes. False
+	// while a member whose data was lost is replaced, or while etcd is
+	// restored in place after losing quorum for good.
+	ConditionEtcdMembers = "EtcdMembers"
 )
 
 // Finalizers.
@@ -57,7 +61,66 @@ const (
 	// is the time of the request (RFC 3339), and the request is done once
 	// status.backup.lastFullTime is after it. The agent copies it to the cell.
 	AnnotationBackupRequested = "cellplane.io/backup-requested"
+	// AnnotationRestoreRequested asks the cell to restore the cluster's etcd in
+	// place from its own backups. Its value is a RestoreRequest in JSON; the
+	// request is done once status.restore.requestID equals its ID and
+	// status.restore.phase is Done or Failed. The agent copies it to the cell.
+	AnnotationRestoreRequested = "cellplane.io/restore-requested"
 )
+
+// RestoreRequest is the value of AnnotationRestoreRequested.
+type RestoreRequest struct {
+	// ID tells requests apart: the time of the request, RFC 3339 with nanoseconds.
+	ID string `json:"id"`
+	// Revision is the etcd revision to restore to; zero means the newest the
+	// backups cover.
+	Revision int64 `json:"revision,omitempty"`
+	// Set is the UID of the backup set to restore from; empty means the
+	// cluster's own (its current UID).
+	Set string `json:"set,omitempty"`
+}
+
+// Restore phases, in order; Failed may end any of them.
+const (
+	RestorePhaseRestoring = "Restoring" // members stopped, the full being restored into them
+	RestorePhaseReplaying = "Replaying" // etcd up again, incrementals being replayed
+	RestorePhaseDone      = "Done"
+	RestorePhaseFailed    = "Failed"
+)
+
+// Why an in-place restore ran.
+const (
+	RestoreReasonRequested  = "Requested"  // backup restore asked for it
+	RestoreReasonQuorumLost = "QuorumLost" // a majority of etcd members lost their data
+)
+
+// RestoreStatus is the state of the cluster's last in-place restore.
+type RestoreStatus struct {
+	// RequestID is the ID of the RestoreRequest this restore answers; empty
+	// for a restore etcd care started on its own.
+	// +optional
+	RequestID string `json:"requestID,omitempty"`
+	// Reason is Requested or QuorumLost.
+	Reason string `json:"reason"`
+	// Phase is Restoring, Replaying, Done or Failed.
+	Phase string `json:"phase"`
+	// Set, FullRevision and Revision say what is restored: the backup set, the
+	// full snapshot's revision and the revision the incrementals reach.
+	// +optional
+	Set string `json:"set,omitempty"`
+	// +optional
+	FullRevision int64 `json:"fullRevision,omitempty"`
+	// +optional
+	Revision int64 `json:"revision,omitempty"`
+	// StartedAt and FinishedAt bound the restore.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	// Message says what is happening, or why the restore failed.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
 
 // ClusterSpec is what the tenant asked for.
 type ClusterSpec struct {
@@ -280,6 +343,10 @@ type ClusterStatus struct {
 	// Backup is the state of the cluster's backups.
 	// +optional
 	Backup *BackupStatus `json:"backup,omitempty"`
+
+	// Restore is the cluster's last in-place restore of etcd.
+	// +optional
+	Restore *RestoreStatus `json:"restore,omitempty"`
 
 	// Conditions report each part of the control plane.
 	// +optional

@@ -91,6 +91,7 @@ func (a *Agent) pullSpec(ctx context.Context, reg *v1alpha1.Cluster) (*v1alpha1.
 		c.Labels = reg.Labels
 		c.Spec = reg.Spec
 		copyAnnotation(c, reg, v1alpha1.AnnotationBackupRequested)
+		copyAnnotation(c, reg, v1alpha1.AnnotationRestoreRequested)
 		return nil
 	})
 	if err != nil {
