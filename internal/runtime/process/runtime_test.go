@@ -360,3 +360,55 @@ func TestEnsureMissingBinary(t *testing.T) {
 		t.Error("pid file written for a process that never started")
 	}
 }
+
+func TestBeforeStartRefusesStartsAndRestarts(t *testing.T) {
+	h := newHarness(t)
+	errLost := errors.New("data lost")
+	var refuse sync.Mutex // held while starts are refused
+	var refusing bool
+	check := func() error {
+		refuse.Lock()
+		defer refuse.Unlock()
+		if refusing {
+			return errLost
+		}
+		return nil
+	}
+	setRefusing := func(v bool) {
+		refuse.Lock()
+		refusing = v
+		refuse.Unlock()
+	}
+	r := h.runtime(Options{MinBackoff: 20 * time.Millisecond, MaxBackoff: 40 * time.Millisecond})
+	s := h.sleepSpec("guarded")
+	s.BeforeStart = check
+
+	setRefusing(true)
+	if _, err := r.Ensure(context.Background(), s); !errors.Is(err, errLost) {
+		t.Fatalf("Ensure with the check failing = %v, want %v", err, errLost)
+	}
+	if _, err := os.Stat(s.pidPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused start left a pid file: %v", err)
+	}
+
+	setRefusing(false)
+	st := h.ensure(r, s)
+	if s.hash() != h.pidFile(s).SpecHash {
+		t.Errorf("BeforeStart changed the spec hash")
+	}
+	// A crash is restarted only once the check passes again.
+	setRefusing(true)
+	if err := unix.Kill(st.PID, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the process exits", func() bool { s2, _ := r.Status(s.ID); return !s2.Running })
+	consistently(t, 300*time.Millisecond, "no restart while refused", func() bool { s2, _ := r.Status(s.ID); return !s2.Running })
+	setRefusing(false)
+	eventually(t, 5*time.Second, "a restart once allowed", func() bool {
+		s2, _ := r.Status(s.ID)
+		if s2.Running {
+			h.track(s2.PID)
+		}
+		return s2.Running && s2.PID != st.PID
+	})
+}

@@ -28,6 +28,11 @@ type Spec struct {
 	// caller about to delete a process's data needs no graceful shutdown.
 	// It is not part of the spec hash, so changing it restarts nothing.
 	StopTimeout time.Duration
+	// BeforeStart, when set, runs before every start, restarts included; an
+	// error refuses the start, and the supervisor tries again after its
+	// back-off. It is how etcd is kept from starting on a lost data directory.
+	// It is not part of the spec hash.
+	BeforeStart func() error `json:"-"`
 }
 
 func (s Spec) validate() error {

@@ -27,6 +27,11 @@ func adoptedInstance(p pidFile) *instance {
 
 // start launches s detached from cellplane and records it in the pid file.
 func start(s Spec) (*instance, error) {
+	if s.BeforeStart != nil {
+		if err := s.BeforeStart(); err != nil {
+			return nil, fmt.Errorf("not starting %s: %w", s.ID, err)
+		}
+	}
 	if err := prepareDirs(s); err != nil {
 		return nil, err
 	}
