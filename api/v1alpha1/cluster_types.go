@@ -249,6 +249,10 @@ type BackupStatus struct {
 	// Location is where the backups are kept (a directory or an s3:// URL).
 	// +optional
 	Location string `json:"location,omitempty"`
+	// Set is the UID of the backup set the cell writes: the UID of its own copy
+	// of the cluster. backup restore restores from it by default.
+	// +optional
+	Set string `json:"set,omitempty"`
 	// LastFullTime, LastFullRevision and LastFullBytes describe the latest full
 	// snapshot.
 	// +optional

@@ -144,9 +144,9 @@ func (r *BackupRunner) startWorker(ctx context.Context, c *v1alpha1.Cluster) *ba
 	set.TempDir = r.SpoolDir
 	w := &backupWorker{
 		r: r, key: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}, set: set, plan: r.plan(c),
-		location: r.Storage.Location(ref.Prefix()),
-		log:      r.Logger.With("cluster", c.Spec.Name, "namespace", c.Namespace),
-		done:     make(chan struct{}),
+		location: r.Storage.Location(ref.Prefix()), setUID: ref.UID,
+		log:  r.Logger.With("cluster", c.Spec.Name, "namespace", c.Namespace),
+		done: make(chan struct{}),
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel

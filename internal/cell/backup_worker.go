@@ -33,6 +33,7 @@ type backupWorker struct {
 	set      *backup.Set
 	plan     *controlplane.Plan
 	location string
+	setUID   string
 	log      *slog.Logger
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -122,7 +123,7 @@ func (w *backupWorker) catalog(ctx context.Context) (backup.Plan, error) {
 	}
 	p, err := c.Latest()
 	if err != nil {
-		w.status.update(func(b *v1alpha1.BackupStatus) { b.Location = w.location })
+		w.status.update(func(b *v1alpha1.BackupStatus) { b.Location, b.Set = w.location, w.setUID })
 		return p, err
 	}
 	// A recovery point that cannot be read is only a status detail: backing up
@@ -130,7 +131,7 @@ func (w *backupWorker) catalog(ctx context.Context) (backup.Plan, error) {
 	rp, _ := w.set.RecoveryPoint(ctx, p)
 	w.setLastFull(p.Full.Created)
 	w.status.update(func(b *v1alpha1.BackupStatus) {
-		b.Location, b.Fulls, b.Revision = w.location, int32(len(c.Fulls)), p.Revision
+		b.Location, b.Set, b.Fulls, b.Revision = w.location, w.setUID, int32(len(c.Fulls)), p.Revision
 		setFull(b, p.Full)
 		if b.RecoveryPointTime == nil && !rp.IsZero() {
 			b.RecoveryPointTime = metaTime(rp)
@@ -195,7 +196,7 @@ func (w *backupWorker) full(ctx context.Context) (backup.Plan, error) {
 	w.status.update(func(b *v1alpha1.BackupStatus) {
 		setFull(b, e)
 		// The tail may have gone past the full meanwhile.
-		b.Location, b.Revision, b.LastSuccessTime, b.LastError = w.location, max(b.Revision, e.Revision), metaTime(e.Created), ""
+		b.Location, b.Set, b.Revision, b.LastSuccessTime, b.LastError = w.location, w.setUID, max(b.Revision, e.Revision), metaTime(e.Created), ""
 		if fulls > 0 {
 			b.Fulls = fulls
 		}

@@ -67,6 +67,8 @@ type ClusterReconciler struct {
 	Restore *RestoreStorage
 	// ReplayDialer connects a restore's replay to etcd; nil dials it for real.
 	ReplayDialer ReplayDialer
+	// MembershipDialer connects member replacement to etcd; nil dials it for real.
+	MembershipDialer MembershipDialer
 
 	started time.Time
 	slots   slotAllocator

@@ -23,6 +23,10 @@ import (
 // errTerminal marks failures that retrying cannot fix; the cluster goes FAILED.
 var errTerminal = errors.New("cannot be created")
 
+// errReplan ends a pass after a phase changed what the plan is derived from
+// (an etcd member's replacement record): the next pass starts from a fresh plan.
+var errReplan = errors.New("plan changed")
+
 func (r *ClusterReconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster) (ctrl.Result, error) {
 	if c.Status.Status == v1alpha1.StatusFailed {
 		return ctrl.Result{}, nil // FAILED is final: the tenant deletes the cluster
@@ -44,9 +48,12 @@ func (r *ClusterReconciler) reconcileNormal(ctx context.Context, log *slog.Logge
 		return ctrl.Result{}, err
 	}
 	for _, phase := range []func(context.Context, *v1alpha1.Cluster, *controlplane.Plan) error{
-		r.phasePKI, r.phaseConfigs, r.phaseRestore, r.phaseProcesses, r.phaseEndpoint,
+		r.phasePKI, r.phaseConfigs, r.phaseRestore, r.phaseInPlaceRestore, r.phaseEtcdMembers, r.phaseProcesses, r.phaseEndpoint,
 	} {
 		err := phase(ctx, c, plan)
+		if errors.Is(err, errReplan) {
+			return ctrl.Result{RequeueAfter: pollCreating}, nil
+		}
 		if errors.Is(err, errTerminal) {
 			r.fail(log, c, err.Error())
 			return ctrl.Result{}, nil
@@ -76,17 +83,25 @@ func (r *ClusterReconciler) plan(ctx context.Context, c *v1alpha1.Cluster) (*con
 	return r.newPlan(c, kube, etcd), nil
 }
 
+// newPlan is the plan processes are started from: it knows which etcd members
+// rejoined an existing cluster.
 func (r *ClusterReconciler) newPlan(c *v1alpha1.Cluster, kube components.KubernetesBinaries, etcd components.EtcdBinaries) *controlplane.Plan {
-	return newPlan(r.Dir, r.Cell, c, kube, etcd)
+	in := planInput(r.Dir, r.Cell, c, kube, etcd)
+	in.EtcdJoined = joinedMembers(in.Dir)
+	return controlplane.New(in)
 }
 
 // newPlan derives the plan of cluster c in the cell directory dir; c must have a slot.
 func newPlan(dir string, cell ipam.Cell, c *v1alpha1.Cluster, kube components.KubernetesBinaries, etcd components.EtcdBinaries) *controlplane.Plan {
-	return controlplane.New(controlplane.Input{
+	return controlplane.New(planInput(dir, cell, c, kube, etcd))
+}
+
+func planInput(dir string, cell ipam.Cell, c *v1alpha1.Cluster, kube components.KubernetesBinaries, etcd components.EtcdBinaries) controlplane.Input {
+	return controlplane.Input{
 		Namespace: c.Namespace, Name: c.Name, UID: string(c.UID), ClusterName: c.Spec.Name,
 		Dir: clusterDir(dir, c), Cell: cell, Slot: int(*c.Status.Slot),
 		Kubernetes: kube, Etcd: etcd, EtcdQuotaBytes: c.Spec.EtcdQuotaBytes,
-	})
+	}
 }
 
 func (r *ClusterReconciler) phasePKI(_ context.Context, c *v1alpha1.Cluster, p *controlplane.Plan) error {
@@ -109,14 +124,25 @@ func (r *ClusterReconciler) phaseConfigs(_ context.Context, _ *v1alpha1.Cluster,
 
 // phaseProcesses starts every member that is not running. The runtime adopts members
 // that survived a restart of cellplane, so this never restarts a healthy process.
+// It leaves alone what an in-place restore holds stopped, and an etcd member
+// whose data is lost: phaseEtcdMembers replaces it.
 func (r *ClusterReconciler) phaseProcesses(ctx context.Context, _ *v1alpha1.Cluster, p *controlplane.Plan) error {
 	for _, m := range p.AllMembers() {
+		if heldByRestore(p, m) {
+			continue
+		}
+		spec := p.Spec(m)
 		if m.Kind == controlplane.KindEtcd {
 			if err := os.MkdirAll(p.EtcdDataDir(m), 0o700); err != nil {
 				return fmt.Errorf("creating %s data directory: %w", m.Name(), err)
 			}
+			spec.BeforeStart = etcdStartGuard(p, m)
 		}
-		if _, err := r.Runner.Ensure(ctx, p.Spec(m)); err != nil {
+		_, err := r.Runner.Ensure(ctx, spec)
+		if errors.Is(err, errEtcdDataLost) {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("starting %s: %w", m.Name(), err)
 		}
 	}

@@ -42,6 +42,11 @@ func (r *ClusterReconciler) phaseHealth(ctx context.Context, log *slog.Logger, c
 	if endpointErr != nil {
 		unhealthy = append(unhealthy, "endpoint: "+endpointErr.Error())
 	}
+	if msg, err := r.etcdRecoveryHealth(c, p, kindHealthy(members, results, controlplane.KindEtcd)); err != nil {
+		return ctrl.Result{}, err
+	} else if msg != "" {
+		unhealthy = append(unhealthy, msg)
+	}
 	// A restored cluster replays its incrementals once etcd serves, and is not
 	// ACTIVE before they are in.
 	if msg := r.finishRestore(ctx, log, c, p, kindHealthy(members, results, controlplane.KindEtcd)); msg != "" {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -96,3 +97,23 @@ func (e *etcdConn) Replay(ctx context.Context, snapshotRev int64, batches []etcd
 }
 
 func (e *etcdConn) Close() error { return e.cli.Close() }
+
+func (e *etcdConn) MemberList(ctx context.Context) ([]*pb.Member, error) {
+	resp, err := e.cli.MemberList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing etcd members: %w", err)
+	}
+	return resp.Members, nil
+}
+
+func (e *etcdConn) RemoveMember(ctx context.Context, id uint64, log *slog.Logger) error {
+	return etcdcare.RemoveMember(ctx, e.cli, e.eps, id, log)
+}
+
+func (e *etcdConn) AddLearner(ctx context.Context, name, peerURL string, log *slog.Logger) (etcdcare.Join, error) {
+	return etcdcare.AddLearner(ctx, e.cli, name, peerURL, log)
+}
+
+func (e *etcdConn) PromoteLearner(ctx context.Context, id uint64, timeout time.Duration, log *slog.Logger) error {
+	return etcdcare.PromoteLearner(ctx, e.cli, id, timeout, log)
+}

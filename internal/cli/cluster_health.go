@@ -32,6 +32,8 @@ type health struct {
 	Backup               *eks.Backup `json:"backup,omitempty"`
 	// RecoveryPointSeconds is how much recent writing a restore would lose now.
 	RecoveryPointSeconds *float64 `json:"recoveryPointSeconds,omitempty"`
+	// Restore is the last in-place restore of etcd, if there was one.
+	Restore *eks.Restore `json:"restore,omitempty"`
 }
 
 func healthOf(cl *eks.Cluster, now time.Time) health {
@@ -39,7 +41,7 @@ func healthOf(cl *eks.Cluster, now time.Time) health {
 	if cl.Cellplane == nil {
 		return h
 	}
-	h.Etcd, h.Backup = cl.Cellplane.Etcd, cl.Cellplane.Backup
+	h.Etcd, h.Backup, h.Restore = cl.Cellplane.Etcd, cl.Cellplane.Backup, cl.Cellplane.Restore
 	if e := h.Etcd; e != nil {
 		for _, m := range e.Members {
 			if e.QuotaBytes > 0 {
@@ -77,6 +79,12 @@ func (g *globals) showHealth(h health) error {
 	}
 	if h.Backup != nil {
 		writeBackup(w, h)
+	}
+	if r := h.Restore; r != nil {
+		fmt.Fprintln(w, "\nLast in-place restore:")
+		fmt.Fprintf(w, "Phase:\t%s (%s), started %s\n", r.Phase, r.Reason, agoOrNever(r.StartedAt))
+		fmt.Fprintf(w, "From:\tset %s, full at revision %d, incrementals to %d\n", orDash(r.Set), r.FullRevision, r.Revision)
+		fmt.Fprintf(w, "Message:\t%s\n", orDash(r.Message))
 	}
 	return w.Flush()
 }

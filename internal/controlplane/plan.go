@@ -52,6 +52,11 @@ type Input struct {
 	Kubernetes      components.KubernetesBinaries
 	Etcd            components.EtcdBinaries
 	EtcdQuotaBytes  int64 // --quota-backend-bytes; etcd's default when zero
+	// EtcdJoined names the etcd members that were added back to a running
+	// cluster after losing their data: they start with
+	// --initial-cluster-state=existing. etcd ignores the flag once a member has
+	// data, so it stays set for good and the member's spec never changes again.
+	EtcdJoined []string
 }
 
 // Plan is the full description of one control plane.

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,7 +54,7 @@ func (p *Plan) etcdArgs(m Member) []string {
 		"--listen-peer-urls=" + peer,
 		"--initial-advertise-peer-urls=" + peer,
 		"--initial-cluster=" + strings.Join(initial, ","),
-		"--initial-cluster-state=new",
+		"--initial-cluster-state=" + p.etcdClusterState(m),
 		"--initial-cluster-token=" + p.EtcdClusterToken(),
 		"--client-cert-auth",
 		"--trusted-ca-file=" + f.EtcdCA,
@@ -71,6 +72,13 @@ func (p *Plan) etcdArgs(m Member) []string {
 		args = append(args, "--quota-backend-bytes="+strconv.FormatInt(p.in.EtcdQuotaBytes, 10))
 	}
 	return args
+}
+
+func (p *Plan) etcdClusterState(m Member) string {
+	if slices.Contains(p.in.EtcdJoined, m.Name()) {
+		return "existing"
+	}
+	return "new"
 }
 
 // EtcdPeerURL is member m's --initial-advertise-peer-urls.

@@ -70,6 +70,20 @@ type Extension struct {
 	Conditions        []Condition `json:"conditions,omitempty"`
 	Etcd              *EtcdHealth `json:"etcd,omitempty"`
 	Backup            *Backup     `json:"backup,omitempty"`
+	Restore           *Restore    `json:"restore,omitempty"`
+}
+
+// Restore is the cluster's last in-place restore of etcd.
+type Restore struct {
+	RequestID    string     `json:"requestId,omitempty"`
+	Reason       string     `json:"reason,omitempty"`
+	Phase        string     `json:"phase,omitempty"`
+	Set          string     `json:"set,omitempty"`
+	FullRevision int64      `json:"fullRevision,omitempty"`
+	Revision     int64      `json:"revision,omitempty"`
+	StartedAt    *Timestamp `json:"startedAt,omitempty"`
+	FinishedAt   *Timestamp `json:"finishedAt,omitempty"`
+	Message      string     `json:"message,omitempty"`
 }
 
 // EtcdHealth is the health of a cluster's etcd as its cell last saw it.
@@ -101,6 +115,7 @@ type EtcdMember struct {
 // Backup is the state of a cluster's backups.
 type Backup struct {
 	Location          string     `json:"location,omitempty"`
+	Set               string     `json:"set,omitempty"`
 	LastFullTime      *Timestamp `json:"lastFullTime,omitempty"`
 	LastFullRevision  int64      `json:"lastFullRevision,omitempty"`
 	LastFullBytes     int64      `json:"lastFullBytes,omitempty"`

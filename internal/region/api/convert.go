@@ -95,6 +95,7 @@ func extensionOf(c *v1alpha1.Cluster) *eks.Extension {
 	}
 	ext.Etcd = etcdOf(c.Status.Etcd)
 	ext.Backup = backupOf(c.Status.Backup)
+	ext.Restore = restoreOf(c.Status.Restore)
 	return ext
 }
 
@@ -115,9 +116,17 @@ func backupOf(b *v1alpha1.BackupStatus) *eks.Backup {
 	if b == nil {
 		return nil
 	}
-	return &eks.Backup{Location: b.Location, LastFullTime: timestamp(b.LastFullTime), LastFullRevision: b.LastFullRevision,
+	return &eks.Backup{Location: b.Location, Set: b.Set, LastFullTime: timestamp(b.LastFullTime), LastFullRevision: b.LastFullRevision,
 		LastFullBytes: b.LastFullBytes, LastSuccessTime: timestamp(b.LastSuccessTime), Revision: b.Revision,
 		RecoveryPointTime: timestamp(b.RecoveryPointTime), Fulls: b.Fulls, LastError: b.LastError}
+}
+
+func restoreOf(r *v1alpha1.RestoreStatus) *eks.Restore {
+	if r == nil {
+		return nil
+	}
+	return &eks.Restore{RequestID: r.RequestID, Reason: r.Reason, Phase: r.Phase, Set: r.Set, FullRevision: r.FullRevision,
+		Revision: r.Revision, StartedAt: timestamp(r.StartedAt), FinishedAt: timestamp(r.FinishedAt), Message: r.Message}
 }
 
 func timestamp(t *metav1.Time) *eks.Timestamp {
