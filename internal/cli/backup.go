@@ -12,10 +12,10 @@ type backupFlags struct{ account string }
 
 func newBackup(g *globals) *cobra.Command {
 	var f backupFlags
-	cmd := &cobra.Command{Use: "backup", Short: "List and take backups of a cluster's etcd (operator)"}
+	cmd := &cobra.Command{Use: "backup", Short: "List, take and restore backups of a cluster's etcd (operator)"}
 	cmd.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	cmd.PersistentFlags().StringVar(&f.account, "account", v1alpha1.DefaultAccount, "the account that owns the cluster")
-	cmd.AddCommand(newBackupCreate(g, &f), newBackupList(g, &f))
+	cmd.AddCommand(newBackupCreate(g, &f), newBackupList(g, &f), newBackupRestore(g, &f))
 	asGroup(cmd)
 	return cmd
 }
