@@ -315,3 +315,24 @@ func TestSetEtcdConditions(t *testing.T) {
 		})
 	}
 }
+
+// A cell killed in the middle of a defragmentation pass left its "in
+// progress" report behind; etcd finished the member it was on. The next
+// process finds nothing due and records the end instead of leaving it unsaid.
+func TestEtcdCareRecordsDefragmentationInterruptedByKill(t *testing.T) {
+	done := healthyEtcd()
+	for i := range done.Members {
+		done.Members[i].DBSize = 2 << 20 // below the policy's 8 MiB: nothing due
+	}
+	etcd := &fakeEtcd{cluster: done}
+	r, _ := newEtcdCare(t, etcd, testCluster(activeCluster, func(c *v1alpha1.Cluster) {
+		c.Status.Etcd = &v1alpha1.EtcdStatus{Message: defragInProgress + "etcd-b, etcd-c, etcd-a"}
+	}))
+	_, c := reconcileEtcd(t, r)
+	if etcd.count("defrag") != 0 {
+		t.Errorf("calls = %v, want no defragmentation", etcd.calls)
+	}
+	if e := c.Status.Etcd; e.LastDefragmentation == nil || strings.HasPrefix(e.Message, defragInProgress) {
+		t.Errorf("status.etcd = %+v, want the interrupted pass recorded as finished", e)
+	}
+}

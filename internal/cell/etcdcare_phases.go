@@ -45,7 +45,14 @@ func (r *EtcdCareReconciler) care(ctx context.Context, log *slog.Logger, c *v1al
 	default:
 		r.compact(ctx, log, st, next)
 		if r.needsDefrag(cl) {
-			r.defragment(ctx, log, c, st, next)
+			r.defragment(ctx, log, c, st, cl, next)
+		} else if prev := c.Status.Etcd; prev != nil && strings.HasPrefix(prev.Message, defragInProgress) {
+			// The pass that wrote this died before recording its end (the cell
+			// was killed); every member is done now, the last ones by etcd
+			// itself after its caller went away.
+			next.LastDefragmentation = ptrTime(r.Now())
+			next.Message = "defragmentation finished; the pass that started it was interrupted"
+			log.Info("etcd defragmentation found finished after an interrupted pass")
 		}
 	}
 	if next.Message == "" && r.Now().Before(st.noSpaceRetryAt) {
@@ -95,11 +102,29 @@ func (r *EtcdCareReconciler) compact(ctx context.Context, log *slog.Logger, st *
 	}
 }
 
+// defragInProgress starts status.etcd.message while a defragmentation pass
+// runs. It stays there only if the pass died: the pass overwrites it when it
+// ends, and a later pass that finds it with nothing left to do records the end.
+const defragInProgress = "defragmentation in progress: "
+
 // defragment defragments the members the policy picks, the leader last and only
-// after leadership moved away from it.
-func (r *EtcdCareReconciler) defragment(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster, st *etcdCareState, next *v1alpha1.EtcdStatus) {
+// after leadership moved away from it. It reports the pass before it starts,
+// which shows progress on large databases and lets a restarted cell see that a
+// pass was cut short.
+func (r *EtcdCareReconciler) defragment(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster, st *etcdCareState, cl etcdcare.Cluster, next *v1alpha1.EtcdStatus) {
 	ctx, cancel := context.WithTimeout(ctx, repairTimeout)
 	defer cancel()
+	var due []string
+	for _, m := range cl.Members {
+		if r.Defrag.Needs(m) {
+			due = append(due, m.Name)
+		}
+	}
+	next.Message = defragInProgress + strings.Join(due, ", ")
+	if err := r.patchEtcdStatus(ctx, c, next); err != nil {
+		log.Warn("reporting the defragmentation", "err", err)
+	}
+	next.Message = ""
 	rep, err := st.ops.Defragment(ctx, r.Defrag, log)
 	logDefragReport(log, next, rep)
 	if len(rep.Steps) > 0 {
