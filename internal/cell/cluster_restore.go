@@ -297,9 +297,6 @@ func (r *ClusterReconciler) finishRestore(ctx context.Context, log *slog.Logger,
 		return ""
 	}
 	dir := restoreDir(p.Dir())
-	if markerExists(dir, replayedMarker) {
-		return ""
-	}
 	var job restoreJob
 	data, err := os.ReadFile(filepath.Join(dir, restoreJobFile))
 	if err == nil {
@@ -307,6 +304,13 @@ func (r *ClusterReconciler) finishRestore(ctx context.Context, log *slog.Logger,
 	}
 	if err != nil {
 		return fmt.Sprintf("the restore: reading %s: %v", restoreJobFile, err)
+	}
+	if markerExists(dir, replayedMarker) {
+		// Set on every pass: a pass that read a stale copy of the cluster may
+		// have written its conditions without this one.
+		setCondition(c, v1alpha1.ConditionRestored, true, "Restored",
+			fmt.Sprintf("restored from %s (full at %d, incrementals to %d)", job, job.Plan.Full.Revision, job.Plan.Revision))
+		return ""
 	}
 	if !etcdHealthy {
 		return "etcd, to replay the incrementals of the restore from " + job.String()
@@ -322,7 +326,7 @@ func (r *ClusterReconciler) finishRestore(ctx context.Context, log *slog.Logger,
 	log.Info("restored from backup", "source", job.Source, "set", job.Prefix, "full", job.Plan.Full.Revision,
 		"revision", job.Plan.Revision, "replayed", rep.Applied)
 	setCondition(c, v1alpha1.ConditionRestored, true, "Restored",
-		fmt.Sprintf("restored from %s (full at %d, %d revisions replayed)", job, job.Plan.Full.Revision, rep.Applied))
+		fmt.Sprintf("restored from %s (full at %d, incrementals to %d)", job, job.Plan.Full.Revision, job.Plan.Revision))
 	return ""
 }
 

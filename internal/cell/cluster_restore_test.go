@@ -219,7 +219,12 @@ func TestFinishRestore(t *testing.T) {
 	if cond := meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionRestored); cond == nil || cond.Status != metav1.ConditionTrue {
 		t.Fatalf("Restored condition %+v", cond)
 	}
+	// A pass that read a stale copy without the condition gets it back.
+	c.Status.Conditions = nil
 	if msg := r.finishRestore(ctx, log, c, p, true); msg != "" || fake.calls != 2 {
 		t.Fatalf("after the marker: %q, %d replays; want no more", msg, fake.calls)
+	}
+	if cond := meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionRestored); cond == nil || cond.Status != metav1.ConditionTrue {
+		t.Fatalf("Restored condition after the marker: %+v", cond)
 	}
 }

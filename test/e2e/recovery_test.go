@@ -169,9 +169,27 @@ func TestEtcdQuorumLost(t *testing.T) {
 
 	lostAt := time.Now()
 	loseMembers(ctx, t, in, "quorum", "etcd-a", "etcd-b")
+	// Kill cellplane and the cell as soon as the restore has begun, and start
+	// them again: the restore resumes from what it recorded.
+	dir := filepath.Join(filepath.Dir(etcdDataDir(in, "quorum", "etcd-a")), "restore-inplace")
+	err := framework.Eventually(ctx, 2*time.Minute, 20*time.Millisecond, func() error {
+		_, err := os.Stat(filepath.Join(dir, "job.json"))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the in-place restore did not begin: %v\ncell log:\n%s", err, cellLog(t, in))
+	}
+	killAll(t, in)
+	entries, _ := os.ReadDir(dir)
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	t.Logf("killed cellplane and its cell %s after the loss, with %v in the restore directory", time.Since(lostAt).Round(time.Millisecond), left)
+	in.Start(ctx)
 	var sawDegraded bool
 	var restore *eks.Restore
-	err := framework.Eventually(ctx, 3*time.Minute, 250*time.Millisecond, func() error {
+	err = framework.Eventually(ctx, 3*time.Minute, 250*time.Millisecond, func() error {
 		cl := describe(ctx, t, in, "quorum")
 		if cl.Status != "ACTIVE" {
 			return framework.Permanent(fmt.Errorf("cluster went %s: %s", cl.Status, cl.Cellplane.Reason))
