@@ -43,6 +43,12 @@ const (
 	pollActive   = 10 * time.Second
 )
 
+// DefaultGoawayChance is the --goaway-chance Kubernetes recommends starting
+// from: one HTTP/2 request in a thousand ends its connection gracefully, so a
+// busy client moves to another API server within seconds to minutes, and a
+// restarted server gets its share of connections back. The maximum is 0.02.
+const DefaultGoawayChance = 0.001
+
 // DefaultCreateTimeout is how long a control plane may take to become healthy
 // before its creation is declared FAILED.
 const DefaultCreateTimeout = 5 * time.Minute
@@ -69,6 +75,9 @@ type ClusterReconciler struct {
 	ReplayDialer ReplayDialer
 	// MembershipDialer connects member replacement to etcd; nil dials it for real.
 	MembershipDialer MembershipDialer
+	// GoawayChance is every API server's --goaway-chance; zero leaves it off.
+	// The cell passes DefaultGoawayChance unless told otherwise.
+	GoawayChance float64
 
 	started time.Time
 	slots   slotAllocator

@@ -88,6 +88,7 @@ func (r *ClusterReconciler) plan(ctx context.Context, c *v1alpha1.Cluster) (*con
 func (r *ClusterReconciler) newPlan(c *v1alpha1.Cluster, kube components.KubernetesBinaries, etcd components.EtcdBinaries) *controlplane.Plan {
 	in := planInput(r.Dir, r.Cell, c, kube, etcd)
 	in.EtcdJoined = joinedMembers(in.Dir)
+	in.GoawayChance = r.GoawayChance
 	return controlplane.New(in)
 }
 

@@ -57,6 +57,11 @@ type Input struct {
 	// --initial-cluster-state=existing. etcd ignores the flag once a member has
 	// data, so it stays set for good and the member's spec never changes again.
 	EtcdJoined []string
+	// GoawayChance is kube-apiserver's --goaway-chance: the share of HTTP/2
+	// requests after which a server asks its client to reconnect, so long-lived
+	// connections spread again over the API servers after one restarts. Zero
+	// leaves the flag off.
+	GoawayChance float64
 }
 
 // Plan is the full description of one control plane.

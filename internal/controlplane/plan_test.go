@@ -438,3 +438,36 @@ func TestDirectories(t *testing.T) {
 		t.Error("New touched the file system")
 	}
 }
+
+func TestAPIServerGoawayChance(t *testing.T) {
+	in := testInput(t, t.TempDir(), testSlots[0])
+	for _, tc := range []struct {
+		chance float64
+		want   string
+		set    bool
+	}{{0, "", false}, {0.001, "0.001", true}, {0.02, "0.02", true}} {
+		in.GoawayChance = tc.chance
+		p := New(in)
+		for _, m := range p.Members(KindAPIServer) {
+			got, ok := flags(t, p.Spec(m).Args)["goaway-chance"]
+			if ok != tc.set || got != tc.want {
+				t.Errorf("chance %v: %s --goaway-chance = %q (set %v), want %q (set %v)", tc.chance, m.Name(), got, ok, tc.want, tc.set)
+			}
+		}
+	}
+}
+
+func TestEtcdJoinedStartsExisting(t *testing.T) {
+	in := testInput(t, t.TempDir(), testSlots[0])
+	in.EtcdJoined = []string{"etcd-b"}
+	p := New(in)
+	for _, m := range p.Members(KindEtcd) {
+		want := "new"
+		if m.Name() == "etcd-b" {
+			want = "existing"
+		}
+		if got := flags(t, p.Spec(m).Args)["initial-cluster-state"]; got != want {
+			t.Errorf("%s --initial-cluster-state = %q, want %q", m.Name(), got, want)
+		}
+	}
+}

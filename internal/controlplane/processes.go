@@ -105,7 +105,7 @@ func (p *Plan) EtcdEndpoints() []string {
 func (p *Plan) apiServerArgs(m Member) []string {
 	f := p.pki
 	serving := f.APIServer[m.Name()]
-	return []string{
+	args := []string{
 		"--advertise-address=" + m.IP.String(),
 		"--bind-address=" + m.IP.String(),
 		"--secure-port=" + strconv.Itoa(ipam.APIServerPort),
@@ -142,6 +142,10 @@ func (p *Plan) apiServerArgs(m Member) []string {
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
 	}
+	if p.in.GoawayChance > 0 {
+		args = append(args, "--goaway-chance="+strconv.FormatFloat(p.in.GoawayChance, 'f', -1, 64))
+	}
+	return args
 }
 
 // controllerArgs are what controller-manager and scheduler share: their zone's API

@@ -22,7 +22,24 @@ const (
 	// EnvDefragMinFragmentation is the share of the backend that must be free,
 	// between 0 and 1 (etcdcare.Policy.MinFragmentation).
 	EnvDefragMinFragmentation = "CELLPLANE_DEFRAG_MIN_FRAGMENTATION"
+	// EnvGoawayChance replaces cell.DefaultGoawayChance as every API server's
+	// --goaway-chance (0 to 0.02, 0 turning it off); tests raise it to see
+	// connections rebalance in seconds.
+	EnvGoawayChance = "CELLPLANE_APISERVER_GOAWAY_CHANCE"
 )
+
+// goawayChanceFromEnv reads EnvGoawayChance, defaulting to cell.DefaultGoawayChance.
+func goawayChanceFromEnv() (float64, error) {
+	v, ok := os.LookupEnv(EnvGoawayChance)
+	if !ok {
+		return cellctl.DefaultGoawayChance, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 0.02 {
+		return 0, fmt.Errorf("%w: %s=%q is not a share between 0 and 0.02 (kube-apiserver's limit)", ErrInvalidConfig, EnvGoawayChance, v)
+	}
+	return f, nil
+}
 
 // setupEtcdCare registers the cell's etcd care on its controller manager.
 func (cp *cellProcess) setupEtcdCare(mgr manager.Manager) error {
@@ -66,7 +83,7 @@ func defragPolicyFromEnv() (etcdcare.Policy, error) {
 // earlier cellplane up is adopted rather than restarted.
 func etcdCareEnv() []string {
 	var env []string
-	for _, k := range []string{EnvDefragMinDBBytes, EnvDefragMinFragmentation} {
+	for _, k := range []string{EnvDefragMinDBBytes, EnvDefragMinFragmentation, EnvGoawayChance} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	cellctl "github.com/cellplane/cellplane/internal/cell"
 	"github.com/cellplane/cellplane/internal/etcdcare"
 )
 
@@ -33,5 +34,24 @@ func TestDefragPolicyFromEnv(t *testing.T) {
 				t.Errorf("etcdCareEnv() = %q", env)
 			}
 		})
+	}
+}
+
+func TestGoawayChanceFromEnv(t *testing.T) {
+	got, err := goawayChanceFromEnv()
+	if err != nil || got != cellctl.DefaultGoawayChance {
+		t.Errorf("unset: %v, %v; want the default %v", got, err, cellctl.DefaultGoawayChance)
+	}
+	for v, want := range map[string]float64{"0": 0, "0.02": 0.02, "0.005": 0.005} {
+		t.Setenv(EnvGoawayChance, v)
+		if got, err := goawayChanceFromEnv(); err != nil || got != want {
+			t.Errorf("%s: %v, %v", v, got, err)
+		}
+	}
+	for _, v := range []string{"0.5", "-0.1", "often"} {
+		t.Setenv(EnvGoawayChance, v)
+		if _, err := goawayChanceFromEnv(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: err %v, want ErrInvalidConfig", v, err)
+		}
 	}
 }

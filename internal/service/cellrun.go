@@ -194,10 +194,14 @@ func (cp *cellProcess) controllers() (manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	goaway, err := goawayChanceFromEnv()
+	if err != nil {
+		return nil, err
+	}
 	r := &cellctl.ClusterReconciler{
 		Client: mgr.GetClient(), CellName: c.name, Cell: c.plan, Dir: c.dir, LBDir: c.lbDir(),
 		Runner: cp.runtime, Binaries: cp.cache, Logger: cp.log, CreateTimeout: cp.cfg.CreateTimeout,
-		Exits: cp.exits, Restore: backups,
+		Exits: cp.exits, Restore: backups, GoawayChance: goaway,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up cluster controller: %w", err)
