@@ -5,6 +5,11 @@ import "github.com/cellplane/cellplane/internal/lb"
 // EndpointID names the cluster's endpoint file in the cell's load balancer.
 func (p *Plan) EndpointID() string { return p.in.Namespace + "." + p.in.Name }
 
+// EndpointMaxConnectionAge is how long, in seconds and ±10%, the endpoint keeps
+// a client connection before closing it so that it reconnects, possibly to
+// another API server.
+const EndpointMaxConnectionAge = 30 * 60
+
 // EndpointConfig is the load balancer's view of the cluster: its stable address in
 // front of every API server, health-checked on /readyz against the cluster CA.
 func (p *Plan) EndpointConfig() lb.EndpointConfig {
@@ -12,6 +17,9 @@ func (p *Plan) EndpointConfig() lb.EndpointConfig {
 		ID:          p.EndpointID(),
 		Listen:      p.EndpointAddress(),
 		HealthCheck: lb.HealthCheckConfig{Path: "/readyz", CAFile: p.pki.CA, IntervalMillis: 1000, FallCount: 2, RiseCount: 1},
+		// Busy HTTP/2 clients rebalance through --goaway-chance; this catches
+		// the quiet long-lived ones (watch-only), whose clients re-watch.
+		MaxConnectionAgeSeconds: EndpointMaxConnectionAge,
 	}
 	for _, m := range p.Members(KindAPIServer) {
 		c.Backends = append(c.Backends, lb.BackendConfig{Name: m.Name(), Address: m.Address()})

@@ -21,6 +21,8 @@ type backend struct {
 	health   health
 	sessions map[*session]struct{} // allocated on first use: most endpoints idle
 	closed   bool
+	draining bool
+	drain    time.Duration // the window draining closes connections over
 }
 
 // session is one client connection and, once dialled, its backend connection.
@@ -29,6 +31,14 @@ type session struct {
 	client net.Conn
 	server net.Conn
 	closed bool
+	// maxAgeAt and drainAt are when the session is closed to rebalance or to
+	// drain its backend; zero means never.
+	maxAgeAt, drainAt time.Time
+}
+
+// due reports whether the session has outlived its maximum age or its drain.
+func (s *session) due(now time.Time) bool {
+	return !s.maxAgeAt.IsZero() && !now.Before(s.maxAgeAt) || !s.drainAt.IsZero() && !now.Before(s.drainAt)
 }
 
 func newBackend(c BackendConfig, log *slog.Logger) *backend {
@@ -107,7 +117,56 @@ func (b *backend) add(s *session) bool {
 		b.sessions = make(map[*session]struct{})
 	}
 	b.sessions[s] = struct{}{}
+	if b.draining {
+		s.drainAt = time.Now().Add(randUpTo(b.drain))
+	}
 	return true
+}
+
+// setDraining starts or ends a drain. Starting one gives each connection a
+// random moment within window to be closed; ending it keeps the rest open.
+func (b *backend) setDraining(on bool, window time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.drain = window
+	if on == b.draining {
+		return
+	}
+	b.draining = on
+	now := time.Now()
+	for s := range b.sessions {
+		if on {
+			s.drainAt = now.Add(randUpTo(window))
+		} else {
+			s.drainAt = time.Time{}
+		}
+	}
+	if on {
+		b.log.Info("backend draining", "connections", len(b.sessions), "window", window)
+	} else {
+		b.log.Info("backend back in rotation")
+	}
+}
+
+// reap closes the sessions that are due and returns how many.
+func (b *backend) reap(now time.Time) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for s := range b.sessions {
+		if !s.closed && s.due(now) {
+			s.closeLocked()
+			n++
+		}
+	}
+	return n
+}
+
+func randUpTo(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
 }
 
 // attach records the dialled server connection, closing it instead when the
@@ -162,6 +221,7 @@ func (b *backend) status() BackendStatus {
 		Address:           b.address,
 		Healthy:           b.health.state == StateHealthy,
 		State:             b.health.state,
+		Draining:          b.draining,
 		ActiveConnections: len(b.sessions),
 		LastError:         b.health.lastErr,
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"sync"
@@ -21,6 +22,7 @@ type endpoint struct {
 	cancel context.CancelFunc
 	wg     *sync.WaitGroup // the Balancer's, so Close waits for every goroutine
 	health atomic.Pointer[healthCheck]
+	conns  atomic.Pointer[connPolicy]
 	rr     atomic.Uint32 // breaks ties between equally loaded backends
 
 	mu        sync.Mutex
@@ -36,7 +38,48 @@ func newEndpoint(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, c En
 	e := &endpoint{id: c.ID, listen: c.Listen, log: log.With("endpoint", c.ID), wg: wg}
 	e.ctx, e.cancel = context.WithCancel(ctx)
 	e.update(c, hc)
+	wg.Go(e.reapLoop)
 	return e
+}
+
+// connPolicy is how long an endpoint keeps connections, swapped whole on reload.
+type connPolicy struct {
+	maxAge, drain time.Duration
+}
+
+// reapInterval is how often due connections are closed: the precision of
+// maximum ages and drains.
+const reapInterval = 500 * time.Millisecond
+
+// newSession starts a client's session, with its maximum age when there is one.
+func (e *endpoint) newSession(client net.Conn) *session {
+	s := &session{client: client}
+	if p := e.conns.Load(); p != nil && p.maxAge > 0 {
+		j := 1 + connectionAgeJitter*(2*rand.Float64()-1)
+		s.maxAgeAt = time.Now().Add(time.Duration(float64(p.maxAge) * j))
+	}
+	return s
+}
+
+// reapLoop closes connections past their maximum age or their backend's drain.
+func (e *endpoint) reapLoop() {
+	t := time.NewTicker(reapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case now := <-t.C:
+			e.mu.Lock()
+			backends := e.backends
+			e.mu.Unlock()
+			for _, b := range backends {
+				if n := b.reap(now); n > 0 {
+					b.log.Debug("closed connections past their maximum age or drain", "connections", n)
+				}
+			}
+		}
+	}
 }
 
 // update applies a changed file in place: the listener and the connections
@@ -50,9 +93,16 @@ func (e *endpoint) update(c EndpointConfig, hc *healthCheck) {
 	if e.closed {
 		return
 	}
+	e.conns.Store(&connPolicy{
+		maxAge: time.Duration(c.MaxConnectionAgeSeconds) * time.Second,
+		drain:  time.Duration(c.DrainSeconds) * time.Second,
+	})
 	old := e.backends
 	e.backends = e.reconcileBackends(old, c.Backends)
 	closeRemoved(old, e.backends)
+	for i, b := range e.backends {
+		b.setDraining(c.Backends[i].Draining, time.Duration(c.DrainSeconds)*time.Second)
+	}
 }
 
 func (e *endpoint) reconcileBackends(old []*backend, want []BackendConfig) []*backend {

@@ -18,6 +18,13 @@ const (
 	DefaultHealthTimeout  = time.Second
 	DefaultFallCount      = 2
 	DefaultRiseCount      = 1
+	// DefaultDrainSeconds is the window over which a draining backend's
+	// connections are closed, each at a random moment of it, so their clients
+	// do not all reconnect at once.
+	DefaultDrainSeconds = 10
+	// connectionAgeJitter spreads each connection's maximum age by up to this
+	// share either way, so connections opened together are not cut together.
+	connectionAgeJitter = 0.1
 )
 
 const endpointFileExt = ".json"
@@ -29,12 +36,24 @@ type EndpointConfig struct {
 	Listen      string            `json:"listen"`
 	Backends    []BackendConfig   `json:"backends"`
 	HealthCheck HealthCheckConfig `json:"healthCheck"`
+	// MaxConnectionAgeSeconds, when positive, closes each client connection
+	// after about that long (±10%), so long-lived connections spread again over
+	// the backends after one restarts; clients reconnect, and watches resume.
+	// Zero keeps connections for as long as both sides do.
+	MaxConnectionAgeSeconds int `json:"maxConnectionAgeSeconds,omitempty"`
+	// DrainSeconds is how long a backend marked draining keeps its existing
+	// connections at most; default DefaultDrainSeconds.
+	DrainSeconds int `json:"drainSeconds,omitempty"`
 }
 
 // BackendConfig is one kube-apiserver of an endpoint.
 type BackendConfig struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
+	// Draining takes the backend out of rotation without removing it: new
+	// connections go elsewhere unless no other backend answers, and existing
+	// ones are closed over DrainSeconds. Evacuating a zone drains its servers.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // HealthCheckConfig says how to probe an endpoint's backends: an HTTPS GET
@@ -86,6 +105,7 @@ func (c EndpointConfig) withDefaults(dir, id string) EndpointConfig {
 		}
 	}
 	c.HealthCheck = c.HealthCheck.withDefaults(dir)
+	c.DrainSeconds = orDefault(c.DrainSeconds, DefaultDrainSeconds)
 	return c
 }
 
@@ -118,6 +138,9 @@ func (c EndpointConfig) validate(id string) error {
 	}
 	if err := validateBackends(c.Backends); err != nil {
 		return err
+	}
+	if c.MaxConnectionAgeSeconds < 0 || c.DrainSeconds < 0 {
+		return errors.New("maxConnectionAgeSeconds and drainSeconds must not be negative")
 	}
 	return c.HealthCheck.validate()
 }

@@ -19,13 +19,15 @@ func TestParseEndpointConfig(t *testing.T) {
 		name: "defaults fill zero fields",
 		json: `{"listen":"127.100.64.1:6443","backends":[{"name":"a","address":"127.100.16.1:6443"},{"address":"127.100.32.1:6443"}],"healthCheck":{"caFile":"/ca.crt"}}`,
 		want: EndpointConfig{ID: "default.demo", Listen: "127.100.64.1:6443",
-			Backends:    []BackendConfig{{"a", "127.100.16.1:6443"}, {"127.100.32.1:6443", "127.100.32.1:6443"}},
-			HealthCheck: HealthCheckConfig{Path: "/readyz", CAFile: "/ca.crt", IntervalMillis: 1000, TimeoutMillis: 1000, FallCount: 2, RiseCount: 1}},
+			Backends:     []BackendConfig{{Name: "a", Address: "127.100.16.1:6443"}, {Name: "127.100.32.1:6443", Address: "127.100.32.1:6443"}},
+			HealthCheck:  HealthCheckConfig{Path: "/readyz", CAFile: "/ca.crt", IntervalMillis: 1000, TimeoutMillis: 1000, FallCount: 2, RiseCount: 1},
+			DrainSeconds: DefaultDrainSeconds},
 	}, {
 		name: "explicit values and relative CA, unknown fields ignored",
 		json: `{"id":"default.demo","listen":":6443","future":true,"healthCheck":{"path":"/livez","caFile":"ca.crt","serverName":"kube","intervalMillis":200,"timeoutMillis":300,"fallCount":3,"riseCount":2}}`,
 		want: EndpointConfig{ID: "default.demo", Listen: ":6443",
-			HealthCheck: HealthCheckConfig{Path: "/livez", CAFile: "/cfg/ca.crt", ServerName: "kube", IntervalMillis: 200, TimeoutMillis: 300, FallCount: 3, RiseCount: 2}},
+			HealthCheck:  HealthCheckConfig{Path: "/livez", CAFile: "/cfg/ca.crt", ServerName: "kube", IntervalMillis: 200, TimeoutMillis: 300, FallCount: 3, RiseCount: 2},
+			DrainSeconds: DefaultDrainSeconds},
 	},
 		{name: "syntax error", json: `{"listen":`, wantErr: true},
 		{name: "id differs from file name", json: `{"id":"other","listen":":1","healthCheck":{"caFile":"/ca"}}`, wantErr: true},
@@ -78,8 +80,9 @@ func TestEndpointID(t *testing.T) {
 func TestWriteEndpointFileRoundTrips(t *testing.T) {
 	dir := t.TempDir()
 	want := EndpointConfig{ID: "default.demo", Listen: "127.100.64.1:6443",
-		Backends:    []BackendConfig{{"a", "127.100.16.1:6443"}},
-		HealthCheck: HealthCheckConfig{Path: "/readyz", CAFile: "/ca.crt", IntervalMillis: 1000, TimeoutMillis: 1000, FallCount: 2, RiseCount: 1}}
+		Backends:                []BackendConfig{{Name: "a", Address: "127.100.16.1:6443", Draining: true}},
+		HealthCheck:             HealthCheckConfig{Path: "/readyz", CAFile: "/ca.crt", IntervalMillis: 1000, TimeoutMillis: 1000, FallCount: 2, RiseCount: 1},
+		MaxConnectionAgeSeconds: 1800, DrainSeconds: 5}
 	if err := WriteEndpointFile(dir, want); err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ var (
 // handle proxies one accepted client connection until either side is done.
 func (e *endpoint) handle(client net.Conn) {
 	defer client.Close()
-	s := &session{client: client}
+	s := e.newSession(client)
 	b, server := e.connect(s)
 	if b == nil {
 		return

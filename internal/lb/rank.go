@@ -5,9 +5,10 @@ import "slices"
 // candidate is a backend with the health and load it had when ranked; taking
 // them once keeps the sort consistent while connections come and go.
 type candidate struct {
-	b      *backend
-	state  HealthState
-	active int
+	b        *backend
+	state    HealthState
+	draining bool
+	active   int
 }
 
 // rankBackends orders backends for a new connection: healthy ones by fewest
@@ -21,15 +22,15 @@ func rankBackends(backends []*backend, start int) []*backend {
 	for i := range backends {
 		b := backends[(start+i)%len(backends)]
 		st := b.status()
-		cands = append(cands, candidate{b: b, state: st.State, active: st.ActiveConnections})
+		cands = append(cands, candidate{b: b, state: st.State, draining: st.Draining, active: st.ActiveConnections})
 	}
 	return rankCandidates(cands)
 }
 
 func rankCandidates(cands []candidate) []*backend {
 	slices.SortStableFunc(cands, func(a, b candidate) int {
-		if a.state != b.state {
-			return stateRank(a.state) - stateRank(b.state)
+		if ra, rb := candidateRank(a), candidateRank(b); ra != rb {
+			return ra - rb
 		}
 		return a.active - b.active
 	})
@@ -40,15 +41,17 @@ func rankCandidates(cands []candidate) []*backend {
 	return ranked
 }
 
-// stateRank puts healthy before unknown before unhealthy: each is tried only
-// when every backend ranked before it failed to dial.
-func stateRank(s HealthState) int {
-	switch s {
-	case StateHealthy:
-		return 0
-	case StateUnknown:
-		return 1
-	default:
+// candidateRank puts healthy before unknown before draining before unhealthy:
+// each is tried only when every backend ranked before it failed to dial.
+func candidateRank(c candidate) int {
+	switch {
+	case c.state == StateUnhealthy:
+		return 3
+	case c.draining:
 		return 2
+	case c.state == StateHealthy:
+		return 0
+	default:
+		return 1
 	}
 }

@@ -25,6 +25,8 @@ type BackendStatus struct {
 	Healthy           bool        `json:"healthy"`
 	State             HealthState `json:"state"`
 	ActiveConnections int         `json:"activeConnections"`
+	// Draining is true while the backend is out of rotation by configuration.
+	Draining bool `json:"draining"`
 	// LastError is the error of the latest check, empty once one passes.
 	LastError string `json:"lastError"`
 }
