@@ -19,6 +19,13 @@ type CellSpec struct {
 	// being served and healed.
 	// +optional
 	Draining bool `json:"draining,omitempty"`
+
+	// ZoneShifts lists the zones an operator shifted out of the cell, like a
+	// zonal shift: the cell drains their API servers, stops their controllers
+	// and moves etcd leadership elsewhere, in every cluster. At most one.
+	// +optional
+	// +kubebuilder:validation:MaxItems=1
+	ZoneShifts []string `json:"zoneShifts,omitempty"`
 }
 
 // CellStatus is what the cell reports about itself. The region judges the

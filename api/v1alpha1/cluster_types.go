@@ -41,6 +41,9 @@ const (
 	// while a member whose data was lost is replaced, or while etcd is
 	// restored in place after losing quorum for good.
 	ConditionEtcdMembers = "EtcdMembers"
+	// ConditionZoneShifted: a zone is shifted out of the cell and the cluster
+	// is evacuated from it. Only clusters of a cell with a zone shift have it.
+	ConditionZoneShifted = "ZoneShifted"
 )
 
 // Finalizers.

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
@@ -75,6 +76,8 @@ type ClusterReconciler struct {
 	ReplayDialer ReplayDialer
 	// MembershipDialer connects member replacement to etcd; nil dials it for real.
 	MembershipDialer MembershipDialer
+	// Zones says which zones are shifted out of the cell; nil shifts none.
+	Zones *ZoneShifts
 	// GoawayChance is every API server's --goaway-chance; zero leaves it off.
 	// The cell passes DefaultGoawayChance unless told otherwise.
 	GoawayChance float64
@@ -97,7 +100,38 @@ func (r *ClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Exits != nil {
 		b = b.WatchesRawSource(source.Channel(r.Exits, &handler.EnqueueRequestForObject{}))
 	}
+	if r.Zones != nil {
+		wake := make(chan event.GenericEvent)
+		b = b.WatchesRawSource(source.Channel(wake, &handler.EnqueueRequestForObject{}))
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return r.wakeOnShift(ctx, wake) })); err != nil {
+			return err
+		}
+	}
 	return b.Complete(r)
+}
+
+// wakeOnShift looks at every cluster as soon as the zone shifts change, so an
+// evacuation starts at once rather than at each cluster's next poll.
+func (r *ClusterReconciler) wakeOnShift(ctx context.Context, wake chan<- event.GenericEvent) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.Zones.Changed():
+		}
+		var list v1alpha1.ClusterList
+		if err := r.Client.List(ctx, &list); err != nil {
+			r.Logger.Warn("listing clusters after a zone shift", "err", err)
+			continue
+		}
+		for i := range list.Items {
+			select {
+			case wake <- event.GenericEvent{Object: &list.Items[i]}:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
 }
 
 // Reconcile follows the fixed order: fetch, deletion, finalizer, phases, status.

@@ -23,6 +23,12 @@ import (
 // errTerminal marks failures that retrying cannot fix; the cluster goes FAILED.
 var errTerminal = errors.New("cannot be created")
 
+// shiftDrainSeconds is how long the endpoint takes to close the connections of
+// API servers in a shifted zone, each at a random moment of it: within the 10 s
+// an evacuation may take, and spread so that clients do not all reconnect at
+// once.
+const shiftDrainSeconds = 5
+
 // errReplan ends a pass after a phase changed what the plan is derived from
 // (an etcd member's replacement record): the next pass starts from a fresh plan.
 var errReplan = errors.New("plan changed")
@@ -132,6 +138,12 @@ func (r *ClusterReconciler) phaseProcesses(ctx context.Context, _ *v1alpha1.Clus
 		if heldByRestore(p, m) {
 			continue
 		}
+		if r.Zones.stoppedByShift(m) {
+			if err := r.Runner.Stop(ctx, p.Spec(m)); err != nil {
+				return fmt.Errorf("stopping %s, its zone is shifted out: %w", m.Name(), err)
+			}
+			continue
+		}
 		spec := p.Spec(m)
 		if m.Kind == controlplane.KindEtcd {
 			if err := os.MkdirAll(p.EtcdDataDir(m), 0o700); err != nil {
@@ -151,7 +163,12 @@ func (r *ClusterReconciler) phaseProcesses(ctx context.Context, _ *v1alpha1.Clus
 }
 
 func (r *ClusterReconciler) phaseEndpoint(_ context.Context, c *v1alpha1.Cluster, p *controlplane.Plan) error {
-	if err := lb.WriteEndpointFile(r.LBDir, p.EndpointConfig()); err != nil {
+	cfg := p.EndpointConfig()
+	for i, m := range p.Members(controlplane.KindAPIServer) {
+		cfg.Backends[i].Draining = r.Zones.Shifted(m.Zone)
+	}
+	cfg.DrainSeconds = shiftDrainSeconds
+	if err := lb.WriteEndpointFile(r.LBDir, cfg); err != nil {
 		return fmt.Errorf("configuring endpoint: %w", err)
 	}
 	c.Status.Endpoint = p.Endpoint()

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +33,9 @@ func (r *ClusterReconciler) phaseHealth(ctx context.Context, log *slog.Logger, c
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	members := p.AllMembers()
+	// Controllers stopped by a zone shift are expected down.
+	members := slices.DeleteFunc(p.AllMembers(), r.Zones.stoppedByShift)
+	setZoneShiftCondition(c, r.Zones)
 	results := probeAll(ctx, pr, members)
 	c.Status.Components = r.componentStatuses(p, members, results)
 	unhealthy := setKindConditions(c, members, results)
@@ -121,6 +124,19 @@ func setKindConditions(c *v1alpha1.Cluster, members []controlplane.Member, resul
 		setCondition(c, cond, len(names) == 0, pick(len(names) == 0, "Healthy", "Unhealthy"), msg)
 	}
 	return unhealthy
+}
+
+// setZoneShiftCondition reports a zone shift of the cell: the cluster's API
+// servers there are drained by the endpoint and its controllers there stopped;
+// etcd care moves etcd's leader out.
+func setZoneShiftCondition(c *v1alpha1.Cluster, z *ZoneShifts) {
+	zones := z.Zones()
+	if len(zones) == 0 {
+		meta.RemoveStatusCondition(&c.Status.Conditions, v1alpha1.ConditionZoneShifted)
+		return
+	}
+	setCondition(c, v1alpha1.ConditionZoneShifted, true, "Evacuated",
+		fmt.Sprintf("zone %s is shifted out: its API servers are drained and its controllers stopped", strings.Join(zones, ", ")))
 }
 
 // setEtcdConditions reports quorum and leadership as etcd care last measured

@@ -23,6 +23,7 @@ type EtcdOps interface {
 	CompactIfBehind(ctx context.Context, pol etcdcare.CompactionPolicy, log *slog.Logger) (etcdcare.CompactionReport, error)
 	Defragment(ctx context.Context, pol etcdcare.Policy, log *slog.Logger) (etcdcare.Report, error)
 	RecoverNoSpace(ctx context.Context, pol etcdcare.Policy, log *slog.Logger) (etcdcare.NoSpaceReport, error)
+	MoveLeader(ctx context.Context, c etcdcare.Cluster, to uint64) error
 	Close() error
 }
 
@@ -94,6 +95,13 @@ func (e *etcdConn) RecoverNoSpace(ctx context.Context, pol etcdcare.Policy, log 
 
 func (e *etcdConn) Replay(ctx context.Context, snapshotRev int64, batches []etcdcare.Batch, log *slog.Logger) (etcdcare.ReplayReport, error) {
 	return etcdcare.Replay(ctx, e.cli, snapshotRev, batches, log)
+}
+
+// moveLeaderTimeout bounds a leadership transfer and the wait to see it.
+const moveLeaderTimeout = 5 * time.Second
+
+func (e *etcdConn) MoveLeader(ctx context.Context, c etcdcare.Cluster, to uint64) error {
+	return etcdcare.MoveLeader(ctx, e.cli, e.eps, c, to, moveLeaderTimeout)
 }
 
 func (e *etcdConn) Close() error { return e.cli.Close() }

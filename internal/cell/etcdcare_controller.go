@@ -71,6 +71,9 @@ type EtcdCareReconciler struct {
 	OverQuotaBackoff time.Duration
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Zones says which zones are shifted out of the cell: etcd's leader is
+	// moved out of them. Nil shifts none.
+	Zones *ZoneShifts
 
 	mu     sync.Mutex
 	states map[types.NamespacedName]*etcdCareState

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,7 @@ type fakeEtcd struct {
 	noSpaceFn func() error
 	calls     map[string]int
 	closed    bool
+	movedTo   uint64
 }
 
 func (f *fakeEtcd) count(op string) int {
@@ -74,6 +76,19 @@ func (f *fakeEtcd) RecoverNoSpace(context.Context, etcdcare.Policy, *slog.Logger
 		err = f.noSpaceFn()
 	}
 	return f.noSpace, err
+}
+
+func (f *fakeEtcd) MoveLeader(_ context.Context, _ etcdcare.Cluster, to uint64) error {
+	f.called("moveleader")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.movedTo = to
+	for i := range f.cluster.Members {
+		f.cluster.Members[i].Leader = f.cluster.Members[i].ID == to
+		f.cluster.Members[i].LeaderID = to
+	}
+	f.cluster.LeaderID = to
+	return nil
 }
 
 func (f *fakeEtcd) Close() error {
@@ -334,5 +349,40 @@ func TestEtcdCareRecordsDefragmentationInterruptedByKill(t *testing.T) {
 	}
 	if e := c.Status.Etcd; e.LastDefragmentation == nil || strings.HasPrefix(e.Message, defragInProgress) {
 		t.Errorf("status.etcd = %+v, want the interrupted pass recorded as finished", e)
+	}
+}
+
+func TestEtcdCareMovesLeaderOutOfShiftedZone(t *testing.T) {
+	etcd := &fakeEtcd{cluster: healthyEtcd()} // etcd-a leads
+	for i := range etcd.cluster.Members {
+		etcd.cluster.Members[i].DBSize = 2 << 20 // nothing to defragment
+	}
+	etcd.cluster.Members[2].RaftAppliedIndex = 9 // etcd-c is the most caught up
+	r, _ := newEtcdCare(t, etcd, testCluster(activeCluster))
+	zones, err := LoadZoneShifts(filepath.Join(t.TempDir(), "zone-shifts.json"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Zones = zones
+	if _, c := reconcileEtcd(t, r); etcd.count("moveleader") != 0 || c.Status.Etcd.Leader != "etcd-a" {
+		t.Fatalf("without a shift: calls %v, leader %s", etcd.calls, c.Status.Etcd.Leader)
+	}
+	if err := zones.Set([]string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	_, c := reconcileEtcd(t, r)
+	if etcd.count("moveleader") != 1 || etcd.movedTo != 0xc || c.Status.Etcd.Leader != "etcd-c" {
+		t.Fatalf("with zone a shifted: calls %v, moved to %x, leader %s", etcd.calls, etcd.movedTo, c.Status.Etcd.Leader)
+	}
+	if !strings.Contains(c.Status.Etcd.Message, "zone a is shifted out") {
+		t.Errorf("message %q", c.Status.Etcd.Message)
+	}
+	if reconcileEtcd(t, r); etcd.count("moveleader") != 1 {
+		t.Errorf("moved again with the leader already outside the zone: %v", etcd.calls)
+	}
+	// Saved: a cell restarted without the region keeps the shift.
+	again, err := LoadZoneShifts(zones.path, slog.New(slog.DiscardHandler))
+	if err != nil || !again.Shifted("a") || again.Shifted("b") {
+		t.Errorf("reloaded shifts %v, %v", again.Zones(), err)
 	}
 }

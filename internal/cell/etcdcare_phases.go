@@ -43,6 +43,7 @@ func (r *EtcdCareReconciler) care(ctx context.Context, log *slog.Logger, c *v1al
 	case !cl.Healthy():
 		next.Message = "no repairs while etcd is unhealthy: " + strings.Join(unhealthyMembers(cl), "; ")
 	default:
+		r.evacuateLeader(ctx, log, c, cl, st, next)
 		r.compact(ctx, log, st, next)
 		if r.needsDefrag(cl) {
 			r.defragment(ctx, log, c, st, cl, next)
@@ -68,6 +69,34 @@ func (r *EtcdCareReconciler) measure(ctx context.Context, c *v1alpha1.Cluster, s
 	cl, err := st.ops.Status(ctx)
 	fillEtcdStatus(next, cl, st.zones, c.Spec.EtcdQuota(), metav1.NewTime(r.Now()))
 	return cl, err
+}
+
+// evacuateLeader moves etcd's leadership out of a zone shifted out of the cell,
+// to the most caught-up healthy voter elsewhere.
+func (r *EtcdCareReconciler) evacuateLeader(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster, cl etcdcare.Cluster, st *etcdCareState, next *v1alpha1.EtcdStatus) {
+	l, ok := cl.Leader()
+	if !ok || !r.Zones.Shifted(st.zones[l.Name]) {
+		return
+	}
+	var to *etcdcare.Member
+	for i, m := range cl.Members {
+		if m.ID != l.ID && m.Healthy() && !m.Learner && !r.Zones.Shifted(st.zones[m.Name]) &&
+			(to == nil || m.RaftAppliedIndex > to.RaftAppliedIndex) {
+			to = &cl.Members[i]
+		}
+	}
+	if to == nil {
+		next.Message = "etcd's leader " + l.Name + " is in a shifted zone, and no healthy member elsewhere can lead"
+		return
+	}
+	if err := st.ops.MoveLeader(ctx, cl, to.ID); err != nil {
+		log.Warn("moving etcd leadership out of a shifted zone", "from", l.Name, "to", to.Name, "err", err)
+		next.Message = "moving etcd leadership out of shifted zone " + st.zones[l.Name] + ": " + err.Error()
+		return
+	}
+	log.Info("etcd leadership moved out of a shifted zone", "from", l.Name, "to", to.Name)
+	next.Message = fmt.Sprintf("moved etcd leadership from %s to %s: zone %s is shifted out", l.Name, to.Name, st.zones[l.Name])
+	r.remeasure(ctx, c, st, next)
 }
 
 // remeasure refreshes next after a repair, keeping the repair's message.

@@ -31,7 +31,10 @@ type Heartbeat struct {
 	LoadBalancer string
 	Logger       *slog.Logger
 	Interval     time.Duration // HeartbeatInterval when zero
-	Now          func() time.Time
+	// Zones, when set, takes the cell's zone shifts from the region's answer
+	// to every beat.
+	Zones *ZoneShifts
+	Now   func() time.Time
 
 	failing bool
 }
@@ -90,6 +93,10 @@ func (h *Heartbeat) Beat(ctx context.Context) error {
 	}
 	if err != nil {
 		return fmt.Errorf("reporting heartbeat: %w", err)
+	}
+	if h.Zones != nil {
+		// The patch's answer is the whole Cell, spec included.
+		return h.Zones.Set(c.Spec.ZoneShifts)
 	}
 	return nil
 }

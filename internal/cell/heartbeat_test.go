@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -123,7 +124,7 @@ func TestBeatReportsStatus(t *testing.T) {
 	if got.Status != want {
 		t.Errorf("status = %+v, want %+v", got.Status, want)
 	}
-	if got.Spec != regionCell().Spec {
+	if !equality.Semantic.DeepEqual(got.Spec, regionCell().Spec) {
 		t.Errorf("spec = %+v after a beat, want it untouched (%+v)", got.Spec, regionCell().Spec)
 	}
 
@@ -298,5 +299,38 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestBeatTakesZoneShiftsFromTheRegion(t *testing.T) {
+	ctx := context.Background()
+	shifted := regionCell()
+	shifted.Spec.ZoneShifts = []string{"b"}
+	region := newRegion(t, &patchRecorder{}, shifted)
+	h := newHeartbeat(region, newFakeClient(t), discard)
+	zones, err := LoadZoneShifts(t.TempDir()+"/zone-shifts.json", discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Zones = zones
+	changed := zones.Changed()
+	if err := h.Beat(ctx); err != nil {
+		t.Fatalf("Beat: %v", err)
+	}
+	if !zones.Shifted("b") || zones.Shifted("a") {
+		t.Fatalf("shifted zones after a beat = %v, want [b]", zones.Zones())
+	}
+	select {
+	case <-changed:
+	default:
+		t.Error("the change was not announced")
+	}
+	got := getCell(t, region)
+	got.Spec.ZoneShifts = nil
+	if err := region.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Beat(ctx); err != nil || zones.Shifted("b") {
+		t.Errorf("after the shift was undone: %v, %v", zones.Zones(), err)
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -38,6 +39,8 @@ type cellJSON struct {
 	Heartbeat *time.Time `json:"heartbeat,omitempty"`
 	Reported  int32      `json:"reportedClusters"`
 	PID       int        `json:"pid,omitempty"`
+	// ZoneShifts are the zones shifted out of the cell.
+	ZoneShifts []string `json:"zoneShifts,omitempty"`
 }
 
 func newCellList(g *globals) *cobra.Command {
@@ -61,7 +64,8 @@ CLUSTERS counts the clusters the region placed there, deleting ones included.`,
 				out := make([]cellJSON, len(views))
 				for i, v := range views {
 					out[i] = cellJSON{Name: v.Name, State: string(v.State), Clusters: v.Placed, Capacity: v.Capacity,
-						Draining: v.Cell.Spec.Draining, Reported: v.Cell.Status.Clusters, PID: v.Cell.Status.PID}
+						Draining: v.Cell.Spec.Draining, Reported: v.Cell.Status.Clusters, PID: v.Cell.Status.PID,
+						ZoneShifts: v.Cell.Spec.ZoneShifts}
 					if hb := v.Cell.Status.HeartbeatTime; hb != nil {
 						out[i].Heartbeat = &hb.Time
 					}
@@ -69,13 +73,13 @@ CLUSTERS counts the clusters the region placed there, deleting ones included.`,
 				return g.printJSON(map[string]any{"cells": out})
 			}
 			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tSTATE\tCLUSTERS\tCAPACITY\tHEARTBEAT")
+			fmt.Fprintln(w, "NAME\tSTATE\tCLUSTERS\tCAPACITY\tHEARTBEAT\tZONES SHIFTED OUT")
 			for _, v := range views {
 				hb := "never"
 				if v.Age >= 0 {
 					hb = v.Age.Round(time.Second).String() + " ago"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", v.Name, v.State, v.Placed, v.Capacity, hb)
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", v.Name, v.State, v.Placed, v.Capacity, hb, orDash(strings.Join(v.Cell.Spec.ZoneShifts, ",")))
 			}
 			return w.Flush()
 		},

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // moveLeaderAway transfers leadership from m to the best healthy voter: one
@@ -71,4 +73,31 @@ func (d *defragger) awaitLeaderElsewhere(ctx context.Context, id uint64) (Cluste
 		return c, fmt.Errorf("waiting for leadership to leave member %x: %w", id, err)
 	}
 	return c, nil
+}
+
+// MoveLeader hands leadership from the current leader to member to, and waits
+// until etcd reports to as leader or timeout passes. A cluster already led by
+// to is left alone. Evacuating a zone uses it.
+func MoveLeader(ctx context.Context, cli *clientv3.Client, endpoints []string, c Cluster, to uint64, timeout time.Duration) error {
+	l, ok := c.Leader()
+	if !ok {
+		return fmt.Errorf("moving leadership: no leader: %w", ErrUnhealthy)
+	}
+	if l.ID == to {
+		return nil
+	}
+	lm, err := dialMember(cli, l.Endpoint)
+	if err != nil {
+		return err
+	}
+	defer lm.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := lm.mnt.MoveLeader(ctx, to); err != nil && !errors.Is(err, rpctypes.ErrNotLeader) {
+		return fmt.Errorf("moving leadership from %s to %x: %w", l.Name, to, err)
+	}
+	return poll(ctx, settleInterval, timeout, func(ctx context.Context) (bool, error) {
+		c, err := Status(ctx, cli, endpoints)
+		return err == nil && c.LeaderID == to, nil
+	})
 }

@@ -62,3 +62,29 @@ func TestReplaceMember(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestMoveLeader(t *testing.T) {
+	t.Parallel()
+	c := startTestCluster(t, 19)
+	ctx := testCtx(t, 60*time.Second)
+	cli := c.client()
+	st := c.waitHealthy()
+	var to Member
+	for _, m := range st.Members {
+		if !m.Leader {
+			to = m
+			break
+		}
+	}
+	if err := MoveLeader(ctx, cli, c.endpoints(), st, to.ID, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	after, err := Status(ctx, cli, c.endpoints())
+	if err != nil || after.LeaderID != to.ID {
+		t.Fatalf("leader after MoveLeader = %x (%v), want %s (%x)", after.LeaderID, err, to.Name, to.ID)
+	}
+	// Already there: nothing to do.
+	if err := MoveLeader(ctx, cli, c.endpoints(), after, to.ID, 10*time.Second); err != nil {
+		t.Errorf("MoveLeader to the leader itself: %v", err)
+	}
+}

@@ -52,7 +52,7 @@ func (cp *cellProcess) setupEtcdCare(mgr manager.Manager) error {
 			"minDBBytes", pol.MinDBSize, "minFragmentation", pol.MinFragmentation)
 	}
 	r := &cellctl.EtcdCareReconciler{
-		Client: mgr.GetClient(), Cell: cp.cell.plan, Dir: cp.cell.dir, Logger: cp.log, Defrag: pol,
+		Client: mgr.GetClient(), Cell: cp.cell.plan, Dir: cp.cell.dir, Logger: cp.log, Defrag: pol, Zones: cp.zones,
 	}
 	return r.SetupWithManager(mgr)
 }

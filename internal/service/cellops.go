@@ -3,8 +3,11 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -67,6 +70,37 @@ func (c *Cells) SetCapacity(ctx context.Context, name string, capacity int) erro
 	return c.update(ctx, name, func(cell *v1alpha1.Cell) { cell.Spec.Capacity = int32(capacity) })
 }
 
+// Zones a cell's members are spread over; any one can be shifted out.
+var shiftableZones = []string{"a", "b", "c"}
+
+// ShiftZone shifts zone out of cell name (undo: back in). The cell drains the
+// zone's API servers, stops its controllers and moves etcd's leader out, in
+// every cluster. One zone at a time: with two out, no cluster keeps an API
+// server.
+func (c *Cells) ShiftZone(ctx context.Context, name, zone string, undo bool) error {
+	if !slices.Contains(shiftableZones, zone) {
+		return fmt.Errorf("%w: zone must be one of %s, got %q", errdefs.ErrInvalidParameter, strings.Join(shiftableZones, ", "), zone)
+	}
+	var refused error
+	err := c.update(ctx, name, func(cell *v1alpha1.Cell) {
+		refused = nil
+		switch {
+		case undo:
+			cell.Spec.ZoneShifts = slices.DeleteFunc(cell.Spec.ZoneShifts, func(z string) bool { return z == zone })
+		case slices.Contains(cell.Spec.ZoneShifts, zone):
+		case len(cell.Spec.ZoneShifts) > 0:
+			refused = fmt.Errorf("%w: zone %s is already shifted out of %s; shift it back first (zone shift %s --cell %s --undo)",
+				errdefs.ErrInvalidRequest, cell.Spec.ZoneShifts[0], name, cell.Spec.ZoneShifts[0], name)
+		default:
+			cell.Spec.ZoneShifts = append(cell.Spec.ZoneShifts, zone)
+		}
+	})
+	if refused != nil {
+		return refused
+	}
+	return err
+}
+
 func (c *Cells) update(ctx context.Context, name string, change func(*v1alpha1.Cell)) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var cell v1alpha1.Cell
@@ -77,7 +111,11 @@ func (c *Cells) update(ctx context.Context, name string, change func(*v1alpha1.C
 		if err != nil {
 			return fmt.Errorf("reading cell %s: %w", name, err)
 		}
+		before := cell.DeepCopy()
 		change(&cell)
+		if equality.Semantic.DeepEqual(before.Spec, cell.Spec) {
+			return nil
+		}
 		if err := c.region.Update(ctx, &cell); err != nil {
 			return fmt.Errorf("updating cell %s: %w", name, err)
 		}

@@ -94,6 +94,7 @@ type cellProcess struct {
 	runtime *process.Runtime
 	cache   *components.Cache
 	exits   chan event.GenericEvent
+	zones   *cellctl.ZoneShifts
 }
 
 func (cp *cellProcess) run(ctx context.Context) error {
@@ -104,6 +105,9 @@ func (cp *cellProcess) run(ctx context.Context) error {
 	}
 	kube, err := cp.cache.Kubernetes(ctx, components.Default())
 	if err != nil {
+		return err
+	}
+	if cp.zones, err = cellctl.LoadZoneShifts(filepath.Join(cp.cell.dir, "zone-shifts.json"), cp.log); err != nil {
 		return err
 	}
 	cp.runtime = process.New(process.Options{Logger: cp.log, OnExit: cp.onExit})
@@ -201,7 +205,7 @@ func (cp *cellProcess) controllers() (manager.Manager, error) {
 	r := &cellctl.ClusterReconciler{
 		Client: mgr.GetClient(), CellName: c.name, Cell: c.plan, Dir: c.dir, LBDir: c.lbDir(),
 		Runner: cp.runtime, Binaries: cp.cache, Logger: cp.log, CreateTimeout: cp.cfg.CreateTimeout,
-		Exits: cp.exits, Restore: backups, GoawayChance: goaway,
+		Exits: cp.exits, Restore: backups, GoawayChance: goaway, Zones: cp.zones,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up cluster controller: %w", err)
@@ -238,7 +242,7 @@ func (cp *cellProcess) agent() (manager.Manager, error) {
 	}
 	hb := &cellctl.Heartbeat{
 		Region: region.GetClient(), Cell: mgr.GetClient(), CellName: cp.cell.name, Logger: cp.log,
-		Store: cp.cell.store.RESTConfig().Host, LoadBalancer: cp.cell.lbStatusAddr(),
+		Store: cp.cell.store.RESTConfig().Host, LoadBalancer: cp.cell.lbStatusAddr(), Zones: cp.zones,
 	}
 	if err := mgr.Add(hb); err != nil {
 		return nil, err

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func newZone(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "zone", Short: "Shift zones out of a cell and back (operator)"}
+	cmd.AddCommand(newZoneShift(g))
+	asGroup(cmd)
+	return cmd
+}
+
+func newZoneShift(g *globals) *cobra.Command {
+	var cell string
+	var undo bool
+	cmd := &cobra.Command{
+		Use:   "shift ZONE [--cell NAME] [--undo]",
+		Short: "Move every cluster of a cell out of one zone, like a zonal shift",
+		Long: `Shift a zone (a, b or c) out of a cell. In every cluster of the cell, the endpoint
+stops sending new connections to the zone's API servers and closes their existing ones
+over 5 seconds (clients reconnect to the other zone; watches resume), the zone's
+controller manager and scheduler stop so that leadership moves to the other zone, and
+etcd's leader moves to a member outside the zone. The zone's etcd member keeps running
+for quorum. The cell keeps a shift in force while the region is away. One zone at a
+time. --undo brings the zone back: its controllers start again and new connections
+reach its API servers again, while existing ones stay where they are until they
+rebalance (--goaway-chance and the endpoint's maximum connection age).`,
+		Args: exactlyOne("zone"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.cells()
+			if err != nil {
+				return err
+			}
+			if cell == "" {
+				views, err := c.List(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if len(views) != 1 {
+					var names []string
+					for _, v := range views {
+						names = append(names, v.Name)
+					}
+					return usagef("the region has %d cells (%s): name one with --cell", len(views), strings.Join(names, ", "))
+				}
+				cell = views[0].Name
+			}
+			if err := c.ShiftZone(cmd.Context(), cell, args[0], undo); err != nil {
+				return err
+			}
+			if undo {
+				g.printf("zone %s of cell %s is back in rotation\n", args[0], cell)
+			} else {
+				g.printf("zone %s is shifted out of cell %s; its clusters evacuate it (see the ZoneShifted condition)\n", args[0], cell)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cell, "cell", "", "the cell (needed when the region has more than one)")
+	cmd.Flags().BoolVar(&undo, "undo", false, "bring the zone back")
+	return cmd
+}
