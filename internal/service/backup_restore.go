@@ -154,11 +154,7 @@ func patchRestoreRequest(ctx context.Context, cl client.Client, c *v1alpha1.Clus
 // region holds it; nil when it was never restored in place. A request is
 // answered once its RequestID matches and its Phase is Done or Failed.
 func (b *Backups) RestoreStatus(ctx context.Context, account, name string) (*v1alpha1.RestoreStatus, error) {
-	cl, err := regionClient(b.dataDir)
-	if err != nil {
-		return nil, err
-	}
-	c, err := b.cluster(ctx, cl, account, name)
+	c, err := b.regionCluster(ctx, account, name)
 	if err != nil {
 		return nil, err
 	}

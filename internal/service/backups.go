@@ -264,15 +264,20 @@ func (b *Backups) Request(ctx context.Context, account, name string) (time.Time,
 
 // Status returns the backup status the region holds for the cluster.
 func (b *Backups) Status(ctx context.Context, account, name string) (*v1alpha1.BackupStatus, error) {
-	cl, err := regionClient(b.dataDir)
-	if err != nil {
-		return nil, err
-	}
-	c, err := b.cluster(ctx, cl, account, name)
+	c, err := b.regionCluster(ctx, account, name)
 	if err != nil {
 		return nil, err
 	}
 	return c.Status.Backup, nil
+}
+
+// regionCluster reads the cluster as the region holds it.
+func (b *Backups) regionCluster(ctx context.Context, account, name string) (*v1alpha1.Cluster, error) {
+	cl, err := regionClient(b.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return b.cluster(ctx, cl, account, name)
 }
 
 func (b *Backups) cluster(ctx context.Context, cl client.Client, account, name string) (*v1alpha1.Cluster, error) {

@@ -2,11 +2,8 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -17,8 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/cellplane/cellplane/internal/ipam"
-	"github.com/cellplane/cellplane/internal/lb"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -125,36 +120,19 @@ func connectedBackend(b *testing.B, ctx context.Context, kc string) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	u, err := url.Parse(cfg.Host)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ip := net.ParseIP(u.Hostname()).To4()
-	status := "http://" + ipam.HostPort(net.IPv4(127, ip[1], 0, 1), ipam.LoadBalancerStatusPort) + "/status"
 	var addr string
 	err = framework.Eventually(ctx, 30*time.Second, 100*time.Millisecond, func() error {
-		resp, err := http.Get(status)
+		backends, err := framework.EndpointBackends(ctx, cfg.Host)
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
-		var eps []lb.EndpointStatus
-		if err := json.NewDecoder(resp.Body).Decode(&eps); err != nil {
-			return err
-		}
-		for _, ep := range eps {
-			if ep.Listen != u.Host {
-				continue
+		for _, be := range backends {
+			if be.ActiveConnections == 1 {
+				addr = be.Address
+				return nil
 			}
-			for _, be := range ep.Backends {
-				if be.ActiveConnections == 1 {
-					addr = be.Address
-					return nil
-				}
-			}
-			return fmt.Errorf("no backend with exactly the one connection: %+v", ep.Backends)
 		}
-		return fmt.Errorf("no endpoint %s", u.Host)
+		return fmt.Errorf("no backend with exactly the one connection: %+v", backends)
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,47 +14,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/lb"
 	"github.com/cellplane/cellplane/internal/service"
 	"github.com/cellplane/cellplane/test/framework"
 )
-
-// lbBackends reads the cell load balancer's view of the cluster's endpoint:
-// each API server's health state and proxied connections.
-func lbBackends(ctx context.Context, endpoint string) (map[string]lb.BackendStatus, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return nil, err
-	}
-	// The cell's load balancer serves its status on the cell's store address,
-	// 127.<cell>.0.1, and the endpoints on 127.<cell>.128+.x.
-	ip := net.ParseIP(u.Hostname()).To4()
-	status := "http://" + ipam.HostPort(net.IPv4(127, ip[1], 0, 1), ipam.LoadBalancerStatusPort) + "/status"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, status, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var eps []lb.EndpointStatus
-	if err := json.NewDecoder(resp.Body).Decode(&eps); err != nil {
-		return nil, err
-	}
-	for _, ep := range eps {
-		if ep.Listen == u.Host {
-			out := map[string]lb.BackendStatus{}
-			for _, b := range ep.Backends {
-				out[b.Name] = b
-			}
-			return out, nil
-		}
-	}
-	return nil, fmt.Errorf("the load balancer has no endpoint %s", u.Host)
-}
 
 // steadyClients runs n clients through the endpoint, each on a connection of its
 // own (client-go shares a transport between identical configs; a Dial function
@@ -126,7 +86,7 @@ func TestLoadBalancerRebalancesAndDropsSilentBackends(t *testing.T) {
 		s.wg.Wait()
 	}()
 	counts := func() (a, b int, st map[string]lb.BackendStatus, err error) {
-		st, err = lbBackends(ctx, cl.Endpoint)
+		st, err = framework.EndpointBackends(ctx, cl.Endpoint)
 		return st["kube-apiserver-a"].ActiveConnections, st["kube-apiserver-b"].ActiveConnections, st, err
 	}
 	err := framework.Eventually(ctx, time.Minute, 250*time.Millisecond, func() error {
@@ -196,7 +156,7 @@ func TestLoadBalancerRebalancesAndDropsSilentBackends(t *testing.T) {
 		defer resume()
 		var left time.Duration
 		err := framework.Eventually(ctx, 30*time.Second, 50*time.Millisecond, func() error {
-			st, err := lbBackends(ctx, cl.Endpoint)
+			st, err := framework.EndpointBackends(ctx, cl.Endpoint)
 			if err != nil {
 				return err
 			}
@@ -221,7 +181,7 @@ func TestLoadBalancerRebalancesAndDropsSilentBackends(t *testing.T) {
 		}
 		resume()
 		err = framework.Eventually(ctx, 30*time.Second, 100*time.Millisecond, func() error {
-			st, err := lbBackends(ctx, cl.Endpoint)
+			st, err := framework.EndpointBackends(ctx, cl.Endpoint)
 			if err != nil {
 				return err
 			}

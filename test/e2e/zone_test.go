@@ -36,7 +36,7 @@ func TestZoneShift(t *testing.T) {
 		s.wg.Wait()
 	}()
 	err := framework.Eventually(ctx, time.Minute, 250*time.Millisecond, func() error {
-		st, err := lbBackends(ctx, cl.Endpoint)
+		st, err := framework.EndpointBackends(ctx, cl.Endpoint)
 		if err != nil || st["kube-apiserver-a"].ActiveConnections == 0 {
 			return fmt.Errorf("no load on kube-apiserver-a yet: %+v (%v)", st, err)
 		}
@@ -60,7 +60,7 @@ func TestZoneShift(t *testing.T) {
 	}
 	var evacuated time.Duration
 	err = framework.Eventually(ctx, time.Minute, 100*time.Millisecond, func() error {
-		st, err := lbBackends(ctx, cl.Endpoint)
+		st, err := framework.EndpointBackends(ctx, cl.Endpoint)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func TestZoneShift(t *testing.T) {
 		t.Fatalf("zone shift a --undo: %v\n%s", err, errOut)
 	}
 	err = framework.Eventually(ctx, 2*time.Minute, 250*time.Millisecond, func() error {
-		st, err := lbBackends(ctx, cl.Endpoint)
+		st, err := framework.EndpointBackends(ctx, cl.Endpoint)
 		if err != nil {
 			return err
 		}
