@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,16 +23,22 @@ import (
 	"github.com/cellplane/cellplane/internal/service"
 )
 
-// nextBlock hands each instance of a test binary its own loopback /16s, clear of
-// the default instance a developer may be running (127.100-101) and of the
-// addresses benchmarks and package tests use (127.200 and up).
+// Instances take loopback /16 blocks from 127.140 up to (not including)
+// 127.200, clear of the default instance a developer may be running
+// (127.100-101) and of the addresses benchmarks and package tests use (127.200
+// and up). The blocks are used round: a suite has more instances than there are
+// blocks, and an instance's block is free again once its test cleaned up.
+const (
+	firstBlock  = 140
+	blockRange  = 60 // /16s: firstBlock to firstBlock+blockRange-1
+	blockStride = 4  // /16s per instance: the region and up to three cells
+)
+
+// nextBlock counts the blocks handed out. Each test binary starts at an offset
+// of its own, so two suites running at once rarely meet.
 var nextBlock atomic.Int32
 
-func init() { nextBlock.Store(int32(140 + (os.Getpid()%10)*4)) }
-
-// blockStride is how many /16s each instance may use: the region and up to
-// blockStride-1 cells.
-const blockStride = 4
+func init() { nextBlock.Store(int32(os.Getpid() % (blockRange / blockStride))) }
 
 // Instance is one `cellplane up` under test.
 type Instance struct {
@@ -56,18 +61,20 @@ type Instance struct {
 }
 
 // freeBlock hands out the next block whose regional API address is free: another
-// test binary running at the same time (a second suite) may hold one.
+// test binary running at the same time (a second suite) may hold one. When
+// every block is taken it returns the next anyway, and that instance fails to
+// listen with a clear error.
 func freeBlock() string {
-	for {
-		n := nextBlock.Add(blockStride)
+	var n int
+	for range blockRange / blockStride {
+		n = firstBlock + int(nextBlock.Add(1))%(blockRange/blockStride)*blockStride
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.%d.0.1:%d", n, ipam.RegionAPIPort))
-		if err == nil || n > 250-blockStride {
-			if ln != nil {
-				ln.Close()
-			}
-			return fmt.Sprintf("127.%d", n)
+		if err == nil {
+			ln.Close()
+			break
 		}
 	}
+	return fmt.Sprintf("127.%d", n)
 }
 
 // NewInstance prepares an instance on a fresh data directory and registers its
@@ -115,7 +122,18 @@ func (in *Instance) Start(ctx context.Context) {
 }
 
 func (in *Instance) exited() bool {
-	return in.cmd.ProcessState != nil || in.cmd.Process.Signal(syscall.Signal(0)) != nil
+	if in.cmd.ProcessState != nil {
+		return true
+	}
+	// Until it is waited for, an exited process is a zombie that still takes
+	// signals; /proc tells them apart. The state follows the ")" that ends the
+	// command name.
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", in.cmd.Process.Pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z'
 }
 
 // PID is the process ID of the running cellplane.
