@@ -45,8 +45,8 @@ func (r *EtcdCareReconciler) care(ctx context.Context, log *slog.Logger, c *v1al
 	default:
 		r.evacuateLeader(ctx, log, c, cl, st, next)
 		r.compact(ctx, log, st, next)
-		if r.needsDefrag(cl) {
-			r.defragment(ctx, log, c, st, cl, next)
+		if due := r.dueForDefrag(cl); len(due) > 0 {
+			r.defragment(ctx, log, c, st, due, next)
 		} else if prev := c.Status.Etcd; prev != nil && strings.HasPrefix(prev.Message, defragInProgress) {
 			// The pass that wrote this died before recording its end (the cell
 			// was killed); every member is done now, the last ones by etcd
@@ -106,13 +106,15 @@ func (r *EtcdCareReconciler) remeasure(ctx context.Context, c *v1alpha1.Cluster,
 	next.Message = msg
 }
 
-func (r *EtcdCareReconciler) needsDefrag(cl etcdcare.Cluster) bool {
+// dueForDefrag names the members the policy would defragment now.
+func (r *EtcdCareReconciler) dueForDefrag(cl etcdcare.Cluster) []string {
+	var due []string
 	for _, m := range cl.Members {
 		if r.Defrag.Needs(m) {
-			return true
+			due = append(due, m.Name)
 		}
 	}
-	return false
+	return due
 }
 
 // compact is the backstop for an API server whose own compaction stopped.
@@ -140,15 +142,9 @@ const defragInProgress = "defragmentation in progress: "
 // after leadership moved away from it. It reports the pass before it starts,
 // which shows progress on large databases and lets a restarted cell see that a
 // pass was cut short.
-func (r *EtcdCareReconciler) defragment(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster, st *etcdCareState, cl etcdcare.Cluster, next *v1alpha1.EtcdStatus) {
+func (r *EtcdCareReconciler) defragment(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster, st *etcdCareState, due []string, next *v1alpha1.EtcdStatus) {
 	ctx, cancel := context.WithTimeout(ctx, repairTimeout)
 	defer cancel()
-	var due []string
-	for _, m := range cl.Members {
-		if r.Defrag.Needs(m) {
-			due = append(due, m.Name)
-		}
-	}
 	next.Message = defragInProgress + strings.Join(due, ", ")
 	if err := r.patchEtcdStatus(ctx, c, next); err != nil {
 		log.Warn("reporting the defragmentation", "err", err)

@@ -51,6 +51,12 @@ type inPlaceJob struct {
 	StartedAt time.Time   `json:"startedAt"`
 }
 
+// status is the job's status.restore in phase, before any message.
+func (j inPlaceJob) status(phase string) *v1alpha1.RestoreStatus {
+	return &v1alpha1.RestoreStatus{RequestID: j.RequestID, Reason: j.Reason, Phase: phase, Set: j.Set,
+		FullRevision: j.Plan.Full.Revision, Revision: j.Plan.Revision, StartedAt: ptrTime(j.StartedAt)}
+}
+
 func (j inPlaceJob) restoreJob(name string) restoreJob {
 	return restoreJob{Source: name, Prefix: j.Prefix, Plan: j.Plan}
 }
@@ -136,8 +142,8 @@ func (r *ClusterReconciler) startInPlace(ctx context.Context, log *slog.Logger, 
 		if job.Reason == v1alpha1.RestoreReasonRequested {
 			// The request is answered: retrying it would fail the same way.
 			log.Warn("in-place restore refused", "request", job.RequestID, "err", err)
-			c.Status.Restore = &v1alpha1.RestoreStatus{RequestID: job.RequestID, Reason: job.Reason,
-				Phase: v1alpha1.RestorePhaseFailed, StartedAt: ptrTime(job.StartedAt), FinishedAt: ptrTime(time.Now()), Message: err.Error()}
+			c.Status.Restore = job.status(v1alpha1.RestorePhaseFailed)
+			c.Status.Restore.FinishedAt, c.Status.Restore.Message = ptrTime(time.Now()), err.Error()
 		} else {
 			setCondition(c, v1alpha1.ConditionEtcdMembers, false, "QuorumLost",
 				"a majority of etcd members lost their data, and restoring from backup failed: "+err.Error())
@@ -146,8 +152,7 @@ func (r *ClusterReconciler) startInPlace(ctx context.Context, log *slog.Logger, 
 	}
 	log.Warn("restoring etcd in place", "reason", job.Reason, "request", job.RequestID, "set", job.Set,
 		"full", job.Plan.Full.Revision, "revision", job.Plan.Revision)
-	c.Status.Restore = &v1alpha1.RestoreStatus{RequestID: job.RequestID, Reason: job.Reason, Phase: v1alpha1.RestorePhaseRestoring,
-		Set: job.Set, FullRevision: job.Plan.Full.Revision, Revision: job.Plan.Revision, StartedAt: ptrTime(job.StartedAt)}
+	c.Status.Restore = job.status(v1alpha1.RestorePhaseRestoring)
 	return job, true
 }
 
@@ -249,8 +254,7 @@ func (r *ClusterReconciler) runInPlace(ctx context.Context, log *slog.Logger, c 
 func (r *ClusterReconciler) restoreStatus(c *v1alpha1.Cluster, job inPlaceJob) *v1alpha1.RestoreStatus {
 	st := c.Status.Restore
 	if st == nil || !st.StartedAt.Equal(ptrTime(job.StartedAt)) || st.RequestID != job.RequestID {
-		st = &v1alpha1.RestoreStatus{RequestID: job.RequestID, Reason: job.Reason, Set: job.Set,
-			FullRevision: job.Plan.Full.Revision, Revision: job.Plan.Revision, StartedAt: ptrTime(job.StartedAt)}
+		st = job.status("")
 		c.Status.Restore = st
 	}
 	return st

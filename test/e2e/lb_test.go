@@ -21,7 +21,8 @@ import (
 
 // steadyClients runs n clients through the endpoint, each on a connection of its
 // own (client-go shares a transport between identical configs; a Dial function
-// of its own opts out), each listing ConfigMaps every 100 ms until ctx ends.
+// of its own opts out), each listing ConfigMaps every 100 ms until the test
+// ends.
 type steadyClients struct {
 	ok, failed atomic.Int64
 	wg         sync.WaitGroup
@@ -29,7 +30,13 @@ type steadyClients struct {
 
 func startSteadyClients(ctx context.Context, t *testing.T, kc string, n int) *steadyClients {
 	t.Helper()
+	ctx, stop := context.WithCancel(ctx)
 	s := &steadyClients{}
+	// Registered after the instance's cleanup, so it runs first.
+	t.Cleanup(func() {
+		stop()
+		s.wg.Wait()
+	})
 	for range n {
 		cfg, err := clientcmd.BuildConfigFromFlags("", kc)
 		if err != nil {
@@ -79,12 +86,7 @@ func TestLoadBalancerRebalancesAndDropsSilentBackends(t *testing.T) {
 	kc := kubeconfig(ctx, t, in, "spread")
 
 	const clients = 10
-	load, stop := context.WithCancel(ctx)
-	s := startSteadyClients(load, t, kc, clients)
-	defer func() {
-		stop()
-		s.wg.Wait()
-	}()
+	s := startSteadyClients(ctx, t, kc, clients)
 	counts := func() (a, b int, st map[string]lb.BackendStatus, err error) {
 		st, err = framework.EndpointBackends(ctx, cl.Endpoint)
 		return st["kube-apiserver-a"].ActiveConnections, st["kube-apiserver-b"].ActiveConnections, st, err

@@ -29,12 +29,7 @@ func TestZoneShift(t *testing.T) {
 	leadFromZoneA(ctx, t, in, ids)
 
 	const clients = 10
-	load, stop := context.WithCancel(ctx)
-	s := startSteadyClients(load, t, kc, clients)
-	defer func() {
-		stop()
-		s.wg.Wait()
-	}()
+	s := startSteadyClients(ctx, t, kc, clients)
 	err := framework.Eventually(ctx, time.Minute, 250*time.Millisecond, func() error {
 		st, err := framework.EndpointBackends(ctx, cl.Endpoint)
 		if err != nil || st["kube-apiserver-a"].ActiveConnections == 0 {
