@@ -80,6 +80,27 @@ func (c Cell) MemberIP(zone, slot, kind int) net.IP {
 	return ip(c.octet, 32*(zone+1)+i/254, i%254+1)
 }
 
+// ZonePrefix is the network every member address of zone (0-based) lies in:
+// third octets 32-63, 64-95 or 96-127 of the cell's /16, a /19 each.
+func (c Cell) ZonePrefix(zone int) *net.IPNet {
+	return &net.IPNet{IP: ip(c.octet, 32*(zone+1), 0), Mask: net.CIDRMask(19, 32)}
+}
+
+// ZoneSourceIP is where the connections a zone's members open come from when
+// the zone has a network namespace of its own: .255 of the zone's first /24,
+// never a member's address. Certificates checked against a peer's source
+// address (etcd's peer certificates) name it.
+func (c Cell) ZoneSourceIP(zone int) net.IP { return ip(c.octet, 32*(zone+1), 255) }
+
+// Prefix is the cell's whole /16.
+func (c Cell) Prefix() *net.IPNet {
+	return &net.IPNet{IP: ip(c.octet, 0, 0), Mask: net.CIDRMask(16, 32)}
+}
+
+// Octet is the cell's second octet: what names the cell's host-wide resources
+// (network namespaces, links) uniquely among the instances on one machine.
+func (c Cell) Octet() int { return c.octet }
+
 // EndpointIP is the load-balancer address of slot's cluster (third octets 128-135).
 func (c Cell) EndpointIP(slot int) net.IP { return ip(c.octet, 128+slot/254, slot%254+1) }
 

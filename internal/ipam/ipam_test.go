@@ -46,3 +46,35 @@ func TestAddressesAreDistinct(t *testing.T) {
 		t.Fatalf("zone b slot 0 = %s", got)
 	}
 }
+
+func TestZonePrefixHoldsItsMembers(t *testing.T) {
+	c := mustBlock(t).Cell(1)
+	for zone := range Zones {
+		p := c.ZonePrefix(zone)
+		for _, slot := range []int{0, 1, MaxSlots - 1} {
+			for kind := range MembersPerZone {
+				ip := c.MemberIP(zone, slot, kind)
+				if !p.Contains(ip) || !c.Prefix().Contains(ip) {
+					t.Errorf("zone %d slot %d kind %d: %s outside %s", zone, slot, kind, ip, p)
+				}
+				for other := range Zones {
+					if other != zone && c.ZonePrefix(other).Contains(ip) {
+						t.Errorf("%s is in zone %d's prefix too", ip, other)
+					}
+				}
+			}
+		}
+	}
+	if c.Prefix().Contains(mustBlock(t).Cell(2).StoreIP()) {
+		t.Error("cell 1's prefix holds cell 2's store")
+	}
+}
+
+func mustBlock(t *testing.T) Block {
+	t.Helper()
+	b, err := ParseBlock("127.60", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -11,6 +11,10 @@ import (
 type Member struct {
 	Name string // a DNS label; names files and, for etcd, a SAN
 	IP   net.IP
+	// SourceIP, when set, is where the member's own connections come from
+	// (its zone's source address when zones have network namespaces); etcd
+	// peer certificates name it too.
+	SourceIP net.IP
 }
 
 // ClusterSpec is what the certificates of one tenant control plane depend on.

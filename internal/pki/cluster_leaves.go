@@ -102,8 +102,14 @@ func etcdLeaves(f *ClusterFiles, s ClusterSpec, ca *CA) []leaf {
 // etcdPeerRequest also names 127.0.0.1: etcd checks a peer's certificate against
 // the connection's source address, and on loopback the kernel gives outgoing
 // connections 127.0.0.1 whatever address the member listens on.
+// In a zone with a network namespace of its own, connections come from the
+// zone's source address instead, which m.SourceIP names.
 func etcdPeerRequest(m Member) CertRequest {
-	return CertRequest{CommonName: m.Name, IPs: []net.IP{m.IP, net.IPv4(127, 0, 0, 1)}, Usage: ServerAndClient}
+	ips := []net.IP{m.IP, net.IPv4(127, 0, 0, 1)}
+	if m.SourceIP != nil {
+		ips = append(ips, m.SourceIP)
+	}
+	return CertRequest{CommonName: m.Name, IPs: ips, Usage: ServerAndClient}
 }
 
 func etcdServerRequest(m Member) CertRequest {

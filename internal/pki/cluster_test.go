@@ -42,8 +42,11 @@ func TestEnsureClusterReissuesOnSpecChange(t *testing.T) {
 		{"etcd member moved", func(s *ClusterSpec) {
 			s.EtcdMembers[1].IP = net.ParseIP("127.100.16.20")
 		}, pairNames("etcd/peer-etcd-b", "etcd/server-etcd-b")},
+		{"etcd member's zone got a namespace", func(s *ClusterSpec) {
+			s.EtcdMembers[0].SourceIP = net.ParseIP("127.100.32.255")
+		}, pairNames("etcd/peer-etcd-a")},
 		{"API server added", func(s *ClusterSpec) {
-			s.APIServers = append(s.APIServers, Member{"api-c", net.ParseIP("127.100.17.3")})
+			s.APIServers = append(s.APIServers, Member{Name: "api-c", IP: net.ParseIP("127.100.17.3")})
 		}, nil},
 	}
 	for _, tt := range tests {

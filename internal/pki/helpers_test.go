@@ -17,13 +17,13 @@ func testSpec() ClusterSpec {
 		EndpointIPs:      []net.IP{net.ParseIP("127.100.0.10")},
 		EndpointDNSNames: []string{"demo.cellplane.local"},
 		EtcdMembers: []Member{
-			{"etcd-a", net.ParseIP("127.100.16.1")},
-			{"etcd-b", net.ParseIP("127.100.16.2")},
-			{"etcd-c", net.ParseIP("127.100.16.3")},
+			{Name: "etcd-a", IP: net.ParseIP("127.100.16.1")},
+			{Name: "etcd-b", IP: net.ParseIP("127.100.16.2")},
+			{Name: "etcd-c", IP: net.ParseIP("127.100.16.3")},
 		},
 		APIServers: []Member{
-			{"api-a", net.ParseIP("127.100.17.1")},
-			{"api-b", net.ParseIP("127.100.17.2")},
+			{Name: "api-a", IP: net.ParseIP("127.100.17.1")},
+			{Name: "api-b", IP: net.ParseIP("127.100.17.2")},
 		},
 		ServiceIP: net.ParseIP("10.96.0.1"),
 	}

@@ -24,6 +24,10 @@ type Spec struct {
 	Dir      string   // working directory, created 0700; empty means StateDir
 	StateDir string   // holds <Name>.pid and <Name>.log, created 0700
 	Name     string   // file stem inside StateDir, e.g. "etcd-a"
+	// NetNS, when set, is the path of the network namespace the process runs
+	// in (a zone's, /run/netns/...). It is part of the spec hash: moving a
+	// process to another namespace restarts it.
+	NetNS string
 	// StopTimeout, when positive, replaces Options.StopTimeout for Stop: a
 	// caller about to delete a process's data needs no graceful shutdown.
 	// It is not part of the spec hash, so changing it restarts nothing.
@@ -83,7 +87,10 @@ func (s Spec) hash() string {
 		Args []string
 		Env  []string
 		Dir  string
-	}{s.Path, s.Args, s.Env, s.Dir})
+		// omitempty keeps the hash of every spec without a namespace as it
+		// was, so upgrading cellplane restarts nothing.
+		NetNS string `json:",omitempty"`
+	}{s.Path, s.Args, s.Env, s.Dir, s.NetNS})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

@@ -42,7 +42,7 @@ func start(s Spec) (*instance, error) {
 	// The child has its own copy of the descriptor after Start.
 	defer logf.Close()
 	cmd := command(s, logf)
-	if err := cmd.Start(); err != nil {
+	if err := startIn(s.NetNS, cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", s.ID, err)
 	}
 	inst, err := record(s, cmd)
