@@ -26,6 +26,44 @@ type CellSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=1
 	ZoneShifts []string `json:"zoneShifts,omitempty"`
+
+	// ZoneFaults are faults injected into zones' networks for a game day or
+	// a test. Only a cell whose zones live in their own network namespaces
+	// (cellplane up --zone-namespaces) applies them. At most one per zone.
+	// +optional
+	// +kubebuilder:validation:MaxItems=3
+	ZoneFaults []ZoneFault `json:"zoneFaults,omitempty"`
+}
+
+// Kinds of ZoneFault.
+const (
+	ZoneFaultCut       = "cut"
+	ZoneFaultBlackhole = "blackhole"
+	ZoneFaultDegrade   = "degrade"
+)
+
+// ZoneFault is a fault injected into one zone's network.
+type ZoneFault struct {
+	// Zone is a, b or c.
+	Zone string `json:"zone"`
+	// Kind is cut (the zone's link goes down), blackhole (everything the zone
+	// sends vanishes, without FIN or RST) or degrade (latency and loss added
+	// to everything the zone sends).
+	// +kubebuilder:validation:Enum=cut;blackhole;degrade
+	Kind string `json:"kind"`
+	// LatencyMilliseconds is added to every packet the zone sends (degrade).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=5000
+	LatencyMilliseconds int32 `json:"latencyMilliseconds,omitempty"`
+	// LossPercent of the packets the zone sends are dropped (degrade).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	LossPercent int32 `json:"lossPercent,omitempty"`
+	// AppliedAt is when the cell applied the fault (status only).
+	// +optional
+	AppliedAt *metav1.Time `json:"appliedAt,omitempty"`
 }
 
 // CellStatus is what the cell reports about itself. The region judges the
@@ -50,6 +88,35 @@ type CellStatus struct {
 	// PID is the cell controllers' process.
 	// +optional
 	PID int `json:"pid,omitempty"`
+
+	// ZoneNamespaces is true when the cell's zones live in their own network
+	// namespaces, so that faults can be injected into them.
+	// +optional
+	ZoneNamespaces bool `json:"zoneNamespaces,omitempty"`
+
+	// Zones is what the cell's zone health probes last found, by zone.
+	// +optional
+	Zones []ZoneHealth `json:"zones,omitempty"`
+
+	// Faults are the zone faults the cell has applied.
+	// +optional
+	Faults []ZoneFault `json:"faults,omitempty"`
+}
+
+// ZoneHealth is one zone's health as the cell's probes see it.
+type ZoneHealth struct {
+	Zone string `json:"zone"`
+	// Impaired zones are evacuated like a zone shift until they heal.
+	Impaired bool `json:"impaired"`
+	// Since is when the zone last changed between healthy and impaired.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
+	// Reason says what the probes saw.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// LatencyMilliseconds is the median probe latency of the last round.
+	// +optional
+	LatencyMilliseconds int64 `json:"latencyMilliseconds,omitempty"`
 }
 
 // Cell is a failure-isolated unit of the region: a store, controllers and a load

@@ -44,6 +44,10 @@ const (
 	// ConditionZoneShifted: a zone is shifted out of the cell and the cluster
 	// is evacuated from it. Only clusters of a cell with a zone shift have it.
 	ConditionZoneShifted = "ZoneShifted"
+	// ConditionChangesPaused is True while the cell holds back a change that
+	// would restart the cluster's components (a version upgrade) because a zone
+	// is out of rotation; it resumes when the zone is back.
+	ConditionChangesPaused = "ChangesPaused"
 )
 
 // Finalizers.

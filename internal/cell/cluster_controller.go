@@ -81,6 +81,9 @@ type ClusterReconciler struct {
 	// GoawayChance is every API server's --goaway-chance; zero leaves it off.
 	// The cell passes DefaultGoawayChance unless told otherwise.
 	GoawayChance float64
+	// ZoneNetNS maps a zone to the network namespace its members run in
+	// (cellplane up --zone-namespaces); nil runs every member in ours.
+	ZoneNetNS map[string]string
 
 	started time.Time
 	slots   slotAllocator
@@ -106,6 +109,9 @@ func (r *ClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return r.wakeOnShift(ctx, wake) })); err != nil {
 			return err
 		}
+		if err := mgr.Add(manager.RunnableFunc(r.moveLeasesOnShift)); err != nil {
+			return err
+		}
 	}
 	return b.Complete(r)
 }
@@ -113,15 +119,21 @@ func (r *ClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // wakeOnShift looks at every cluster as soon as the zone shifts change, so an
 // evacuation starts at once rather than at each cluster's next poll.
 func (r *ClusterReconciler) wakeOnShift(ctx context.Context, wake chan<- event.GenericEvent) error {
+	return wakeOnZoneChange(ctx, r.Client, r.Zones, r.Logger, wake)
+}
+
+// wakeOnZoneChange sends every cluster to wake whenever the zones out of
+// rotation change. The cluster controller and etcd care each run one.
+func wakeOnZoneChange(ctx context.Context, c client.Reader, zones *ZoneShifts, log *slog.Logger, wake chan<- event.GenericEvent) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-r.Zones.Changed():
+		case <-zones.Changed():
 		}
 		var list v1alpha1.ClusterList
-		if err := r.Client.List(ctx, &list); err != nil {
-			r.Logger.Warn("listing clusters after a zone shift", "err", err)
+		if err := c.List(ctx, &list); err != nil {
+			log.Warn("listing clusters after a zone shift", "err", err)
 			continue
 		}
 		for i := range list.Items {

@@ -29,6 +29,16 @@ var errTerminal = errors.New("cannot be created")
 // once.
 const shiftDrainSeconds = 5
 
+// impairedDrainSeconds replaces shiftDrainSeconds for a zone the cell's probes
+// found impaired: its connections are slow or dead already, and every second
+// they stay is a second of stalled requests and watches.
+const impairedDrainSeconds = 1
+
+// shiftStopTimeout is how long a controller leaving a shifted zone gets to
+// hand its lease back before it is killed. In an impaired zone it cannot reach
+// its API server anyway; the lease mover releases what it leaves behind.
+const shiftStopTimeout = 2 * time.Second
+
 // errReplan ends a pass after a phase changed what the plan is derived from
 // (an etcd member's replacement record): the next pass starts from a fresh plan.
 var errReplan = errors.New("plan changed")
@@ -54,7 +64,7 @@ func (r *ClusterReconciler) reconcileNormal(ctx context.Context, log *slog.Logge
 		return ctrl.Result{}, err
 	}
 	for _, phase := range []func(context.Context, *v1alpha1.Cluster, *controlplane.Plan) error{
-		r.phasePKI, r.phaseConfigs, r.phaseRestore, r.phaseInPlaceRestore, r.phaseEtcdMembers, r.phaseProcesses, r.phaseEndpoint,
+		r.phasePKI, r.phaseConfigs, r.phaseRestore, r.phaseInPlaceRestore, r.phaseEtcdMembers, r.phaseEndpoint, r.phaseProcesses,
 	} {
 		err := phase(ctx, c, plan)
 		if errors.Is(err, errReplan) {
@@ -77,6 +87,7 @@ func (r *ClusterReconciler) plan(ctx context.Context, c *v1alpha1.Cluster) (*con
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errTerminal, err)
 	}
+	rel = r.pauseUpgrade(c, rel)
 	kube, err := r.Binaries.Kubernetes(ctx, rel)
 	if err != nil {
 		return nil, fmt.Errorf("getting Kubernetes %s binaries: %w", rel.Version, err)
@@ -95,6 +106,7 @@ func (r *ClusterReconciler) newPlan(c *v1alpha1.Cluster, kube components.Kuberne
 	in := planInput(r.Dir, r.Cell, c, kube, etcd)
 	in.EtcdJoined = joinedMembers(in.Dir)
 	in.GoawayChance = r.GoawayChance
+	in.ZoneNetNS = r.ZoneNetNS
 	return controlplane.New(in)
 }
 
@@ -139,7 +151,9 @@ func (r *ClusterReconciler) phaseProcesses(ctx context.Context, _ *v1alpha1.Clus
 			continue
 		}
 		if r.Zones.stoppedByShift(m) {
-			if err := r.Runner.Stop(ctx, p.Spec(m)); err != nil {
+			spec := p.Spec(m)
+			spec.StopTimeout = shiftStopTimeout
+			if err := r.Runner.Stop(ctx, spec); err != nil {
 				return fmt.Errorf("stopping %s, its zone is shifted out: %w", m.Name(), err)
 			}
 			continue
@@ -168,6 +182,9 @@ func (r *ClusterReconciler) phaseEndpoint(_ context.Context, c *v1alpha1.Cluster
 		cfg.Backends[i].Draining = r.Zones.Shifted(m.Zone)
 	}
 	cfg.DrainSeconds = shiftDrainSeconds
+	if len(r.Zones.Impaired()) > 0 {
+		cfg.DrainSeconds = impairedDrainSeconds
+	}
 	if err := lb.WriteEndpointFile(r.LBDir, cfg); err != nil {
 		return fmt.Errorf("configuring endpoint: %w", err)
 	}

@@ -135,8 +135,12 @@ func setZoneShiftCondition(c *v1alpha1.Cluster, z *ZoneShifts) {
 		meta.RemoveStatusCondition(&c.Status.Conditions, v1alpha1.ConditionZoneShifted)
 		return
 	}
-	setCondition(c, v1alpha1.ConditionZoneShifted, true, "Evacuated",
-		fmt.Sprintf("zone %s is shifted out: its API servers are drained and its controllers stopped", strings.Join(zones, ", ")))
+	reason, why := "Evacuated", "is shifted out"
+	if impaired := z.Impaired(); len(impaired) > 0 {
+		reason, why = "ZoneImpaired", fmt.Sprintf("is out (zone %s impaired, evacuated automatically)", strings.Join(impaired, ", "))
+	}
+	setCondition(c, v1alpha1.ConditionZoneShifted, true, reason,
+		fmt.Sprintf("zone %s %s: its API servers are drained and its controllers stopped; changes are paused", strings.Join(zones, ", "), why))
 }
 
 // setEtcdConditions reports quorum and leadership as etcd care last measured

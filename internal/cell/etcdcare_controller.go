@@ -16,8 +16,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/components"
@@ -113,11 +115,21 @@ func (r *EtcdCareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("etcdcare").
 		For(&v1alpha1.Cluster{}, builder.WithPredicates(lifecycleChanged)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 8}).
-		Complete(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8})
+	if r.Zones != nil {
+		// A zone going out moves etcd's leader at once, not at the next poll.
+		wake := make(chan event.GenericEvent)
+		b = b.WatchesRawSource(source.Channel(wake, &handler.EnqueueRequestForObject{}))
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			return wakeOnZoneChange(ctx, r.Client, r.Zones, r.Logger, wake)
+		})); err != nil {
+			return err
+		}
+	}
+	return b.Complete(r)
 }
 
 // lifecycleChanged lets through what starts or ends etcd care for a cluster: its

@@ -34,7 +34,10 @@ type Heartbeat struct {
 	// Zones, when set, takes the cell's zone shifts from the region's answer
 	// to every beat.
 	Zones *ZoneShifts
-	Now   func() time.Time
+	// ZoneNet, when set, reports the cell's zone health and faults and takes
+	// the region's zone faults from the answer to every beat.
+	ZoneNet ZoneReporter
+	Now     func() time.Time
 
 	failing bool
 }
@@ -81,8 +84,7 @@ func (h *Heartbeat) Beat(ctx context.Context) error {
 	t := metav1.NewTime(now)
 	// A merge patch of the status. Clusters is sent even when zero (no
 	// omitempty); the other fields are never empty here.
-	body, err := json.Marshal(map[string]v1alpha1.CellStatus{"status": {HeartbeatTime: &t, Clusters: int32(len(clusters.Items)),
-		Store: h.Store, LoadBalancer: h.LoadBalancer, PID: os.Getpid()}})
+	body, err := json.Marshal(map[string]any{"status": h.status(&t, len(clusters.Items))})
 	if err != nil {
 		return err
 	}
@@ -94,9 +96,49 @@ func (h *Heartbeat) Beat(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reporting heartbeat: %w", err)
 	}
+	// The patch's answer is the whole Cell, spec included.
 	if h.Zones != nil {
-		// The patch's answer is the whole Cell, spec included.
-		return h.Zones.Set(c.Spec.ZoneShifts)
+		if err := h.Zones.Set(c.Spec.ZoneShifts); err != nil {
+			return err
+		}
 	}
-	return nil
+	if h.ZoneNet == nil {
+		return nil
+	}
+	changed, err := h.ZoneNet.SetFaults(c.Spec.ZoneFaults)
+	if changed && err == nil {
+		// Report the new faults now rather than a beat later: the operator's
+		// 'zone fault' waits for them.
+		return h.Beat(ctx)
+	}
+	return err
+}
+
+// ZoneReporter is what the heartbeat needs of the cell's zone network.
+type ZoneReporter interface {
+	Namespaces() bool
+	Health() []v1alpha1.ZoneHealth
+	Faults() []v1alpha1.ZoneFault
+	SetFaults([]v1alpha1.ZoneFault) (changed bool, err error)
+}
+
+// status is the merge patch of the cell's status. Zone health and faults are
+// sent as null when there are none, which removes what an earlier beat
+// reported; clusters is sent even when zero.
+func (h *Heartbeat) status(t *metav1.Time, clusters int) map[string]any {
+	st := map[string]any{"heartbeatTime": t, "clusters": clusters, "store": h.Store,
+		"loadBalancer": h.LoadBalancer, "pid": os.Getpid(), "zoneNamespaces": nil, "zones": nil, "faults": nil}
+	if h.ZoneNet == nil {
+		return st
+	}
+	if h.ZoneNet.Namespaces() {
+		st["zoneNamespaces"] = true
+	}
+	if z := h.ZoneNet.Health(); len(z) > 0 {
+		st["zones"] = z
+	}
+	if f := h.ZoneNet.Faults(); len(f) > 0 {
+		st["faults"] = f
+	}
+	return st
 }

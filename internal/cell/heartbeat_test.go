@@ -121,7 +121,7 @@ func TestBeatReportsStatus(t *testing.T) {
 		t.Errorf("heartbeatTime = %v, want %v", got.Status.HeartbeatTime, beatTime)
 	}
 	got.Status.HeartbeatTime = nil
-	if got.Status != want {
+	if !equality.Semantic.DeepEqual(got.Status, want) {
 		t.Errorf("status = %+v, want %+v", got.Status, want)
 	}
 	if !equality.Semantic.DeepEqual(got.Spec, regionCell().Spec) {

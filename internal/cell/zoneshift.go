@@ -14,17 +14,21 @@ import (
 	"github.com/cellplane/cellplane/internal/controlplane"
 )
 
-// ZoneShifts is the cell's view of the zones an operator shifted out of it
-// (Cell.spec.zoneShifts). The heartbeat learns it from the region on every
-// beat; it is kept in a file too, so a cell restarted while the region is away
-// keeps a shift in force. A nil *ZoneShifts shifts nothing.
+// ZoneShifts is the cell's view of the zones out of rotation: those an
+// operator shifted out (Cell.spec.zoneShifts) and those the cell's own health
+// probes found impaired. The heartbeat learns the operator's shifts from the
+// region on every beat; they are kept in a file too, so a cell restarted while
+// the region is away keeps a shift in force. Impaired zones are the zone
+// monitor's live verdict and are not saved: a restarted cell probes afresh.
+// Both evacuate a zone the same way. A nil *ZoneShifts shifts nothing.
 type ZoneShifts struct {
 	path string
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	zones   []string
-	changed chan struct{} // closed and replaced on every change
+	mu       sync.Mutex
+	zones    []string      // shifted by an operator
+	impaired []string      // found impaired by the cell's probes
+	changed  chan struct{} // closed and replaced on every change
 }
 
 // LoadZoneShifts reads the shifts last saved at path; none means none.
@@ -61,29 +65,61 @@ func (z *ZoneShifts) Set(zones []string) error {
 	}
 	z.log.Warn("zone shifts changed", "from", z.zones, "to", zones)
 	z.zones = zones
-	close(z.changed)
-	z.changed = make(chan struct{})
+	z.announce()
 	return nil
 }
 
-// Shifted reports whether zone is shifted out.
+// SetImpaired records the zones the cell's health probes find impaired.
+func (z *ZoneShifts) SetImpaired(zones []string) {
+	zones = slices.Clone(zones)
+	slices.Sort(zones)
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if slices.Equal(zones, z.impaired) {
+		return
+	}
+	z.log.Warn("impaired zones changed", "from", z.impaired, "to", zones)
+	z.impaired = zones
+	z.announce()
+}
+
+// announce wakes everyone waiting on Changed; z.mu is held.
+func (z *ZoneShifts) announce() {
+	close(z.changed)
+	z.changed = make(chan struct{})
+}
+
+// Shifted reports whether zone is out of rotation, by an operator's shift or
+// because it is impaired.
 func (z *ZoneShifts) Shifted(zone string) bool {
 	if z == nil {
 		return false
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	return slices.Contains(z.zones, zone)
+	return slices.Contains(z.zones, zone) || slices.Contains(z.impaired, zone)
 }
 
-// Zones returns the shifted zones.
+// Zones returns the zones out of rotation, shifted or impaired.
 func (z *ZoneShifts) Zones() []string {
 	if z == nil {
 		return nil
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	return slices.Clone(z.zones)
+	zones := slices.Concat(z.zones, z.impaired)
+	slices.Sort(zones)
+	return slices.Compact(zones)
+}
+
+// Impaired returns the zones the cell's probes find impaired.
+func (z *ZoneShifts) Impaired() []string {
+	if z == nil {
+		return nil
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return slices.Clone(z.impaired)
 }
 
 // Changed is closed at the next change.
@@ -94,8 +130,19 @@ func (z *ZoneShifts) Changed() <-chan struct{} {
 }
 
 // stoppedByShift reports whether member m stays stopped while its zone is
-// shifted out: controllers, so that their leadership moves to another zone.
-// API servers keep running, drained; etcd members keep running for quorum.
+// out of rotation: controllers, so that their leadership moves to another
+// zone, and, in an impaired zone, etcd too. API servers keep running,
+// drained. A shifted zone's etcd member keeps running for quorum; an impaired
+// zone's is slow or unreachable, and every API server's etcd client spreads
+// requests over all members, so each request it sends there stalls (gRPC has
+// no latency-aware balancing). Stopping it takes it out of their rotation;
+// etcd hands its leadership over as it stops, and the two others keep quorum.
 func (z *ZoneShifts) stoppedByShift(m controlplane.Member) bool {
-	return (m.Kind == controlplane.KindControllerManager || m.Kind == controlplane.KindScheduler) && z.Shifted(m.Zone)
+	switch m.Kind {
+	case controlplane.KindControllerManager, controlplane.KindScheduler:
+		return z.Shifted(m.Zone)
+	case controlplane.KindEtcd:
+		return slices.Contains(z.Impaired(), m.Zone)
+	}
+	return false
 }

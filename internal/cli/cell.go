@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/cellplane/cellplane/api/v1alpha1"
 	"log/slog"
 	"strings"
 	"text/tabwriter"
@@ -41,6 +42,9 @@ type cellJSON struct {
 	PID       int        `json:"pid,omitempty"`
 	// ZoneShifts are the zones shifted out of the cell.
 	ZoneShifts []string `json:"zoneShifts,omitempty"`
+	// Zones is the cell's zone health; Faults the zone faults it applied.
+	Zones  []v1alpha1.ZoneHealth `json:"zones,omitempty"`
+	Faults []v1alpha1.ZoneFault  `json:"faults,omitempty"`
 }
 
 func newCellList(g *globals) *cobra.Command {
@@ -49,7 +53,10 @@ func newCellList(g *globals) *cobra.Command {
 		Short: "List cells with their state, load and last heartbeat",
 		Long: `List cells. STATE is what placement makes of the cell: Available, Full,
 Draining, or Unreachable when its heartbeat is older than ` + placement.DefaultStaleAfter.String() + `.
-CLUSTERS counts the clusters the region placed there, deleting ones included.`,
+CLUSTERS counts the clusters the region placed there, deleting ones included.
+ZONES OUT lists zones shifted out by an operator and zones the cell's probes found
+impaired (evacuated automatically until they heal); FAULTS the zone faults injected
+with 'cellplane zone fault'.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.cells()
@@ -65,7 +72,7 @@ CLUSTERS counts the clusters the region placed there, deleting ones included.`,
 				for i, v := range views {
 					out[i] = cellJSON{Name: v.Name, State: string(v.State), Clusters: v.Placed, Capacity: v.Capacity,
 						Draining: v.Cell.Spec.Draining, Reported: v.Cell.Status.Clusters, PID: v.Cell.Status.PID,
-						ZoneShifts: v.Cell.Spec.ZoneShifts}
+						ZoneShifts: v.Cell.Spec.ZoneShifts, Zones: v.Cell.Status.Zones, Faults: v.Cell.Status.Faults}
 					if hb := v.Cell.Status.HeartbeatTime; hb != nil {
 						out[i].Heartbeat = &hb.Time
 					}
@@ -73,13 +80,13 @@ CLUSTERS counts the clusters the region placed there, deleting ones included.`,
 				return g.printJSON(map[string]any{"cells": out})
 			}
 			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tSTATE\tCLUSTERS\tCAPACITY\tHEARTBEAT\tZONES SHIFTED OUT")
+			fmt.Fprintln(w, "NAME\tSTATE\tCLUSTERS\tCAPACITY\tHEARTBEAT\tZONES OUT\tFAULTS")
 			for _, v := range views {
 				hb := "never"
 				if v.Age >= 0 {
 					hb = v.Age.Round(time.Second).String() + " ago"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", v.Name, v.State, v.Placed, v.Capacity, hb, orDash(strings.Join(v.Cell.Spec.ZoneShifts, ",")))
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", v.Name, v.State, v.Placed, v.Capacity, hb, zonesOut(v.Cell), faultsOf(v.Cell))
 			}
 			return w.Flush()
 		},
@@ -163,4 +170,27 @@ func newCellRun(g *globals) *cobra.Command {
 	addBackupFlags(f, &cfg.Backup)
 	_ = cmd.MarkFlagRequired("cell")
 	return cmd
+}
+
+// zonesOut lists a cell's zones out of rotation: "a (shifted)", "b (impaired)".
+func zonesOut(c *v1alpha1.Cell) string {
+	var out []string
+	for _, z := range c.Spec.ZoneShifts {
+		out = append(out, z+" (shifted)")
+	}
+	for _, z := range c.Status.Zones {
+		if z.Impaired {
+			out = append(out, z.Zone+" (impaired)")
+		}
+	}
+	return orDash(strings.Join(out, ", "))
+}
+
+// faultsOf lists the zone faults a cell applied: "a: blackhole".
+func faultsOf(c *v1alpha1.Cell) string {
+	var out []string
+	for _, f := range c.Status.Faults {
+		out = append(out, f.Zone+": "+describeFault(f))
+	}
+	return orDash(strings.Join(out, ", "))
 }

@@ -17,7 +17,7 @@ import (
 
 func newUp(g *globals) *cobra.Command {
 	var cfg service.Config
-	var verbose bool
+	var verbose, zoneNamespaces bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start cellplane on this machine: the regional API and its cells, each with zones a, b and c",
@@ -29,6 +29,9 @@ planes keep running, and the next 'cellplane up' on the same data directory adop
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.DataDir = g.dataDir
+			if cmd.Flags().Changed("zone-namespaces") {
+				cfg.ZoneNamespaces = &zoneNamespaces
+			}
 			backupCredentialsFromEnv(&cfg.Backup)
 			return runUp(cmd.Context(), g, cfg, verbose)
 		},
@@ -38,6 +41,7 @@ planes keep running, and the next 'cellplane up' on the same data directory adop
 	f.IntVar(&cfg.Cells, "cells", 0, fmt.Sprintf("how many cells to run, 1 to %d (default 1, remembered by the data directory; cells can be added, not removed)", service.MaxCells))
 	f.StringVar(&cfg.CacheDir, "cache-dir", components.DefaultCacheDir(), "where built components are cached")
 	f.DurationVar(&cfg.CreateTimeout, "create-timeout", 5*time.Minute, "how long a control plane may take to become healthy before it is FAILED")
+	f.BoolVar(&zoneNamespaces, "zone-namespaces", false, "run each zone of every cell in its own network namespace, so that 'cellplane zone fault' can cut, blackhole or slow it (needs root; chosen when the data directory is created)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	addBackupFlags(f, &cfg.Backup)
 	f.StringVar(&cfg.Backup.S3AccessKeyID, "backup-s3-access-key-id", "", "S3 access key ID for backups (default $"+service.EnvS3AccessKeyID+")")

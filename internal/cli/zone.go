@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"context"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/service"
 )
 
 func newZone(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "zone", Short: "Shift zones out of a cell and back (operator)"}
-	cmd.AddCommand(newZoneShift(g))
+	cmd := &cobra.Command{Use: "zone", Short: "Shift zones out of a cell and back, inject zone faults (operator)"}
+	cmd.AddCommand(newZoneShift(g), newZoneFault(g))
 	asGroup(cmd)
 	return cmd
 }
@@ -34,19 +37,8 @@ rebalance (--goaway-chance and the endpoint's maximum connection age).`,
 			if err != nil {
 				return err
 			}
-			if cell == "" {
-				views, err := c.List(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if len(views) != 1 {
-					var names []string
-					for _, v := range views {
-						names = append(names, v.Name)
-					}
-					return usagef("the region has %d cells (%s): name one with --cell", len(views), strings.Join(names, ", "))
-				}
-				cell = views[0].Name
+			if cell, err = onlyCell(cmd.Context(), c, cell); err != nil {
+				return err
 			}
 			if err := c.ShiftZone(cmd.Context(), cell, args[0], undo); err != nil {
 				return err
@@ -62,4 +54,23 @@ rebalance (--goaway-chance and the endpoint's maximum connection age).`,
 	cmd.Flags().StringVar(&cell, "cell", "", "the cell (needed when the region has more than one)")
 	cmd.Flags().BoolVar(&undo, "undo", false, "bring the zone back")
 	return cmd
+}
+
+// onlyCell is name, or the region's only cell when name is empty.
+func onlyCell(ctx context.Context, c *service.Cells, name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	views, err := c.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(views) != 1 {
+		var names []string
+		for _, v := range views {
+			names = append(names, v.Name)
+		}
+		return "", usagef("the region has %d cells (%s): name one with --cell", len(views), strings.Join(names, ", "))
+	}
+	return views[0].Name, nil
 }

@@ -62,6 +62,9 @@ type Input struct {
 	// connections spread again over the API servers after one restarts. Zero
 	// leaves the flag off.
 	GoawayChance float64
+	// ZoneNetNS maps a zone to the network namespace its members run in; a
+	// zone missing from it runs in cellplane's own.
+	ZoneNetNS map[string]string
 }
 
 // Plan is the full description of one control plane.
@@ -142,10 +145,27 @@ func (p *Plan) PKISpec() pki.ClusterSpec {
 		ServiceIP:   serviceIP,
 	}
 	for _, m := range p.Members(KindEtcd) {
-		s.EtcdMembers = append(s.EtcdMembers, pki.Member{Name: m.Name(), IP: m.IP})
+		pm := pki.Member{Name: m.Name(), IP: m.IP}
+		if p.in.ZoneNetNS[m.Zone] != "" {
+			pm.SourceIP = p.in.Cell.ZoneSourceIP(ipam.ZoneIndex(m.Zone))
+		}
+		s.EtcdMembers = append(s.EtcdMembers, pm)
 	}
 	for _, m := range p.Members(KindAPIServer) {
 		s.APIServers = append(s.APIServers, pki.Member{Name: m.Name(), IP: m.IP})
 	}
 	return s
+}
+
+// ServingMembers lists the etcd members and API servers of the cluster in
+// slot of cell, with the address each serves on: what the cell's zone health
+// probes, without building a whole plan per cluster.
+func ServingMembers(cell ipam.Cell, slot int) []Member {
+	var out []Member
+	for _, kind := range []string{KindEtcd, KindAPIServer} {
+		for _, z := range zonesOf[kind] {
+			out = append(out, Member{Kind: kind, Zone: z, IP: cell.MemberIP(ipam.ZoneIndex(z), slot, kindIndex[kind])})
+		}
+	}
+	return out
 }

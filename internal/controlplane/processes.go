@@ -31,6 +31,7 @@ func (p *Plan) Spec(m Member) process.Spec {
 		Dir:      p.in.Dir,
 		StateDir: p.LogDir(),
 		Name:     m.Name(),
+		NetNS:    p.in.ZoneNetNS[m.Zone],
 	}
 }
 

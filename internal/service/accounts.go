@@ -43,7 +43,7 @@ func regionClient(dataDir string) (client.Client, error) {
 	if _, err := ReadEndpoint(dataDir); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w on data directory %s: start it with 'cellplane up'", ErrNotRunning, dataDir)
 	}
-	in, err := loadInstance(dataDir, "", 0)
+	in, err := loadInstance(dataDir, "", 0, nil)
 	if err != nil {
 		return nil, err
 	}

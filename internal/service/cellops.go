@@ -122,3 +122,89 @@ func (c *Cells) update(ctx context.Context, name string, change func(*v1alpha1.C
 		return nil
 	})
 }
+
+// FaultZone injects fault into a zone of cell name, replacing any fault the
+// zone has; a nil fault clears it. Only a cell whose zones live in their own
+// network namespaces takes faults. The cell applies them on its next
+// heartbeat (within seconds) and reports them in its status.
+func (c *Cells) FaultZone(ctx context.Context, name, zone string, fault *v1alpha1.ZoneFault) error {
+	if !slices.Contains(shiftableZones, zone) {
+		return fmt.Errorf("%w: zone must be one of %s, got %q", errdefs.ErrInvalidParameter, strings.Join(shiftableZones, ", "), zone)
+	}
+	if fault != nil {
+		fault.Zone = zone
+		if err := validateFault(*fault); err != nil {
+			return err
+		}
+	}
+	var refused error
+	err := c.update(ctx, name, func(cell *v1alpha1.Cell) {
+		refused = nil
+		if fault != nil && !cell.Status.ZoneNamespaces {
+			refused = fmt.Errorf("%w: cell %s runs its zones on loopback, where faults cannot be injected; start cellplane with --zone-namespaces on a new data directory",
+				errdefs.ErrInvalidRequest, name)
+			return
+		}
+		cell.Spec.ZoneFaults = slices.DeleteFunc(cell.Spec.ZoneFaults, func(f v1alpha1.ZoneFault) bool { return f.Zone == zone })
+		if fault != nil {
+			cell.Spec.ZoneFaults = append(cell.Spec.ZoneFaults, *fault)
+		}
+	})
+	if refused != nil {
+		return refused
+	}
+	return err
+}
+
+// validateFault checks a fault as the cell will apply it.
+func validateFault(f v1alpha1.ZoneFault) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", errdefs.ErrInvalidParameter, fmt.Sprintf(format, args...))
+	}
+	switch f.Kind {
+	case v1alpha1.ZoneFaultCut, v1alpha1.ZoneFaultBlackhole:
+		if f.LatencyMilliseconds != 0 || f.LossPercent != 0 {
+			return bad("latency and loss go with a degrade fault, not %s", f.Kind)
+		}
+	case v1alpha1.ZoneFaultDegrade:
+		switch {
+		case f.LatencyMilliseconds < 0 || f.LatencyMilliseconds > 5000:
+			return bad("latency must be from 0 to 5s, got %dms", f.LatencyMilliseconds)
+		case f.LossPercent < 0 || f.LossPercent > 100:
+			return bad("loss must be from 0 to 100%%, got %d%%", f.LossPercent)
+		case f.LatencyMilliseconds == 0 && f.LossPercent == 0:
+			return bad("a degrade fault needs latency, loss or both")
+		}
+	default:
+		return bad("fault kind must be cut, blackhole or degrade, got %q", f.Kind)
+	}
+	return nil
+}
+
+// WaitFault waits until cell name reports zone's fault as want (nil: none),
+// which it does within a heartbeat of applying it.
+func (c *Cells) WaitFault(ctx context.Context, name, zone string, want *v1alpha1.ZoneFault) error {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		var cell v1alpha1.Cell
+		if err := c.region.Get(ctx, client.ObjectKey{Name: name}, &cell); err != nil {
+			return fmt.Errorf("reading cell %s: %w", name, err)
+		}
+		var got *v1alpha1.ZoneFault
+		for i, f := range cell.Status.Faults {
+			if f.Zone == zone {
+				got = &cell.Status.Faults[i]
+			}
+		}
+		if (want == nil) == (got == nil) && (want == nil || want.Kind == got.Kind &&
+			want.LatencyMilliseconds == got.LatencyMilliseconds && want.LossPercent == got.LossPercent) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for cell %s to apply the fault (is it running? 'cellplane cell list' shows its heartbeat): %w", name, ctx.Err())
+		case <-t.C:
+		}
+	}
+}

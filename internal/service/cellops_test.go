@@ -56,3 +56,56 @@ func TestShiftZone(t *testing.T) {
 		t.Errorf("unknown cell: %v", err)
 	}
 }
+
+// Faults are validated before anything is written, refused for a cell on
+// loopback, and replace the zone's previous fault.
+func TestFaultZone(t *testing.T) {
+	ctx := context.Background()
+	sc, err := newScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := []client.Object{
+		&v1alpha1.Cell{ObjectMeta: metav1.ObjectMeta{Name: "cell-1"}, Spec: v1alpha1.CellSpec{Capacity: 5}, Status: v1alpha1.CellStatus{ZoneNamespaces: true}},
+		&v1alpha1.Cell{ObjectMeta: metav1.ObjectMeta{Name: "cell-2"}, Spec: v1alpha1.CellSpec{Capacity: 5}},
+	}
+	region := fake.NewClientBuilder().WithScheme(sc).WithObjects(cells...).WithStatusSubresource(cells...).Build()
+	c := &Cells{region: region}
+	faults := func(name string) []v1alpha1.ZoneFault {
+		var cell v1alpha1.Cell
+		if err := region.Get(ctx, client.ObjectKey{Name: name}, &cell); err != nil {
+			t.Fatal(err)
+		}
+		return cell.Spec.ZoneFaults
+	}
+	degrade := &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultDegrade, LatencyMilliseconds: 200, LossPercent: 20}
+	for _, step := range []struct {
+		cell, zone string
+		fault      *v1alpha1.ZoneFault
+		err        error
+		want       int // faults in cell-1 afterwards
+	}{
+		{"cell-1", "d", &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultCut}, errdefs.ErrInvalidParameter, 0},
+		{"cell-1", "a", &v1alpha1.ZoneFault{Kind: "flood"}, errdefs.ErrInvalidParameter, 0},
+		{"cell-1", "a", &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultDegrade}, errdefs.ErrInvalidParameter, 0},
+		{"cell-1", "a", &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultDegrade, LossPercent: 101}, errdefs.ErrInvalidParameter, 0},
+		{"cell-1", "a", &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultBlackhole, LatencyMilliseconds: 5}, errdefs.ErrInvalidParameter, 0},
+		{"cell-2", "a", &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultCut}, errdefs.ErrInvalidRequest, 0},
+		{"cell-9", "a", &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultCut}, errdefs.ErrNotFound, 0},
+		{"cell-1", "a", &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultBlackhole}, nil, 1},
+		{"cell-1", "a", degrade, nil, 1},
+		{"cell-1", "b", &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultCut}, nil, 2},
+		{"cell-1", "b", nil, nil, 1},
+	} {
+		err := c.FaultZone(ctx, step.cell, step.zone, step.fault)
+		if !errors.Is(err, step.err) || (step.err == nil) != (err == nil) {
+			t.Errorf("fault %s/%s %+v = %v, want %v", step.cell, step.zone, step.fault, err, step.err)
+		}
+		if got := faults("cell-1"); len(got) != step.want {
+			t.Errorf("after fault %s/%s %+v: cell-1 has %+v, want %d faults", step.cell, step.zone, step.fault, got, step.want)
+		}
+	}
+	if got := faults("cell-1"); got[0].Kind != v1alpha1.ZoneFaultDegrade || got[0].Zone != "a" || len(faults("cell-2")) != 0 {
+		t.Errorf("faults: cell-1 %+v, cell-2 %+v; want only zone a degraded in cell-1", got, faults("cell-2"))
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -60,7 +61,7 @@ func RunCell(ctx context.Context, cfg CellConfig) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	in, err := loadInstance(cfg.DataDir, "", 0)
+	in, err := loadInstance(cfg.DataDir, "", 0, nil)
 	if err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func RunCell(ctx context.Context, cfg CellConfig) error {
 	}
 	defer lock.Close()
 	cp := &cellProcess{cfg: cfg, cell: c, block: block, log: cfg.Logger.With("cell", c.name),
-		exits: make(chan event.GenericEvent, 256)}
+		exits: make(chan event.GenericEvent, 256), namespaces: in.ZoneNamespaces}
 	return cp.run(ctx)
 }
 
@@ -95,6 +96,13 @@ type cellProcess struct {
 	cache   *components.Cache
 	exits   chan event.GenericEvent
 	zones   *cellctl.ZoneShifts
+	// zoneNet is the zones' network: faults and health; zoneNS the zones'
+	// namespaces (nil on loopback); zoneNetClose ends this process's part of
+	// the zone network (latency lines), leaving namespaces to the members.
+	zoneNet      *cellctl.ZoneNetwork
+	zoneNS       map[string]string
+	zoneNetClose func()
+	namespaces   bool
 }
 
 func (cp *cellProcess) run(ctx context.Context) error {
@@ -128,8 +136,23 @@ func (cp *cellProcess) run(ctx context.Context) error {
 	if err := cp.startLB(ctx); err != nil {
 		return err
 	}
-	cp.log.Info("cell is up", "store", st.RESTConfig().Host, "pid", os.Getpid())
+	sc, err := newScheme()
+	if err != nil {
+		return err
+	}
+	storeClient, err := client.New(st.RESTConfig(), client.Options{Scheme: sc})
+	if err != nil {
+		return fmt.Errorf("connecting to the cell store: %w", err)
+	}
+	if cp.zoneNS, err = cp.startZones(cp.namespaces, storeClient); err != nil {
+		return err
+	}
+	if cp.zoneNetClose != nil {
+		defer cp.zoneNetClose()
+	}
+	cp.log.Info("cell is up", "store", st.RESTConfig().Host, "pid", os.Getpid(), "zoneNamespaces", cp.zoneNS != nil)
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { cp.zoneNet.RunMonitor(gctx, cp.zones); return nil })
 	g.Go(func() error { return cp.keepRunning(gctx, "cluster controllers", cp.controllers) })
 	g.Go(func() error { return cp.keepRunning(gctx, "region agent", cp.agent) })
 	err = g.Wait()
@@ -205,7 +228,7 @@ func (cp *cellProcess) controllers() (manager.Manager, error) {
 	r := &cellctl.ClusterReconciler{
 		Client: mgr.GetClient(), CellName: c.name, Cell: c.plan, Dir: c.dir, LBDir: c.lbDir(),
 		Runner: cp.runtime, Binaries: cp.cache, Logger: cp.log, CreateTimeout: cp.cfg.CreateTimeout,
-		Exits: cp.exits, Restore: backups, GoawayChance: goaway, Zones: cp.zones,
+		Exits: cp.exits, Restore: backups, GoawayChance: goaway, Zones: cp.zones, ZoneNetNS: cp.zoneNS,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up cluster controller: %w", err)
@@ -242,7 +265,7 @@ func (cp *cellProcess) agent() (manager.Manager, error) {
 	}
 	hb := &cellctl.Heartbeat{
 		Region: region.GetClient(), Cell: mgr.GetClient(), CellName: cp.cell.name, Logger: cp.log,
-		Store: cp.cell.store.RESTConfig().Host, LoadBalancer: cp.cell.lbStatusAddr(), Zones: cp.zones,
+		Store: cp.cell.store.RESTConfig().Host, LoadBalancer: cp.cell.lbStatusAddr(), Zones: cp.zones, ZoneNet: cp.zoneNet,
 	}
 	if err := mgr.Add(hb); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/zonenet"
 )
 
 // DefaultAddressBlock is where the embedded default lives: the region on 127.100.0.0/16
@@ -33,6 +34,11 @@ type Config struct {
 	CacheDir string
 	// CreateTimeout bounds how long a control plane may take to become healthy.
 	CreateTimeout time.Duration
+	// ZoneNamespaces, when set, puts each zone in its own network namespace
+	// (true) or on loopback (false) on a new data directory; nil means as the
+	// data directory was created, else loopback. Namespaces need root; they
+	// are what zone faults are injected into.
+	ZoneNamespaces *bool
 	// Backup says where the cells keep clusters' backups.
 	Backup BackupConfig
 	// Logger receives cellplane's own logs; Progress receives build progress.
@@ -55,6 +61,11 @@ func (c *Config) Validate() error {
 	}
 	if c.CreateTimeout < 0 {
 		return fmt.Errorf("%w: negative create timeout", ErrInvalidConfig)
+	}
+	if c.ZoneNamespaces != nil && *c.ZoneNamespaces {
+		if err := zonenet.Supported(); err != nil {
+			return fmt.Errorf("%w: zone namespaces: %w", ErrInvalidConfig, err)
+		}
 	}
 	return c.Backup.Validate()
 }

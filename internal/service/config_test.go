@@ -100,17 +100,17 @@ func TestLockDataDirMissing(t *testing.T) {
 func TestLoadInstance(t *testing.T) {
 	t.Run("default", func(t *testing.T) {
 		dir := t.TempDir()
-		in, err := loadInstance(dir, "", 0)
+		in, err := loadInstance(dir, "", 0, nil)
 		if err != nil || in.AddressBlock != DefaultAddressBlock {
 			t.Fatalf("first load = %+v, %v; want the default block", in, err)
 		}
-		if in, err := loadInstance(dir, DefaultAddressBlock, 0); err != nil || in.AddressBlock != DefaultAddressBlock {
+		if in, err := loadInstance(dir, DefaultAddressBlock, 0, nil); err != nil || in.AddressBlock != DefaultAddressBlock {
 			t.Fatalf("load asking for the stored block = %+v, %v", in, err)
 		}
 	})
 	t.Run("requested is remembered", func(t *testing.T) {
 		dir := t.TempDir()
-		if in, err := loadInstance(dir, "127.120", 0); err != nil || in.AddressBlock != "127.120" {
+		if in, err := loadInstance(dir, "127.120", 0, nil); err != nil || in.AddressBlock != "127.120" {
 			t.Fatalf("first load = %+v, %v", in, err)
 		}
 		st, err := os.Stat(filepath.Join(dir, "instance.json"))
@@ -118,29 +118,42 @@ func TestLoadInstance(t *testing.T) {
 			t.Fatalf("instance.json: %v, mode %v", err, st.Mode().Perm())
 		}
 		// Empty means "whatever the directory was created with".
-		if in, err := loadInstance(dir, "", 0); err != nil || in.AddressBlock != "127.120" {
+		if in, err := loadInstance(dir, "", 0, nil); err != nil || in.AddressBlock != "127.120" {
 			t.Fatalf("load without a request = %+v, %v; want the stored block", in, err)
 		}
 		// Every cluster's addresses derive from the block: it must never change.
-		_, err = loadInstance(dir, "127.130", 0)
+		_, err = loadInstance(dir, "127.130", 0, nil)
 		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "127.120") {
 			t.Fatalf("load with another block = %v, want ErrInvalidConfig naming 127.120", err)
 		}
 	})
 	t.Run("cells grow and never shrink", func(t *testing.T) {
 		dir := t.TempDir()
-		if in, err := loadInstance(dir, "", 0); err != nil || in.Cells != 1 {
+		if in, err := loadInstance(dir, "", 0, nil); err != nil || in.Cells != 1 {
 			t.Fatalf("first load = %+v, %v; want one cell", in, err)
 		}
-		if in, err := loadInstance(dir, "", 3); err != nil || in.Cells != 3 {
+		if in, err := loadInstance(dir, "", 3, nil); err != nil || in.Cells != 3 {
 			t.Fatalf("growing to 3 = %+v, %v", in, err)
 		}
-		if in, err := loadInstance(dir, "", 0); err != nil || in.Cells != 3 {
+		if in, err := loadInstance(dir, "", 0, nil); err != nil || in.Cells != 3 {
 			t.Fatalf("load without a request = %+v, %v; want the 3 remembered", in, err)
 		}
-		_, err := loadInstance(dir, "", 2)
+		_, err := loadInstance(dir, "", 2, nil)
 		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "cell drain") {
 			t.Fatalf("shrinking to 2 = %v, want ErrInvalidConfig pointing at cell drain", err)
+		}
+	})
+	t.Run("zone namespaces are chosen at creation", func(t *testing.T) {
+		dir := t.TempDir()
+		on, off := true, false
+		if in, err := loadInstance(dir, "", 0, &on); err != nil || !in.ZoneNamespaces {
+			t.Fatalf("create with namespaces = %+v, %v", in, err)
+		}
+		if in, err := loadInstance(dir, "", 0, nil); err != nil || !in.ZoneNamespaces {
+			t.Fatalf("reload = %+v, %v; want namespaces remembered", in, err)
+		}
+		if _, err := loadInstance(dir, "", 0, &off); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "created") {
+			t.Fatalf("switching to loopback = %v, want ErrInvalidConfig", err)
 		}
 	})
 	t.Run("written before cells were counted", func(t *testing.T) {
@@ -148,7 +161,7 @@ func TestLoadInstance(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "instance.json"), []byte(`{"addressBlock":"127.120"}`), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if in, err := loadInstance(dir, "", 0); err != nil || in.Cells != 1 || in.AddressBlock != "127.120" {
+		if in, err := loadInstance(dir, "", 0, nil); err != nil || in.Cells != 1 || in.AddressBlock != "127.120" {
 			t.Fatalf("load = %+v, %v; want 127.120 with one cell", in, err)
 		}
 	})
@@ -157,7 +170,7 @@ func TestLoadInstance(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "instance.json"), []byte("{"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := loadInstance(dir, "", 0); err == nil || !strings.Contains(err.Error(), "instance.json") {
+		if _, err := loadInstance(dir, "", 0, nil); err == nil || !strings.Contains(err.Error(), "instance.json") {
 			t.Fatalf("load of a corrupt file = %v, want an error naming it", err)
 		}
 	})
@@ -194,7 +207,7 @@ func TestStartFailureReleasesLock(t *testing.T) {
 	ctx := context.Background()
 	t.Run("block changed", func(t *testing.T) {
 		dir := t.TempDir()
-		if _, err := loadInstance(dir, "127.121", 0); err != nil {
+		if _, err := loadInstance(dir, "127.121", 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Start(ctx, Config{DataDir: dir, AddressBlock: "127.131"}); !errors.Is(err, ErrInvalidConfig) {

@@ -17,16 +17,20 @@ import (
 type instance struct {
 	AddressBlock string `json:"addressBlock"`
 	Cells        int    `json:"cells"`
+	// ZoneNamespaces puts each zone of every cell in its own network
+	// namespace; chosen at creation, since moving running members between
+	// namespaces would restart every one of them.
+	ZoneNamespaces bool `json:"zoneNamespaces,omitempty"`
 }
 
 // loadInstance reads the data directory's instance, creating it on first use.
-// requestedBlock and requestedCells are what the caller asked for; empty and 0
-// mean "as remembered, else the default".
-func loadInstance(dataDir, requestedBlock string, requestedCells int) (instance, error) {
+// requestedBlock, requestedCells and requestedNS are what the caller asked
+// for; empty, 0 and nil mean "as remembered, else the default".
+func loadInstance(dataDir, requestedBlock string, requestedCells int, requestedNS *bool) (instance, error) {
 	path := filepath.Join(dataDir, "instance.json")
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		in := instance{AddressBlock: requestedBlock, Cells: max(requestedCells, 1)}
+		in := instance{AddressBlock: requestedBlock, Cells: max(requestedCells, 1), ZoneNamespaces: requestedNS != nil && *requestedNS}
 		if in.AddressBlock == "" {
 			in.AddressBlock = DefaultAddressBlock
 		}
@@ -42,6 +46,10 @@ func loadInstance(dataDir, requestedBlock string, requestedCells int) (instance,
 	in.Cells = max(in.Cells, 1) // written before cells could be counted
 	if requestedBlock != "" && requestedBlock != in.AddressBlock {
 		return instance{}, fmt.Errorf("%w: the data directory uses address block %s, not %s", ErrInvalidConfig, in.AddressBlock, requestedBlock)
+	}
+	if requestedNS != nil && *requestedNS != in.ZoneNamespaces {
+		return instance{}, fmt.Errorf("%w: the data directory runs its zones %s; zone namespaces are chosen when a data directory is created",
+			ErrInvalidConfig, map[bool]string{true: "in network namespaces", false: "on loopback"}[in.ZoneNamespaces])
 	}
 	switch {
 	case requestedCells != 0 && requestedCells < in.Cells:

@@ -96,7 +96,7 @@ func (s *Service) start(ctx context.Context) error {
 func (s *Service) saveBackupConfig() error { return saveBackupConfig(s.cfg.DataDir, s.cfg.Backup) }
 
 func (s *Service) loadInstance() error {
-	in, err := loadInstance(s.cfg.DataDir, s.cfg.AddressBlock, s.cfg.Cells)
+	in, err := loadInstance(s.cfg.DataDir, s.cfg.AddressBlock, s.cfg.Cells, s.cfg.ZoneNamespaces)
 	if err != nil {
 		return err
 	}
