@@ -26,7 +26,7 @@ func TestZoneShift(t *testing.T) {
 	cl := createActive(ctx, t, in, "zonal")
 	kc := kubeconfig(ctx, t, in, "zonal")
 	ids := waitEtcdHealthy(ctx, t, in, "zonal", nil, time.Time{})
-	leadFromZoneA(ctx, t, in, ids)
+	leadFromZoneA(ctx, t, in, "zonal", ids)
 
 	const clients = 10
 	s := startSteadyClients(ctx, t, kc, clients)
@@ -147,18 +147,18 @@ func memberZone(e *eks.EtcdHealth, name string) string {
 
 // leadFromZoneA moves etcd's leadership to etcd-a, so that shifting zone a has
 // a leader to move.
-func leadFromZoneA(ctx context.Context, t *testing.T, in *framework.Instance, ids map[string]string) {
+func leadFromZoneA(ctx context.Context, t *testing.T, in *framework.Instance, name string, ids map[string]string) {
 	t.Helper()
 	id, err := strconv.ParseUint(ids["etcd-a"], 16, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = framework.Eventually(ctx, 30*time.Second, 500*time.Millisecond, func() error {
-		e := describe(ctx, t, in, "zonal").Cellplane.Etcd
+		e := describe(ctx, t, in, name).Cellplane.Etcd
 		if e.Leader == "etcd-a" {
 			return nil
 		}
-		cli := etcdClient(t, in, "zonal", e.Leader)
+		cli := etcdClient(t, in, name, e.Leader)
 		_, err := cli.MoveLeader(ctx, id)
 		if err == nil {
 			err = fmt.Errorf("moved leadership from %s to etcd-a; waiting for status", e.Leader)

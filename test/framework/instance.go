@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/internal/zonenet"
 )
 
 // Instances take loopback /16 blocks from 127.140 up to (not including)
@@ -53,6 +55,9 @@ type Instance struct {
 	// Env is added to up's environment, e.g. S3 credentials, which must not be
 	// flags.
 	Env []string
+	// ZoneNamespaces runs every cell's zones in network namespaces of their
+	// own (up --zone-namespaces); cleanup removes them.
+	ZoneNamespaces bool
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -98,6 +103,9 @@ func (in *Instance) Start(ctx context.Context) {
 			in.T.Fatalf("an instance runs at most %d cells", blockStride-1)
 		}
 		args = append(args, "--cells", fmt.Sprint(in.Cells))
+	}
+	if in.ZoneNamespaces {
+		args = append(args, "--zone-namespaces")
 	}
 	args = append(args, in.Args...)
 	in.cmd = exec.Command(in.Bins.Cellplane, args...)
@@ -221,6 +229,25 @@ func (in *Instance) cleanup() {
 	}
 	if err := stopAll(ctx, rt, rest); err != nil {
 		in.T.Errorf("cleaning up processes: %v", err)
+	}
+	if in.ZoneNamespaces {
+		in.removeZoneNamespaces()
+	}
+}
+
+// removeZoneNamespaces deletes the namespaces, links and routes of every
+// cell the instance's block can hold, once nothing runs in them.
+func (in *Instance) removeZoneNamespaces() {
+	block, err := ipam.ParseBlock(in.Block, blockStride-1)
+	if err != nil {
+		in.T.Errorf("removing zone namespaces: %v", err)
+		return
+	}
+	for k := 1; k < blockStride; k++ {
+		n := zonenet.New(zonenet.Options{Cell: block.Cell(k), Log: slog.New(slog.DiscardHandler)})
+		if err := n.Remove(); err != nil {
+			in.T.Errorf("removing zone namespaces of cell %d: %v", k, err)
+		}
 	}
 }
 
