@@ -38,7 +38,7 @@ func BenchmarkZoneEvacuation(b *testing.B) {
 		b.Fatalf("cluster kubeconfig: %v\n%s", err, errOut)
 	}
 	cs := clientset(b, kc, "")
-	endpoint := cs.RESTClient().Get().URL().Host
+	endpoint := "https://" + cs.RESTClient().Get().URL().Host
 	b.ResetTimer()
 	for _, f := range []struct {
 		name string
