@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/cellplane/cellplane/internal/runtime/nsthread"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,43 +16,12 @@ import (
 // vishvananda/netns expect them.
 const netnsDir = "/run/netns"
 
-// isolated runs fn on a fresh goroutine locked to its OS thread, so fn may
-// switch the thread's network namespace without affecting any other
-// goroutine. The thread goes back to its namespace afterwards; if that fails
-// it stays locked, and the runtime ends it with the goroutine rather than
-// hand a thread in the wrong namespace to other code.
-func isolated(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("reading the thread's network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		err = fn()
-		if rerr := netns.Set(orig); rerr != nil {
-			errc <- errors.Join(err, fmt.Errorf("restoring the thread's network namespace: %w", rerr))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	return <-errc
-}
-
-// inNS runs fn on a thread inside ns. Things that take their namespace from
-// the calling thread need it: /proc/sys/net, sockets and /dev/net/tun.
-func inNS(ns netns.NsHandle, fn func() error) error {
-	return isolated(func() error {
-		if err := netns.Set(ns); err != nil {
-			return fmt.Errorf("entering network namespace: %w", err)
-		}
-		return fn()
-	})
-}
+// isolated and inNS are nsthread's: things that take their namespace from
+// the calling thread need them (/proc/sys/net, sockets, /dev/net/tun).
+var (
+	isolated = nsthread.Isolated
+	inNS     = nsthread.In
+)
 
 // openNS opens the namespace at path, or the process's own for "".
 func openNS(path string) (netns.NsHandle, error) {
