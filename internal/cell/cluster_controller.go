@@ -88,6 +88,9 @@ type ClusterReconciler struct {
 	started time.Time
 	slots   slotAllocator
 	probers sync.Map // cluster UID → *controlplane.Prober
+	// endpointLocks serialise writes of a cluster's endpoint file between its
+	// pass and an evacuation: cluster UID → *sync.Mutex.
+	endpointLocks sync.Map
 }
 
 // SetupWithManager registers the controller.
@@ -119,12 +122,14 @@ func (r *ClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // wakeOnShift looks at every cluster as soon as the zone shifts change, so an
 // evacuation starts at once rather than at each cluster's next poll.
 func (r *ClusterReconciler) wakeOnShift(ctx context.Context, wake chan<- event.GenericEvent) error {
-	return wakeOnZoneChange(ctx, r.Client, r.Zones, r.Logger, wake)
+	return wakeOnZoneChange(ctx, r.Client, r.Zones, r.Logger, wake, r.evacuateNow)
 }
 
 // wakeOnZoneChange sends every cluster to wake whenever the zones out of
-// rotation change. The cluster controller and etcd care each run one.
-func wakeOnZoneChange(ctx context.Context, c client.Reader, zones *ZoneShifts, log *slog.Logger, wake chan<- event.GenericEvent) error {
+// rotation change, after handing them to first (when set). The cluster
+// controller and etcd care each run one.
+func wakeOnZoneChange(ctx context.Context, c client.Reader, zones *ZoneShifts, log *slog.Logger, wake chan<- event.GenericEvent,
+	first func(context.Context, []v1alpha1.Cluster)) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -135,6 +140,9 @@ func wakeOnZoneChange(ctx context.Context, c client.Reader, zones *ZoneShifts, l
 		if err := c.List(ctx, &list); err != nil {
 			log.Warn("listing clusters after a zone shift", "err", err)
 			continue
+		}
+		if first != nil {
+			first(ctx, list.Items)
 		}
 		for i := range list.Items {
 			select {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -146,16 +147,11 @@ func (r *ClusterReconciler) phaseConfigs(_ context.Context, _ *v1alpha1.Cluster,
 // It leaves alone what an in-place restore holds stopped, and an etcd member
 // whose data is lost: phaseEtcdMembers replaces it.
 func (r *ClusterReconciler) phaseProcesses(ctx context.Context, _ *v1alpha1.Cluster, p *controlplane.Plan) error {
+	if err := r.stopShifted(ctx, p); err != nil {
+		return err
+	}
 	for _, m := range p.AllMembers() {
-		if heldByRestore(p, m) {
-			continue
-		}
-		if r.Zones.stoppedByShift(m) {
-			spec := p.Spec(m)
-			spec.StopTimeout = shiftStopTimeout
-			if err := r.Runner.Stop(ctx, spec); err != nil {
-				return fmt.Errorf("stopping %s, its zone is shifted out: %w", m.Name(), err)
-			}
+		if heldByRestore(p, m) || r.Zones.stoppedByShift(m) {
 			continue
 		}
 		spec := p.Spec(m)
@@ -176,7 +172,42 @@ func (r *ClusterReconciler) phaseProcesses(ctx context.Context, _ *v1alpha1.Clus
 	return nil
 }
 
+// stopShifted stops the members a zone shift keeps stopped, side by side:
+// each gets shiftStopTimeout, and an evacuation waits for the slowest only.
+func (r *ClusterReconciler) stopShifted(ctx context.Context, p *controlplane.Plan) error {
+	var g errgroup.Group
+	for _, m := range p.AllMembers() {
+		if heldByRestore(p, m) || !r.Zones.stoppedByShift(m) {
+			continue
+		}
+		spec := p.Spec(m)
+		spec.StopTimeout = shiftStopTimeout
+		g.Go(func() error {
+			if err := r.Runner.Stop(ctx, spec); err != nil {
+				return fmt.Errorf("stopping %s, its zone is out of rotation: %w", m.Name(), err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
 func (r *ClusterReconciler) phaseEndpoint(_ context.Context, c *v1alpha1.Cluster, p *controlplane.Plan) error {
+	if err := r.writeEndpoint(c, p); err != nil {
+		return err
+	}
+	c.Status.Endpoint = p.Endpoint()
+	return nil
+}
+
+// writeEndpoint writes the cluster's endpoint file with the zones out of
+// rotation drained. The zone shifts are read under the cluster's endpoint
+// lock, so a pass that began before a shift cannot overwrite the drain the
+// evacuation wrote meanwhile.
+func (r *ClusterReconciler) writeEndpoint(c *v1alpha1.Cluster, p *controlplane.Plan) error {
+	mu, _ := r.endpointLocks.LoadOrStore(c.UID, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	cfg := p.EndpointConfig()
 	for i, m := range p.Members(controlplane.KindAPIServer) {
 		cfg.Backends[i].Draining = r.Zones.Shifted(m.Zone)
@@ -188,7 +219,6 @@ func (r *ClusterReconciler) phaseEndpoint(_ context.Context, c *v1alpha1.Cluster
 	if err := lb.WriteEndpointFile(r.LBDir, cfg); err != nil {
 		return fmt.Errorf("configuring endpoint: %w", err)
 	}
-	c.Status.Endpoint = p.Endpoint()
 	return nil
 }
 

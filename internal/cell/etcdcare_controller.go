@@ -124,7 +124,7 @@ func (r *EtcdCareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		wake := make(chan event.GenericEvent)
 		b = b.WatchesRawSource(source.Channel(wake, &handler.EnqueueRequestForObject{}))
 		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-			return wakeOnZoneChange(ctx, r.Client, r.Zones, r.Logger, wake)
+			return wakeOnZoneChange(ctx, r.Client, r.Zones, r.Logger, wake, nil)
 		})); err != nil {
 			return err
 		}

@@ -32,44 +32,54 @@ var zoneProbeConfig = zonehealth.Config{
 // from the cell's store; clusters come and go far more slowly than probes.
 const zoneTargetsRefresh = 5 * time.Second
 
-// startZones sets up the cell's zone network: namespaces when the data
-// directory asked for them (with the faults saved last time applied again)
-// and the zone health monitor. It returns the paths of the zones'
-// namespaces, nil on loopback.
+// startZones sets up the cell's zone network when the data directory asked
+// for zone namespaces: the namespaces, the faults saved last time applied
+// again, each zone's canary and the zone health monitor. It returns the
+// paths of the zones' namespaces, nil on loopback. On loopback there is no
+// zone network to impair (every zone shares the host's), and a single slow
+// or replaced component is the process supervisor's business, not a reason
+// to evacuate a zone, so nothing is probed there.
 func (cp *cellProcess) startZones(namespaces bool, cells client.Reader) (map[string]string, error) {
-	var net *zonenet.Net
-	var paths map[string]string
-	if namespaces {
-		if err := zonenet.Supported(); err != nil {
-			return nil, fmt.Errorf("%s: zone namespaces: %w", cp.cell.name, err)
-		}
-		net = zonenet.New(zonenet.Options{Cell: cp.cell.plan, Log: cp.log})
-		if err := net.Ensure(); err != nil {
-			return nil, fmt.Errorf("%s: setting up zone namespaces: %w", cp.cell.name, err)
-		}
-		paths = map[string]string{}
-		for _, z := range ipam.Zones {
-			paths[z] = net.Path(z)
-		}
-		cp.zoneNetClose = func() {
-			if err := net.Close(); err != nil {
-				cp.log.Warn("closing zone network", "err", err)
-			}
+	if !namespaces {
+		zn, err := cellctl.NewZoneNetwork(nil, nil, filepath.Join(cp.cell.dir, "zone-faults.json"), cp.log)
+		cp.zoneNet = zn
+		return nil, err
+	}
+	if err := zonenet.Supported(); err != nil {
+		return nil, fmt.Errorf("%s: zone namespaces: %w", cp.cell.name, err)
+	}
+	net := zonenet.New(zonenet.Options{Cell: cp.cell.plan, Log: cp.log})
+	if err := net.Ensure(); err != nil {
+		return nil, fmt.Errorf("%s: setting up zone namespaces: %w", cp.cell.name, err)
+	}
+	canaries, err := net.StartCanaries()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cp.cell.name, err)
+	}
+	paths := map[string]string{}
+	for _, z := range ipam.Zones {
+		paths[z] = net.Path(z)
+	}
+	cp.zoneNetClose = func() {
+		canaries.Close()
+		if err := net.Close(); err != nil {
+			cp.log.Warn("closing zone network", "err", err)
 		}
 	}
-	targets := cachedTargets(cells, cp.cell.plan)
+	targets := cachedTargets(cells, cp.cell.plan, canaries.Addr)
 	monitor := zonehealth.New(zoneProbeConfig, targets, zonehealth.TLSProbe(zoneProbeConfig.WithDefaults().Timeout), cp.log.With("component", "zone-health"))
 	zn, err := cellctl.NewZoneNetwork(net, monitor, filepath.Join(cp.cell.dir, "zone-faults.json"), cp.log)
 	if err != nil {
+		cp.zoneNetClose()
 		return nil, err
 	}
 	cp.zoneNet = zn
 	return paths, nil
 }
 
-// cachedTargets is the monitor's source: the cell's serving members, read
-// again every zoneTargetsRefresh.
-func cachedTargets(cells client.Reader, plan ipam.Cell) zonehealth.Source {
+// cachedTargets is the monitor's source: each zone's canary and the cell's
+// serving members, read again every zoneTargetsRefresh.
+func cachedTargets(cells client.Reader, plan ipam.Cell, canaries map[string]string) zonehealth.Source {
 	var mu sync.Mutex
 	var last []zonehealth.Target
 	var read time.Time
@@ -80,6 +90,9 @@ func cachedTargets(cells client.Reader, plan ipam.Cell) zonehealth.Source {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			last, read = cellctl.ZoneTargets(ctx, cells, plan), time.Now()
 			cancel()
+			for zone, addr := range canaries {
+				last = append(last, zonehealth.Target{Zone: zone, Name: "canary-" + zone, Addr: addr})
+			}
 		}
 		return last
 	}

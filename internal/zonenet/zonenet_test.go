@@ -1,6 +1,7 @@
 package zonenet
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -205,5 +206,38 @@ func TestResetConnectionsTo(t *testing.T) {
 	}
 	if _, err := z.n.ResetConnectionsTo("d"); !errors.Is(err, ErrUnknownZone) {
 		t.Errorf("ResetConnectionsTo(d) = %v, want ErrUnknownZone", err)
+	}
+}
+
+// TestCanaries: each zone's canary completes a TLS handshake from the host,
+// and goes silent with its zone.
+func TestCanaries(t *testing.T) {
+	z := setup(t)
+	c, err := z.n.StartCanaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	handshake := func(zone string) error {
+		return inPath(z.host, func() error {
+			conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 500 * time.Millisecond}, "tcp", c.Addr[zone],
+				&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the canary's certificate is throwaway
+			if err == nil {
+				conn.Close()
+			}
+			return err
+		})
+	}
+	for _, zone := range []string{"a", "b", "c"} {
+		if err := handshake(zone); err != nil {
+			t.Fatalf("zone %s canary: %v", zone, err)
+		}
+	}
+	z.set(t, "a", Fault{Kind: KindBlackhole})
+	if err := handshake("a"); !isTimeout(err) {
+		t.Errorf("blackholed zone a's canary: %v, want a timeout", err)
+	}
+	if err := handshake("b"); err != nil {
+		t.Errorf("zone b's canary: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,6 +82,7 @@ func TestZoneFaults(t *testing.T) {
 			faultAt := faultAppliedAt(ctx, t, in, "a")
 			t.Logf("the cell applied the fault %s after the request", faultAt.Sub(asked).Round(10*time.Millisecond))
 			evacuated := waitEvacuated(ctx, t, in, cl.Endpoint, ids, faultAt)
+			logEvacuation(t, in, faultAt)
 			atEvac := load.snapshot()
 			t.Logf("zone a evacuated %s after the fault; meanwhile %d requests ok, %d failed",
 				evacuated.Round(100*time.Millisecond), atEvac.ok-before.ok, atEvac.failed-before.failed)
@@ -255,6 +257,27 @@ func waitLoadOn(ctx context.Context, t *testing.T, endpoint, backend string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// evacuationLog picks the cell's log lines that tell how an evacuation went.
+var evacuationLog = regexp.MustCompile(`zone impaired|impaired zones changed|stopped process|released a stale|reset connections|leader|backend draining`)
+
+// logEvacuation logs the cell's evacuation steps since the fault, with their
+// time from it.
+func logEvacuation(t *testing.T, in *framework.Instance, faultAt time.Time) {
+	t.Helper()
+	for _, line := range strings.Split(cellLogAll(t, in), "\n") {
+		ts, _, ok := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+		at, err := time.Parse(time.RFC3339Nano, ts)
+		if !ok || err != nil || at.Before(faultAt) || !evacuationLog.MatchString(line) {
+			continue
+		}
+		kv := map[string]string{}
+		for _, m := range logField.FindAllStringSubmatch(line, -1) {
+			kv[m[1]] = strings.Trim(m[2], `"`)
+		}
+		t.Logf("  +%s %s %s %s", at.Sub(faultAt).Round(10*time.Millisecond), kv["msg"], kv["id"], kv["zone"])
 	}
 }
 
