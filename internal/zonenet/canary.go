@@ -50,7 +50,9 @@ func (n *Net) StartCanaries() (*Canaries, error) {
 		}
 		c.lns = append(c.lns, ln)
 		c.Addr[zone] = addr
-		c.wg.Go(func() { c.serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})) })
+		c.wg.Go(func() {
+			c.serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+		})
 	}
 	return c, nil
 }
