@@ -42,8 +42,10 @@ type Heartbeat struct {
 	failing bool
 }
 
-// Start beats until ctx ends. A failed beat is logged (once per outage) and
-// retried on the next tick: the cell carries on without the region.
+// Start beats until ctx ends, and at once when the zones out of rotation
+// change, so an impaired zone shows in the region within moments. A failed
+// beat is logged (once per outage) and retried on the next tick: the cell
+// carries on without the region.
 func (h *Heartbeat) Start(ctx context.Context) error {
 	interval := h.Interval
 	if interval <= 0 {
@@ -52,6 +54,10 @@ func (h *Heartbeat) Start(ctx context.Context) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		var zonesChanged <-chan struct{} // nil without zones: never ready
+		if h.Zones != nil {
+			zonesChanged = h.Zones.Changed()
+		}
 		err := h.Beat(ctx)
 		if ctx.Err() != nil {
 			return nil // shutting down: a beat cut short is no outage
@@ -67,6 +73,7 @@ func (h *Heartbeat) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-zonesChanged:
 		}
 	}
 }

@@ -161,3 +161,30 @@ func TestBeatAppliesAndReportsZoneFaults(t *testing.T) {
 		t.Errorf("a second beat: %v, applied %d times; want the unchanged fault left alone", err, zn.applied)
 	}
 }
+
+// The heartbeat reports at once when a zone becomes impaired, rather than at
+// its next tick.
+func TestHeartbeatBeatsOnZoneChange(t *testing.T) {
+	rec := &patchRecorder{}
+	region := newRegion(t, rec, regionCell())
+	h := newHeartbeat(region, newFakeClient(t), discard)
+	h.Interval = time.Hour
+	h.Zones = testZoneShifts(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = h.Start(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitBeats := func(n int32) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for rec.n.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d beats, want %d", rec.n.Load(), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitBeats(1)
+	h.Zones.SetImpaired([]string{"a"})
+	waitBeats(2)
+}
