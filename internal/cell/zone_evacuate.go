@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/controlplane"
 )
 
 // evacuateMovers bounds how many clusters are evacuated at once.
@@ -19,15 +20,8 @@ const evacuateMovers = 8
 func (r *ClusterReconciler) evacuateNow(ctx context.Context, clusters []v1alpha1.Cluster) {
 	sem := make(chan struct{}, evacuateMovers)
 	var wg sync.WaitGroup
-	for i := range clusters {
-		c := &clusters[i]
-		if c.Status.Status != v1alpha1.StatusActive || c.Status.Slot == nil {
-			continue
-		}
-		p, err := r.plan(ctx, c)
-		if err != nil {
-			continue
-		}
+	for _, cp := range r.readyPlans(ctx, clusters) {
+		c, p := cp.c, cp.p
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
@@ -41,4 +35,26 @@ func (r *ClusterReconciler) evacuateNow(ctx context.Context, clusters []v1alpha1
 		})
 	}
 	wg.Wait()
+}
+
+// clusterPlan is a cluster with its plan.
+type clusterPlan struct {
+	c *v1alpha1.Cluster
+	p *controlplane.Plan
+}
+
+// readyPlans are the plans of the clusters a zone change acts on at once:
+// the ACTIVE ones. The others are left to their own passes.
+func (r *ClusterReconciler) readyPlans(ctx context.Context, clusters []v1alpha1.Cluster) []clusterPlan {
+	var out []clusterPlan
+	for i := range clusters {
+		c := &clusters[i]
+		if c.Status.Status != v1alpha1.StatusActive || c.Status.Slot == nil {
+			continue
+		}
+		if p, err := r.plan(ctx, c); err == nil {
+			out = append(out, clusterPlan{c, p})
+		}
+	}
+	return out
 }

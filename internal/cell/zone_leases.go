@@ -61,15 +61,8 @@ func (r *ClusterReconciler) moveLeasesOnShift(ctx context.Context) error {
 // background: a later shift starts its own.
 func (r *ClusterReconciler) moveLeases(ctx context.Context, clusters []v1alpha1.Cluster) {
 	sem := make(chan struct{}, leaseMovers)
-	for i := range clusters {
-		c := &clusters[i]
-		if c.Status.Status != v1alpha1.StatusActive || c.Status.Slot == nil {
-			continue
-		}
-		p, err := r.plan(ctx, c)
-		if err != nil {
-			continue
-		}
+	for _, cp := range r.readyPlans(ctx, clusters) {
+		c, p := cp.c, cp.p
 		go func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()

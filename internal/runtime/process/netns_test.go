@@ -3,11 +3,12 @@ package process
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"testing"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/cellplane/cellplane/internal/runtime/nsthread"
 )
 
 // TestStartInNetworkNamespace starts a process in a namespace of the test's
@@ -17,21 +18,15 @@ func TestStartInNetworkNamespace(t *testing.T) {
 		t.Skip("needs root to create a network namespace")
 	}
 	name := fmt.Sprintf("cpproc-test-%d", os.Getpid())
-	runtime.LockOSThread()
-	orig, err := netns.Get()
+	var ns netns.NsHandle
+	err := nsthread.Isolated(func() (err error) {
+		ns, err = netns.NewNamed(name) // switches the locked thread into it
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := netns.NewNamed(name)
-	if err != nil {
-		runtime.UnlockOSThread()
 		t.Skipf("cannot create a network namespace here: %v", err)
 	}
-	if err := netns.Set(orig); err != nil {
-		t.Fatalf("back to our namespace: %v", err) // the locked thread ends with the test
-	}
-	runtime.UnlockOSThread()
-	t.Cleanup(func() { ns.Close(); orig.Close(); _ = netns.DeleteNamed(name) })
+	t.Cleanup(func() { ns.Close(); _ = netns.DeleteNamed(name) })
 
 	h := newHarness(t)
 	r := h.runtime(Options{})
