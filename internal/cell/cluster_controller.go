@@ -112,9 +112,6 @@ func (r *ClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return r.wakeOnShift(ctx, wake) })); err != nil {
 			return err
 		}
-		if err := mgr.Add(manager.RunnableFunc(r.moveLeasesOnShift)); err != nil {
-			return err
-		}
 	}
 	return b.Complete(r)
 }

@@ -12,15 +12,17 @@ import (
 const evacuateMovers = 8
 
 // evacuateNow drains the endpoints and stops the members of the zones out of
-// rotation in every ready cluster, at once. Each cluster's own pass does the
+// rotation in every ready cluster, at once, then sets the lease movers going
+// for what the stopped controllers leave behind. Each cluster's own pass does the
 // same, but a pass under way may spend seconds probing the failed zone's
 // members before it gets to the change; the passes woken after this finish
 // the job (etcd's leader, status). The writes are idempotent, and the
 // endpoint file is written under the lock its pass takes too.
 func (r *ClusterReconciler) evacuateNow(ctx context.Context, clusters []v1alpha1.Cluster) {
+	ready := r.readyPlans(ctx, clusters)
 	sem := make(chan struct{}, evacuateMovers)
 	var wg sync.WaitGroup
-	for _, cp := range r.readyPlans(ctx, clusters) {
+	for _, cp := range ready {
 		c, p := cp.c, cp.p
 		wg.Go(func() {
 			sem <- struct{}{}
@@ -35,6 +37,9 @@ func (r *ClusterReconciler) evacuateNow(ctx context.Context, clusters []v1alpha1
 		})
 	}
 	wg.Wait()
+	if len(r.Zones.Zones()) > 0 {
+		r.moveLeases(ctx, ready)
+	}
 }
 
 // clusterPlan is a cluster with its plan.

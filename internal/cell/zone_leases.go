@@ -10,7 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
@@ -36,38 +36,17 @@ const (
 
 var controllerLeases = []string{"kube-controller-manager", "kube-scheduler"}
 
-// moveLeasesOnShift watches every cluster's controller leases for a while
-// after a zone goes out of rotation.
-func (r *ClusterReconciler) moveLeasesOnShift(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-r.Zones.Changed():
-		}
-		if len(r.Zones.Zones()) == 0 {
-			continue
-		}
-		var list v1alpha1.ClusterList
-		if err := r.Client.List(ctx, &list); err != nil {
-			r.Logger.Warn("listing clusters to move controller leases", "err", err)
-			continue
-		}
-		r.moveLeases(ctx, list.Items)
-	}
-}
-
 // moveLeases runs one mover per ready cluster, a few at a time, in the
 // background: a later shift starts its own.
-func (r *ClusterReconciler) moveLeases(ctx context.Context, clusters []v1alpha1.Cluster) {
+func (r *ClusterReconciler) moveLeases(ctx context.Context, ready []clusterPlan) {
 	sem := make(chan struct{}, leaseMovers)
-	for _, cp := range r.readyPlans(ctx, clusters) {
+	for _, cp := range ready {
 		c, p := cp.c, cp.p
 		go func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			log := r.Logger.With("cluster", c.Namespace+"/"+c.Name)
-			if err := watchLeases(ctx, log, p); err != nil {
+			if err := watchLeases(ctx, log, c, p); err != nil {
 				log.Warn("moving controller leadership out of the shifted zone", "err", err)
 			}
 		}()
@@ -76,8 +55,8 @@ func (r *ClusterReconciler) moveLeases(ctx context.Context, clusters []v1alpha1.
 
 // watchLeases releases stale controller leases of one cluster until both
 // are held by a controller that renews them, or leaseWatchFor passes.
-func watchLeases(ctx context.Context, log *slog.Logger, p *controlplane.Plan) error {
-	cs, err := adminClientset(p)
+func watchLeases(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster, p *controlplane.Plan) error {
+	cs, err := adminClientset(c, p)
 	if err != nil {
 		return err
 	}
@@ -140,16 +119,19 @@ func leaseRenewed(l *coordinationv1.Lease) time.Time {
 	return time.Time{}
 }
 
-// adminClientset reaches the cluster through its endpoint as cellplane's
-// admin, with short timeouts: the mover retries every half second.
-func adminClientset(p *controlplane.Plan) (kubernetes.Interface, error) {
-	f := p.Files()
-	cfg := &rest.Config{
-		Host:            p.Endpoint(),
-		TLSClientConfig: rest.TLSClientConfig{CAFile: f.CA, CertFile: f.Admin.Cert, KeyFile: f.Admin.Key},
-		Timeout:         2 * time.Second,
-		UserAgent:       "cellplane-lease-mover",
+// adminClientset reaches the cluster through its endpoint with the admin
+// kubeconfig the cell publishes, with short timeouts: the mover retries every
+// half second.
+func adminClientset(c *v1alpha1.Cluster, p *controlplane.Plan) (kubernetes.Interface, error) {
+	kc, err := adminKubeconfig(c, p)
+	if err != nil {
+		return nil, err
 	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(kc)
+	if err != nil {
+		return nil, fmt.Errorf("admin kubeconfig: %w", err)
+	}
+	cfg.Timeout, cfg.UserAgent = 2*time.Second, "cellplane-lease-mover"
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("admin client: %w", err)

@@ -122,12 +122,18 @@ func sameFault(a, b v1alpha1.ZoneFault) bool {
 }
 
 func (z *ZoneNetwork) apply(zone string, f v1alpha1.ZoneFault) error {
-	nf := zonenet.Fault{Kind: zonenet.Kind(f.Kind), Latency: time.Duration(f.LatencyMilliseconds) * time.Millisecond, LossPercent: int(f.LossPercent)}
+	nf := NetFault(f)
 	if err := z.net.SetFault(zone, nf); err != nil {
 		return fmt.Errorf("zone %s: %w", zone, err)
 	}
 	z.log.Warn("zone fault applied", "zone", zone, "fault", nf.String())
 	return nil
+}
+
+// NetFault is the zone network's form of a Cell's zone fault; its Validate
+// is the one check of a fault, for the region before it records one too.
+func NetFault(f v1alpha1.ZoneFault) zonenet.Fault {
+	return zonenet.Fault{Kind: zonenet.Kind(f.Kind), Latency: time.Duration(f.LatencyMilliseconds) * time.Millisecond, LossPercent: int(f.LossPercent)}
 }
 
 // faultOf is zone's fault in faults, or the zero fault (none).

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	cellctl "github.com/cellplane/cellplane/internal/cell"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/placement"
 )
@@ -156,27 +157,14 @@ func (c *Cells) FaultZone(ctx context.Context, name, zone string, fault *v1alpha
 	return err
 }
 
-// validateFault checks a fault as the cell will apply it.
+// validateFault checks a fault as the cell will apply it; clearing is not a
+// fault to record.
 func validateFault(f v1alpha1.ZoneFault) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", errdefs.ErrInvalidParameter, fmt.Sprintf(format, args...))
+	if f.Kind == "" {
+		return fmt.Errorf("%w: fault kind must be cut, blackhole or degrade", errdefs.ErrInvalidParameter)
 	}
-	switch f.Kind {
-	case v1alpha1.ZoneFaultCut, v1alpha1.ZoneFaultBlackhole:
-		if f.LatencyMilliseconds != 0 || f.LossPercent != 0 {
-			return bad("latency and loss go with a degrade fault, not %s", f.Kind)
-		}
-	case v1alpha1.ZoneFaultDegrade:
-		switch {
-		case f.LatencyMilliseconds < 0 || f.LatencyMilliseconds > 5000:
-			return bad("latency must be from 0 to 5s, got %dms", f.LatencyMilliseconds)
-		case f.LossPercent < 0 || f.LossPercent > 100:
-			return bad("loss must be from 0 to 100%%, got %d%%", f.LossPercent)
-		case f.LatencyMilliseconds == 0 && f.LossPercent == 0:
-			return bad("a degrade fault needs latency, loss or both")
-		}
-	default:
-		return bad("fault kind must be cut, blackhole or degrade, got %q", f.Kind)
+	if err := cellctl.NetFault(f).Validate(); err != nil {
+		return fmt.Errorf("%w: %w", errdefs.ErrInvalidParameter, err)
 	}
 	return nil
 }

@@ -34,13 +34,7 @@ func BenchmarkEndpointLatency(b *testing.B) {
 	defer cancel()
 	in := framework.NewInstance(b, bins)
 	in.Start(ctx)
-	if _, errOut, err := in.CLI(ctx, "cluster", "create", "latency", "--wait"); err != nil {
-		b.Fatalf("cluster create: %v\n%s", err, errOut)
-	}
-	kc := filepath.Join(b.TempDir(), "latency.kubeconfig")
-	if _, errOut, err := in.CLI(ctx, "cluster", "kubeconfig", "latency", "--output", kc); err != nil {
-		b.Fatalf("cluster kubeconfig: %v\n%s", err, errOut)
-	}
+	kc := activeCluster(ctx, b, in, "latency")
 	viaLB := clientset(b, kc, "")
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Data: map[string]string{"k": "v"}}
 	if _, err := viaLB.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
@@ -138,4 +132,18 @@ func connectedBackend(b *testing.B, ctx context.Context, kc string) string {
 		b.Fatal(err)
 	}
 	return addr
+}
+
+// activeCluster creates cluster name, waits until it is ACTIVE and returns
+// the path of its admin kubeconfig.
+func activeCluster(ctx context.Context, b *testing.B, in *framework.Instance, name string) string {
+	b.Helper()
+	if _, errOut, err := in.CLI(ctx, "cluster", "create", name, "--wait"); err != nil {
+		b.Fatalf("cluster create: %v\n%s", err, errOut)
+	}
+	kc := filepath.Join(b.TempDir(), name+".kubeconfig")
+	if _, errOut, err := in.CLI(ctx, "cluster", "kubeconfig", name, "--output", kc); err != nil {
+		b.Fatalf("cluster kubeconfig: %v\n%s", err, errOut)
+	}
+	return kc
 }

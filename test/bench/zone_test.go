@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,13 +29,7 @@ func BenchmarkZoneEvacuation(b *testing.B) {
 	in := framework.NewInstance(b, bins)
 	in.ZoneNamespaces = true
 	in.Start(ctx)
-	if _, errOut, err := in.CLI(ctx, "cluster", "create", "evac", "--wait"); err != nil {
-		b.Fatalf("cluster create: %v\n%s", err, errOut)
-	}
-	kc := filepath.Join(b.TempDir(), "evac.kubeconfig")
-	if _, errOut, err := in.CLI(ctx, "cluster", "kubeconfig", "evac", "--output", kc); err != nil {
-		b.Fatalf("cluster kubeconfig: %v\n%s", err, errOut)
-	}
+	kc := activeCluster(ctx, b, in, "evac")
 	cs := clientset(b, kc, "")
 	endpoint := "https://" + cs.RESTClient().Get().URL().Host
 	b.ResetTimer()

@@ -387,12 +387,28 @@ func defragSteps(t *testing.T, in *framework.Instance, name string) []defragStep
 	return steps
 }
 
+// cellLog is the end of cell-1's log, for failure messages.
 func cellLog(t *testing.T, in *framework.Instance) string {
 	t.Helper()
-	b, err := os.ReadFile(service.LogFile(in.DataDir, 1))
+	log, err := readCellLog(in)
 	if err != nil {
 		return err.Error()
 	}
-	lines := strings.Split(string(b), "\n")
+	lines := strings.Split(log, "\n")
 	return strings.Join(lines[max(0, len(lines)-80):], "\n")
+}
+
+// cellLogAll is cell-1's whole log.
+func cellLogAll(t *testing.T, in *framework.Instance) string {
+	t.Helper()
+	log, err := readCellLog(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return log
+}
+
+func readCellLog(in *framework.Instance) (string, error) {
+	b, err := os.ReadFile(service.LogFile(in.DataDir, 1))
+	return string(b), err
 }

@@ -312,15 +312,6 @@ func faultAppliedAt(ctx context.Context, t *testing.T, in *framework.Instance, z
 	return time.Time{}
 }
 
-func cellLogAll(t *testing.T, in *framework.Instance) string {
-	t.Helper()
-	b, err := os.ReadFile(service.LogFile(in.DataDir, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // zoneLoad is n clients, each reading and writing ConfigMaps every 100 ms
 // with client-go's defaults (its retries included), and one informer
 // watching them.
