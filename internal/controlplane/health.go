@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,16 +53,9 @@ func (pr *Prober) Close() {
 	}
 }
 
-// Check probes member m.
+// Check probes member m the way its component says.
 func (pr *Prober) Check(ctx context.Context, m Member) error {
-	switch m.Kind {
-	case KindEtcd:
-		return pr.checkEtcd(ctx, m)
-	case KindAPIServer:
-		return get(ctx, pr.kube, "https://"+m.Address()+"/readyz")
-	default:
-		return get(ctx, pr.selfTLS, "https://"+m.Address()+"/healthz")
-	}
+	return m.Component.Check(ctx, pr, m)
 }
 
 // CheckEndpoint makes an authenticated request through the load balancer: the
@@ -79,18 +71,6 @@ func (pr *Prober) CheckAPIServer(ctx context.Context, m Member) error {
 
 // authenticatedPath is readable only by an authenticated, authorized user.
 const authenticatedPath = "/api/v1/namespaces/kube-system"
-
-func (pr *Prober) checkEtcd(ctx context.Context, m Member) error {
-	body, err := fetch(ctx, pr.etcd, "https://"+m.Address()+"/health")
-	if err != nil {
-		return err
-	}
-	var h struct{ Health string }
-	if err := json.Unmarshal(body, &h); err != nil || h.Health != "true" {
-		return fmt.Errorf("%w: etcd /health says %s", ErrUnhealthy, body)
-	}
-	return nil
-}
 
 func get(ctx context.Context, c *http.Client, url string) error {
 	_, err := fetch(ctx, c, url)

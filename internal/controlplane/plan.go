@@ -1,20 +1,14 @@
 package controlplane
 
 import (
+	"cmp"
 	"net"
 	"path/filepath"
+	"slices"
 
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/pki"
-)
-
-// Component kinds.
-const (
-	KindEtcd              = "etcd"
-	KindAPIServer         = "kube-apiserver"
-	KindControllerManager = "kube-controller-manager"
-	KindScheduler         = "kube-scheduler"
 )
 
 // ServiceCIDR is the tenant clusters' service network (EKS's default); ServiceIP is
@@ -23,19 +17,14 @@ const ServiceCIDR = "10.100.0.0/16"
 
 var serviceIP = net.IPv4(10, 100, 0, 1).To4()
 
-// zonesOf says which zones run each kind: etcd in all three, everything else in two.
-var zonesOf = map[string][]string{
-	KindEtcd:              {"a", "b", "c"},
-	KindAPIServer:         {"a", "b"},
-	KindControllerManager: {"a", "b"},
-	KindScheduler:         {"a", "b"},
-}
-
 // Member is one instance of a component kind in one zone.
 type Member struct {
 	Kind string
 	Zone string
 	IP   net.IP
+	Port int
+	// Component is the member's kind: what runs it, checks it and orders it.
+	Component Component
 }
 
 // Name is the member's instance name, e.g. "etcd-a" or "kube-apiserver-b".
@@ -65,6 +54,8 @@ type Input struct {
 	// ZoneNetNS maps a zone to the network namespace its members run in; a
 	// zone missing from it runs in cellplane's own.
 	ZoneNetNS map[string]string
+	// Components are the kinds the control plane runs; nil means Default().
+	Components []Component
 }
 
 // Plan is the full description of one control plane.
@@ -75,6 +66,13 @@ type Plan struct {
 
 // New derives the plan. It touches no files.
 func New(in Input) *Plan {
+	if in.Components == nil {
+		in.Components = Default()
+	} else {
+		// Start order is by tier whatever order the kinds were given in.
+		in.Components = slices.Clone(in.Components)
+		slices.SortStableFunc(in.Components, func(a, b Component) int { return cmp.Compare(a.Tier(), b.Tier()) })
+	}
 	p := &Plan{in: in}
 	p.pki = pki.ClusterPaths(p.PKIDir(), p.PKISpec())
 	return p
@@ -94,26 +92,65 @@ func (p *Plan) Dir() string { return p.in.Dir }
 // Files returns the certificate and key paths.
 func (p *Plan) Files() *pki.ClusterFiles { return p.pki }
 
-// Members lists every member of kind, in zone order.
+// Components lists the plan's component kinds in start order.
+func (p *Plan) Components() []Component { return p.in.Components }
+
+// Members lists every member of kind, in zone order; none for a kind the
+// plan does not run.
 func (p *Plan) Members(kind string) []Member {
+	for _, c := range p.in.Components {
+		if c.Kind() == kind {
+			return membersOf(p.in.Cell, p.in.Slot, c)
+		}
+	}
+	return nil
+}
+
+func (p *Plan) member(kind, zone string) Member {
+	for _, m := range p.Members(kind) {
+		if m.Zone == zone {
+			return m
+		}
+	}
+	return Member{}
+}
+
+func membersOf(cell ipam.Cell, slot int, c Component) []Member {
+	index, port := c.Address()
 	var out []Member
-	for _, z := range zonesOf[kind] {
-		out = append(out, p.member(kind, z))
+	for _, z := range c.Zones() {
+		out = append(out, Member{Kind: c.Kind(), Zone: z, IP: cell.MemberIP(ipam.ZoneIndex(z), slot, index), Port: port, Component: c})
 	}
 	return out
 }
 
-func (p *Plan) member(kind, zone string) Member {
-	return Member{Kind: kind, Zone: zone, IP: p.in.Cell.MemberIP(ipam.ZoneIndex(zone), p.in.Slot, kindIndex[kind])}
-}
-
-var kindIndex = map[string]int{KindEtcd: 0, KindAPIServer: 1, KindControllerManager: 2, KindScheduler: 3}
-
-// AllMembers lists every member in start order: etcd, API servers, controllers.
+// AllMembers lists every member in start order: by tier (etcd, API servers,
+// controllers), each kind's in zone order.
 func (p *Plan) AllMembers() []Member {
 	var out []Member
-	for _, k := range []string{KindEtcd, KindAPIServer, KindControllerManager, KindScheduler} {
-		out = append(out, p.Members(k)...)
+	for _, c := range p.in.Components {
+		out = append(out, membersOf(p.in.Cell, p.in.Slot, c)...)
+	}
+	return out
+}
+
+// Tiers groups every member by tier, the last tier first: the order they
+// stop in. The members of one tier do not depend on each other.
+func (p *Plan) Tiers() [][]Member {
+	byTier := map[Tier][]Member{}
+	var tiers []Tier
+	for _, m := range p.AllMembers() {
+		t := m.Component.Tier()
+		if _, ok := byTier[t]; !ok {
+			tiers = append(tiers, t)
+		}
+		byTier[t] = append(byTier[t], m)
+	}
+	slices.Sort(tiers)
+	slices.Reverse(tiers)
+	out := make([][]Member, len(tiers))
+	for i, t := range tiers {
+		out[i] = byTier[t]
 	}
 	return out
 }
@@ -128,14 +165,7 @@ func (p *Plan) EndpointAddress() string { return ipam.HostPort(p.EndpointIP(), i
 func (p *Plan) Endpoint() string { return "https://" + p.EndpointAddress() }
 
 // Address is the host:port a member serves on.
-func (m Member) Address() string { return ipam.HostPort(m.IP, memberPort[m.Kind]) }
-
-var memberPort = map[string]int{
-	KindEtcd:              ipam.EtcdClientPort,
-	KindAPIServer:         ipam.APIServerPort,
-	KindControllerManager: ipam.ControllerManagerPort,
-	KindScheduler:         ipam.SchedulerPort,
-}
+func (m Member) Address() string { return ipam.HostPort(m.IP, m.Port) }
 
 // PKISpec lists the names and addresses the cluster's certificates must carry.
 func (p *Plan) PKISpec() pki.ClusterSpec {
@@ -157,14 +187,15 @@ func (p *Plan) PKISpec() pki.ClusterSpec {
 	return s
 }
 
-// ServingMembers lists the etcd members and API servers of the cluster in
-// slot of cell, with the address each serves on: what the cell's zone health
-// probes, without building a whole plan per cluster.
+// ServingMembers lists the members of the default components that serve
+// clients (the store and API tiers: etcd members and API servers) of the
+// cluster in slot of cell, with the address each serves on: what the cell's
+// zone health probes, without building a whole plan per cluster.
 func ServingMembers(cell ipam.Cell, slot int) []Member {
 	var out []Member
-	for _, kind := range []string{KindEtcd, KindAPIServer} {
-		for _, z := range zonesOf[kind] {
-			out = append(out, Member{Kind: kind, Zone: z, IP: cell.MemberIP(ipam.ZoneIndex(z), slot, kindIndex[kind])})
+	for _, c := range Default() {
+		if c.Tier() <= TierAPI {
+			out = append(out, membersOf(cell, slot, c)...)
 		}
 	}
 	return out

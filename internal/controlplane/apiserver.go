@@ -1,0 +1,109 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/pki"
+)
+
+// KindAPIServer serves the cluster's API behind its endpoint: two, in zones
+// a and b, TLS only, RBAC and Node authorization, audit log on.
+const KindAPIServer = "kube-apiserver"
+
+func init() { register(apiServer{}) }
+
+type apiServer struct{}
+
+func (apiServer) Kind() string               { return KindAPIServer }
+func (apiServer) Zones() []string            { return []string{"a", "b"} }
+func (apiServer) Address() (index, port int) { return 1, ipam.APIServerPort }
+func (apiServer) Tier() Tier                 { return TierAPI }
+func (apiServer) Condition() string          { return v1alpha1.ConditionAPIServersReady }
+
+// ZoneOut: an API server in a zone out of rotation keeps running; the
+// endpoint drains it, so clients move without their requests failing.
+func (apiServer) ZoneOut() ZoneOut { return ZoneOutKeep }
+
+func (apiServer) Command(p *Plan, m Member) (string, []string) {
+	return p.in.Kubernetes.KubeAPIServer, p.apiServerArgs(m)
+}
+
+// Check asks /readyz as the cluster's admin, verifying the serving
+// certificate against the cluster CA.
+func (apiServer) Check(ctx context.Context, pr *Prober, m Member) error {
+	return get(ctx, pr.kube, "https://"+m.Address()+"/readyz")
+}
+
+// auditPolicy records who did what to which resource, without request bodies: enough
+// for audit insights, cheap enough to leave on.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: None
+  nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/version"]
+- level: Metadata
+`
+
+// WriteFiles writes the audit policy the API servers read.
+func (apiServer) WriteFiles(p *Plan) error {
+	if err := pki.WriteFileAtomic(p.AuditPolicyPath(), []byte(auditPolicy), 0o600); err != nil {
+		return fmt.Errorf("writing audit policy: %w", err)
+	}
+	return nil
+}
+
+// AuditPolicyPath is where the API servers' audit policy lives.
+func (p *Plan) AuditPolicyPath() string { return filepath.Join(p.ConfigDir(), "audit-policy.yaml") }
+
+func (p *Plan) apiServerArgs(m Member) []string {
+	f := p.pki
+	serving := f.APIServer[m.Name()]
+	args := []string{
+		"--advertise-address=" + m.IP.String(),
+		"--bind-address=" + m.IP.String(),
+		"--secure-port=" + strconv.Itoa(ipam.APIServerPort),
+		"--etcd-servers=" + strings.Join(p.EtcdEndpoints(), ","),
+		"--etcd-cafile=" + f.EtcdCA,
+		"--etcd-certfile=" + f.APIServerEtcdClient.Cert,
+		"--etcd-keyfile=" + f.APIServerEtcdClient.Key,
+		"--tls-cert-file=" + serving.Cert,
+		"--tls-private-key-file=" + serving.Key,
+		"--client-ca-file=" + f.CA,
+		"--authorization-mode=Node,RBAC",
+		"--enable-admission-plugins=NodeRestriction",
+		"--enable-bootstrap-token-auth=true",
+		"--allow-privileged=true",
+		"--service-cluster-ip-range=" + ServiceCIDR,
+		"--service-account-issuer=" + p.Endpoint(),
+		"--service-account-key-file=" + f.SAPub,
+		"--service-account-signing-key-file=" + f.SAKey,
+		"--kubelet-client-certificate=" + f.KubeletClient.Cert,
+		"--kubelet-client-key=" + f.KubeletClient.Key,
+		"--proxy-client-cert-file=" + f.FrontProxyClient.Cert,
+		"--proxy-client-key-file=" + f.FrontProxyClient.Key,
+		"--requestheader-client-ca-file=" + f.FrontProxyCA,
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--audit-policy-file=" + p.AuditPolicyPath(),
+		"--audit-log-path=" + filepath.Join(p.LogDir(), "audit-"+m.Name()+".log"),
+		"--audit-log-maxsize=100",
+		"--audit-log-maxbackup=3",
+		// Loopback addresses fail Endpoints validation; the kubernetes Service gets
+		// real endpoints once a runtime gives members routable addresses.
+		"--endpoint-reconciler-type=none",
+		"--profiling=false",
+	}
+	if p.in.GoawayChance > 0 {
+		args = append(args, "--goaway-chance="+strconv.FormatFloat(p.in.GoawayChance, 'f', -1, 64))
+	}
+	return args
+}
