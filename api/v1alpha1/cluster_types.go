@@ -64,6 +64,10 @@ const (
 	LabelCell = "cellplane.io/cell"
 	// LabelAccount names the account that owns a Cluster.
 	LabelAccount = "cellplane.io/account"
+	// LabelKubeconfigFor marks a cluster's admin-kubeconfig Secret with the
+	// cluster's object name: the cell publishes it, the agent copies it to
+	// the region.
+	LabelKubeconfigFor = "cellplane.io/kubeconfig-for"
 	// AnnotationBackupRequested asks the cell for a full backup now: its value
 	// is the time of the request (RFC 3339), and the request is done once
 	// status.backup.lastFullTime is after it. The agent copies it to the cell.
@@ -95,19 +99,61 @@ const (
 	RestorePhaseFailed    = "Failed"
 )
 
-// Why an in-place restore ran.
+// Why a restore ran.
 const (
 	RestoreReasonRequested  = "Requested"  // backup restore asked for it
 	RestoreReasonQuorumLost = "QuorumLost" // a majority of etcd members lost their data
+	// RestoreReasonCreated: the cluster was created from another's backups
+	// (spec.restoreFrom); its phases are Restoring, Replaying and Done too.
+	RestoreReasonCreated = "CreatedFromBackup"
 )
 
-// RestoreStatus is the state of the cluster's last in-place restore.
+// Member replacement phases, in order.
+const (
+	ReplacementJoining  = "Joining"  // added back as a learner, catching up
+	ReplacementPromoted = "Promoted" // a voting member again
+)
+
+// EtcdMembership is the cell's record of how the cluster's etcd members came
+// to be, mirrored from the crash-safe records the cell keeps beside the
+// members so that a crash at any step resumes: when the cluster's etcd first
+// formed, and which members were replaced after losing their data.
+type EtcdMembership struct {
+	// BootstrappedAt is when every member first served together. From then on
+	// a member is never started on an empty data directory: one without its
+	// data is replaced through a learner instead.
+	// +optional
+	BootstrappedAt *metav1.Time `json:"bootstrappedAt,omitempty"`
+	// Replacements lists the members replaced after losing their data, the
+	// ones in progress and the ones done.
+	// +optional
+	Replacements []MemberReplacement `json:"replacements,omitempty"`
+}
+
+// MemberReplacement is one etcd member removed after losing its data and
+// added back under a new ID.
+type MemberReplacement struct {
+	// Member is the member's name, e.g. etcd-c.
+	Member string `json:"member"`
+	// LearnerID is the member's new ID, in hex as etcd prints it.
+	LearnerID string `json:"learnerID"`
+	// Phase is Joining or Promoted.
+	Phase string `json:"phase"`
+	// StartedAt is when the learner was added; PromotedAt when it became a voter.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// +optional
+	PromotedAt *metav1.Time `json:"promotedAt,omitempty"`
+}
+
+// RestoreStatus is the state of the cluster's last restore: in place, or
+// from another cluster's backups when it was created.
 type RestoreStatus struct {
 	// RequestID is the ID of the RestoreRequest this restore answers; empty
 	// for a restore etcd care started on its own.
 	// +optional
 	RequestID string `json:"requestID,omitempty"`
-	// Reason is Requested or QuorumLost.
+	// Reason is Requested, QuorumLost or CreatedFromBackup.
 	Reason string `json:"reason"`
 	// Phase is Restoring, Replaying, Done or Failed.
 	Phase string `json:"phase"`
@@ -355,9 +401,15 @@ type ClusterStatus struct {
 	// +optional
 	Backup *BackupStatus `json:"backup,omitempty"`
 
-	// Restore is the cluster's last in-place restore of etcd.
+	// Restore is the cluster's last restore of etcd: in place, or from
+	// another cluster's backups when it was created.
 	// +optional
 	Restore *RestoreStatus `json:"restore,omitempty"`
+
+	// EtcdMembership says when the cluster's etcd formed and which members
+	// were replaced after losing their data.
+	// +optional
+	EtcdMembership *EtcdMembership `json:"etcdMembership,omitempty"`
 
 	// Conditions report each part of the control plane.
 	// +optional
@@ -375,6 +427,9 @@ type ClusterStatus struct {
 // +kubebuilder:printcolumn:name="Cell",type=string,JSONPath=`.spec.cell`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.status`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoint`
+// +kubebuilder:printcolumn:name="Etcd",type=string,JSONPath=`.status.conditions[?(@.type=="EtcdMembers")].reason`
+// +kubebuilder:printcolumn:name="Restore",type=string,JSONPath=`.status.restore.phase`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Cluster struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -1,7 +1,17 @@
-// Package cell owns what a cell does: the cluster controller that turns each Cluster
-// in the cell's store into a running control plane (and tears it down), etcd care
-// that keeps each running control plane's etcd measured, compacted, defragmented
-// and out of the NOSPACE alarm, and the
-// agent that pulls the cell's clusters from the region's store and pushes their
-// status back. Pull, so a cell keeps healing its clusters while the region is down.
+// Package cell runs one cell of the embedded default as its own process: its
+// store, its load balancer, the controllers that run its clusters and the
+// agent that syncs it with the region. It only composes; each concern of the
+// cell lives in a package of its own:
+//
+//	lifecycle  a cluster's plan, PKI, processes, endpoint, health, kubeconfig, teardown
+//	members    replacing etcd members that lost their data
+//	restore    restores from backup, into a new cluster and in place
+//	care       etcd care: measure, compact, defragment, NOSPACE, leader placement
+//	backups    continuous full and incremental backups
+//	zones      zone shifts, impaired zones, evacuation, zone network and faults
+//	agent      the region-to-cell agent and the heartbeat
+//
+// beside the vocabulary they share (tenant), the crash-safe records of etcd's
+// orchestration (etcdstate), the one etcd connection per cluster (etcdconn)
+// and the endpoint writer (endpoint).
 package cell

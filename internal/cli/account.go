@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/internal/operator"
 )
 
 func newAccount(g *globals) *cobra.Command {
@@ -17,11 +17,11 @@ func newAccount(g *globals) *cobra.Command {
 	return cmd
 }
 
-func (g *globals) accounts() (*service.Accounts, error) {
+func (g *globals) accounts() (*operator.Accounts, error) {
 	if err := g.checkOutput(); err != nil {
 		return nil, err
 	}
-	return service.AccountsFor(g.dataDir)
+	return g.operator().Accounts()
 }
 
 func newAccountCreate(g *globals) *cobra.Command {

@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
-	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/internal/operator"
 )
 
 // backupFlags are the flags every backup subcommand shares.
@@ -20,9 +20,9 @@ func newBackup(g *globals) *cobra.Command {
 	return cmd
 }
 
-func (g *globals) backups() (*service.Backups, error) {
+func (g *globals) backups() (*operator.Backups, error) {
 	if err := g.checkOutput(); err != nil {
 		return nil, err
 	}
-	return service.BackupsFor(g.dataDir)
+	return g.operator().Backups()
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/internal/backup"
-	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/internal/operator"
 )
 
 // backupJSON is one backup in `backup list -o json`.
@@ -70,7 +70,7 @@ func entriesOf(c backup.Catalog) []backup.Entry {
 	return append(append([]backup.Entry{}, c.Fulls...), c.Incrementals...)
 }
 
-func backupSetsJSON(sets []service.BackupSet) []backupSetJSON {
+func backupSetsJSON(sets []operator.BackupSet) []backupSetJSON {
 	out := make([]backupSetJSON, 0, len(sets))
 	for _, s := range sets {
 		j := backupSetJSON{UID: s.UID, Location: s.Location, Backups: []backupJSON{}}
@@ -88,7 +88,7 @@ func backupSetsJSON(sets []service.BackupSet) []backupSetJSON {
 	return out
 }
 
-func (g *globals) printBackupSet(s service.BackupSet) error {
+func (g *globals) printBackupSet(s operator.BackupSet) error {
 	g.printf("set %s at %s\n", s.UID, s.Location)
 	w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tKIND\tREVISIONS\tTIME\tBYTES")

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
-	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/internal/operator"
 )
 
 // restoreFlags are the flags of `backup restore`.
@@ -92,7 +92,7 @@ func restoreTarget(req v1alpha1.RestoreRequest) string {
 
 // waitRestored polls status.restore until the cell answers req, printing each
 // step once.
-func (g *globals) waitRestored(cmd *cobra.Command, b *service.Backups, account, name string, req v1alpha1.RestoreRequest, timeout time.Duration) error {
+func (g *globals) waitRestored(cmd *cobra.Command, b *operator.Backups, account, name string, req v1alpha1.RestoreRequest, timeout time.Duration) error {
 	ctx, cancel := contextWithTimeout(cmd, timeout)
 	defer cancel()
 	start := time.Now()

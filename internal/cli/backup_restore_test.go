@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
-	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
 func TestBackupRestoreUsage(t *testing.T) {
@@ -37,8 +37,8 @@ func TestBackupRestoreUsage(t *testing.T) {
 
 func TestBackupRestoreNotRunning(t *testing.T) {
 	_, _, err := cli{t, t.TempDir()}.run("backup", "restore", "demo", "--yes")
-	if !errors.Is(err, service.ErrNotRunning) {
-		t.Fatalf("restore without cellplane = %v, want service.ErrNotRunning", err)
+	if !errors.Is(err, errdefs.ErrNotRunning) {
+		t.Fatalf("restore without cellplane = %v, want errdefs.ErrNotRunning", err)
 	}
 }
 

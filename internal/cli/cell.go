@@ -2,17 +2,19 @@ package cli
 
 import (
 	"fmt"
-	"github.com/cellplane/cellplane/api/v1alpha1"
 	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/cellplane/cellplane/api/v1alpha1"
+
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/cell"
 	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/operator"
 	"github.com/cellplane/cellplane/internal/placement"
-	"github.com/cellplane/cellplane/internal/service"
 )
 
 func newCell(g *globals) *cobra.Command {
@@ -23,11 +25,11 @@ func newCell(g *globals) *cobra.Command {
 	return cmd
 }
 
-func (g *globals) cells() (*service.Cells, error) {
+func (g *globals) cells() (*operator.Cells, error) {
 	if err := g.checkOutput(); err != nil {
 		return nil, err
 	}
-	return service.CellsFor(g.dataDir)
+	return g.operator().Cells()
 }
 
 // cellJSON is one cell in `cell list -o json`.
@@ -149,7 +151,7 @@ func newCellUpdate(g *globals) *cobra.Command {
 
 // newCellRun is a cell's entry point; cellplane up launches one process per cell.
 func newCellRun(g *globals) *cobra.Command {
-	var cfg service.CellConfig
+	var cfg cell.Config
 	cmd := &cobra.Command{
 		Use:    "run",
 		Short:  "Run one cell: its store, load balancer and controllers (started by cellplane up)",
@@ -160,7 +162,7 @@ func newCellRun(g *globals) *cobra.Command {
 			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, nil))
 			// Credentials come only from the environment cellplane up gives the cell.
 			backupCredentialsFromEnv(&cfg.Backup)
-			return service.RunCell(cmd.Context(), cfg)
+			return cell.Run(cmd.Context(), cfg)
 		},
 	}
 	f := cmd.Flags()
@@ -168,6 +170,7 @@ func newCellRun(g *globals) *cobra.Command {
 	f.StringVar(&cfg.CacheDir, "cache-dir", components.DefaultCacheDir(), "where built components are cached")
 	f.DurationVar(&cfg.CreateTimeout, "create-timeout", 5*time.Minute, "how long a control plane may take to become healthy")
 	addBackupFlags(f, &cfg.Backup)
+	cfg.Tuning.AddFlags(f)
 	_ = cmd.MarkFlagRequired("cell")
 	return cmd
 }

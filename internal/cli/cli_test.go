@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cellplane/cellplane/internal/service"
 	"maps"
 	"net"
 	"strings"
@@ -162,8 +161,8 @@ func TestNotRunning(t *testing.T) {
 		{"cluster", "kubeconfig", "demo"},
 	} {
 		_, _, err := c.run(args...)
-		if !errors.Is(err, service.ErrNotRunning) {
-			t.Errorf("%q = %v, want service.ErrNotRunning", args, err)
+		if !errors.Is(err, errdefs.ErrNotRunning) {
+			t.Errorf("%q = %v, want errdefs.ErrNotRunning", args, err)
 			continue
 		}
 		msg := userMessage(err)
@@ -188,7 +187,7 @@ func TestUsageErrorsComeFirst(t *testing.T) {
 		{"cluster", "delete", "demo", "-o", "xml"},
 	} {
 		_, _, err := c.run(args...)
-		if err == nil || errors.Is(err, service.ErrNotRunning) || exitCode(err) != 2 {
+		if err == nil || errors.Is(err, errdefs.ErrNotRunning) || exitCode(err) != 2 {
 			t.Errorf("%q = %v (exit %d), want a usage error", args, err, exitCode(err))
 		}
 	}

@@ -5,13 +5,15 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"github.com/cellplane/cellplane/internal/sigv4"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cellplane/cellplane/internal/datadir"
+	"github.com/cellplane/cellplane/internal/sigv4"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,18 +24,17 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 	regionapi "github.com/cellplane/cellplane/internal/region/api"
-	"github.com/cellplane/cellplane/internal/service"
 )
 
 // region is the real regional API on a fake store, served over TLS and written to a
 // data directory's endpoint.json as `cellplane up` would.
-type region struct {
+type testRegion struct {
 	t     *testing.T
 	store client.Client
 	cli   cli
 }
 
-func newRegion(t *testing.T) *region {
+func newRegion(t *testing.T) *testRegion {
 	t.Helper()
 	sc := runtime.NewScheme()
 	if err := corev1.AddToScheme(sc); err != nil {
@@ -59,12 +60,12 @@ func newRegion(t *testing.T) *region {
 	if err := os.WriteFile(caFile, ca, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ep, _ := json.Marshal(service.Endpoint{URL: srv.URL, CAFile: caFile, PID: os.Getpid()})
-	if err := os.WriteFile(service.EndpointFile(dir), ep, 0o600); err != nil {
+	ep, _ := json.Marshal(datadir.Endpoint{URL: srv.URL, CAFile: caFile, PID: os.Getpid()})
+	if err := os.WriteFile(datadir.EndpointFile(dir), ep, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	writeProfile(t, dir)
-	return &region{t: t, store: store, cli: cli{t, dir}}
+	return &testRegion{t: t, store: store, cli: cli{t, dir}}
 }
 
 const (
@@ -78,16 +79,16 @@ func writeProfile(t *testing.T, dir string) {
 	if err := os.MkdirAll(filepath.Join(dir, "aws"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg := "[profile " + service.Profile + "]\nregion = local\n"
-	creds := "[" + service.Profile + "]\naws_access_key_id = " + testAKID + "\naws_secret_access_key = " + testSecret + "\n"
-	for path, data := range map[string]string{service.AWSConfigFile(dir): cfg, service.AWSCredentialsFile(dir): creds} {
+	cfg := "[profile " + datadir.Profile + "]\nregion = local\n"
+	creds := "[" + datadir.Profile + "]\naws_access_key_id = " + testAKID + "\naws_secret_access_key = " + testSecret + "\n"
+	for path, data := range map[string]string{datadir.AWSConfigFile(dir): cfg, datadir.AWSCredentialsFile(dir): creds} {
 		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-func (r *region) must(args ...string) (stdout, stderr string) {
+func (r *testRegion) must(args ...string) (stdout, stderr string) {
 	r.t.Helper()
 	out, errOut, err := r.cli.run(args...)
 	if err != nil {
@@ -96,11 +97,11 @@ func (r *region) must(args ...string) (stdout, stderr string) {
 	return out, errOut
 }
 
-func (r *region) key(name string) client.ObjectKey {
+func (r *testRegion) key(name string) client.ObjectKey {
 	return client.ObjectKey{Namespace: v1alpha1.Namespace(v1alpha1.DefaultAccount), Name: v1alpha1.ObjectName(name)}
 }
 
-func (r *region) stored(name string) *v1alpha1.Cluster {
+func (r *testRegion) stored(name string) *v1alpha1.Cluster {
 	r.t.Helper()
 	c := &v1alpha1.Cluster{}
 	if err := r.store.Get(context.Background(), r.key(name), c); err != nil {
@@ -110,7 +111,7 @@ func (r *region) stored(name string) *v1alpha1.Cluster {
 }
 
 // report writes a status as the cell's agent would.
-func (r *region) report(name string, st v1alpha1.ClusterStatus) {
+func (r *testRegion) report(name string, st v1alpha1.ClusterStatus) {
 	r.t.Helper()
 	c := r.stored(name)
 	c.Status = st

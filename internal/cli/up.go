@@ -11,12 +11,14 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cellplane/cellplane/internal/backup"
 	"github.com/cellplane/cellplane/internal/components"
-	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/internal/datadir"
+	"github.com/cellplane/cellplane/internal/region"
 )
 
 func newUp(g *globals) *cobra.Command {
-	var cfg service.Config
+	var cfg region.Config
 	var verbose, zoneNamespaces bool
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -37,20 +39,21 @@ planes keep running, and the next 'cellplane up' on the same data directory adop
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.AddressBlock, "address-block", "", "loopback block 127.N for this instance (default "+service.DefaultAddressBlock+", remembered by the data directory)")
-	f.IntVar(&cfg.Cells, "cells", 0, fmt.Sprintf("how many cells to run, 1 to %d (default 1, remembered by the data directory; cells can be added, not removed)", service.MaxCells))
+	f.StringVar(&cfg.AddressBlock, "address-block", "", "loopback block 127.N for this instance (default "+datadir.DefaultAddressBlock+", remembered by the data directory)")
+	f.IntVar(&cfg.Cells, "cells", 0, fmt.Sprintf("how many cells to run, 1 to %d (default 1, remembered by the data directory; cells can be added, not removed)", region.MaxCells))
 	f.StringVar(&cfg.CacheDir, "cache-dir", components.DefaultCacheDir(), "where built components are cached")
 	f.DurationVar(&cfg.CreateTimeout, "create-timeout", 5*time.Minute, "how long a control plane may take to become healthy before it is FAILED")
 	f.BoolVar(&zoneNamespaces, "zone-namespaces", false, "run each zone of every cell in its own network namespace, so that 'cellplane zone fault' can cut, blackhole or slow it (needs root; chosen when the data directory is created)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	addBackupFlags(f, &cfg.Backup)
-	f.StringVar(&cfg.Backup.S3AccessKeyID, "backup-s3-access-key-id", "", "S3 access key ID for backups (default $"+service.EnvS3AccessKeyID+")")
-	f.StringVar(&cfg.Backup.S3SecretAccessKey, "backup-s3-secret-access-key", "", "S3 secret access key for backups (default $"+service.EnvS3SecretAccessKey+"; prefer the variable: flags show in process lists)")
+	cfg.Tuning.AddFlags(f)
+	f.StringVar(&cfg.Backup.S3AccessKeyID, "backup-s3-access-key-id", "", "S3 access key ID for backups (default $"+backup.EnvS3AccessKeyID+")")
+	f.StringVar(&cfg.Backup.S3SecretAccessKey, "backup-s3-secret-access-key", "", "S3 secret access key for backups (default $"+backup.EnvS3SecretAccessKey+"; prefer the variable: flags show in process lists)")
 	return cmd
 }
 
 // addBackupFlags adds the non-secret backup settings, shared by up and cell run.
-func addBackupFlags(f *pflag.FlagSet, b *service.BackupConfig) {
+func addBackupFlags(f *pflag.FlagSet, b *backup.Config) {
 	f.StringVar(&b.S3Endpoint, "backup-s3-endpoint", "", "S3 endpoint URL for backups (default: AWS); backups go to <data-dir>/backups without --backup-s3-bucket")
 	f.StringVar(&b.S3Region, "backup-s3-region", "", "S3 region for backups (default us-east-1)")
 	f.StringVar(&b.S3Bucket, "backup-s3-bucket", "", "S3 bucket for backups; it must exist")
@@ -60,16 +63,16 @@ func addBackupFlags(f *pflag.FlagSet, b *service.BackupConfig) {
 }
 
 // backupCredentialsFromEnv fills in S3 credentials not given as flags.
-func backupCredentialsFromEnv(b *service.BackupConfig) {
+func backupCredentialsFromEnv(b *backup.Config) {
 	if b.S3AccessKeyID == "" {
-		b.S3AccessKeyID = os.Getenv(service.EnvS3AccessKeyID)
+		b.S3AccessKeyID = os.Getenv(backup.EnvS3AccessKeyID)
 	}
 	if b.S3SecretAccessKey == "" {
-		b.S3SecretAccessKey = os.Getenv(service.EnvS3SecretAccessKey)
+		b.S3SecretAccessKey = os.Getenv(backup.EnvS3SecretAccessKey)
 	}
 }
 
-func runUp(ctx context.Context, g *globals, cfg service.Config, verbose bool) error {
+func runUp(ctx context.Context, g *globals, cfg region.Config, verbose bool) error {
 	level := slog.LevelInfo
 	if verbose {
 		level = slog.LevelDebug
@@ -77,7 +80,7 @@ func runUp(ctx context.Context, g *globals, cfg service.Config, verbose bool) er
 	cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Progress = g.stderr
 	start := time.Now()
-	svc, err := service.Start(ctx, cfg)
+	svc, err := region.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -96,7 +99,7 @@ func runUp(ctx context.Context, g *globals, cfg service.Config, verbose bool) er
 	return err
 }
 
-func printWelcome(g *globals, cfg service.Config, svc *service.Service, took time.Duration) {
+func printWelcome(g *globals, cfg region.Config, svc *region.Service, took time.Duration) {
 	kube, _ := components.New(components.Config{CacheDir: cfg.CacheDir}).Kubernetes(context.Background(), components.Default())
 	fmt.Fprintf(g.stderr, `
 cellplane is up (%s) — data directory %s
@@ -112,6 +115,6 @@ The AWS SDKs and CLI speak to it with the profile written for the first account:
   export AWS_CONFIG_FILE=%s AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=%s AWS_CA_BUNDLE=%s
 
 Press Ctrl-C to stop cellplane; tenant control planes keep running.
-`, took.Round(100*time.Millisecond), cfg.DataDir, svc.Endpoint().URL, svc.CellCount(), filepath.Dir(filepath.Dir(service.LogFile(cfg.DataDir, 1))), kube.Kubectl,
-		service.AWSConfigFile(cfg.DataDir), service.AWSCredentialsFile(cfg.DataDir), service.Profile, svc.Endpoint().CAFile)
+`, took.Round(100*time.Millisecond), cfg.DataDir, svc.Endpoint().URL, svc.CellCount(), filepath.Dir(datadir.CellDir(cfg.DataDir, 1)), kube.Kubectl,
+		datadir.AWSConfigFile(cfg.DataDir), datadir.AWSCredentialsFile(cfg.DataDir), datadir.Profile, svc.Endpoint().CAFile)
 }

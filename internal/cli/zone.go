@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/internal/operator"
 )
 
 func newZone(g *globals) *cobra.Command {
@@ -57,7 +57,7 @@ rebalance (--goaway-chance and the endpoint's maximum connection age).`,
 }
 
 // onlyCell is name, or the region's only cell when name is empty.
-func onlyCell(ctx context.Context, c *service.Cells, name string) (string, error) {
+func onlyCell(ctx context.Context, c *operator.Cells, name string) (string, error) {
 	if name != "" {
 		return name, nil
 	}

@@ -78,6 +78,9 @@ func New(in Input) *Plan {
 	return p
 }
 
+// UID is the cluster's UID: a recreated cluster is a new control plane.
+func (p *Plan) UID() string { return p.in.UID }
+
 // ID identifies the cluster in process IDs and logs.
 func (p *Plan) ID() string { return p.in.Namespace + "/" + p.in.Name }
 

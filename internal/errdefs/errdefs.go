@@ -18,4 +18,9 @@ var (
 	ErrLimitExceeded = errors.New("limit exceeded")
 	// ErrUnavailable: a dependency (a store, a cell) cannot be reached right now.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrInvalidConfig: a process's configuration (flags, the data directory's
+	// record) is not one it can run with. It never reaches the regional API.
+	ErrInvalidConfig = errors.New("invalid configuration")
+	// ErrNotRunning: no cellplane serves the data directory.
+	ErrNotRunning = errors.New("cellplane is not running")
 )

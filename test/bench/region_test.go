@@ -42,13 +42,13 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/account"
-	"github.com/cellplane/cellplane/internal/cell"
+	"github.com/cellplane/cellplane/internal/cell/agent"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/pki"
+	"github.com/cellplane/cellplane/internal/region"
 	regionapi "github.com/cellplane/cellplane/internal/region/api"
 	"github.com/cellplane/cellplane/internal/runtime/process"
-	"github.com/cellplane/cellplane/internal/service"
 	"github.com/cellplane/cellplane/internal/sigv4"
 	"github.com/cellplane/cellplane/internal/store"
 	"github.com/cellplane/cellplane/test/framework"
@@ -229,10 +229,10 @@ func (r *scaleRegion) startCells(b *testing.B, ctx, runCtx context.Context) {
 
 func cellName(k int) string { return fmt.Sprintf("cell-%d", k) }
 
-// heartbeat beats every cell.HeartbeatInterval. Failures are counted, not fatal:
+// heartbeat beats every agent.HeartbeatInterval. Failures are counted, not fatal:
 // placement refuses creates once a beat is stale, which fails the fill anyway.
 func (r *scaleRegion) heartbeat(ctx context.Context) {
-	t := time.NewTicker(cell.HeartbeatInterval)
+	t := time.NewTicker(agent.HeartbeatInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -247,7 +247,7 @@ func (r *scaleRegion) heartbeat(ctx context.Context) {
 	}
 }
 
-// beat merge-patches every cell's status with a fresh heartbeat, as cell.Heartbeat does.
+// beat merge-patches every cell's status with a fresh heartbeat, as agent.Heartbeat does.
 func (r *scaleRegion) beat(ctx context.Context) error {
 	now := metav1.Now()
 	body, err := json.Marshal(map[string]v1alpha1.CellStatus{"status": {HeartbeatTime: &now}})
@@ -263,7 +263,7 @@ func (r *scaleRegion) beat(ctx context.Context) error {
 	return nil
 }
 
-// serveAPI composes the handler as service.serveAPI does (the store client keeps
+// serveAPI composes the handler as region.Service.serveAPI does (the store client keeps
 // the service's QPS limits), creates the benchmark's account and serves the API
 // over TLS on the region's address.
 func (r *scaleRegion) serveAPI(b *testing.B, ctx, runCtx context.Context, st *store.Store, sc *k8sruntime.Scheme) {
@@ -281,7 +281,7 @@ func (r *scaleRegion) serveAPI(b *testing.B, ctx, runCtx context.Context, st *st
 		b.Fatal(err)
 	}
 	r.account = acct.ID
-	api, err := service.NewRegionAPI(st.RESTConfig(), &sigv4.Verifier{Keys: accounts}, r.log)
+	api, err := region.NewRegionAPI(st.RESTConfig(), &sigv4.Verifier{Keys: accounts}, r.log)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func (r *scaleRegion) noteProto(h http.Handler) http.Handler {
 	})
 }
 
-// listenTLS serves h with a CA of its own, as service.listenTLS does, and
+// listenTLS serves h with a CA of its own, as region.Service.listenTLS does, and
 // returns the URL and the CA file.
 func (r *scaleRegion) listenTLS(b *testing.B, h http.Handler) (string, string) {
 	dir := filepath.Join(r.dir, "api")

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -24,16 +24,16 @@ func TestAWSCLI(t *testing.T) {
 	ctx := ctxFor(t)
 	in := framework.NewInstance(t, bins)
 	in.Start(ctx)
-	ep, err := service.ReadEndpoint(in.DataDir)
+	ep, err := datadir.ReadEndpoint(in.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	aws := func(args ...string) (string, string, error) {
 		cmd := exec.CommandContext(ctx, awsCLI, append([]string{"eks", "--endpoint-url", ep.URL, "--output", "json"}, args...)...)
 		cmd.Env = append(os.Environ(),
-			"AWS_CONFIG_FILE="+service.AWSConfigFile(in.DataDir),
-			"AWS_SHARED_CREDENTIALS_FILE="+service.AWSCredentialsFile(in.DataDir),
-			"AWS_PROFILE="+service.Profile, "AWS_CA_BUNDLE="+ep.CAFile, // as cellplane up prints them
+			"AWS_CONFIG_FILE="+datadir.AWSConfigFile(in.DataDir),
+			"AWS_SHARED_CREDENTIALS_FILE="+datadir.AWSCredentialsFile(in.DataDir),
+			"AWS_PROFILE="+datadir.Profile, "AWS_CA_BUNDLE="+ep.CAFile, // as cellplane up prints them
 			"AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true")
 		var out, errOut strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &errOut

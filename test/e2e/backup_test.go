@@ -23,9 +23,9 @@ import (
 	"github.com/cellplane/cellplane/internal/backup"
 	"github.com/cellplane/cellplane/internal/backup/envelope"
 	"github.com/cellplane/cellplane/internal/backup/objstore"
+	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/etcdcare"
-	"github.com/cellplane/cellplane/internal/service"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -66,7 +66,7 @@ func TestBackupMinIO(t *testing.T) {
 	in := framework.NewInstance(t, bins)
 	in.Args = []string{"--backup-s3-endpoint", m.Endpoint, "--backup-s3-region", m.Region,
 		"--backup-s3-bucket", m.Bucket, "--backup-s3-prefix", "cellplane"}
-	in.Env = []string{service.EnvS3AccessKeyID + "=" + m.AccessKey, service.EnvS3SecretAccessKey + "=" + m.SecretKey}
+	in.Env = []string{backup.EnvS3AccessKeyID + "=" + m.AccessKey, backup.EnvS3SecretAccessKey + "=" + m.SecretKey}
 	in.Start(ctx)
 	// The secret reaches the cell through its environment, never its arguments.
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", in.CellPID(1)))
@@ -112,7 +112,7 @@ func checkBackups(ctx context.Context, t *testing.T, in *framework.Instance, sto
 		st.Revision, lastWrite, time.Since(start).Round(100*time.Millisecond), st.LastFullRevision, st.LastFullBytes, st.Location)
 
 	set := checkBackupList(ctx, t, in, name, lastWrite)
-	kms, err := envelope.NewLocalKMS(service.BackupKEKFile(in.DataDir))
+	kms, err := envelope.NewLocalKMS(datadir.BackupKEKFile(in.DataDir))
 	if err != nil {
 		t.Fatal(err)
 	}

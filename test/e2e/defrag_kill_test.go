@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
-	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -43,11 +43,10 @@ const (
 // again, and checks the job finishes: every member ends defragmented, none while
 // it led, status.etcd records it, and nothing written before is lost.
 func TestEtcdDefragmentationSurvivesKill(t *testing.T) {
-	t.Setenv(service.EnvDefragMinDBBytes, fmt.Sprint(killMinDBBytes))
-	t.Setenv(service.EnvDefragMinFragmentation, fmt.Sprint(killMinFragmentation))
 	ctx := ctxFor(t)
 	start := time.Now()
 	in := framework.NewInstance(t, bins)
+	in.Args = []string{"--defrag-min-db-bytes", fmt.Sprint(killMinDBBytes), "--defrag-min-fragmentation", fmt.Sprint(killMinFragmentation)}
 	in.Start(ctx)
 	const name = "defrag-kill"
 	createActive(ctx, t, in, name)
@@ -101,7 +100,7 @@ func killMidDefrag(ctx context.Context, t *testing.T, in *framework.Instance, na
 	victim, detectedAt := awaitDefragInFlight(ctx, t, in, probes)
 	killAll(t, in)
 	killedAt := time.Now()
-	fi, err := os.Stat(service.LogFile(in.DataDir, 1))
+	fi, err := os.Stat(datadir.CellLogFile(in.DataDir, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +339,7 @@ func lastDefragStart(t *testing.T, in *framework.Instance, name string, offset i
 // cell logged between byte offsets from and to (to < 0: the end).
 func scanCellLog(t *testing.T, in *framework.Instance, name string, from, to int64, f func(map[string]string)) {
 	t.Helper()
-	fh, err := os.Open(service.LogFile(in.DataDir, 1))
+	fh, err := os.Open(datadir.CellLogFile(in.DataDir, 1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,9 +21,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/pki"
-	"github.com/cellplane/cellplane/internal/service"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -110,9 +110,9 @@ func TestEtcdNoSpace(t *testing.T) {
 // the time of each defragmentation that the followers went first and the leader
 // last, after leadership had moved away from it.
 func TestEtcdDefragmentation(t *testing.T) {
-	t.Setenv(service.EnvDefragMinDBBytes, fmt.Sprint(16<<20))
 	ctx := ctxFor(t)
 	in := framework.NewInstance(t, bins)
+	in.Args = []string{"--defrag-min-db-bytes", fmt.Sprint(16 << 20)}
 	in.Start(ctx)
 	createActive(ctx, t, in, "frag")
 	cli := etcdClient(t, in, "frag")
@@ -363,7 +363,7 @@ var logField = regexp.MustCompile(`(\w+)=("(?:[^"\\]|\\.)*"|\S*)`)
 // order, from the first pass that defragmented anything.
 func defragSteps(t *testing.T, in *framework.Instance, name string) []defragStep {
 	t.Helper()
-	f, err := os.Open(service.LogFile(in.DataDir, 1))
+	f, err := os.Open(datadir.CellLogFile(in.DataDir, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,6 +409,6 @@ func cellLogAll(t *testing.T, in *framework.Instance) string {
 }
 
 func readCellLog(in *framework.Instance) (string, error) {
-	b, err := os.ReadFile(service.LogFile(in.DataDir, 1))
+	b, err := os.ReadFile(datadir.CellLogFile(in.DataDir, 1))
 	return string(b), err
 }

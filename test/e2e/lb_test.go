@@ -15,7 +15,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cellplane/cellplane/internal/lb"
-	"github.com/cellplane/cellplane/internal/service"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -80,7 +79,7 @@ func TestLoadBalancerRebalancesAndDropsSilentBackends(t *testing.T) {
 	in := framework.NewInstance(t, bins)
 	// The default (0.001) rebalances a client doing 10 requests/s in about 100 s;
 	// the maximum makes the test take seconds.
-	in.Env = []string{service.EnvGoawayChance + "=0.02"}
+	in.Args = []string{"--apiserver-goaway-chance", "0.02"}
 	in.Start(ctx)
 	cl := createActive(ctx, t, in, "spread")
 	kc := kubeconfig(ctx, t, in, "spread")

@@ -22,7 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/cellplane/cellplane/internal/service"
+	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -188,7 +188,7 @@ func TestAWSSDK(t *testing.T) {
 // the SDK's custom CA bundle, as AWS_CA_BUNDLE would.
 func sdkClient(t *testing.T, dataDir string) *awseks.Client {
 	t.Helper()
-	ep, err := service.ReadEndpoint(dataDir)
+	ep, err := datadir.ReadEndpoint(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,9 +198,9 @@ func sdkClient(t *testing.T, dataDir string) *awseks.Client {
 	}
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithCustomCABundle(bytes.NewReader(ca)),
-		config.WithSharedConfigFiles([]string{service.AWSConfigFile(dataDir)}),
-		config.WithSharedCredentialsFiles([]string{service.AWSCredentialsFile(dataDir)}),
-		config.WithSharedConfigProfile(service.Profile))
+		config.WithSharedConfigFiles([]string{datadir.AWSConfigFile(dataDir)}),
+		config.WithSharedCredentialsFiles([]string{datadir.AWSCredentialsFile(dataDir)}),
+		config.WithSharedConfigProfile(datadir.Profile))
 	if err != nil {
 		t.Fatalf("loading the generated profile: %v", err)
 	}
@@ -222,9 +222,9 @@ func TestSigV4Rejections(t *testing.T) {
 	ctx := ctxFor(t)
 	in := framework.NewInstance(t, bins)
 	in.Start(ctx)
-	realKey, err := config.LoadSharedConfigProfile(ctx, service.Profile, func(o *config.LoadSharedConfigOptions) {
-		o.ConfigFiles = []string{service.AWSConfigFile(in.DataDir)}
-		o.CredentialsFiles = []string{service.AWSCredentialsFile(in.DataDir)}
+	realKey, err := config.LoadSharedConfigProfile(ctx, datadir.Profile, func(o *config.LoadSharedConfigOptions) {
+		o.ConfigFiles = []string{datadir.AWSConfigFile(in.DataDir)}
+		o.CredentialsFiles = []string{datadir.AWSCredentialsFile(in.DataDir)}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +261,7 @@ func TestSigV4Rejections(t *testing.T) {
 		}
 	})
 	t.Run("unsigned", func(t *testing.T) {
-		ep, err := service.ReadEndpoint(in.DataDir)
+		ep, err := datadir.ReadEndpoint(in.DataDir)
 		if err != nil {
 			t.Fatal(err)
 		}

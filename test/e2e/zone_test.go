@@ -10,7 +10,6 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
-	"github.com/cellplane/cellplane/internal/service"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -21,7 +20,7 @@ import (
 func TestZoneShift(t *testing.T) {
 	ctx := ctxFor(t)
 	in := framework.NewInstance(t, bins)
-	in.Env = []string{service.EnvGoawayChance + "=0.02"}
+	in.Args = []string{"--apiserver-goaway-chance", "0.02"}
 	in.Start(ctx)
 	cl := createActive(ctx, t, in, "zonal")
 	kc := kubeconfig(ctx, t, in, "zonal")

@@ -24,7 +24,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
-	"github.com/cellplane/cellplane/internal/service"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -43,7 +42,7 @@ func TestZoneFaults(t *testing.T) {
 	ctx := ctxFor(t)
 	in := framework.NewInstance(t, bins)
 	in.ZoneNamespaces = true
-	in.Env = []string{service.EnvGoawayChance + "=0.02"}
+	in.Args = []string{"--apiserver-goaway-chance", "0.02"}
 	in.Start(ctx)
 	cl := createActive(ctx, t, in, "faulty")
 	kc := kubeconfig(ctx, t, in, "faulty")

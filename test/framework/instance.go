@@ -21,7 +21,6 @@ import (
 	"github.com/cellplane/cellplane/internal/client"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/runtime/process"
-	"github.com/cellplane/cellplane/internal/service"
 	"github.com/cellplane/cellplane/internal/zonenet"
 )
 
@@ -170,7 +169,7 @@ func (in *Instance) Stop() error {
 // Client returns a regional API client for the running instance, signing with
 // the profile cellplane wrote; before that exists it returns one that fails.
 func (in *Instance) Client() *client.Client {
-	c, err := service.ClientFor(context.Background(), in.DataDir)
+	c, err := client.FromDataDir(context.Background(), in.DataDir)
 	if err != nil {
 		return client.New("https://unreachable.invalid", http.DefaultClient)
 	}

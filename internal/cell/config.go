@@ -1,0 +1,133 @@
+package cell
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cellplane/cellplane/internal/backup"
+	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/etcdcare"
+)
+
+// Config configures one cell's own process.
+type Config struct {
+	// DataDir is the service's data directory; the cell keeps its state under
+	// DataDir/cells/cell-<Index>.
+	DataDir string
+	// Index is the cell's number, from 1.
+	Index int
+	// CacheDir is the component cache; empty means components.DefaultCacheDir().
+	CacheDir string
+	// CreateTimeout bounds how long a control plane may take to become healthy.
+	CreateTimeout time.Duration
+	// Backup says where the cell keeps its clusters' backups.
+	Backup backup.Config
+	// Tuning adjusts how the cell runs control planes and looks after them.
+	Tuning Tuning
+	Logger *slog.Logger
+}
+
+// DefaultGoawayChance is the --goaway-chance Kubernetes recommends starting
+// from: one HTTP/2 request in a thousand ends its connection gracefully, so a
+// busy client moves to another API server within seconds to minutes, and a
+// restarted server gets its share of connections back. The maximum is 0.02.
+const DefaultGoawayChance = 0.001
+
+// Tuning is what an operator (or a test) may adjust about how a cell runs
+// and looks after control planes, beyond the defaults. `cellplane up` takes
+// the same flags and passes on what differs from the defaults to every cell.
+type Tuning struct {
+	// GoawayChance is every API server's --goaway-chance, from 0 (off) to
+	// 0.02 (kube-apiserver's limit). Changing it restarts every API server once.
+	GoawayChance float64
+	// DefragMinDBBytes is the backend size below which etcd care never
+	// defragments a member; DefragMinFragmentation the share of the backend
+	// that must be free, above 0 and at most 1.
+	DefragMinDBBytes       int64
+	DefragMinFragmentation float64
+}
+
+// WithDefaults fills what t leaves zero: a zero Tuning is DefaultTuning, and
+// zero defragmentation thresholds are etcd care's defaults.
+func (t Tuning) WithDefaults() Tuning {
+	if t == (Tuning{}) {
+		return DefaultTuning()
+	}
+	d := DefaultTuning()
+	t.DefragMinDBBytes = cmp.Or(t.DefragMinDBBytes, d.DefragMinDBBytes)
+	t.DefragMinFragmentation = cmp.Or(t.DefragMinFragmentation, d.DefragMinFragmentation)
+	return t
+}
+
+// DefaultTuning is the tuning of a cell started without flags.
+func DefaultTuning() Tuning {
+	return Tuning{GoawayChance: DefaultGoawayChance, DefragMinDBBytes: etcdcare.DefaultMinDBSize,
+		DefragMinFragmentation: etcdcare.DefaultMinFragmentation}
+}
+
+// AddFlags registers the tuning's flags, with the defaults as their values.
+func (t *Tuning) AddFlags(f *pflag.FlagSet) {
+	d := DefaultTuning()
+	f.Float64Var(&t.GoawayChance, "apiserver-goaway-chance", d.GoawayChance,
+		"share of HTTP/2 requests after which an API server asks its client to reconnect, 0 (off) to 0.02; changing it restarts every API server once")
+	f.Int64Var(&t.DefragMinDBBytes, "defrag-min-db-bytes", d.DefragMinDBBytes,
+		"etcd care defragments a member only once its backend is at least this many bytes")
+	f.Float64Var(&t.DefragMinFragmentation, "defrag-min-fragmentation", d.DefragMinFragmentation,
+		"etcd care defragments a member only once this share of its backend is free, above 0 and at most 1")
+}
+
+// Validate checks the tuning without touching anything; zero thresholds mean
+// the defaults (WithDefaults).
+func (t Tuning) Validate() error {
+	switch {
+	case t.GoawayChance < 0 || t.GoawayChance > 0.02:
+		return fmt.Errorf("%w: --apiserver-goaway-chance %v is not a share between 0 and 0.02 (kube-apiserver's limit)", errdefs.ErrInvalidConfig, t.GoawayChance)
+	case t.DefragMinDBBytes < 0:
+		return fmt.Errorf("%w: --defrag-min-db-bytes %d is not a positive number of bytes", errdefs.ErrInvalidConfig, t.DefragMinDBBytes)
+	case t.DefragMinFragmentation < 0 || t.DefragMinFragmentation > 1:
+		return fmt.Errorf("%w: --defrag-min-fragmentation %v is not a share above 0 and at most 1", errdefs.ErrInvalidConfig, t.DefragMinFragmentation)
+	}
+	return nil
+}
+
+// Args are the flags that carry what differs from the defaults, for `up` to
+// pass to a cell. Nothing for the defaults, so a cell started by an earlier
+// `up` keeps the same command line and is adopted, not restarted.
+func (t Tuning) Args() []string {
+	t, d := t.WithDefaults(), DefaultTuning()
+	var out []string
+	if t.GoawayChance != d.GoawayChance {
+		out = append(out, "--apiserver-goaway-chance", strconv.FormatFloat(t.GoawayChance, 'f', -1, 64))
+	}
+	if t.DefragMinDBBytes != d.DefragMinDBBytes {
+		out = append(out, "--defrag-min-db-bytes", strconv.FormatInt(t.DefragMinDBBytes, 10))
+	}
+	if t.DefragMinFragmentation != d.DefragMinFragmentation {
+		out = append(out, "--defrag-min-fragmentation", strconv.FormatFloat(t.DefragMinFragmentation, 'f', -1, 64))
+	}
+	return out
+}
+
+// defragPolicy is etcd care's policy under the tuning.
+func (t Tuning) defragPolicy() etcdcare.Policy {
+	return etcdcare.Policy{MinDBSize: t.DefragMinDBBytes, MinFragmentation: t.DefragMinFragmentation}
+}
+
+// Validate checks the configuration without touching anything.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("%w: a data directory is required", errdefs.ErrInvalidConfig)
+	}
+	if c.CreateTimeout < 0 {
+		return fmt.Errorf("%w: negative create timeout", errdefs.ErrInvalidConfig)
+	}
+	if err := c.Tuning.Validate(); err != nil {
+		return err
+	}
+	return c.Backup.Validate()
+}

@@ -1,0 +1,136 @@
+package cell
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/cellplane/cellplane/internal/backup/envelope"
+	"github.com/cellplane/cellplane/internal/cell/agent"
+	"github.com/cellplane/cellplane/internal/cell/backups"
+	"github.com/cellplane/cellplane/internal/cell/care"
+	"github.com/cellplane/cellplane/internal/cell/endpoint"
+	"github.com/cellplane/cellplane/internal/cell/etcdstate"
+	"github.com/cellplane/cellplane/internal/cell/lifecycle"
+	"github.com/cellplane/cellplane/internal/cell/members"
+	"github.com/cellplane/cellplane/internal/cell/restore"
+	"github.com/cellplane/cellplane/internal/cell/tenant"
+	"github.com/cellplane/cellplane/internal/cell/zones"
+	"github.com/cellplane/cellplane/internal/controlplane"
+	"github.com/cellplane/cellplane/internal/datadir"
+	"github.com/cellplane/cellplane/internal/logging"
+)
+
+// layout is how the cell runs its control planes.
+func (p *proc) layout() tenant.Layout {
+	return tenant.Layout{Dir: p.dir, Cell: p.addrs, GoawayChance: p.cfg.Tuning.GoawayChance,
+		ZoneNetNS: p.zoneNS, Joined: etcdstate.Joined}
+}
+
+// controllers builds the manager of the cell's controllers: the cluster
+// lifecycle with its concerns (restores, member replacement), etcd care and
+// backups, all sharing one etcd connection per cluster. It reads and writes
+// the cell's store only, never the region's.
+func (p *proc) controllers() (manager.Manager, error) {
+	mgr, err := p.newManager(p.store.RESTConfig())
+	if err != nil {
+		return nil, err
+	}
+	bk, err := p.backups()
+	if err != nil {
+		return nil, err
+	}
+	layout := p.layout()
+	ep := &endpoint.Writer{Dir: p.lbDir(), Zones: p.shifts}
+	replay := func(pl *controlplane.Plan) (restore.ReplayTarget, error) { return p.pool.Get(pl) }
+	r := &lifecycle.Reconciler{
+		Client: mgr.GetClient(), Layout: layout, Endpoint: ep, Runner: p.runtime, Binaries: p.cache, Logger: p.log,
+		CreateTimeout: p.cfg.CreateTimeout, Exits: p.exits, Zones: p.shifts, Released: p.pool.Release,
+		Concerns: []tenant.Concern{
+			&restore.FromBackup{Backups: bk, Dial: replay, Logger: p.log},
+			&restore.InPlace{Backups: bk, Dial: replay, Runner: p.runtime, Logger: p.log},
+			&members.Replacer{Dial: func(pl *controlplane.Plan) (members.Membership, error) { return p.pool.Get(pl) },
+				Runner: p.runtime, Logger: p.log},
+		},
+		Evacuator: &zones.Evacuator{Client: mgr.GetClient(), Shifts: p.shifts, Layout: layout, Endpoint: ep, Runner: p.runtime, Logger: p.log},
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up cluster controller: %w", err)
+	}
+	cr := &care.Reconciler{Client: mgr.GetClient(), Layout: layout, Logger: p.log, Defrag: p.cfg.Tuning.defragPolicy(), Zones: p.shifts,
+		Dial: func(pl *controlplane.Plan) (care.Etcd, error) { return p.pool.Get(pl) }}
+	if err := cr.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up etcd care: %w", err)
+	}
+	if err := p.setupBackups(mgr, bk); err != nil {
+		return nil, fmt.Errorf("setting up backups: %w", err)
+	}
+	return mgr, nil
+}
+
+// backups opens the storage and key the cell backs up with; restores read
+// their source's backups through the same.
+func (p *proc) backups() (*restore.Backups, error) {
+	st := datadir.BackupStorage(p.cfg.DataDir, p.cfg.Backup)
+	store, err := st.Open()
+	if err != nil {
+		return nil, fmt.Errorf("opening backup storage: %w", err)
+	}
+	kms, err := envelope.NewLocalKMS(datadir.BackupKEKFile(p.cfg.DataDir))
+	if err != nil {
+		return nil, fmt.Errorf("loading backup key: %w", err)
+	}
+	return &restore.Backups{Storage: st, Store: store, KMS: kms}, nil
+}
+
+// setupBackups registers the cell's backup runner on its controller manager. All
+// cells of a data directory share one storage location and one key-encryption
+// key; each cluster's set lives under its own prefix.
+func (p *proc) setupBackups(mgr manager.Manager, b *restore.Backups) error {
+	// Spool files left by a crash are never resumed; this cell's lock makes it
+	// the only process using the directory.
+	spool := filepath.Join(p.dir, "backup-spool")
+	if err := os.RemoveAll(spool); err != nil {
+		return fmt.Errorf("clearing backup spool: %w", err)
+	}
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return fmt.Errorf("creating backup spool: %w", err)
+	}
+	return mgr.Add(&backups.Runner{
+		Client: mgr.GetClient(), Layout: p.layout(), Storage: b.Storage, Store: b.Store, KMS: b.KMS,
+		SpoolDir: spool, Config: backups.Config{FullInterval: p.cfg.Backup.FullInterval},
+		Dial:   func(pl *controlplane.Plan) (backups.Source, error) { return p.pool.Get(pl) },
+		Logger: p.log.With("component", "backups"),
+	})
+}
+
+// agent builds the manager that syncs the cell with the region: the clusters the
+// region placed here, their status and kubeconfigs, and the cell's heartbeat.
+func (p *proc) agent() (manager.Manager, error) {
+	mgr, err := p.newManager(p.store.RESTConfig())
+	if err != nil {
+		return nil, err
+	}
+	region, err := cluster.New(datadir.RegionStore(p.cfg.DataDir, p.block), func(o *cluster.Options) {
+		o.Scheme = mgr.GetScheme()
+		o.Logger = logging.Quiet(p.log)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to region store: %w", err)
+	}
+	if err := mgr.Add(region); err != nil {
+		return nil, err
+	}
+	a := &agent.Agent{Region: region, Cell: mgr.GetClient(), CellName: p.name, Logger: p.log}
+	if err := a.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up agent: %w", err)
+	}
+	hb := &agent.Heartbeat{
+		Region: region.GetClient(), Cell: mgr.GetClient(), CellName: p.name, Logger: p.log,
+		Store: p.store.RESTConfig().Host, LoadBalancer: p.lbStatusAddr(), Zones: p.shifts, ZoneNet: p.zoneNet,
+	}
+	return mgr, mgr.Add(hb)
+}

@@ -1,0 +1,72 @@
+// Package endpoint writes each cluster's endpoint into the cell's load
+// balancer: the cluster's stable address in front of its API servers, with
+// the API servers of zones out of rotation drained. The cluster's pass and a
+// zone evacuation both write it; a lock per cluster keeps a pass that began
+// before a zone went out from overwriting the drain the evacuation wrote
+// meanwhile.
+package endpoint
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/cellplane/cellplane/internal/controlplane"
+	"github.com/cellplane/cellplane/internal/lb"
+)
+
+// shiftDrainSeconds is how long the endpoint takes to close the connections of
+// API servers in a shifted zone, each at a random moment of it: within the 10 s
+// an evacuation may take, and spread so that clients do not all reconnect at
+// once.
+const shiftDrainSeconds = 5
+
+// impairedDrainSeconds replaces shiftDrainSeconds for a zone the cell's probes
+// found impaired: its connections are slow or dead already, and every second
+// they stay is a second of stalled requests and watches.
+const impairedDrainSeconds = 1
+
+// Zones says which zones are out of rotation.
+type Zones interface {
+	Shifted(zone string) bool
+	Impaired() []string
+}
+
+// Writer writes the endpoint files of one cell's clusters.
+type Writer struct {
+	// Dir is the load balancer's endpoint directory.
+	Dir string
+	// Zones may be nil: no zone is ever out.
+	Zones Zones
+
+	locks sync.Map // cluster UID → *sync.Mutex
+}
+
+// Write writes the endpoint of the control plane p describes, draining the
+// API servers of zones out of rotation. The zones are read under the
+// cluster's lock, so the last writer always wrote the current zones.
+func (w *Writer) Write(p *controlplane.Plan) error {
+	mu, _ := w.locks.LoadOrStore(p.UID(), &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	cfg := p.EndpointConfig()
+	cfg.DrainSeconds = shiftDrainSeconds
+	if w.Zones != nil {
+		for i, m := range p.Members(controlplane.KindAPIServer) {
+			cfg.Backends[i].Draining = w.Zones.Shifted(m.Zone)
+		}
+		if len(w.Zones.Impaired()) > 0 {
+			cfg.DrainSeconds = impairedDrainSeconds
+		}
+	}
+	if err := lb.WriteEndpointFile(w.Dir, cfg); err != nil {
+		return fmt.Errorf("configuring endpoint: %w", err)
+	}
+	return nil
+}
+
+// Remove takes the cluster's endpoint out of the load balancer, first thing
+// when it is deleted, so tenants see it go away cleanly.
+func (w *Writer) Remove(p *controlplane.Plan) error {
+	defer w.locks.Delete(p.UID())
+	return lb.RemoveEndpointFile(w.Dir, p.EndpointID())
+}
