@@ -2,11 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 )
 
@@ -47,6 +49,7 @@ func (g *globals) showCluster(cl *eks.Cluster) error {
 		if x.Reason != "" {
 			fmt.Fprintf(w, "Reason:\t%s\n", x.Reason)
 		}
+		writeEtcdWork(w, x)
 		if len(x.Components) > 0 {
 			fmt.Fprintln(w, "\nCOMPONENT\tZONE\tADDRESS\tPID\tREADY\tRESTARTS")
 			for _, m := range x.Components {
@@ -69,4 +72,30 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// writeEtcdWork shows etcd's orchestration: a member replacement or a
+// restore in progress, and the history behind the members' identities.
+func writeEtcdWork(w io.Writer, x *eks.Extension) {
+	for _, c := range x.Conditions {
+		if c.Type == v1alpha1.ConditionEtcdMembers && c.Status == "False" {
+			fmt.Fprintf(w, "Etcd members:\t%s: %s\n", c.Reason, c.Message)
+		}
+	}
+	if m := x.EtcdMembership; m != nil {
+		for _, r := range m.Replacements {
+			when := "added " + agoOrNever(r.StartedAt)
+			if r.PromotedAt != nil {
+				when += ", promoted " + agoOrNever(r.PromotedAt)
+			}
+			fmt.Fprintf(w, "Replaced member:\t%s as %s, %s (%s)\n", r.Member, orDash(r.LearnerID), r.Phase, when)
+		}
+	}
+	if r := x.Restore; r != nil {
+		fmt.Fprintf(w, "Restore:\t%s (%s) from set %s: full at revision %d, incrementals to %d; started %s\n",
+			r.Phase, r.Reason, orDash(r.Set), r.FullRevision, r.Revision, agoOrNever(r.StartedAt))
+		if r.Message != "" {
+			fmt.Fprintf(w, "\t%s\n", r.Message)
+		}
+	}
 }

@@ -32,7 +32,8 @@ type health struct {
 	Backup               *eks.Backup `json:"backup,omitempty"`
 	// RecoveryPointSeconds is how much recent writing a restore would lose now.
 	RecoveryPointSeconds *float64 `json:"recoveryPointSeconds,omitempty"`
-	// Restore is the last in-place restore of etcd, if there was one.
+	// Restore is the last restore of etcd, if there was one: in place, or
+	// from another cluster's backups when this one was created.
 	Restore *eks.Restore `json:"restore,omitempty"`
 }
 
@@ -81,12 +82,17 @@ func (g *globals) showHealth(h health) error {
 		writeBackup(w, h)
 	}
 	if r := h.Restore; r != nil {
-		fmt.Fprintln(w, "\nLast in-place restore:")
-		fmt.Fprintf(w, "Phase:\t%s (%s), started %s\n", r.Phase, r.Reason, agoOrNever(r.StartedAt))
-		fmt.Fprintf(w, "From:\tset %s, full at revision %d, incrementals to %d\n", orDash(r.Set), r.FullRevision, r.Revision)
-		fmt.Fprintf(w, "Message:\t%s\n", orDash(r.Message))
+		fmt.Fprintln(w, "\nLast restore:")
+		writeRestore(w, r)
 	}
 	return w.Flush()
+}
+
+// writeRestore shows a restore: in place, or the one a cluster was created by.
+func writeRestore(w io.Writer, r *eks.Restore) {
+	fmt.Fprintf(w, "Phase:\t%s (%s), started %s\n", r.Phase, r.Reason, agoOrNever(r.StartedAt))
+	fmt.Fprintf(w, "From:\tset %s, full at revision %d, incrementals to %d\n", orDash(r.Set), r.FullRevision, r.Revision)
+	fmt.Fprintf(w, "Message:\t%s\n", orDash(r.Message))
 }
 
 func writeEtcd(w io.Writer, h health) {

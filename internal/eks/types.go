@@ -71,9 +71,29 @@ type Extension struct {
 	Etcd              *EtcdHealth `json:"etcd,omitempty"`
 	Backup            *Backup     `json:"backup,omitempty"`
 	Restore           *Restore    `json:"restore,omitempty"`
+	// EtcdMembership says when the cluster's etcd formed and which members
+	// were replaced after losing their data.
+	EtcdMembership *EtcdMembership `json:"etcdMembership,omitempty"`
 }
 
-// Restore is the cluster's last in-place restore of etcd.
+// EtcdMembership is the cell's record of the cluster's etcd members.
+type EtcdMembership struct {
+	BootstrappedAt *Timestamp          `json:"bootstrappedAt,omitempty"`
+	Replacements   []MemberReplacement `json:"replacements,omitempty"`
+}
+
+// MemberReplacement is one etcd member added back under a new ID after
+// losing its data: Joining while it catches up as a learner, then Promoted.
+type MemberReplacement struct {
+	Member     string     `json:"member"`
+	LearnerID  string     `json:"learnerId,omitempty"`
+	Phase      string     `json:"phase"`
+	StartedAt  *Timestamp `json:"startedAt,omitempty"`
+	PromotedAt *Timestamp `json:"promotedAt,omitempty"`
+}
+
+// Restore is the cluster's last restore of etcd: in place, or from another
+// cluster's backups when it was created.
 type Restore struct {
 	RequestID    string     `json:"requestId,omitempty"`
 	Reason       string     `json:"reason,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -151,6 +152,64 @@ func TestEtcdMemberDataLost(t *testing.T) {
 	if _, err := kubectl(ctx, kc, "create", "configmap", "after"); err != nil {
 		t.Errorf("no write after the replacement: %v", err)
 	}
+	if out, _, err := in.CLI(ctx, "cluster", "describe", "disk"); err != nil || !regexp.MustCompile(`Replaced member:\s+`+victim+` as `+newID+`, Promoted`).MatchString(out) {
+		t.Errorf("cluster describe does not show the finished replacement of %s (%v):\n%s", victim, err, out)
+	}
+
+	t.Run("killed mid-replacement", func(t *testing.T) { replaceAcrossKill(ctx, t, in, "disk", kc) })
+}
+
+// replaceAcrossKill loses etcd-b's data and kills cellplane and its cell with
+// SIGKILL the moment the replacement recorded its learner, between adding it
+// and promoting it; started again, the cell finishes the job. The replacement
+// shows in status.etcdMembership and in `cluster describe` meanwhile.
+func replaceAcrossKill(ctx context.Context, t *testing.T, in *framework.Instance, name, kc string) {
+	const victim = "etcd-b"
+	ids := waitEtcdHealthy(ctx, t, in, name, nil, time.Time{})
+	record := filepath.Join(filepath.Dir(etcdDataDir(in, name, victim)), "etcd-state", victim+".join")
+	lostAt := time.Now()
+	loseMembers(ctx, t, in, name, victim)
+	err := framework.Eventually(ctx, 2*time.Minute, 20*time.Millisecond, func() error {
+		_, err := os.Stat(record)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the replacement never recorded its learner: %v\ncell log:\n%s", err, cellLog(t, in))
+	}
+	killAll(t, in)
+	t.Logf("killed cellplane and its cell %s after the loss, with the learner recorded", time.Since(lostAt).Round(time.Millisecond))
+	in.Start(ctx)
+	var sawJoining bool
+	err = framework.Eventually(ctx, 2*time.Minute, 250*time.Millisecond, func() error {
+		cl := describe(ctx, t, in, name)
+		var rep *eks.MemberReplacement
+		if m := cl.Cellplane.EtcdMembership; m != nil {
+			for i := range m.Replacements {
+				if m.Replacements[i].Member == victim {
+					rep = &m.Replacements[i]
+				}
+			}
+		}
+		if rep != nil && rep.Phase == v1alpha1.ReplacementJoining {
+			sawJoining = true
+			if out, _, err := in.CLI(ctx, "cluster", "describe", name); err == nil && !strings.Contains(out, "Replaced member:") {
+				return framework.Permanent(fmt.Errorf("status shows %s joining, cluster describe does not:\n%s", victim, out))
+			}
+		}
+		if rep == nil || rep.Phase != v1alpha1.ReplacementPromoted || rep.LearnerID == ids[victim] {
+			return fmt.Errorf("replacement of %s: %+v", victim, rep)
+		}
+		if !conditionTrue(cl, v1alpha1.ConditionEtcdMembers) || !conditionTrue(cl, v1alpha1.ConditionReady) {
+			return fmt.Errorf("conditions %+v", cl.Cellplane.Conditions)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s never replaced after the kill: %v\ncell log:\n%s", victim, err, cellLog(t, in))
+	}
+	t.Logf("%s replaced %s after the loss, across a kill; joining seen in status: %t", victim, time.Since(lostAt).Round(time.Millisecond), sawJoining)
+	waitEtcdHealthy(ctx, t, in, name, nil, time.Now())
+	checkConfigMaps(ctx, t, kc, "before", 5)
 }
 
 // TestEtcdQuorumLost deletes two members' data: etcd can never form a quorum
@@ -215,6 +274,9 @@ func TestEtcdQuorumLost(t *testing.T) {
 	}
 	if !sawDegraded {
 		t.Errorf("the cluster never reported itself degraded while restoring")
+	}
+	if out, _, err := in.CLI(ctx, "cluster", "describe", "quorum"); err != nil || !regexp.MustCompile(`Restore:\s+Done \(QuorumLost\)`).MatchString(out) {
+		t.Errorf("cluster describe does not show the restore (%v):\n%s", err, out)
 	}
 	checkConfigMaps(ctx, t, kc, "before", 8)
 	if _, err := kubectl(ctx, kc, "create", "configmap", "after"); err != nil {

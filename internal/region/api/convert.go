@@ -96,7 +96,20 @@ func extensionOf(c *v1alpha1.Cluster) *eks.Extension {
 	ext.Etcd = etcdOf(c.Status.Etcd)
 	ext.Backup = backupOf(c.Status.Backup)
 	ext.Restore = restoreOf(c.Status.Restore)
+	ext.EtcdMembership = membershipOf(c.Status.EtcdMembership)
 	return ext
+}
+
+func membershipOf(m *v1alpha1.EtcdMembership) *eks.EtcdMembership {
+	if m == nil {
+		return nil
+	}
+	out := &eks.EtcdMembership{BootstrappedAt: timestamp(m.BootstrappedAt)}
+	for _, r := range m.Replacements {
+		out.Replacements = append(out.Replacements, eks.MemberReplacement{Member: r.Member, LearnerID: r.LearnerID, Phase: r.Phase,
+			StartedAt: timestamp(r.StartedAt), PromotedAt: timestamp(r.PromotedAt)})
+	}
+	return out
 }
 
 func etcdOf(e *v1alpha1.EtcdStatus) *eks.EtcdHealth {
