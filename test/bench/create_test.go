@@ -30,9 +30,17 @@ func BenchmarkCreateToActive(b *testing.B) {
 
 	var floorOne []time.Duration
 	for i := 0; i < 3; i++ {
-		floorOne = append(floorOne, floor(b, ctx, rawCell, i, 1)...)
+		d, err := floor(b, ctx, rawCell, i, 1)
+		if err != nil {
+			b.Fatalf("the floor of one cluster: %v", err)
+		}
+		floorOne = append(floorOne, d...)
 	}
-	floorFive := floor(b, ctx, rawCell, 10, 5)
+	// Five raw control planes at once overload two cores, and a member that
+	// exits then (a controller manager losing its lease) has nothing to restart
+	// it: such a floor is recorded as failed, with why, and cellplane is
+	// measured all the same.
+	floorFive, floorFiveErr := floor(b, ctx, rawCell, 10, 5)
 
 	in := framework.NewInstance(b, bins)
 	in.Start(ctx)
@@ -49,12 +57,17 @@ func BenchmarkCreateToActive(b *testing.B) {
 	comp := componentRSS(b, ctx, c, 5)
 
 	report(b, "floor-1", floorOne)
-	report(b, "floor-5", floorFive)
 	report(b, "cellplane-1", one)
 	report(b, "cellplane-5", five)
 	b.ReportMetric(median(one).Seconds()/median(floorOne).Seconds(), "ratio-1-median")
-	b.ReportMetric(median(five).Seconds()/median(floorFive).Seconds(), "ratio-5-median")
-	b.ReportMetric(maxOf(five).Seconds()/maxOf(floorFive).Seconds(), "ratio-5-max")
+	if floorFiveErr != nil {
+		b.ReportMetric(1, "floor-5-failed")
+		b.Logf("floor-5: FAILED, so no ratio for five at once: %v", floorFiveErr)
+	} else {
+		report(b, "floor-5", floorFive)
+		b.ReportMetric(median(five).Seconds()/median(floorFive).Seconds(), "ratio-5-median")
+		b.ReportMetric(maxOf(five).Seconds()/maxOf(floorFive).Seconds(), "ratio-5-max")
+	}
 	b.ReportMetric(float64(comp)/5/(1<<20), "components-MB/cluster")
 	b.ReportMetric(float64(loaded-idle)/5/(1<<20), "cellplane-MB/cluster")
 	b.ReportMetric(float64(idle)/(1<<20), "cellplane-idle-MB")

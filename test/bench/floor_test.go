@@ -22,7 +22,33 @@ import (
 // time it takes to become healthy is the floor for cellplane's create-to-ACTIVE.
 type rawPlane struct {
 	plan  *controlplane.Plan
-	procs []*exec.Cmd
+	procs []*rawProc
+}
+
+// rawProc is one member started by hand; done closes when it exits.
+type rawProc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
+}
+
+// exited returns an error naming the first member that exited, with the end of
+// its log: a raw plane has no supervisor to restart it, so it never gets healthy.
+func (r *rawPlane) exited() error {
+	for _, p := range r.procs {
+		select {
+		case <-p.done:
+			tail, _ := os.ReadFile(p.log)
+			if len(tail) > 2000 {
+				tail = tail[len(tail)-2000:]
+			}
+			return fmt.Errorf("%s exited (%v); the end of its log:\n%s", p.name, p.err, tail)
+		default:
+		}
+	}
+	return nil
 }
 
 func prepareRaw(b *testing.B, cell ipam.Cell, slot int) *rawPlane {
@@ -53,7 +79,8 @@ func (r *rawPlane) start(ctx context.Context) (time.Duration, error) {
 	for _, m := range r.plan.AllMembers() {
 		spec := r.plan.Spec(m)
 		cmd := exec.Command(spec.Path, spec.Args...)
-		logf, err := os.Create(filepath.Join(r.plan.LogDir(), m.Name()+".log"))
+		path := filepath.Join(r.plan.LogDir(), m.Name()+".log")
+		logf, err := os.Create(path)
 		if err != nil {
 			return 0, err
 		}
@@ -62,7 +89,9 @@ func (r *rawPlane) start(ctx context.Context) (time.Duration, error) {
 			return 0, err
 		}
 		logf.Close()
-		r.procs = append(r.procs, cmd)
+		p := &rawProc{name: m.Name(), cmd: cmd, log: path, done: make(chan struct{})}
+		go func() { p.err = cmd.Wait(); close(p.done) }()
+		r.procs = append(r.procs, p)
 	}
 	pr, err := controlplane.NewProber(r.plan)
 	if err != nil {
@@ -70,6 +99,9 @@ func (r *rawPlane) start(ctx context.Context) (time.Duration, error) {
 	}
 	defer pr.Close()
 	err = framework.Eventually(ctx, 3*time.Minute, 20*time.Millisecond, func() error {
+		if err := r.exited(); err != nil {
+			return framework.Permanent(err)
+		}
 		for _, m := range r.plan.AllMembers() {
 			if err := pr.Check(ctx, m); err != nil {
 				return err
@@ -81,14 +113,18 @@ func (r *rawPlane) start(ctx context.Context) (time.Duration, error) {
 }
 
 func (r *rawPlane) stop() {
-	for _, c := range r.procs {
-		_ = c.Process.Signal(syscall.SIGKILL)
-		_ = c.Wait()
+	for _, p := range r.procs {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
 	}
+	r.procs = nil
 }
 
-// floor measures n raw control planes started at once.
-func floor(b *testing.B, ctx context.Context, cell ipam.Cell, firstSlot, n int) []time.Duration {
+// floor measures n raw control planes started at once. A plane that cannot
+// become healthy (a member exits under the load, and nothing restarts it by
+// hand) is a failed floor, returned as the error: the benchmark records it
+// and goes on to measure cellplane.
+func floor(b *testing.B, ctx context.Context, cell ipam.Cell, firstSlot, n int) ([]time.Duration, error) {
 	planes := make([]*rawPlane, n)
 	for i := range planes {
 		planes[i] = prepareRaw(b, cell, firstSlot+i)
@@ -108,10 +144,10 @@ func floor(b *testing.B, ctx context.Context, cell ipam.Cell, firstSlot, n int) 
 	for _, p := range planes {
 		p.stop()
 	}
-	for _, err := range errs {
+	for i, err := range errs {
 		if err != nil {
-			b.Fatal(err)
+			return out, fmt.Errorf("raw control plane %d of %d: %w", i+1, n, err)
 		}
 	}
-	return out
+	return out, nil
 }
