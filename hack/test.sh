@@ -1,11 +1,47 @@
 #!/usr/bin/env bash
 # The whole test suite: what `make test` and CI run. It sets up what it needs itself:
 # Go modules, the pinned components (built once per version into the cache outside
-# the repo) and the cellplane binary.
+# the repo) and the cellplane binary. It prints how long each step and each
+# end-to-end test took, at the end, pass or fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
+suite_start=$(date +%s)
+steps=()
+step_name=""
+step_start=0
+
+# step ends the running step (recording its time) and starts the next.
+step() {
+  end_step
+  step_name=$1
+  step_start=$(date +%s)
+  printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"
+}
+
+end_step() {
+  if [ -n "$step_name" ]; then
+    steps+=("$(printf '%6ss  %s' $(($(date +%s) - step_start)) "$step_name")")
+    step_name=""
+  fi
+}
+
+e2e_log=$(mktemp)
+summary() {
+  rc=$?
+  end_step
+  printf '\n== timings (exit %s, %ss in all)\n' "$rc" $(($(date +%s) - suite_start))
+  printf '%s\n' "${steps[@]}"
+  if [ -s "$e2e_log" ]; then
+    printf '\n== end-to-end tests, slowest first\n'
+    # Top-level tests only: "--- PASS: TestName (12.34s)".
+    grep -E '^--- (PASS|FAIL|SKIP): Test' "$e2e_log" |
+      sed -E 's/^--- ([A-Z]+): (Test[^ ]+) \(([0-9.]+)s\)$/\3 \1 \2/' |
+      sort -rn | awk '{ printf "%7.1fs  %-4s  %s\n", $1, $2, $3 }'
+  fi
+  rm -f "$e2e_log"
+}
+trap summary EXIT
 
 step "Debian packages the tests use"
 # The e2e suite drives the service with Debian's awscli (aws eks ...).
@@ -23,7 +59,7 @@ go vet ./...
 step "generated code is current"
 make --no-print-directory verify
 
-# Components first: some package tests run real etcd from the cache.
+# Components first: package tests run real stores and etcd from the cache.
 step "components (cached by version in ${CELLPLANE_CACHE_DIR:-~/.cache/cellplane})"
 go run ./cmd/cellplane components build --with-minio
 
@@ -31,4 +67,4 @@ step "unit and package tests"
 go test -race -count=1 ./api/... ./internal/... ./config/... ./cmd/... ./test/framework/...
 
 step "end-to-end tests with real etcd, kube-apiserver, controllers and kubectl"
-go test -count=1 -timeout 45m -v ./test/e2e/...
+go test -count=1 -timeout 45m -v ./test/e2e/... 2>&1 | tee "$e2e_log"
