@@ -8,6 +8,7 @@ package minio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -20,8 +21,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/cellplane/cellplane/internal/backup/objstore"
 	"github.com/cellplane/cellplane/internal/components"
@@ -94,7 +97,7 @@ func Start(t testing.TB, bins components.MinIOBinaries) *Server {
 	if err := m.waitReady(ctx); err != nil {
 		t.Fatalf("minio did not become ready: %v\n%s", err, m.Log())
 	}
-	if _, err := m.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(m.Bucket)}); err != nil {
+	if err := m.makeBucket(ctx); err != nil {
 		t.Fatalf("creating bucket %s: %v\n%s", m.Bucket, err, m.Log())
 	}
 	return m
@@ -141,6 +144,25 @@ func (m *Server) waitReady(ctx context.Context) error {
 			return fmt.Errorf("readiness answered %s", resp.Status)
 		}
 		return nil
+	})
+}
+
+// makeBucket creates the bucket. MinIO can report itself ready and still answer
+// 503 XMinioServerNotInitialized for a while on a busy machine, so a 503 is
+// retried; BucketAlreadyOwnedByYou means an earlier try got through.
+func (m *Server) makeBucket(ctx context.Context) error {
+	c := m.Client()
+	return poll.Until(ctx, 2*time.Minute, 100*time.Millisecond, func() error {
+		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(m.Bucket)})
+		var owned *types.BucketAlreadyOwnedByYou
+		var resp *awshttp.ResponseError
+		switch {
+		case err == nil, errors.As(err, &owned):
+			return nil
+		case errors.As(err, &resp) && resp.HTTPStatusCode() == http.StatusServiceUnavailable:
+			return err
+		}
+		return poll.Permanent(err)
 	})
 }
 
