@@ -170,6 +170,8 @@ func TestS3(t *testing.T) {
 			t.Fatalf("Stat against a closed port = %v, want ErrUnavailable", err)
 		}
 	})
+
+	testMultipart(ctx, t, m)
 }
 
 // testEnvelopeRoundTrip does what a backup and a restore do: wrap a cluster's data
