@@ -5,19 +5,6 @@ import (
 	"time"
 )
 
-// eventuallyLB polls cond until it holds or a few seconds pass.
-func eventuallyLB(t *testing.T, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > waitTimeout {
-			t.Fatalf("%s: not within %s", what, waitTimeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 func TestDrainingBackendLeavesRotationAndClosesItsConnections(t *testing.T) {
 	a, b := startFakeAPIServer(t, "a"), startFakeAPIServer(t, "b")
 	h := newHarness(t)
@@ -39,13 +26,12 @@ func TestDrainingBackendLeavesRotationAndClosesItsConnections(t *testing.T) {
 
 	c.Backends[1].Draining, c.DrainSeconds = true, 1
 	h.write(c)
-	took := eventuallyLB(t, "b drained", func() bool {
+	// How soon the drain ends (within the window plus one reaper pass) is not
+	// asserted: on a busy machine only a wait on the event itself is steady.
+	eventually(t, "b drained", func() bool {
 		st := h.backend("default.demo", "b")
 		return st.Draining && st.ActiveConnections == 0
 	})
-	if took > 3*time.Second {
-		t.Errorf("draining over 1 s took %s", took)
-	}
 	for _, hc := range onB {
 		if _, err := hc.get(); err == nil {
 			t.Errorf("a connection to the drained backend still answers")
@@ -69,11 +55,32 @@ func TestDrainingBackendLeavesRotationAndClosesItsConnections(t *testing.T) {
 
 	c.Backends[1].Draining = false
 	h.write(c)
-	eventuallyLB(t, "b back in rotation", func() bool { return !h.backend("default.demo", "b").Draining })
+	eventually(t, "b back in rotation", func() bool { return !h.backend("default.demo", "b").Draining })
 	held, name := openHeld(t, addr)
-	time.Sleep(1500 * time.Millisecond) // longer than the old drain window
-	if _, err := held.get(); err != nil || name != "b" {
-		t.Errorf("after the drain ended a connection to %s got %v", name, err)
+	if name != "b" {
+		t.Fatalf("after the drain ended a new connection landed on %s, want b", name)
+	}
+	// Nothing happening has no event to wait on: keep asking over longer than
+	// the old drain window plus a reaper pass, so a leftover drain would show.
+	consistently(t, "the connection to b answering after the drain ended", 1500*time.Millisecond, func() error {
+		_, err := held.get()
+		return err
+	})
+}
+
+// consistently fails the test if cond returns an error at any poll during d.
+func consistently(t *testing.T, what string, d time.Duration, cond func() error) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for {
+		if err := cond(); err != nil {
+			t.Fatalf("%s stopped holding: %v", what, err)
+		}
+		left := time.Until(end)
+		if left <= 0 {
+			return
+		}
+		time.Sleep(min(100*time.Millisecond, left))
 	}
 }
 
@@ -85,18 +92,22 @@ func TestMaxConnectionAgeClosesOldConnections(t *testing.T) {
 	h.write(c)
 	addr := h.waitListening("default.demo")
 	h.waitState("default.demo", "a", StateHealthy)
+	// Taken before the first connection opens, so the age below is never more
+	// than the oldest connection's: the lower bound holds however slow the
+	// handshakes are.
+	opened := time.Now()
 	var held []*heldConn
 	for range 3 {
 		hc, _ := openHeld(t, addr)
 		held = append(held, hc)
 	}
-	opened := time.Now()
-	eventuallyLB(t, "connections closed at their maximum age", func() bool {
+	eventually(t, "connections closed at their maximum age", func() bool {
 		return h.backend("default.demo", "a").ActiveConnections == 0
 	})
-	// 1 s ±10%, found by a reaper that runs every 500 ms.
-	if age := time.Since(opened); age < 850*time.Millisecond || age > 2*time.Second {
-		t.Errorf("connections closed after %s, want about 1 s", age)
+	// 1 s -10% at the earliest. How late the reaper (every 500 ms) closes them is
+	// not asserted: an upper bound flakes on a busy machine.
+	if age := time.Since(opened); age < 850*time.Millisecond {
+		t.Errorf("connections closed after %s, before their maximum age of about 1 s", age)
 	}
 	for _, hc := range held {
 		if _, err := hc.get(); err == nil {

@@ -2,11 +2,14 @@ package zonehealth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cellplane/cellplane/internal/poll"
 )
 
 var discard = slog.New(slog.DiscardHandler)
@@ -74,13 +77,14 @@ func without(zone string) round {
 // waitFor polls cond until it holds, failing the test after a deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	const timeout = 10 * time.Second
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	err := poll.Until(context.Background(), 10*time.Second, 2*time.Millisecond, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(2 * time.Millisecond)
+		return errors.New(what + " not yet")
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
 

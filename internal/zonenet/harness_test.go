@@ -1,6 +1,7 @@
 package zonenet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/poll"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
@@ -238,16 +240,8 @@ func isTimeout(err error) bool {
 // eventually retries fn until it succeeds or five seconds pass.
 func eventually(t *testing.T, what string, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := poll.Until(context.Background(), 5*time.Second, 50*time.Millisecond, fn); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }
 

@@ -2,32 +2,17 @@ package framework
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
+
+	"github.com/cellplane/cellplane/internal/poll"
 )
 
-type permanent struct{ error }
-
 // Permanent marks an error that Eventually must not retry.
-func Permanent(err error) error { return permanent{err} }
+func Permanent(err error) error { return poll.Permanent(err) }
 
 // Eventually calls f every interval until it returns nil, returns a Permanent
-// error, or timeout passes; it returns the last error.
+// error, or timeout passes; it returns the last error, saying how long it waited.
+// It is poll.Until under the name the end-to-end tests know.
 func Eventually(ctx context.Context, timeout, interval time.Duration, f func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var last error
-	for {
-		last = f()
-		var p permanent
-		if last == nil || errors.As(last, &p) {
-			return last
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("gave up after %s: %w", timeout, last)
-		case <-time.After(interval):
-		}
-	}
+	return poll.Until(ctx, timeout, interval, f)
 }

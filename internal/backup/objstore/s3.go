@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
@@ -48,6 +50,39 @@ type S3Config struct {
 	// ListPageSize is the number of keys asked for per ListObjectsV2 call. Default
 	// (0): the server's maximum, 1000. Tests set it small to exercise paging.
 	ListPageSize int32
+	// MultipartThreshold is the size from which Put uploads an object in parts
+	// instead of with one PutObject, which S3 caps at 5 GiB (a full backup may
+	// reach the 8 GiB etcd quota). Default (0): DefaultMultipartThreshold. At
+	// most 5 GiB and at least MultipartPartSize.
+	MultipartThreshold int64
+	// MultipartPartSize is the size of every part but the last. Default (0):
+	// DefaultMultipartPartSize. From 5 MiB (S3's smallest part) to 5 GiB (its
+	// largest); Put raises it for an object that would need more than 10,000
+	// parts. A multipart Put holds about six parts in memory.
+	MultipartPartSize int64
+}
+
+// Multipart defaults: a full backup of a few GiB goes in a few hundred parts;
+// smaller objects (every incremental, manifest and key) keep a single PutObject.
+const (
+	DefaultMultipartThreshold = 64 << 20
+	DefaultMultipartPartSize  = 16 << 20
+)
+
+// S3's limits on parts, from its documentation ("Amazon S3 multipart upload
+// limits"); MinIO applies the same.
+const (
+	minPartSize = 5 << 20
+	maxPartSize = 5 << 30
+	maxPutSize  = 5 << 30 // one PutObject
+)
+
+func (c S3Config) multipartThreshold() int64 {
+	return cmp.Or(c.MultipartThreshold, DefaultMultipartThreshold)
+}
+
+func (c S3Config) multipartPartSize() int64 {
+	return cmp.Or(c.MultipartPartSize, DefaultMultipartPartSize)
 }
 
 // Validate reports the first problem with the configuration, wrapping
@@ -65,6 +100,9 @@ func (c S3Config) Validate() error {
 	case c.ListPageSize < 0 || c.ListPageSize > 1000:
 		return fmt.Errorf("%w: S3 list page size %d is outside 0-1000", errdefs.ErrInvalidParameter, c.ListPageSize)
 	}
+	if err := c.validateMultipart(); err != nil {
+		return err
+	}
 	if c.Endpoint != "" {
 		u, err := url.Parse(c.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -79,14 +117,32 @@ func (c S3Config) Validate() error {
 	return nil
 }
 
-// S3 is a Store in an S3 bucket. Each Put is a single PutObject of a body the
-// caller has spooled, so the SDK can sign it and rewind it on retries; S3 makes the
-// object visible whole or not at all.
+// validateMultipart checks the part settings against S3's limits: a part below
+// 5 MiB is refused only when the upload completes, after every byte was sent.
+func (c S3Config) validateMultipart() error {
+	threshold, part := c.multipartThreshold(), c.multipartPartSize()
+	switch {
+	case c.MultipartThreshold < 0 || c.MultipartPartSize < 0:
+		return fmt.Errorf("%w: S3 multipart threshold and part size must not be negative", errdefs.ErrInvalidParameter)
+	case part < minPartSize || part > maxPartSize:
+		return fmt.Errorf("%w: S3 multipart part size %d is outside 5 MiB-5 GiB", errdefs.ErrInvalidParameter, part)
+	case threshold < part || threshold > maxPutSize:
+		return fmt.Errorf("%w: S3 multipart threshold %d is below the part size %d or above 5 GiB", errdefs.ErrInvalidParameter, threshold, part)
+	}
+	return nil
+}
+
+// S3 is a Store in an S3 bucket. A Put below the multipart threshold is a single
+// PutObject of a body the caller has spooled, so the SDK can sign it and rewind
+// it on retries; a larger one is a multipart upload (s3multipart.go). Either way
+// S3 makes the object visible whole or not at all.
 type S3 struct {
-	client   *s3.Client
-	bucket   string
-	prefix   string // "" or ending in "/"
-	pageSize int32
+	client    *s3.Client
+	uploader  *transfermanager.Client
+	bucket    string
+	prefix    string // "" or ending in "/"
+	pageSize  int32
+	threshold int64
 }
 
 var _ Store = (*S3)(nil)
@@ -114,7 +170,14 @@ func NewS3(cfg S3Config) (*S3, error) {
 		}
 		opts.HTTPClient = c
 	}
-	s := &S3{client: s3.New(opts), bucket: cfg.Bucket, pageSize: cfg.ListPageSize}
+	client := s3.New(opts)
+	s := &S3{
+		client:    client,
+		uploader:  newUploader(client, cfg.multipartPartSize()),
+		bucket:    cfg.Bucket,
+		pageSize:  cfg.ListPageSize,
+		threshold: cfg.multipartThreshold(),
+	}
 	if p := strings.Trim(cfg.Prefix, "/"); p != "" {
 		s.prefix = p + "/"
 	}
@@ -147,7 +210,8 @@ func (s *S3) key(key string) (string, error) {
 	return full, nil
 }
 
-// Put uploads the next size bytes of r.
+// Put uploads the next size bytes of r: with one PutObject below the multipart
+// threshold, in parts from it on.
 func (s *S3) Put(ctx context.Context, key string, r io.ReadSeeker, size int64) error {
 	full, err := s.key(key)
 	if err != nil {
@@ -155,6 +219,9 @@ func (s *S3) Put(ctx context.Context, key string, r io.ReadSeeker, size int64) e
 	}
 	if err := validateSize(key, size); err != nil {
 		return err
+	}
+	if size >= s.threshold {
+		return s.putMultipart(ctx, key, full, r, size)
 	}
 	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),

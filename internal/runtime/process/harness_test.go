@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cellplane/cellplane/internal/poll"
 )
 
 // harness owns everything a test starts: runtimes are closed and every
@@ -145,15 +147,14 @@ func statOf(t *testing.T, pid int) procStat {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		case <-tick.C:
+	err := poll.Until(context.Background(), timeout, 10*time.Millisecond, func() error {
+		if cond() {
+			return nil
 		}
+		return errors.New(what + " not yet")
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
 

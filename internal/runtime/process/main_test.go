@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cellplane/cellplane/internal/poll"
 )
 
 // The test binary doubles as the helper programs the tests need; the
@@ -82,14 +85,14 @@ func waitForever() {
 // leakedGoroutines waits a little for this package's goroutines to finish
 // and returns the stacks of those that did not.
 func leakedGoroutines() string {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		leaks := packageGoroutines()
-		if leaks == "" || time.Now().After(deadline) {
-			return leaks
+	var leaks string
+	_ = poll.Until(context.Background(), 5*time.Second, 20*time.Millisecond, func() error {
+		if leaks = packageGoroutines(); leaks != "" {
+			return errors.New("goroutines left")
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	return leaks
 }
 
 func packageGoroutines() string {

@@ -1,4 +1,4 @@
-package e2e
+package objstore_test
 
 import (
 	"bytes"
@@ -21,29 +21,23 @@ import (
 	"github.com/cellplane/cellplane/internal/backup/envelope"
 	"github.com/cellplane/cellplane/internal/backup/objstore"
 	"github.com/cellplane/cellplane/internal/errdefs"
-	"github.com/cellplane/cellplane/test/framework"
+	"github.com/cellplane/cellplane/test/framework/minio"
 )
 
-// TestObjectStoreS3 runs the S3 store against a real MinIO: every subtest works
-// under its own prefix of one bucket.
-func TestObjectStoreS3(t *testing.T) {
-	ctx := ctxFor(t)
-	mbins, err := framework.MinIOBinaries(ctx)
+// TestS3 runs the S3 store against a real MinIO: every subtest works under its
+// own prefix of one bucket. It was TestObjectStoreS3 of the e2e suite, moved
+// here since it needs no cellplane binary, only this package and MinIO.
+func TestS3(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	mbins, err := minio.Binaries(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := framework.StartMinIO(t, mbins)
-	newStore := func(t *testing.T, cfg objstore.S3Config) *objstore.S3 {
-		t.Helper()
-		s, err := objstore.NewS3(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	m := minio.Start(t, mbins)
 
 	t.Run("put get stat replace", func(t *testing.T) {
-		s := newStore(t, m.StoreConfig("roundtrip"))
+		s := newS3(t, m.StoreConfig("roundtrip"))
 		start := time.Now().Add(-time.Minute)
 		putString(ctx, t, s, "clusters/c1/snapshot", "first")
 		putString(ctx, t, s, "empty", "")
@@ -74,7 +68,7 @@ func TestObjectStoreS3(t *testing.T) {
 	t.Run("list pages and sorts", func(t *testing.T) {
 		cfg := m.StoreConfig("list")
 		cfg.ListPageSize = 3 // ten keys take four pages
-		s := newStore(t, cfg)
+		s := newS3(t, cfg)
 		want := []string{"a-c", "a/b", "a/c/d", "b", "c/1", "c/10", "c/2", "d", "e/f", "zz"}
 		for _, k := range slices.Backward(want) {
 			putString(ctx, t, s, k, "value of "+k)
@@ -105,14 +99,14 @@ func TestObjectStoreS3(t *testing.T) {
 			}
 		}
 		// A store under another prefix of the same bucket sees none of them.
-		other := newStore(t, m.StoreConfig("list-other"))
+		other := newS3(t, m.StoreConfig("list-other"))
 		if objs, err := other.List(ctx, ""); err != nil || len(objs) != 0 {
 			t.Fatalf("another prefix lists %v, %v", objs, err)
 		}
 	})
 
 	t.Run("not found and delete", func(t *testing.T) {
-		s := newStore(t, m.StoreConfig("delete"))
+		s := newS3(t, m.StoreConfig("delete"))
 		if _, err := s.Get(ctx, "missing"); !errors.Is(err, errdefs.ErrNotFound) {
 			t.Fatalf("Get(missing) = %v, want ErrNotFound", err)
 		}
@@ -136,7 +130,7 @@ func TestObjectStoreS3(t *testing.T) {
 	})
 
 	t.Run("bad input changes nothing", func(t *testing.T) {
-		s := newStore(t, m.StoreConfig("bad"))
+		s := newS3(t, m.StoreConfig("bad"))
 		putString(ctx, t, s, "keep", "safe")
 		for _, key := range []string{"", "/abs", "../escape", "a//b", "nul\x00"} {
 			if err := s.Put(ctx, key, strings.NewReader("x"), 1); !errors.Is(err, errdefs.ErrInvalidParameter) {
@@ -162,26 +156,28 @@ func TestObjectStoreS3(t *testing.T) {
 	})
 
 	t.Run("envelope-encrypted backup round trip", func(t *testing.T) {
-		s := newStore(t, m.StoreConfig("sealed"))
+		s := newS3(t, m.StoreConfig("sealed"))
 		testEnvelopeRoundTrip(ctx, t, m, s)
 	})
 
 	t.Run("server down is unavailable", func(t *testing.T) {
 		cfg := m.StoreConfig("down")
 		cfg.Endpoint = "http://127.231.255.254:9" // nothing listens there
-		s := newStore(t, cfg)
+		s := newS3(t, cfg)
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		if _, err := s.Stat(sctx, "any"); !errors.Is(err, errdefs.ErrUnavailable) {
 			t.Fatalf("Stat against a closed port = %v, want ErrUnavailable", err)
 		}
 	})
+
+	testMultipart(ctx, t, m)
 }
 
 // testEnvelopeRoundTrip does what a backup and a restore do: wrap a cluster's data
 // key, seal a snapshot into a spool file while hashing the ciphertext, upload both,
 // then download, unwrap and open.
-func testEnvelopeRoundTrip(ctx context.Context, t *testing.T, m *framework.MinIO, s objstore.Store) {
+func testEnvelopeRoundTrip(ctx context.Context, t *testing.T, m *minio.Server, s objstore.Store) {
 	kms, err := envelope.NewLocalKMS(filepath.Join(t.TempDir(), "kek"))
 	if err != nil {
 		t.Fatal(err)
@@ -280,6 +276,15 @@ func testEnvelopeRoundTrip(ctx context.Context, t *testing.T, m *framework.MinIO
 	}
 }
 
+func newS3(t *testing.T, cfg objstore.S3Config) *objstore.S3 {
+	t.Helper()
+	s, err := objstore.NewS3(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func putString(ctx context.Context, t *testing.T, s objstore.Store, key, body string) {
 	t.Helper()
 	if err := s.Put(ctx, key, strings.NewReader(body), int64(len(body))); err != nil {
@@ -288,6 +293,11 @@ func putString(ctx context.Context, t *testing.T, s objstore.Store, key, body st
 }
 
 func getString(ctx context.Context, t *testing.T, s objstore.Store, key string) string {
+	t.Helper()
+	return string(getBytes(ctx, t, s, key))
+}
+
+func getBytes(ctx context.Context, t *testing.T, s objstore.Store, key string) []byte {
 	t.Helper()
 	rc, err := s.Get(ctx, key)
 	if err != nil {
@@ -298,11 +308,11 @@ func getString(ctx context.Context, t *testing.T, s objstore.Store, key string) 
 	if err != nil {
 		t.Fatalf("reading %q: %v", key, err)
 	}
-	return string(b)
+	return b
 }
 
 // rawKeys lists the bucket under prefix with the SDK directly, bypassing the store.
-func rawKeys(ctx context.Context, t *testing.T, m *framework.MinIO, prefix string) []string {
+func rawKeys(ctx context.Context, t *testing.T, m *minio.Server, prefix string) []string {
 	t.Helper()
 	out, err := m.Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(m.Bucket), Prefix: aws.String(prefix)})
 	if err != nil {
