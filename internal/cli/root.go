@@ -17,6 +17,7 @@ import (
 type globals struct {
 	dataDir string
 	output  string
+	stdin   io.Reader
 	stdout  io.Writer
 	stderr  io.Writer
 }
@@ -25,7 +26,7 @@ type globals struct {
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+	g := &globals{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	root := newRoot(g)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
@@ -45,7 +46,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", defaultDataDir(),
 		"directory holding all of cellplane's state (env CELLPLANE_DATA_DIR)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUp(g), newCluster(g), newAccount(g), newCell(g), newZone(g), newBackup(g), newComponents(g), newLB(g), newVersion(g))
+	root.AddCommand(newUp(g), newDown(g), newCluster(g), newAccount(g), newCell(g), newZone(g), newBackup(g), newComponents(g), newLB(g), newVersion(g))
 	asGroup(root)
 	return root
 }
