@@ -109,7 +109,7 @@ func confirm(plan *Plan, ask func(*Plan) (bool, error)) error {
 	}
 	ok, err := ask(plan)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNotConfirmed, err)
+		return fmt.Errorf("%w; %w", err, ErrNotConfirmed)
 	}
 	if !ok {
 		return ErrNotConfirmed
