@@ -42,6 +42,9 @@ func newRoot(g *globals) *cobra.Command {
 		Short:         "Run and use a managed Kubernetes control-plane service",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Every subcommand runs this (none has a pre-run of its own), cell run
+		// and up included; see setControllerRuntimeLogger.
+		PersistentPreRun: func(*cobra.Command, []string) { setControllerRuntimeLogger(g.stderr) },
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", defaultDataDir(),
 		"directory holding all of cellplane's state (env CELLPLANE_DATA_DIR)")
