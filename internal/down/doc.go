@@ -8,6 +8,7 @@
 // its cells and the region store itself), then whatever supervises and would
 // restart the rest (cells), then load balancers and controllers, API servers, and
 // etcd last, as a cluster's teardown does. Tenant control planes are other people's
-// clusters, so Stop ends none of them, nor anything else, unless the caller
-// confirmed. It deletes no data: the next `cellplane up` starts everything again.
+// clusters: when any run, Stop stops nothing at all, cellplane's own processes
+// included, unless the caller confirmed. It deletes no data: the next `cellplane
+// up` starts everything again.
 package down

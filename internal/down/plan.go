@@ -88,10 +88,7 @@ func Find(dataDir string) (*Plan, error) {
 	if _, err := os.Stat(dataDir); errors.Is(err, fs.ErrNotExist) {
 		return p, nil
 	}
-	var err error
-	if p.Up, err = findUp(dataDir); err != nil {
-		return nil, err
-	}
+	p.Up = findUp(dataDir)
 	recs, err := process.Running(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("finding cellplane's processes: %w", err)

@@ -30,11 +30,11 @@ type Up struct {
 // lock file and in endpoint.json; both outlive a killed up, so a PID from them is
 // trusted only while that process holds the lock file open, which a stranger that
 // inherited the PID does not.
-func findUp(dataDir string) (*Up, error) {
+func findUp(dataDir string) *Up {
 	lock := filepath.Join(dataDir, lockFile)
 	fi, err := os.Stat(lock)
 	if err != nil {
-		return nil, nil // never started here
+		return nil // never started here
 	}
 	for _, pid := range upCandidates(dataDir, lock) {
 		start, err := process.StartTime(pid)
@@ -43,10 +43,10 @@ func findUp(dataDir string) (*Up, error) {
 		}
 		// The start time read before the check pins the process that passed it.
 		if process.Alive(pid, start) {
-			return &Up{PID: pid, startTime: start}, nil
+			return &Up{PID: pid, startTime: start}
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // upCandidates are the PIDs the lock file and endpoint.json name.
