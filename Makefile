@@ -3,7 +3,7 @@ GO            ?= go
 CONTROLLER_GEN = $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.1
 BIN           := bin/cellplane
 
-.PHONY: help build run test test-unit test-e2e bench lint generate verify components components-sum clean
+.PHONY: help build run down test test-unit test-e2e bench lint generate verify components components-sum clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -13,6 +13,9 @@ build: ## build bin/cellplane
 
 run: build ## start cellplane on its embedded default (builds components on first use)
 	./$(BIN) up
+
+down: build ## stop everything make run left running, tenant control planes included (asks first; data is kept)
+	./$(BIN) down
 
 test: ## the whole suite: unit, generated-code check and end-to-end tests with real binaries
 	./hack/test.sh

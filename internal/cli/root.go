@@ -17,6 +17,7 @@ import (
 type globals struct {
 	dataDir string
 	output  string
+	stdin   io.Reader
 	stdout  io.Writer
 	stderr  io.Writer
 }
@@ -25,7 +26,7 @@ type globals struct {
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+	g := &globals{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	root := newRoot(g)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
@@ -41,11 +42,14 @@ func newRoot(g *globals) *cobra.Command {
 		Short:         "Run and use a managed Kubernetes control-plane service",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Every subcommand runs this (none has a pre-run of its own), cell run
+		// and up included; see setControllerRuntimeLogger.
+		PersistentPreRun: func(*cobra.Command, []string) { setControllerRuntimeLogger(g.stderr) },
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", defaultDataDir(),
 		"directory holding all of cellplane's state (env CELLPLANE_DATA_DIR)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUp(g), newCluster(g), newAccount(g), newCell(g), newZone(g), newBackup(g), newComponents(g), newLB(g), newVersion(g))
+	root.AddCommand(newUp(g), newDown(g), newCluster(g), newAccount(g), newCell(g), newZone(g), newBackup(g), newComponents(g), newLB(g), newVersion(g))
 	asGroup(root)
 	return root
 }

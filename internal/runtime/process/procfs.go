@@ -61,6 +61,20 @@ func Alive(pid int, startTime uint64) bool {
 	return err == nil && !st.exited() && st.startTime == startTime
 }
 
+// StartTime returns pid's kernel start time (field 22 of /proc/<pid>/stat), the
+// value Alive compares. It lets a caller that found a process some other way than
+// a pid file (a lock file's holder) signal it later only while Alive holds.
+func StartTime(pid int) (uint64, error) {
+	st, err := readStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	if st.exited() {
+		return 0, fmt.Errorf("pid %d has exited", pid)
+	}
+	return st.startTime, nil
+}
+
 // RSS returns the resident set size of pid in bytes, from VmRSS in
 // /proc/<pid>/status.
 func RSS(pid int) (int64, error) {

@@ -42,6 +42,16 @@ func TestAlive(t *testing.T) {
 	}
 }
 
+func TestStartTime(t *testing.T) {
+	got, err := StartTime(os.Getpid())
+	if err != nil || got != statOf(t, os.Getpid()).startTime || !Alive(os.Getpid(), got) {
+		t.Errorf("StartTime(self) = %d, %v; want our start time", got, err)
+	}
+	if _, err := StartTime(deadPID(t)); err == nil {
+		t.Error("StartTime(dead pid) succeeded")
+	}
+}
+
 func TestRSS(t *testing.T) {
 	if n, err := RSS(os.Getpid()); err != nil || n <= 0 {
 		t.Errorf("RSS(self) = %d, %v; want a positive size", n, err)
