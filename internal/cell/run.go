@@ -30,6 +30,7 @@ import (
 	"github.com/cellplane/cellplane/internal/logging"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 	"github.com/cellplane/cellplane/internal/store"
+	"github.com/cellplane/cellplane/internal/zapslog"
 )
 
 // StopTimeout is how long a cell process gets to stop its controllers and
@@ -121,7 +122,9 @@ func (p *proc) run(ctx context.Context) error {
 	}
 	p.runtime = process.New(process.Options{Logger: p.log, OnExit: p.onExit})
 	defer p.runtime.Close()
-	p.pool = etcdconn.New(nil)
+	// The etcd clients' own warnings (a member unreachable, a stream broken)
+	// go to the cell's log.
+	p.pool = etcdconn.New(zapslog.New(p.log.With("component", "etcd-client")))
 	defer p.pool.Close()
 	st, err := store.Start(ctx, store.Config{Name: p.name, Dir: filepath.Join(p.dir, "store"), IP: p.addrs.StoreIP(),
 		Etcd: etcd.Etcd, APIServer: kube.KubeAPIServer, Runner: p.runtime, Logger: p.log})

@@ -4,8 +4,9 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/go-logr/logr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/cellplane/cellplane/internal/logging"
 )
 
 // setControllerRuntimeLogger gives controller-runtime's global logger a sink
@@ -17,10 +18,9 @@ import (
 // was never called" with a stack trace (pkg/log/log.go, eventuallyFulfillRoot):
 // a cell's process, for one, did when its first cluster's informers started.
 //
-// Only errors pass, as with the managers' loggers in internal/service: the info
-// logs of controller-runtime and client-go describe their machinery, not the
-// user's clusters. controller-runtime keeps the first logger it is given.
+// Only warnings and errors pass, as with the managers' loggers (logging.Quiet):
+// the info logs of controller-runtime and client-go describe their machinery,
+// not the user's clusters. controller-runtime keeps the first logger it is given.
 func setControllerRuntimeLogger(w io.Writer) {
-	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})
-	ctrllog.SetLogger(logr.FromSlogHandler(h))
+	ctrllog.SetLogger(logging.Quiet(slog.New(slog.NewTextHandler(w, nil))))
 }

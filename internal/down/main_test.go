@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cellplane/cellplane/internal/datadir"
 )
 
 // The test binary doubles as the processes down stops; the variable selects the
@@ -48,7 +49,7 @@ func member() {
 // does and holds it until SIGTERM.
 func up() {
 	dir := os.Getenv(dirEnv)
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(datadir.LockFile(dir), os.O_CREATE|os.O_RDWR, 0o600)
 	if err == nil {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 )
 
@@ -311,7 +312,7 @@ func TestStopKillsUpThatIgnoresTERM(t *testing.T) {
 func TestFindIgnoresStaleLock(t *testing.T) {
 	dataDir := t.TempDir()
 	// Our own PID: alive, but without the lock file open.
-	if err := os.WriteFile(filepath.Join(dataDir, lockFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(datadir.LockFile(dataDir), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	plan, err := Find(dataDir)

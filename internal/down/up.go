@@ -12,13 +12,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/runtime/process"
-	"github.com/cellplane/cellplane/internal/service"
 )
-
-// lockFile is the file `cellplane up` holds locked while it runs, with its PID
-// inside (internal/service's lockDataDir).
-const lockFile = "cellplane.lock"
 
 // Up is a running `cellplane up`.
 type Up struct {
@@ -31,7 +27,7 @@ type Up struct {
 // trusted only while that process holds the lock file open, which a stranger that
 // inherited the PID does not.
 func findUp(dataDir string) *Up {
-	lock := filepath.Join(dataDir, lockFile)
+	lock := datadir.LockFile(dataDir) // `up` holds it locked while it runs, with its PID inside
 	fi, err := os.Stat(lock)
 	if err != nil {
 		return nil // never started here
@@ -57,7 +53,7 @@ func upCandidates(dataDir, lock string) []int {
 			pids = append(pids, pid)
 		}
 	}
-	if e, err := service.ReadEndpoint(dataDir); err == nil && e.PID > 0 && (len(pids) == 0 || pids[0] != e.PID) {
+	if e, err := datadir.ReadEndpoint(dataDir); err == nil && e.PID > 0 && (len(pids) == 0 || pids[0] != e.PID) {
 		pids = append(pids, e.PID)
 	}
 	return pids

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/runtime/process"
-	"github.com/cellplane/cellplane/internal/service"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -157,7 +157,7 @@ func checkAllStopped(t *testing.T, in *framework.Instance, pids map[string]int) 
 	if ps := processesMentioning(in.DataDir); len(ps) > 0 {
 		t.Errorf("processes of the data directory still run: %v", ps)
 	}
-	if _, err := os.Stat(service.EndpointFile(in.DataDir)); err == nil {
+	if _, err := os.Stat(datadir.EndpointFile(in.DataDir)); err == nil {
 		t.Error("endpoint.json is still there: up did not stop cleanly")
 	}
 }
