@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/cellplane/cellplane/internal/ipam"
 )
 
 // The tests own cell octet 250 (block 127.249, cell 1) and namespace names

@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/vishvananda/netlink"
+
+	"github.com/cellplane/cellplane/internal/ipam"
 )
 
 // ErrUnknownZone is wrapped when a zone is not one of ipam.Zones.

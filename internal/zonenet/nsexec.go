@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/cellplane/cellplane/internal/runtime/nsthread"
-	"golang.org/x/sys/unix"
 )
 
 // netnsDir is where named namespaces are mounted, as `ip netns` and
