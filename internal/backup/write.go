@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -170,7 +169,3 @@ func (s *Set) manifest(ctx context.Context, key string) (Entry, error) {
 	}
 	return e, nil
 }
-
-var errNotFound = errdefs.ErrNotFound
-
-func isNotFound(err error) bool { return errors.Is(err, errNotFound) }
