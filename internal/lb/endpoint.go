@@ -43,8 +43,9 @@ func newEndpoint(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, c En
 }
 
 // connPolicy is how long an endpoint keeps connections, swapped whole on reload.
+// The drain window is not here: each backend holds its own (setDraining).
 type connPolicy struct {
-	maxAge, drain time.Duration
+	maxAge time.Duration
 }
 
 // reapInterval is how often due connections are closed: the precision of
@@ -95,7 +96,6 @@ func (e *endpoint) update(c EndpointConfig, hc *healthCheck) {
 	}
 	e.conns.Store(&connPolicy{
 		maxAge: time.Duration(c.MaxConnectionAgeSeconds) * time.Second,
-		drain:  time.Duration(c.DrainSeconds) * time.Second,
 	})
 	old := e.backends
 	e.backends = e.reconcileBackends(old, c.Backends)
