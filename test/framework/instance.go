@@ -62,7 +62,6 @@ type Instance struct {
 	mu  sync.Mutex
 	cmd *exec.Cmd
 	log *lockedBuffer
-	run int
 }
 
 // freeBlock hands out the next block whose regional API address is free: another
@@ -95,7 +94,6 @@ func NewInstance(t testing.TB, bins Binaries) *Instance {
 func (in *Instance) Start(ctx context.Context) {
 	in.T.Helper()
 	in.mu.Lock()
-	in.run++
 	in.log = &lockedBuffer{}
 	args := []string{"up", "--data-dir", in.DataDir, "--address-block", in.Block}
 	if in.Cells > 0 {
@@ -159,12 +157,6 @@ func (in *Instance) Kill() {
 	in.T.Helper()
 	_ = in.cmd.Process.Kill()
 	_ = in.cmd.Wait()
-}
-
-// Stop interrupts cellplane as Ctrl-C would and waits for it to exit.
-func (in *Instance) Stop() error {
-	_ = in.cmd.Process.Signal(os.Interrupt)
-	return in.cmd.Wait()
 }
 
 // Client returns a regional API client for the running instance, signing with
