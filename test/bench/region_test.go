@@ -710,7 +710,7 @@ func (r *scaleRegion) rss(b *testing.B, id string) int64 {
 }
 
 func pidRSS(b *testing.B, pid int) int64 {
-	rss, err := process.RSS(pid)
+	rss, err := framework.RSS(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
