@@ -56,7 +56,7 @@ const reapInterval = 500 * time.Millisecond
 func (e *endpoint) newSession(client net.Conn) *session {
 	s := &session{client: client}
 	if p := e.conns.Load(); p != nil && p.maxAge > 0 {
-		j := 1 + connectionAgeJitter*(2*rand.Float64()-1)
+		j := 1 + connectionAgeJitter*(2*rand.Float64()-1) //nolint:gosec // G404: jitter that spreads reconnects; it need not be unpredictable
 		s.maxAgeAt = time.Now().Add(time.Duration(float64(p.maxAge) * j))
 	}
 	return s
