@@ -74,7 +74,7 @@ func freeBlock() string {
 		n = firstBlock + int(nextBlock.Add(1))%(blockRange/blockStride)*blockStride
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.%d.0.1:%d", n, ipam.RegionAPIPort))
 		if err == nil {
-			ln.Close()
+			_ = ln.Close() // the port was free; that was the question
 			break
 		}
 	}

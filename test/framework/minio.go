@@ -117,7 +117,7 @@ func (m *MinIO) waitReady(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close() // only the status is wanted; the body is not read
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("readiness answered %s", resp.Status)
 		}
