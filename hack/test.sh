@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: what `make test` and CI run. It sets up what it needs itself:
-# Go modules, the pinned components (built once per version into the cache outside
-# the repo) and the cellplane binary. It prints how long each step and each
+# Go modules, the pinned linter and components (built once per version into the cache
+# outside the repo) and the cellplane binary. It prints how long each step and each
 # end-to-end test took, at the end, pass or fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,10 +51,8 @@ if [ ! -x /usr/bin/aws ]; then
 fi
 /usr/bin/aws --version
 
-step "formatting and vet"
-unformatted=$(gofmt -l $(git ls-files '*.go'))
-if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
-go vet ./...
+step "lint: golangci-lint, go vet and gofmt (the linter is built once per version into the cache)"
+make --no-print-directory lint
 
 step "generated code is current"
 make --no-print-directory verify

@@ -12,11 +12,10 @@ const (
 	UpdateTypeConfig         = "ConfigUpdate"
 )
 
-// Update statuses, spelled as EKS spells them on the wire.
+// Update statuses, spelled as EKS spells them on the wire. The status enum also
+// admits Failed and Cancelled, which nothing sets yet.
 const (
 	UpdateInProgress = "InProgress"
-	UpdateFailed     = "Failed"
-	UpdateCancelled  = "Cancelled"
 	UpdateSuccessful = "Successful"
 )
 

@@ -99,15 +99,19 @@ func TestRoundTripAndEncryption(t *testing.T) {
 		t.Fatalf("ReadAll(incr) = %q, %v", got, err)
 	}
 	// No object on disk holds the plaintext.
-	filepath.WalkDir(f.root, func(p string, d os.DirEntry, err error) error {
-		if d.Type().IsRegular() {
-			b, _ := os.ReadFile(p)
-			if bytes.Contains(b, []byte("configmap-secret")) || bytes.Contains(b, []byte("batch 11")) {
-				t.Errorf("%s holds plaintext", p)
-			}
+	err = filepath.WalkDir(f.root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
 		}
-		return nil
+		b, err := os.ReadFile(p)
+		if bytes.Contains(b, []byte("configmap-secret")) || bytes.Contains(b, []byte("batch 11")) {
+			t.Errorf("%s holds plaintext", p)
+		}
+		return err
 	})
+	if err != nil {
+		t.Fatalf("looking for plaintext: %v", err)
+	}
 }
 
 func TestOpenDetectsTampering(t *testing.T) {
@@ -128,7 +132,9 @@ func TestOpenDetectsTampering(t *testing.T) {
 	ob, _ := os.ReadFile(op)
 	f.full(t, 30, "third")
 	tp := filepath.Join(f.root, filepath.FromSlash(f.set.Prefix()+fullKey(30)))
-	os.WriteFile(tp, ob, 0o600)
+	if err := os.WriteFile(tp, ob, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.set.ReadAll(context.Background(), Entry{Key: fullKey(30)}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("ReadAll of a swapped object = %v, want ErrCorrupt", err)
 	}
@@ -139,7 +145,9 @@ func TestListTrustsOnlyManifests(t *testing.T) {
 	f.full(t, 10, "a")
 	// An upload that stopped before its manifest.
 	body := []byte("partial")
-	f.store.Put(context.Background(), f.set.Prefix()+incrKey(11, 15), bytes.NewReader(body), int64(len(body)))
+	if err := f.store.Put(context.Background(), f.set.Prefix()+incrKey(11, 15), bytes.NewReader(body), int64(len(body))); err != nil {
+		t.Fatal(err)
+	}
 	c := f.list(t)
 	if len(c.Incrementals) != 0 || len(c.Orphans) != 1 {
 		t.Fatalf("catalog = %+v", c)

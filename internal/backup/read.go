@@ -182,7 +182,7 @@ func (s *Set) Open(ctx context.Context, e Entry) (io.ReadCloser, error) {
 	cr := &checkedReader{r: rc, h: sha256.New(), want: m}
 	pr, err := envelope.NewReader(cr, key)
 	if err != nil {
-		rc.Close()
+		_ = rc.Close() // the header's error is the one to report
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, m.ID(), cr.blame(err))
 	}
 	return &openReader{Reader: pr, cr: cr, c: rc}, nil
@@ -194,7 +194,7 @@ func (s *Set) ReadAll(ctx context.Context, e Entry) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read only: ReadAll reports what went wrong
 	return io.ReadAll(rc)
 }
 

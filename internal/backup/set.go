@@ -133,7 +133,7 @@ func (s *Set) getSmall(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read only: ReadAll reports what went wrong
 	return io.ReadAll(io.LimitReader(rc, maxSmall))
 }
 

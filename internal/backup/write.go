@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -77,9 +76,11 @@ type spooled struct {
 	sum  string
 }
 
+// remove deletes the spool once the upload is decided either way; failing to
+// leaves a temporary file behind, which changes nothing about the backup.
 func (sp *spooled) remove() {
-	sp.f.Close()
-	os.Remove(sp.f.Name())
+	_ = sp.f.Close()
+	_ = os.Remove(sp.f.Name())
 }
 
 func (s *Set) spool(ctx context.Context, fill func(io.Writer) error) (*spooled, error) {
@@ -132,7 +133,7 @@ func (s *Set) verify(ctx context.Context, e Entry) error {
 	if err != nil {
 		return fmt.Errorf("reading back %s: %w", e.ID(), err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read only: Copy reports what went wrong
 	h := sha256.New()
 	n, err := io.Copy(h, rc)
 	if err != nil {
@@ -170,7 +171,3 @@ func (s *Set) manifest(ctx context.Context, key string) (Entry, error) {
 	}
 	return e, nil
 }
-
-var errNotFound = errdefs.ErrNotFound
-
-func isNotFound(err error) bool { return errors.Is(err, errNotFound) }

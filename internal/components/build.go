@@ -75,7 +75,9 @@ func (c *Cache) build(ctx context.Context, dir string, spec buildSpec) error {
 	if err != nil {
 		return fmt.Errorf("creating build directory: %w", err)
 	}
-	defer os.RemoveAll(work)
+	// A build directory left behind costs only disk; the build's own result is
+	// what the caller needs to hear about.
+	defer func() { _ = os.RemoveAll(work) }()
 	if err := c.writeModule(ctx, work, spec); err != nil {
 		return err
 	}
@@ -108,7 +110,7 @@ func install(out, dir string, spec buildSpec) error {
 	if err := os.Rename(out, dir); err != nil {
 		return fmt.Errorf("installing binaries: %w", err)
 	}
-	return os.WriteFile(filepath.Join(dir, ".complete"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+	return os.WriteFile(filepath.Join(dir, ".complete"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
 }
 
 // binaryName is what go build names a main package's binary: its last path
@@ -128,10 +130,10 @@ func (c *Cache) writeModule(ctx context.Context, work string, spec buildSpec) er
 		fmt.Fprintf(&mod, "\t%s\n", r)
 	}
 	mod.WriteString(")\n")
-	if err := os.WriteFile(filepath.Join(work, "go.sum"), componentsSum, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(work, "go.sum"), componentsSum, 0o600); err != nil {
 		return fmt.Errorf("writing go.sum: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(work, "go.mod"), mod.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(work, "go.mod"), mod.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("writing go.mod: %w", err)
 	}
 	if spec.staging == "" {
@@ -144,7 +146,7 @@ func (c *Cache) writeModule(ctx context.Context, work string, spec buildSpec) er
 	for _, m := range staged {
 		fmt.Fprintf(&mod, "replace %s => %s %s\n", m, m, spec.stagingVersion)
 	}
-	return os.WriteFile(filepath.Join(work, "go.mod"), mod.Bytes(), 0o644)
+	return os.WriteFile(filepath.Join(work, "go.mod"), mod.Bytes(), 0o600)
 }
 
 // stagingModules lists the modules that k8s.io/kubernetes's go.mod replaces with its
@@ -198,7 +200,7 @@ func (c *Cache) goCmd(ctx context.Context, work string, args ...string) error {
 	done := make(chan struct{})
 	go c.relay(pr, done)
 	err := cmd.Run()
-	pw.Close()
+	_ = pw.Close() // ends relay's input; closing a PipeWriter always succeeds
 	<-done
 	if err != nil {
 		return fmt.Errorf("go %s: %w", args[0], err)
@@ -227,15 +229,15 @@ func (c *Cache) relay(r io.Reader, done chan<- struct{}) {
 			if !ok {
 				return
 			}
-			fmt.Fprintf(c.cfg.Progress, "  %s\n", l)
+			c.progressf("  %s\n", l)
 		case <-tick.C:
-			fmt.Fprintf(c.cfg.Progress, "  still compiling (%s)\n", time.Since(start).Round(time.Second))
+			c.progressf("  still compiling (%s)\n", time.Since(start).Round(time.Second))
 		}
 	}
 }
 
 func (c *Cache) command(ctx context.Context, work string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, c.cfg.Go, args...)
+	cmd := exec.CommandContext(ctx, c.cfg.Go, args...) //nolint:gosec // G204: running the configured go command on the pinned modules is this package's job
 	cmd.Dir = work
 	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "CGO_ENABLED=0", "GOWORK=off")
 	if c.cfg.SumFile != "" {

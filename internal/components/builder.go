@@ -145,27 +145,35 @@ func (c *Cache) ensure(ctx context.Context, dir string, spec buildSpec) error {
 		return nil
 	}
 	start := time.Now()
-	fmt.Fprintf(c.cfg.Progress, "building %s (first use on this machine; cached in %s)\n", spec.title, dir)
+	c.progressf("building %s (first use on this machine; cached in %s)\n", spec.title, dir)
 	if err := c.build(ctx, dir, spec); err != nil {
 		return fmt.Errorf("building %s: %w", spec.title, err)
 	}
-	fmt.Fprintf(c.cfg.Progress, "built %s in %s\n", spec.title, time.Since(start).Round(time.Second))
+	c.progressf("built %s in %s\n", spec.title, time.Since(start).Round(time.Second))
 	return nil
 }
 
+// progressf shows build progress. It is for people watching a terminal: a write
+// to it that fails must not fail the build.
+func (c *Cache) progressf(format string, args ...any) {
+	_, _ = fmt.Fprintf(c.cfg.Progress, format, args...)
+}
+
 func (c *Cache) lock() (func(), error) {
-	if err := os.MkdirAll(c.cfg.CacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(c.cfg.CacheDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating component cache: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(c.cfg.CacheDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(c.cfg.CacheDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening component cache lock: %w", err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
+		_ = f.Close() // nothing was locked; the Flock error is the one to report
 		return nil, fmt.Errorf("locking component cache: %w", err)
 	}
-	return func() { f.Close() }, nil
+	// Closing releases the lock; the kernel drops it even if close reports an
+	// error, so there is nothing to do with one.
+	return func() { _ = f.Close() }, nil
 }
 
 var errIncomplete = errors.New("build produced no binary")

@@ -79,6 +79,3 @@ func (e *APIError) Is(target error) bool {
 	s, ok := sentinels[e.Type]
 	return ok && s == target
 }
-
-// Sentinel returns the errdefs sentinel that an error type corresponds to, or nil.
-func Sentinel(errorType string) error { return sentinels[errorType] }

@@ -10,7 +10,6 @@ import (
 const (
 	StatusCreating = v1alpha1.StatusCreating
 	StatusActive   = v1alpha1.StatusActive
-	StatusUpdating = v1alpha1.StatusUpdating
 	StatusDeleting = v1alpha1.StatusDeleting
 	StatusFailed   = v1alpha1.StatusFailed
 )

@@ -3,11 +3,10 @@ package eks
 import "encoding/json"
 
 // Update statuses and types as EKS spells them; the same strings the
-// ClusterUpdate resource stores.
+// ClusterUpdate resource stores. Failed and Cancelled are valid on the wire (the
+// resource's enum allows them) but nothing produces them yet.
 const (
 	UpdateStatusInProgress = "InProgress"
-	UpdateStatusFailed     = "Failed"
-	UpdateStatusCancelled  = "Cancelled"
 	UpdateStatusSuccessful = "Successful"
 
 	UpdateTypeVersion        = "VersionUpdate"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 )
@@ -32,6 +33,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // MarshalBinary encodes the batch.
 func (b Batch) MarshalBinary() ([]byte, error) {
+	if b.First < 0 || b.Last < 0 {
+		return nil, fmt.Errorf("encoding batch: negative revisions %d..%d", b.First, b.Last)
+	}
 	out := append([]byte(batchMagic), batchVersion)
 	out = binary.AppendUvarint(out, uint64(b.First))
 	out = binary.AppendUvarint(out, uint64(b.Last))
@@ -71,6 +75,9 @@ func (b *Batch) decode(data []byte) error {
 	first, last, count := r.uvarint(), r.uvarint(), r.uvarint()
 	if r.err == nil && count > uint64(len(r.buf)) { // every event takes at least a byte
 		return fmt.Errorf("%d events cannot fit in %d bytes", count, len(r.buf))
+	}
+	if first > math.MaxInt64 || last > math.MaxInt64 {
+		return fmt.Errorf("revisions %d..%d out of range", first, last)
 	}
 	*b = Batch{First: int64(first), Last: int64(last), Events: make([]*mvccpb.Event, 0, count)}
 	for range count {

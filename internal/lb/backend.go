@@ -67,7 +67,7 @@ func (b *backend) start(ctx context.Context, wg *sync.WaitGroup, settings func()
 // the old one.
 func (b *backend) healthLoop(ctx context.Context, settings func() *healthCheck) {
 	hc := settings()
-	if !pause(ctx, hc, rand.N(hc.interval)) {
+	if !pause(ctx, hc, rand.N(hc.interval)) { //nolint:gosec // G404: jitter that spreads checks; it need not be unpredictable
 		return
 	}
 	ticker := time.NewTicker(hc.interval)
@@ -166,7 +166,7 @@ func randUpTo(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
 	}
-	return rand.N(d)
+	return rand.N(d) //nolint:gosec // G404: jitter spreads closes over a window; it need not be unpredictable
 }
 
 // attach records the dialled server connection, closing it instead when the

@@ -43,8 +43,9 @@ func newEndpoint(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, c En
 }
 
 // connPolicy is how long an endpoint keeps connections, swapped whole on reload.
+// The drain window is not here: each backend holds its own (setDraining).
 type connPolicy struct {
-	maxAge, drain time.Duration
+	maxAge time.Duration
 }
 
 // reapInterval is how often due connections are closed: the precision of
@@ -55,7 +56,7 @@ const reapInterval = 500 * time.Millisecond
 func (e *endpoint) newSession(client net.Conn) *session {
 	s := &session{client: client}
 	if p := e.conns.Load(); p != nil && p.maxAge > 0 {
-		j := 1 + connectionAgeJitter*(2*rand.Float64()-1)
+		j := 1 + connectionAgeJitter*(2*rand.Float64()-1) //nolint:gosec // G404: jitter that spreads reconnects; it need not be unpredictable
 		s.maxAgeAt = time.Now().Add(time.Duration(float64(p.maxAge) * j))
 	}
 	return s
@@ -95,7 +96,6 @@ func (e *endpoint) update(c EndpointConfig, hc *healthCheck) {
 	}
 	e.conns.Store(&connPolicy{
 		maxAge: time.Duration(c.MaxConnectionAgeSeconds) * time.Second,
-		drain:  time.Duration(c.DrainSeconds) * time.Second,
 	})
 	old := e.backends
 	e.backends = e.reconcileBackends(old, c.Backends)

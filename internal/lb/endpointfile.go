@@ -195,7 +195,7 @@ func WriteEndpointFile(dir string, c EndpointConfig) error {
 	if err != nil {
 		return fmt.Errorf("writing endpoint %s: %w", c.ID, err)
 	}
-	defer os.Remove(tmp.Name()) // no-op once renamed
+	defer func() { _ = os.Remove(tmp.Name()) }() // no-op once renamed; on failure the write's error is the one returned
 	if err := writeAndSync(tmp, data); err != nil {
 		return fmt.Errorf("writing endpoint %s: %w", c.ID, err)
 	}

@@ -28,14 +28,16 @@ var (
 
 // handle proxies one accepted client connection until either side is done.
 func (e *endpoint) handle(client net.Conn) {
-	defer client.Close()
+	// Either side may already be closed by pipe, a drain or a removal; a close
+	// error at the end of a proxied connection has no one to go to.
+	defer func() { _ = client.Close() }()
 	s := e.newSession(client)
 	b, server := e.connect(s)
 	if b == nil {
 		return
 	}
 	defer b.remove(s)
-	defer server.Close()
+	defer func() { _ = server.Close() }()
 	pipe(client, server)
 }
 

@@ -98,7 +98,7 @@ func TestEnsureClusterServiceAccountKey(t *testing.T) {
 		tamper      func(t *testing.T, f *ClusterFiles)
 		wantKeyKept bool
 	}{
-		{"public key lost", func(t *testing.T, f *ClusterFiles) { os.Remove(f.SAPub) }, true},
+		{"public key lost", func(t *testing.T, f *ClusterFiles) { mustRemove(t, f.SAPub) }, true},
 		{"public key of another key", func(t *testing.T, f *ClusterFiles) {
 			pub, _ := encodePublicKey(mustCA(t, "x").Key.Public())
 			overwrite(t, f.SAPub, pub)

@@ -61,9 +61,11 @@ func writeTemps(dir string, files []fileData) ([]string, error) {
 	return tmps, nil
 }
 
+// removeAll cleans up temporary files after a failed write; the write's error
+// is the one to report, and a leftover is only a stray hidden file.
 func removeAll(paths []string) {
 	for _, p := range paths {
-		os.Remove(p)
+		_ = os.Remove(p)
 	}
 }
 
@@ -79,7 +81,7 @@ func writeTemp(dir, base string, data []byte, perm os.FileMode) (string, error) 
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		_ = os.Remove(f.Name()) // as in removeAll: err is what matters
 		return "", err
 	}
 	return f.Name(), nil
@@ -103,7 +105,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("syncing directory: %w", err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }() // the Sync is what counts; closing a directory read nothing
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("syncing directory: %w", err)
 	}

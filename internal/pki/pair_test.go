@@ -50,7 +50,7 @@ func TestEnsurePair(t *testing.T) {
 			overwrite(t, filepath.Join(dir, "svc.crt"), []byte("garbage"))
 		}, true},
 		{"key missing", base, ca, func(t *testing.T, dir string) {
-			os.Remove(filepath.Join(dir, "svc.key"))
+			mustRemove(t, filepath.Join(dir, "svc.key"))
 		}, true},
 		{"expiring within 30 days", base, ca, func(t *testing.T, dir string) {
 			cert, key, _ := ca.Issue(with(func(r *CertRequest) { r.Validity = 20 * 24 * time.Hour }))
@@ -88,6 +88,13 @@ func TestEnsurePairInvalidRequest(t *testing.T) {
 func overwrite(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustRemove(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -61,7 +61,7 @@ func healthy() round {
 // with is a healthy round but for the given zones' results.
 func with(zonesAndResults ...any) round {
 	r := healthy()
-	for i := 0; i < len(zonesAndResults); i += 2 {
+	for i := 0; i+1 < len(zonesAndResults); i += 2 {
 		r[zonesAndResults[i].(string)] = zonesAndResults[i+1].([]result)
 	}
 	return r

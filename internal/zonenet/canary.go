@@ -68,7 +68,7 @@ func (c *Canaries) serve(ln net.Listener) {
 			continue
 		}
 		go func() {
-			defer conn.Close()
+			defer func() { _ = conn.Close() }() // the handshake was all a canary owes a prober
 			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 			_ = conn.(*tls.Conn).Handshake()
 		}()

@@ -21,7 +21,7 @@ func (z *zone) degrade(f Fault, log *slog.Logger) (*line, error) {
 		return nil, err
 	}
 	if err := z.redirect(); err != nil {
-		tun.Close()
+		_ = tun.Close() // undoing a half-made fault: the redirect's error is the one to report
 		return nil, err
 	}
 	return startLine(tun, f, log), nil
@@ -47,7 +47,7 @@ func (z *zone) openTUN() (*os.File, error) {
 		err = z.upTUN()
 	}
 	if err != nil && tun != nil {
-		tun.Close()
+		_ = tun.Close() // as above: err is the one to report
 	}
 	if err != nil {
 		return nil, fmt.Errorf("creating TUN %s for zone %s: %w", z.tun, z.name, err)
@@ -71,7 +71,7 @@ func createTUN(name string) (*os.File, error) {
 		err = unix.SetNonblock(fd, true)
 	}
 	if err != nil {
-		unix.Close(fd)
+		_ = unix.Close(fd) // as above: err is the one to report
 		return nil, fmt.Errorf("attaching TUN %s: %w", name, err)
 	}
 	return os.NewFile(uintptr(fd), "tun:"+name), nil

@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/vishvananda/netlink"
+
+	"github.com/cellplane/cellplane/internal/ipam"
 )
 
 // ErrUnknownZone is wrapped when a zone is not one of ipam.Zones.
@@ -180,7 +181,7 @@ func (n *Net) Remove() error {
 	if err != nil {
 		return fmt.Errorf("opening host network namespace %q: %w", n.hostNS, err)
 	}
-	defer host.Close()
+	defer func() { _ = host.Close() }() // a namespace handle: closing only drops the reference
 	nl, err := netlink.NewHandleAt(host)
 	if err != nil {
 		return fmt.Errorf("opening netlink in host network namespace %q: %w", n.hostNS, err)

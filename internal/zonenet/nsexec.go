@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/cellplane/cellplane/internal/runtime/nsthread"
-	"golang.org/x/sys/unix"
 )
 
 // netnsDir is where named namespaces are mounted, as `ip netns` and
@@ -43,7 +43,7 @@ func ensureNamed(name string) (ns netns.NsHandle, created bool, err error) {
 	if err == nil {
 		// A plain file left by a mount that never happened (a crash
 		// inside NewNamed): nothing can live in it.
-		ns.Close()
+		_ = ns.Close() // a handle on a plain file, about to be removed
 		if err := os.Remove(filepath.Join(netnsDir, name)); err != nil {
 			return -1, false, fmt.Errorf("removing stale namespace file %s: %w", name, err)
 		}
@@ -102,7 +102,7 @@ func neigh(iface, key, value string) sysctl {
 func setSysctls(settings ...sysctl) error {
 	for _, s := range settings {
 		p := filepath.Join("/proc/sys/net/ipv4", s.path)
-		if err := os.WriteFile(p, []byte(s.value), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(s.value), 0o644); err != nil { //nolint:gosec // G306: /proc/sys files exist; the mode is never applied
 			return fmt.Errorf("setting %s: %w", p, err)
 		}
 	}

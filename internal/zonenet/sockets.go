@@ -47,7 +47,7 @@ func (n *Net) ResetConnectionsTo(zone string) (int, error) {
 			total += k
 			return err
 		})
-		ns.Close()
+		_ = ns.Close() // a namespace handle: closing only drops the reference
 		errs = append(errs, err)
 	}
 	return total, errors.Join(errs...)

@@ -80,7 +80,7 @@ func (z *zone) close() {
 	}
 	for _, ns := range []netns.NsHandle{z.host, z.ns} {
 		if ns.IsOpen() {
-			ns.Close()
+			_ = ns.Close() // a namespace handle: closing only drops the reference
 		}
 	}
 }

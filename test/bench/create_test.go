@@ -14,7 +14,6 @@ import (
 	"github.com/cellplane/cellplane/internal/client"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/ipam"
-	"github.com/cellplane/cellplane/internal/runtime/process"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -130,7 +129,7 @@ func deleteAll(b *testing.B, ctx context.Context, c *client.Client, names ...str
 // ownRSS is cellplane's own memory: the service process plus the cell's load
 // balancer process.
 func ownRSS(b *testing.B, in *framework.Instance) int64 {
-	total, err := process.RSS(in.PID())
+	total, err := framework.RSS(in.PID())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -153,7 +152,7 @@ func rssFromPIDFile(b *testing.B, path string) int64 {
 	if err := json.Unmarshal(data, &pf); err != nil {
 		b.Fatalf("reading %s: %v", path, err)
 	}
-	rss, err := process.RSS(pf.PID)
+	rss, err := framework.RSS(pf.PID)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -168,7 +167,7 @@ func componentRSS(b *testing.B, ctx context.Context, c *client.Client, n int) in
 			b.Fatal(err)
 		}
 		for _, m := range cl.Cellplane.Components {
-			rss, err := process.RSS(m.PID)
+			rss, err := framework.RSS(m.PID)
 			if err != nil {
 				b.Fatal(err)
 			}

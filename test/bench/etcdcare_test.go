@@ -442,7 +442,7 @@ func fillRealistic(b *testing.B, ctx context.Context, cli *clientv3.Client, n in
 
 // fillRange writes the transactions t, t+step, ... of n keys.
 func fillRange(ctx context.Context, cli *clientv3.Client, t, step, n, perTxn int) (int, error) {
-	rng := rand.New(rand.NewPCG(uint64(t), 42))
+	rng := rand.New(rand.NewPCG(uint64(t), 42)) //nolint:gosec // G115: t is a non-negative transaction index used as a seed
 	done := 0
 	for first := t * perTxn; first < n; first += step * perTxn {
 		var ops []clientv3.Op
@@ -463,7 +463,7 @@ func configMap(rng *rand.Rand, ns string, i int) string {
 	for j := 0; j < len(payload); j += 8 {
 		v := rng.Uint64()
 		for k := range 8 {
-			payload[j+k] = byte(v >> (8 * k))
+			payload[j+k] = byte(v >> (8 * k)) //nolint:gosec // G115: taking one byte of v at a time is the point
 		}
 	}
 	return fmt.Sprintf(`{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"cm-%06d","namespace":"%s",`+

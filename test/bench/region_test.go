@@ -465,7 +465,7 @@ var conditionTypes = []struct{ typ, reason string }{
 
 // activeStatus is the status a cell reports for a healthy cluster in slot.
 func activeStatus(plan ipam.Cell, slot int, generation int64, ca string, now metav1.Time) v1alpha1.ClusterStatus {
-	s := int32(slot)
+	s := int32(slot) //nolint:gosec // G115: slots are below ipam.MaxSlots
 	st := v1alpha1.ClusterStatus{
 		Status:                   v1alpha1.StatusActive,
 		Slot:                     &s,
@@ -637,7 +637,7 @@ func timedCalls(ctx context.Context, callers, n int, call func(context.Context, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := mathrand.New(mathrand.NewPCG(uint64(g), uint64(n)))
+			rng := mathrand.New(mathrand.NewPCG(uint64(g), uint64(n))) //nolint:gosec // G115: a goroutine index and a count, both small and non-negative, as seeds
 			for i := int(next.Add(1)) - 1; i < n && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
 				t := time.Now()
 				err := call(ctx, i, rng)
@@ -697,7 +697,7 @@ func (r *scaleRegion) memory(b *testing.B, heapIdle uint64) regionMemory {
 		apiServer: r.rss(b, "region/kube-apiserver"),
 		etcd:      r.rss(b, "region/etcd"),
 		ownRSS:    pidRSS(b, os.Getpid()),
-		cacheHeap: int64(heapInuse()) - int64(heapIdle),
+		cacheHeap: int64(heapInuse()) - int64(heapIdle), //nolint:gosec // G115: heap sizes are far below 2^63
 	}
 }
 
@@ -710,7 +710,7 @@ func (r *scaleRegion) rss(b *testing.B, id string) int64 {
 }
 
 func pidRSS(b *testing.B, pid int) int64 {
-	rss, err := process.RSS(pid)
+	rss, err := framework.RSS(pid)
 	if err != nil {
 		b.Fatal(err)
 	}

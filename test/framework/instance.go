@@ -61,7 +61,6 @@ type Instance struct {
 	mu  sync.Mutex
 	cmd *exec.Cmd
 	log *lockedBuffer
-	run int
 }
 
 // freeBlock hands out the next block whose regional API address is free: another
@@ -74,7 +73,7 @@ func freeBlock() string {
 		n = firstBlock + int(nextBlock.Add(1))%(blockRange/blockStride)*blockStride
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.%d.0.1:%d", n, ipam.RegionAPIPort))
 		if err == nil {
-			ln.Close()
+			_ = ln.Close() // the port was free; that was the question
 			break
 		}
 	}
@@ -94,7 +93,6 @@ func NewInstance(t testing.TB, bins Binaries) *Instance {
 func (in *Instance) Start(ctx context.Context) {
 	in.T.Helper()
 	in.mu.Lock()
-	in.run++
 	in.log = &lockedBuffer{}
 	args := []string{"up", "--data-dir", in.DataDir, "--address-block", in.Block}
 	if in.Cells > 0 {
@@ -162,7 +160,9 @@ func (in *Instance) Kill() {
 
 // Stop interrupts cellplane as Ctrl-C would and waits for it to exit.
 func (in *Instance) Stop() error {
-	_ = in.cmd.Process.Signal(os.Interrupt)
+	if err := in.cmd.Process.Signal(os.Interrupt); err != nil {
+		return err
+	}
 	return in.cmd.Wait()
 }
 

@@ -34,7 +34,7 @@ func EndpointBackends(ctx context.Context, endpoint string) (map[string]lb.Backe
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read only: the decoder reports what went wrong
 	var eps []lb.EndpointStatus
 	if err := json.NewDecoder(resp.Body).Decode(&eps); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", status, err)

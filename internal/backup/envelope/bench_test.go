@@ -29,7 +29,7 @@ func etcdLike(n int) []byte {
 		blob := make([]byte, 96)
 		for i := 0; b.Len() < benchSize; i++ {
 			for j := range blob {
-				blob[j] = byte(r.Uint32())
+				blob[j] = byte(r.Uint32()) //nolint:gosec // G115: truncating is the point, any byte will do
 			}
 			fmt.Fprintf(&b, "/registry/pods/ns-%d/pod-%d\x00{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"pod-%d\",\"uid\":\"%016x-%08x\",\"resourceVersion\":\"%d\",\"creationTimestamp\":\"2026-01-%02dT%02d:%02d:%02dZ\",\"labels\":{\"app\":\"svc-%d\"}},\"spec\":{\"nodeName\":\"node-%d\",\"containers\":[{\"name\":\"c\",\"image\":\"registry.example/app:%d\"}]},\"data\":%q}\n",
 				r.IntN(200), i, i, r.Uint64(), r.Uint32(), 1000+i, 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60), r.IntN(50), r.IntN(500), r.IntN(20), blob)

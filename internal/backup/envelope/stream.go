@@ -164,6 +164,10 @@ func newSealer(w io.Writer, dataKey []byte, size int) (*sealer, error) {
 	if err := checkKey("data key", dataKey); err != nil {
 		return nil, err
 	}
+	// The bounds readers enforce: a stream no reader would open is not written.
+	if size < minChunkSize || size > maxChunkSize {
+		return nil, fmt.Errorf("chunk size %d is out of range [%d, %d]", size, minChunkSize, maxChunkSize)
+	}
 	header := make([]byte, headerSize)
 	n := copy(header, magic)
 	header[n] = version

@@ -16,11 +16,11 @@ import (
 )
 
 // apiStatus returns a store error with an HTTP status, as the apiserver sends.
-func apiStatus(code int) error {
-	return apierrors.FromObject(&metav1.Status{Status: metav1.StatusFailure, Code: int32(code), Reason: reasons[code]})
+func apiStatus(code int32) error {
+	return apierrors.FromObject(&metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: reasons[code]})
 }
 
-var reasons = map[int]metav1.StatusReason{
+var reasons = map[int32]metav1.StatusReason{
 	http.StatusTooManyRequests: metav1.StatusReasonTooManyRequests,
 	http.StatusConflict:        metav1.StatusReasonConflict,
 }

@@ -27,7 +27,7 @@ func Isolated(fn func() error) error {
 			errc <- fmt.Errorf("reading the thread's network namespace: %w", err)
 			return
 		}
-		defer orig.Close()
+		defer func() { _ = orig.Close() }() // a namespace handle: closing only drops the reference
 		err = fn()
 		if rerr := netns.Set(orig); rerr != nil {
 			errc <- errors.Join(err, fmt.Errorf("restoring the thread's network namespace: %w", rerr))
@@ -55,6 +55,6 @@ func InPath(path string, fn func() error) error {
 	if err != nil {
 		return fmt.Errorf("opening network namespace %s: %w", path, err)
 	}
-	defer ns.Close()
+	defer func() { _ = ns.Close() }() // a namespace handle: closing only drops the reference
 	return In(ns, fn)
 }

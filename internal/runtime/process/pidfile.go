@@ -24,7 +24,7 @@ type pidFile struct {
 func (p pidFile) alive() bool { return Alive(p.PID, p.StartTime) }
 
 func readPIDFile(path string) (pidFile, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // G304: pid files live in the runtime's own directories (Spec.pidPath)
 	if err != nil {
 		return pidFile{}, fmt.Errorf("reading pid file: %w", err)
 	}
@@ -46,7 +46,7 @@ func writePIDFile(path string, p pidFile) error {
 	if err != nil {
 		return fmt.Errorf("writing pid file: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	defer func() { _ = os.Remove(tmp.Name()) }() // no-op after a successful rename; otherwise the write's error is returned
 	if err := writeSync(tmp, b); err != nil {
 		return fmt.Errorf("writing pid file: %w", err)
 	}

@@ -1,7 +1,6 @@
 package process
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -61,6 +60,7 @@ func Alive(pid int, startTime uint64) bool {
 	return err == nil && !st.exited() && st.startTime == startTime
 }
 
+
 // StartTime returns pid's kernel start time (field 22 of /proc/<pid>/stat), the
 // value Alive compares. It lets a caller that found a process some other way than
 // a pid file (a lock file's holder) signal it later only while Alive holds.
@@ -73,33 +73,4 @@ func StartTime(pid int) (uint64, error) {
 		return 0, fmt.Errorf("pid %d has exited", pid)
 	}
 	return st.startTime, nil
-}
-
-// RSS returns the resident set size of pid in bytes, from VmRSS in
-// /proc/<pid>/status.
-func RSS(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading status of pid %d: %w", pid, err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			return parseKB(pid, v)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("reading status of pid %d: %w", pid, err)
-	}
-	// Zombies and kernel threads have no address space, hence no VmRSS.
-	return 0, fmt.Errorf("reading status of pid %d: no VmRSS", pid)
-}
-
-func parseKB(pid int, v string) (int64, error) {
-	n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("parsing VmRSS of pid %d: %w", pid, err)
-	}
-	return n * 1024, nil
 }

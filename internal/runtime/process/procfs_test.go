@@ -52,15 +52,6 @@ func TestStartTime(t *testing.T) {
 	}
 }
 
-func TestRSS(t *testing.T) {
-	if n, err := RSS(os.Getpid()); err != nil || n <= 0 {
-		t.Errorf("RSS(self) = %d, %v; want a positive size", n, err)
-	}
-	if _, err := RSS(deadPID(t)); err == nil {
-		t.Error("RSS of a dead pid: want an error")
-	}
-}
-
 func TestBackoff(t *testing.T) {
 	ms := time.Millisecond
 	b := backoff{min: 100 * ms, max: 500 * ms, stableAfter: time.Minute}

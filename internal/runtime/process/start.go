@@ -39,8 +39,9 @@ func start(s Spec) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening log of %s: %w", s.ID, err)
 	}
-	// The child has its own copy of the descriptor after Start.
-	defer logf.Close()
+	// The child has its own copy of the descriptor after Start; closing ours
+	// cannot lose the child's output, so its error is of no use.
+	defer func() { _ = logf.Close() }()
 	cmd := command(s, logf)
 	if err := startIn(s.NetNS, cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", s.ID, err)
@@ -67,7 +68,7 @@ func prepareDirs(s Spec) error {
 }
 
 func command(s Spec, logf *os.File) *exec.Cmd {
-	cmd := exec.Command(s.Path, s.Args...)
+	cmd := exec.Command(s.Path, s.Args...) //nolint:gosec // G204: starting the processes callers specify is this runtime's whole job
 	cmd.Env = s.environ()
 	cmd.Dir = s.workDir()
 	cmd.Stdin = nil // /dev/null

@@ -40,7 +40,7 @@ func waitPidfd(ctx context.Context, pid int, startTime uint64, every time.Durati
 		return false, fmt.Errorf("opening pidfd: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
+	defer func() { _ = f.Close() }() // a pidfd: closing only stops the watch
 	// The PID could have been recycled just before the open; the pidfd pins
 	// whoever holds it now, so make sure that is still our process.
 	if !Alive(pid, startTime) {
@@ -79,7 +79,7 @@ func readPidfd(ctx context.Context, f *os.File, rc syscall.RawConn, pid int, sta
 // pidfdReadable reports whether the pidfd signals exit; returning false makes
 // the netpoller wait for the next readiness event.
 func pidfdReadable(fd uintptr) bool {
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}} //nolint:gosec // G115: fd came from PidfdOpen as a C int
 	for {
 		n, err := unix.Poll(fds, 0)
 		if errors.Is(err, unix.EINTR) {
