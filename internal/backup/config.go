@@ -74,5 +74,5 @@ func (b Config) Storage(dir string) Storage {
 // the cells: the AWS SDKs' own names.
 const (
 	EnvS3AccessKeyID     = "AWS_ACCESS_KEY_ID"
-	EnvS3SecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+	EnvS3SecretAccessKey = "AWS_SECRET_ACCESS_KEY" //nolint:gosec // G101: the variable's name, not a secret
 )

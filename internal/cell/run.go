@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	defer lock.Close()
+	defer lock.Close() //nolint:errcheck // the kernel drops the lock as the process ends anyway
 	p := &proc{cfg: cfg, name: name, dir: dir, addrs: block.Cell(cfg.Index), block: block,
 		log: cfg.Logger.With("cell", name), exits: make(chan event.GenericEvent, 256), namespaces: in.ZoneNamespaces}
 	return p.run(ctx)

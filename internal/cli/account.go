@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"text/tabwriter"
-
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/internal/operator"
@@ -43,7 +40,7 @@ func newAccountCreate(g *globals) *cobra.Command {
 			}
 			g.printf("account %s (%s) created\naws_access_key_id = %s\naws_secret_access_key = %s\n",
 				acct.ID, acct.Name, key.AccessKeyID, key.SecretAccessKey)
-			fmt.Fprintln(g.stderr, "The secret key is shown only now; cellplane keeps it encrypted.")
+			g.note("The secret key is shown only now; cellplane keeps it encrypted.\n")
 			return nil
 		},
 	}
@@ -66,12 +63,12 @@ func newAccountList(g *globals) *cobra.Command {
 			if g.output == "json" {
 				return g.printJSON(map[string]any{"accounts": accts})
 			}
-			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tCREATED")
+			w := g.table()
+			w.println("ID\tNAME\tCREATED")
 			for _, x := range accts {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", x.ID, x.Name, x.CreatedAt.Format("2006-01-02 15:04:05"))
+				w.printf("%s\t%s\t%s\n", x.ID, x.Name, x.CreatedAt.Format("2006-01-02 15:04:05"))
 			}
-			return w.Flush()
+			return w.flush()
 		},
 	}
 }

@@ -26,7 +26,7 @@ continuously: a full snapshot every hour and incrementals every two seconds. Wit
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stderr, "full backup of %s requested\n", args[0])
+			g.note("full backup of %s requested\n", args[0])
 			if !wait {
 				return nil
 			}

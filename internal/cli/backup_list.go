@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -90,16 +89,16 @@ func backupSetsJSON(sets []operator.BackupSet) []backupSetJSON {
 
 func (g *globals) printBackupSet(s operator.BackupSet) error {
 	g.printf("set %s at %s\n", s.UID, s.Location)
-	w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tKIND\tREVISIONS\tTIME\tBYTES")
+	w := g.table()
+	w.println("ID\tKIND\tREVISIONS\tTIME\tBYTES")
 	for _, e := range entriesOf(s.Catalog) {
 		revs := fmt.Sprint(e.Revision)
 		if e.Kind == backup.KindIncremental {
 			revs = fmt.Sprintf("%d-%d", e.First, e.Revision)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", e.ID(), e.Kind, revs, e.Created.UTC().Format(time.RFC3339), e.Size)
+		w.printf("%s\t%s\t%s\t%s\t%d\n", e.ID(), e.Kind, revs, e.Created.UTC().Format(time.RFC3339), e.Size)
 	}
-	if err := w.Flush(); err != nil {
+	if err := w.flush(); err != nil {
 		return err
 	}
 	switch {

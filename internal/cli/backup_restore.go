@@ -69,7 +69,7 @@ func (g *globals) restore(cmd *cobra.Command, f *backupFlags, r restoreFlags, na
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stderr, "restore of cluster %s %s requested (ID %s)\n", name, restoreTarget(req), req.ID)
+	g.note("restore of cluster %s %s requested (ID %s)\n", name, restoreTarget(req), req.ID)
 	if !r.wait {
 		if g.output == "json" {
 			return g.printJSON(map[string]any{"request": req})
@@ -104,7 +104,7 @@ func (g *globals) waitRestored(cmd *cobra.Command, b *operator.Backups, account,
 		}
 		if st != nil && st.RequestID == req.ID {
 			if step := restoreStep(st); step != last {
-				fmt.Fprintf(g.stderr, "  %6.1fs  %s\n", time.Since(start).Seconds(), step)
+				g.note("  %6.1fs  %s\n", time.Since(start).Seconds(), step)
 				last = step
 			}
 			if st.Phase == v1alpha1.RestorePhaseDone || st.Phase == v1alpha1.RestorePhaseFailed {

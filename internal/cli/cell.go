@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"fmt"
 	"log/slog"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
@@ -81,16 +79,16 @@ with 'cellplane zone fault'.`,
 				}
 				return g.printJSON(map[string]any{"cells": out})
 			}
-			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tSTATE\tCLUSTERS\tCAPACITY\tHEARTBEAT\tZONES OUT\tFAULTS")
+			w := g.table()
+			w.println("NAME\tSTATE\tCLUSTERS\tCAPACITY\tHEARTBEAT\tZONES OUT\tFAULTS")
 			for _, v := range views {
 				hb := "never"
 				if v.Age >= 0 {
 					hb = v.Age.Round(time.Second).String() + " ago"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", v.Name, v.State, v.Placed, v.Capacity, hb, zonesOut(v.Cell), faultsOf(v.Cell))
+				w.printf("%s\t%s\t%d\t%d\t%s\t%s\t%s\n", v.Name, v.State, v.Placed, v.Capacity, hb, zonesOut(v.Cell), faultsOf(v.Cell))
 			}
-			return w.Flush()
+			return w.flush()
 		},
 	}
 }

@@ -51,6 +51,6 @@ func (g *globals) printJSON(v any) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(g.stdout, string(b))
-	return nil
+	_, err = fmt.Fprintln(g.stdout, string(b))
+	return err
 }

@@ -43,10 +43,10 @@ func (g *globals) waitDeleted(cmd *cobra.Command, c *client.Client, name string,
 	ctx, cancel := contextWithTimeout(cmd, timeout)
 	defer cancel()
 	start := time.Now()
-	fmt.Fprintf(g.stderr, "deleting cluster %s\n", name)
+	g.note("deleting cluster %s\n", name)
 	_, err := client.WaitFor(ctx, c, name, func(*eks.Cluster) bool { return false }, nil)
 	if errors.Is(err, errdefs.ErrNotFound) {
-		fmt.Fprintf(g.stderr, "cluster %s deleted in %s\n", name, time.Since(start).Round(100*time.Millisecond))
+		g.note("cluster %s deleted in %s\n", name, time.Since(start).Round(100*time.Millisecond))
 		return nil
 	}
 	if err == nil {

@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,23 +38,23 @@ func (g *globals) showCluster(cl *eks.Cluster) error {
 	if g.output == "json" {
 		return g.printJSON(map[string]any{"cluster": cl})
 	}
-	w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "Name:\t%s\nARN:\t%s\nVersion:\t%s\nStatus:\t%s\nEndpoint:\t%s\nCreated:\t%s\n",
+	w := g.table()
+	w.printf("Name:\t%s\nARN:\t%s\nVersion:\t%s\nStatus:\t%s\nEndpoint:\t%s\nCreated:\t%s\n",
 		cl.Name, cl.Arn, cl.Version, cl.Status, orDash(cl.Endpoint), age(cl)+" ago")
 	if x := cl.Cellplane; x != nil {
-		fmt.Fprintf(w, "Cell:\t%s\n", x.Cell)
+		w.printf("Cell:\t%s\n", x.Cell)
 		if x.Reason != "" {
-			fmt.Fprintf(w, "Reason:\t%s\n", x.Reason)
+			w.printf("Reason:\t%s\n", x.Reason)
 		}
 		writeEtcdWork(w, x)
 		if len(x.Components) > 0 {
-			fmt.Fprintln(w, "\nCOMPONENT\tZONE\tADDRESS\tPID\tREADY\tRESTARTS")
+			w.println("\nCOMPONENT\tZONE\tADDRESS\tPID\tREADY\tRESTARTS")
 			for _, m := range x.Components {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%t\t%d\n", m.Name, m.Zone, m.Address, m.PID, m.Ready, m.Restarts)
+				w.printf("%s\t%s\t%s\t%d\t%t\t%d\n", m.Name, m.Zone, m.Address, m.PID, m.Ready, m.Restarts)
 			}
 		}
 	}
-	return w.Flush()
+	return w.flush()
 }
 
 func age(cl *eks.Cluster) string {
@@ -76,10 +73,10 @@ func orDash(s string) string {
 
 // writeEtcdWork shows etcd's orchestration: a member replacement or a
 // restore in progress, and the history behind the members' identities.
-func writeEtcdWork(w io.Writer, x *eks.Extension) {
+func writeEtcdWork(w *table, x *eks.Extension) {
 	for _, c := range x.Conditions {
 		if c.Type == v1alpha1.ConditionEtcdMembers && c.Status == "False" {
-			fmt.Fprintf(w, "Etcd members:\t%s: %s\n", c.Reason, c.Message)
+			w.printf("Etcd members:\t%s: %s\n", c.Reason, c.Message)
 		}
 	}
 	if m := x.EtcdMembership; m != nil {
@@ -88,14 +85,14 @@ func writeEtcdWork(w io.Writer, x *eks.Extension) {
 			if r.PromotedAt != nil {
 				when += ", promoted " + agoOrNever(r.PromotedAt)
 			}
-			fmt.Fprintf(w, "Replaced member:\t%s as %s, %s (%s)\n", r.Member, orDash(r.LearnerID), r.Phase, when)
+			w.printf("Replaced member:\t%s as %s, %s (%s)\n", r.Member, orDash(r.LearnerID), r.Phase, when)
 		}
 	}
 	if r := x.Restore; r != nil {
-		fmt.Fprintf(w, "Restore:\t%s (%s) from set %s: full at revision %d, incrementals to %d; started %s\n",
+		w.printf("Restore:\t%s (%s) from set %s: full at revision %d, incrementals to %d; started %s\n",
 			r.Phase, r.Reason, orDash(r.Set), r.FullRevision, r.Revision, agoOrNever(r.StartedAt))
 		if r.Message != "" {
-			fmt.Fprintf(w, "\t%s\n", r.Message)
+			w.printf("\t%s\n", r.Message)
 		}
 	}
 }

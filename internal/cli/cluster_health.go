@@ -2,9 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,10 +69,10 @@ func (g *globals) showHealth(h health) error {
 	if g.output == "json" {
 		return g.printJSON(h)
 	}
-	w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "Cluster:\t%s (%s)\n", h.Cluster, h.Status)
+	w := g.table()
+	w.printf("Cluster:\t%s (%s)\n", h.Cluster, h.Status)
 	if h.Etcd == nil {
-		fmt.Fprintln(w, "Etcd:\tnot measured yet")
+		w.println("Etcd:\tnot measured yet")
 	} else {
 		writeEtcd(w, h)
 	}
@@ -82,51 +80,51 @@ func (g *globals) showHealth(h health) error {
 		writeBackup(w, h)
 	}
 	if r := h.Restore; r != nil {
-		fmt.Fprintln(w, "\nLast restore:")
+		w.println("\nLast restore:")
 		writeRestore(w, r)
 	}
-	return w.Flush()
+	return w.flush()
 }
 
 // writeRestore shows a restore: in place, or the one a cluster was created by.
-func writeRestore(w io.Writer, r *eks.Restore) {
-	fmt.Fprintf(w, "Phase:\t%s (%s), started %s\n", r.Phase, r.Reason, agoOrNever(r.StartedAt))
-	fmt.Fprintf(w, "From:\tset %s, full at revision %d, incrementals to %d\n", orDash(r.Set), r.FullRevision, r.Revision)
-	fmt.Fprintf(w, "Message:\t%s\n", orDash(r.Message))
+func writeRestore(w *table, r *eks.Restore) {
+	w.printf("Phase:\t%s (%s), started %s\n", r.Phase, r.Reason, agoOrNever(r.StartedAt))
+	w.printf("From:\tset %s, full at revision %d, incrementals to %d\n", orDash(r.Set), r.FullRevision, r.Revision)
+	w.printf("Message:\t%s\n", orDash(r.Message))
 }
 
-func writeEtcd(w io.Writer, h health) {
+func writeEtcd(w *table, h health) {
 	e := h.Etcd
-	fmt.Fprintf(w, "Observed:\t%s\n", agoOrNever(e.ObservedAt))
-	fmt.Fprintf(w, "Quorum:\t%t\n", e.Quorum)
-	fmt.Fprintf(w, "Leader:\t%s\n", orDash(e.Leader))
-	fmt.Fprintf(w, "Quota:\t%s, %.0f%% used by the largest member\n", iecBytes(e.QuotaBytes), h.QuotaUsedPercent)
-	fmt.Fprintf(w, "Fragmentation:\t%.0f%% (largest member)\n", h.FragmentationPercent)
-	fmt.Fprintf(w, "Alarms:\t%s\n", orDash(strings.Join(e.Alarms, ", ")))
-	fmt.Fprintf(w, "Last defragmentation:\t%s\n", agoOrNever(e.LastDefragmentation))
-	fmt.Fprintf(w, "Last compaction:\t%s\n", agoOrNever(e.LastCompaction))
-	fmt.Fprintf(w, "Message:\t%s\n", orDash(e.Message))
-	fmt.Fprintln(w, "\nMEMBER\tZONE\tID\tLEADER\tHEALTHY\tDB SIZE\tIN USE\tERROR")
+	w.printf("Observed:\t%s\n", agoOrNever(e.ObservedAt))
+	w.printf("Quorum:\t%t\n", e.Quorum)
+	w.printf("Leader:\t%s\n", orDash(e.Leader))
+	w.printf("Quota:\t%s, %.0f%% used by the largest member\n", iecBytes(e.QuotaBytes), h.QuotaUsedPercent)
+	w.printf("Fragmentation:\t%.0f%% (largest member)\n", h.FragmentationPercent)
+	w.printf("Alarms:\t%s\n", orDash(strings.Join(e.Alarms, ", ")))
+	w.printf("Last defragmentation:\t%s\n", agoOrNever(e.LastDefragmentation))
+	w.printf("Last compaction:\t%s\n", agoOrNever(e.LastCompaction))
+	w.printf("Message:\t%s\n", orDash(e.Message))
+	w.println("\nMEMBER\tZONE\tID\tLEADER\tHEALTHY\tDB SIZE\tIN USE\tERROR")
 	for _, m := range e.Members {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%t\t%s\t%s\t%s\n", m.Name, orDash(m.Zone), orDash(m.ID), m.Leader,
+		w.printf("%s\t%s\t%s\t%t\t%t\t%s\t%s\t%s\n", m.Name, orDash(m.Zone), orDash(m.ID), m.Leader,
 			m.Healthy, iecBytes(m.DBSizeBytes), iecBytes(m.DBSizeInUseBytes), orDash(m.Error))
 	}
 }
 
-func writeBackup(w io.Writer, h health) {
+func writeBackup(w *table, h health) {
 	b := h.Backup
-	fmt.Fprintln(w, "\nBackup:")
-	fmt.Fprintf(w, "Location:\t%s\n", orDash(b.Location))
-	fmt.Fprintf(w, "Last success:\t%s\n", agoOrNever(b.LastSuccessTime))
-	fmt.Fprintf(w, "Last full:\t%s, %s at revision %d (%d kept)\n", agoOrNever(b.LastFullTime), iecBytes(b.LastFullBytes), b.LastFullRevision, b.Fulls)
-	fmt.Fprintf(w, "Revision:\t%d\n", b.Revision)
+	w.println("\nBackup:")
+	w.printf("Location:\t%s\n", orDash(b.Location))
+	w.printf("Last success:\t%s\n", agoOrNever(b.LastSuccessTime))
+	w.printf("Last full:\t%s, %s at revision %d (%d kept)\n", agoOrNever(b.LastFullTime), iecBytes(b.LastFullBytes), b.LastFullRevision, b.Fulls)
+	w.printf("Revision:\t%d\n", b.Revision)
 	rp := "-"
 	if h.RecoveryPointSeconds != nil {
 		rp = (time.Duration(*h.RecoveryPointSeconds * float64(time.Second))).Round(time.Second).String()
 	}
-	fmt.Fprintf(w, "Recovery point:\t%s\n", rp)
+	w.printf("Recovery point:\t%s\n", rp)
 	if b.LastError != "" {
-		fmt.Fprintf(w, "Last error:\t%s\n", b.LastError)
+		w.printf("Last error:\t%s\n", b.LastError)
 	}
 }
 

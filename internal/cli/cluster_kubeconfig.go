@@ -31,7 +31,7 @@ func newClusterKubeconfig(g *globals) *cobra.Command {
 			if err := pki.WriteFileAtomic(file, data, 0o600); err != nil {
 				return fmt.Errorf("writing kubeconfig: %w", err)
 			}
-			fmt.Fprintf(g.stderr, "wrote the admin kubeconfig of %s to %s\n", args[0], file)
+			g.note("wrote the admin kubeconfig of %s to %s\n", args[0], file)
 			return nil
 		},
 	}

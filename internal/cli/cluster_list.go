@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"text/tabwriter"
-
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/internal/eks"
@@ -34,12 +31,12 @@ func newClusterList(g *globals) *cobra.Command {
 			if g.output == "json" {
 				return g.printJSON(map[string]any{"clusters": clusters})
 			}
-			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tVERSION\tSTATUS\tENDPOINT\tAGE")
+			w := g.table()
+			w.println("NAME\tVERSION\tSTATUS\tENDPOINT\tAGE")
 			for _, cl := range clusters {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", cl.Name, cl.Version, cl.Status, cl.Endpoint, age(cl))
+				w.printf("%s\t%s\t%s\t%s\t%s\n", cl.Name, cl.Version, cl.Status, cl.Endpoint, age(cl))
 			}
-			return w.Flush()
+			return w.flush()
 		},
 	}
 }

@@ -45,7 +45,7 @@ func (g *globals) down(ctx context.Context, yes bool) error {
 		g.printf("nothing of cellplane runs on %s\n", g.dataDir)
 		return nil
 	}
-	fmt.Fprintf(g.stderr, "running on %s: %s\n", g.dataDir, plan.Describe())
+	g.note("running on %s: %s\n", g.dataDir, plan.Describe())
 	confirm := g.confirmDown
 	if yes {
 		confirm = func(*down.Plan) (bool, error) { return true, nil }
@@ -75,7 +75,7 @@ func (g *globals) confirmDown(p *down.Plan) (bool, error) {
 		return false, usagef("%s (%s) run on %s and stdin is not a terminal to confirm on: pass --yes to stop them",
 			count(len(clusters), "tenant cluster"), count(procs, "process"), g.dataDir)
 	}
-	fmt.Fprintf(g.stderr, "This stops %s (%s): %s\n"+
+	g.note("This stops %s (%s): %s\n"+
 		"Their endpoints stop answering until 'cellplane up' runs again; their data is kept.\n"+
 		"Stop them? [y/N] ", count(len(clusters), "tenant cluster"), count(procs, "process"), listSome(clusters, 10))
 	line, err := bufio.NewReader(in).ReadString('\n')

@@ -20,6 +20,8 @@ type globals struct {
 	stdin   io.Reader
 	stdout  io.Writer
 	stderr  io.Writer
+	// outErr is the first error writing the command's result (see output.go).
+	outErr error
 }
 
 // Main runs the command line and returns the process exit code.
@@ -29,8 +31,12 @@ func Main(args []string) int {
 	g := &globals{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	root := newRoot(g)
 	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(g.stderr, "error: %s\n", userMessage(err))
+	err := root.ExecuteContext(ctx)
+	if err == nil && g.outErr != nil {
+		err = fmt.Errorf("writing the output: %w", g.outErr)
+	}
+	if err != nil {
+		g.note("error: %s\n", userMessage(err))
 		return exitCode(err)
 	}
 	return 0

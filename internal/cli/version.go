@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -22,5 +21,3 @@ func newVersion(g *globals) *cobra.Command {
 		},
 	}
 }
-
-func (g *globals) printf(format string, a ...any) { fmt.Fprintf(g.stdout, format, a...) }

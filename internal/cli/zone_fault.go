@@ -102,7 +102,9 @@ func faultFromFlags(cut, blackhole, clear bool, latency time.Duration, loss int)
 	if loss < 0 || loss > 100 {
 		return nil, usagef("--loss must be from 0 to 100, got %d", loss)
 	}
-	return &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultDegrade, LatencyMilliseconds: int32(latency.Milliseconds()), LossPercent: int32(loss)}, nil
+	// Both were checked above: at most 5000 and at most 100.
+	return &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultDegrade,
+		LatencyMilliseconds: int32(latency.Milliseconds()), LossPercent: int32(loss)}, nil //nolint:gosec // G115: bounded above
 }
 
 // describeFault says what a fault does, for the CLI and cell list.

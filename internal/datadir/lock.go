@@ -26,7 +26,7 @@ func Lock(dir string) (*os.File, error) {
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		pid, _ := os.ReadFile(path)
-		f.Close()
+		_ = f.Close() // not ours: the lock's error is the one to report
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w (%s, pid %s)", ErrAlreadyRunning, dir, strings.TrimSpace(string(pid)))
 		}

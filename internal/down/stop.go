@@ -118,13 +118,13 @@ func confirm(plan *Plan, ask func(*Plan) (bool, error)) error {
 }
 
 func stopUp(ctx context.Context, u *Up, o Options) error {
-	fmt.Fprintf(o.Progress, "stopping cellplane up (pid %d), which stops its cells and the region store ... ", u.PID)
+	o.progressf("stopping cellplane up (pid %d), which stops its cells and the region store ... ", u.PID)
 	start := time.Now()
 	if err := u.stop(ctx, o.UpGrace); err != nil {
-		fmt.Fprintln(o.Progress, "failed")
+		o.progressf("failed\n")
 		return err
 	}
-	fmt.Fprintf(o.Progress, "done (%s)\n", since(start))
+	o.progressf("done (%s)\n", since(start))
 	return nil
 }
 
@@ -141,13 +141,13 @@ func stopTier(ctx context.Context, rt *process.Runtime, dataDir string, i int, o
 	if len(procs) == 0 {
 		return 0, nil
 	}
-	fmt.Fprintf(o.Progress, "stopping %s ... ", Describe(procs))
+	o.progressf("stopping %s ... ", Describe(procs))
 	start := time.Now()
 	if err := stopAll(ctx, rt, dataDir, procs, o.graceOf(i)); err != nil {
-		fmt.Fprintln(o.Progress, "failed")
+		o.progressf("failed\n")
 		return 0, err
 	}
-	fmt.Fprintf(o.Progress, "done (%s)\n", since(start))
+	o.progressf("done (%s)\n", since(start))
 	return len(procs), nil
 }
 
@@ -187,3 +187,9 @@ func stopAll(ctx context.Context, rt *process.Runtime, dataDir string, procs []P
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }
+
+// progressf reports progress. A terminal that went away must not stop a
+// shutdown half-way, so a failed write is ignored.
+func (o Options) progressf(format string, args ...any) {
+	_, _ = fmt.Fprintf(o.Progress, format, args...)
+}

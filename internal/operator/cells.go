@@ -68,7 +68,7 @@ func (c *Cells) SetCapacity(ctx context.Context, name string, capacity int) erro
 	if capacity < 0 || capacity > 1<<20 {
 		return fmt.Errorf("%w: capacity must be from 0 to %d, got %d", errdefs.ErrInvalidParameter, 1<<20, capacity)
 	}
-	return c.update(ctx, name, func(cell *v1alpha1.Cell) { cell.Spec.Capacity = int32(capacity) })
+	return c.update(ctx, name, func(cell *v1alpha1.Cell) { cell.Spec.Capacity = int32(capacity) }) //nolint:gosec // G115: checked to be at most 1<<20 above
 }
 
 // Zones a cell's members are spread over; any one can be shifted out.

@@ -155,7 +155,8 @@ func (s *Service) fatal(what string, err error) {
 // controllers and store) and the region's store. Tenant control planes and the
 // cells' load balancers keep running and serving, so the next Start adopts them.
 func (s *Service) Close(ctx context.Context) error {
-	os.Remove(datadir.EndpointFile(s.cfg.DataDir))
+	// Gone or not, clients find no endpoint once the API below stops.
+	_ = os.Remove(datadir.EndpointFile(s.cfg.DataDir))
 	var errs []error
 	if s.api != nil {
 		errs = append(errs, s.api.Shutdown(ctx))
@@ -171,7 +172,9 @@ func (s *Service) Close(ctx context.Context) error {
 		errs = append(errs, s.region.Stop(ctx))
 	}
 	s.runtime.Close()
-	s.lock.Close()
+	// Releasing the lock lets the next up start; the kernel would release it
+	// as this process ends anyway.
+	_ = s.lock.Close()
 	return errors.Join(errs...)
 }
 
@@ -180,10 +183,10 @@ func (s *Service) abort() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if s.apiLn != nil && s.api == nil {
-		s.apiLn.Close()
+		_ = s.apiLn.Close() // never served; closing frees the address
 	}
 	if s.runtime == nil {
-		s.lock.Close()
+		_ = s.lock.Close() // as in Close
 		return
 	}
 	_ = s.Close(ctx)

@@ -239,7 +239,7 @@ func TestVerifyRejectsScopeDateMismatch(t *testing.T) {
 }
 
 func TestVerifyMalformedAuthorization(t *testing.T) {
-	const cred = "Credential=CPAKTESTTESTTESTTEST/20260314/region-1/eks/aws4_request" //nolint:gosec // G101: a made-up key ID for a malformed header
+	const cred = "Credential=CPAKTESTTESTTESTTEST/20260314/region-1/eks/aws4_request"
 	const sig = "Signature=" + "ab12"
 	tests := map[string]string{
 		"wrong algorithm":          "AWS4-HMAC-SHA512 " + cred + ", SignedHeaders=host;x-amz-date, " + sig,

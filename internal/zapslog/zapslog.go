@@ -144,7 +144,7 @@ func attr(f zapcore.Field) slog.Attr {
 	case zapcore.Int64Type, zapcore.Int32Type, zapcore.Int16Type, zapcore.Int8Type:
 		return slog.Int64(f.Key, f.Integer)
 	case zapcore.Uint64Type, zapcore.Uint32Type, zapcore.Uint16Type, zapcore.Uint8Type, zapcore.UintptrType:
-		return slog.Uint64(f.Key, uint64(f.Integer))
+		return slog.Uint64(f.Key, uint64(f.Integer)) //nolint:gosec // G115: zap stores unsigned fields' bits in Integer; this gives them back
 	case zapcore.DurationType:
 		return slog.Duration(f.Key, time.Duration(f.Integer))
 	case zapcore.ErrorType:

@@ -45,7 +45,7 @@ func countLines(t *testing.T, path string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close() //nolint:errcheck // read-only
+	defer f.Close()
 	n := 0
 	for s := bufio.NewScanner(f); s.Scan(); {
 		n++

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,7 +127,7 @@ func (w *worker) catalog(ctx context.Context) (backup.Plan, error) {
 	rp, _ := w.set.RecoveryPoint(ctx, p)
 	w.setLastFull(p.Full.Created)
 	w.status.update(func(b *v1alpha1.BackupStatus) {
-		b.Location, b.Set, b.Fulls, b.Revision = w.location, w.setUID, int32(len(c.Fulls)), p.Revision
+		b.Location, b.Set, b.Fulls, b.Revision = w.location, w.setUID, fullsOf(c), p.Revision
 		setFull(b, p.Full)
 		if b.RecoveryPointTime == nil && !rp.IsZero() {
 			b.RecoveryPointTime = metaTime(rp)
@@ -205,7 +206,13 @@ func (w *worker) countFulls(ctx context.Context) int32 {
 	if err != nil {
 		return 0
 	}
-	return int32(len(c.Fulls))
+	return fullsOf(c)
+}
+
+// fullsOf counts the catalog's fulls for status. Retention keeps a handful;
+// a count past int32 would be a corrupt catalog, shown as the largest.
+func fullsOf(c backup.Catalog) int32 {
+	return int32(min(len(c.Fulls), math.MaxInt32))
 }
 
 // tail stores incrementals from revision from until it fails or ctx ends,

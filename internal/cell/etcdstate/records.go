@@ -115,13 +115,15 @@ func WriteFileSync(dir, name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	// Once renamed, the temp name is gone and the Remove fails harmlessly;
+	// before that, it removes what a failed write left.
+	defer os.Remove(tmp.Name()) //nolint:errcheck // see above
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the write's error is the one to report
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the sync's error is the one to report
 		return err
 	}
 	if err := tmp.Close(); err != nil {
@@ -138,6 +140,6 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer d.Close() //nolint:errcheck // a directory opened to sync it; the sync's error is the one that counts
 	return d.Sync()
 }

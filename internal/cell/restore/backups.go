@@ -95,7 +95,7 @@ func planOf(set foundSet, revision int64) (backup.Plan, error) {
 func (b *Backups) restoreFull(ctx context.Context, p *controlplane.Plan, dir string, job etcdstate.RestoreJob) error {
 	set := backup.NewAt(b.Store, b.KMS, job.Prefix)
 	snap := filepath.Join(dir, restoreSnapshot)
-	defer os.Remove(snap)
+	defer os.Remove(snap) //nolint:errcheck // scratch copy of the full; a leftover is replaced by the next restore
 	if err := downloadFull(ctx, set, job.Plan.Full, snap); err != nil {
 		if errors.Is(err, backup.ErrCorrupt) {
 			err = fmt.Errorf("%w: %w", tenant.ErrTerminal, err)
@@ -117,7 +117,7 @@ func downloadFull(ctx context.Context, set *backup.Set, full backup.Entry, path 
 	if err != nil {
 		return fmt.Errorf("opening full %s: %w", full.ID(), err)
 	}
-	defer rc.Close()
+	defer rc.Close() //nolint:errcheck // read-only stream; a read error shows in the copy
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating snapshot file: %w", err)

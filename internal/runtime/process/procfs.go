@@ -60,7 +60,6 @@ func Alive(pid int, startTime uint64) bool {
 	return err == nil && !st.exited() && st.startTime == startTime
 }
 
-
 // StartTime returns pid's kernel start time (field 22 of /proc/<pid>/stat), the
 // value Alive compares. It lets a caller that found a process some other way than
 // a pid file (a lock file's holder) signal it later only while Alive holds.

@@ -108,7 +108,7 @@ func (m *Server) start(bins components.MinIOBinaries, ip string) error {
 	if err != nil {
 		return err
 	}
-	defer log.Close() // the child has its own copy
+	defer log.Close() //nolint:errcheck // the child has its own copy
 	m.cmd = exec.Command(bins.MinIO, "server",
 		"--address", ip+":9000", "--console-address", m.Console,
 		"--certs-dir", filepath.Join(m.DataDir, "certs"), "--quiet", filepath.Join(m.DataDir, "data"))
@@ -139,7 +139,7 @@ func (m *Server) waitReady(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close() // only the status is wanted; the body is not read
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("readiness answered %s", resp.Status)
 		}
