@@ -269,3 +269,32 @@ func testPlan(t *testing.T, slot int32) *controlplane.Plan {
 		Spec: v1alpha1.ClusterSpec{Name: "demo", Version: "1.35"}, Status: v1alpha1.ClusterStatus{Slot: slotPtr(slot)}}
 	return testLayout(t).Plan(c, testKube, testEtcd)
 }
+
+// setEtcdConditions reports quorum and leadership as etcd care last measured
+// them, and nothing before it has.
+func TestSetEtcdConditions(t *testing.T) {
+	seen := metav1.Now()
+	for name, tc := range map[string]struct {
+		etcd           *v1alpha1.EtcdStatus
+		quorum, leader metav1.ConditionStatus
+	}{
+		"not measured": {nil, "", ""},
+		"healthy":      {&v1alpha1.EtcdStatus{Quorum: true, Leader: "etcd-a", ObservedAt: &seen}, metav1.ConditionTrue, metav1.ConditionTrue},
+		"no quorum": {&v1alpha1.EtcdStatus{ObservedAt: &seen, Members: []v1alpha1.EtcdMember{{Name: "etcd-a", Error: "down"}}},
+			metav1.ConditionFalse, metav1.ConditionFalse},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := &v1alpha1.Cluster{Status: v1alpha1.ClusterStatus{Etcd: tc.etcd}}
+			setEtcdConditions(c)
+			for typ, want := range map[string]metav1.ConditionStatus{v1alpha1.ConditionEtcdQuorum: tc.quorum, v1alpha1.ConditionEtcdLeader: tc.leader} {
+				got := meta.FindStatusCondition(c.Status.Conditions, typ)
+				switch {
+				case want == "" && got != nil:
+					t.Errorf("%s set without status.etcd: %+v", typ, got)
+				case want != "" && (got == nil || got.Status != want):
+					t.Errorf("%s = %+v, want %s", typ, got, want)
+				}
+			}
+		})
+	}
+}
