@@ -71,14 +71,46 @@ func DefaultTuning() Tuning {
 }
 
 // AddFlags registers the tuning's flags, with the defaults as their values.
+// The defragmentation thresholds refuse zero on the command line: zero means
+// "the default" only to code that leaves a field unset (WithDefaults), and a
+// user who types 0 means something else.
 func (t *Tuning) AddFlags(f *pflag.FlagSet) {
 	d := DefaultTuning()
 	f.Float64Var(&t.GoawayChance, "apiserver-goaway-chance", d.GoawayChance,
 		"share of HTTP/2 requests after which an API server asks its client to reconnect, 0 (off) to 0.02; changing it restarts every API server once")
-	f.Int64Var(&t.DefragMinDBBytes, "defrag-min-db-bytes", d.DefragMinDBBytes,
-		"etcd care defragments a member only once its backend is at least this many bytes")
-	f.Float64Var(&t.DefragMinFragmentation, "defrag-min-fragmentation", d.DefragMinFragmentation,
+	t.DefragMinDBBytes, t.DefragMinFragmentation = d.DefragMinDBBytes, d.DefragMinFragmentation
+	f.Var((*positiveBytes)(&t.DefragMinDBBytes), "defrag-min-db-bytes",
+		"etcd care defragments a member only once its backend is at least this many bytes (above 0)")
+	f.Var((*share)(&t.DefragMinFragmentation), "defrag-min-fragmentation",
 		"etcd care defragments a member only once this share of its backend is free, above 0 and at most 1")
+}
+
+// positiveBytes is a flag of a number of bytes above zero.
+type positiveBytes int64
+
+func (v *positiveBytes) String() string { return strconv.FormatInt(int64(*v), 10) }
+func (v *positiveBytes) Type() string   { return "bytes" }
+func (v *positiveBytes) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("want a number of bytes above 0, got %q", s)
+	}
+	*v = positiveBytes(n)
+	return nil
+}
+
+// share is a flag of a share above 0 and at most 1.
+type share float64
+
+func (v *share) String() string { return strconv.FormatFloat(float64(*v), 'f', -1, 64) }
+func (v *share) Type() string   { return "share" }
+func (v *share) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || f > 1 {
+		return fmt.Errorf("want a share above 0 and at most 1, got %q", s)
+	}
+	*v = share(f)
+	return nil
 }
 
 // Validate checks the tuning without touching anything; zero thresholds mean

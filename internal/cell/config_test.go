@@ -112,6 +112,12 @@ func TestTuningFlagsRefuseNonNumbers(t *testing.T) {
 	for _, args := range [][]string{
 		{"--defrag-min-db-bytes", "16Mi"},
 		{"--apiserver-goaway-chance", "often"},
+		// Zero would mean "the default" to WithDefaults, not what a user typing
+		// 0 meant: refused on the command line.
+		{"--defrag-min-db-bytes", "0"},
+		{"--defrag-min-db-bytes", "-5"},
+		{"--defrag-min-fragmentation", "0"},
+		{"--defrag-min-fragmentation", "1.5"},
 	} {
 		var tn Tuning
 		f := pflag.NewFlagSet("cell run", pflag.ContinueOnError)
@@ -120,5 +126,20 @@ func TestTuningFlagsRefuseNonNumbers(t *testing.T) {
 		if err := f.Parse(args); err == nil {
 			t.Errorf("parsing %q succeeded", args)
 		}
+	}
+}
+
+func TestTuningFlags(t *testing.T) {
+	var tn Tuning
+	f := pflag.NewFlagSet("up", pflag.ContinueOnError)
+	tn.AddFlags(f)
+	if err := f.Parse(nil); err != nil || tn != DefaultTuning() {
+		t.Fatalf("no flags: %+v, %v; want the defaults", tn, err)
+	}
+	if err := f.Parse([]string{"--defrag-min-db-bytes", "16777216", "--defrag-min-fragmentation", "0.3", "--apiserver-goaway-chance", "0"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := (Tuning{DefragMinDBBytes: 16 << 20, DefragMinFragmentation: 0.3}); tn != want {
+		t.Fatalf("parsed %+v, want %+v", tn, want)
 	}
 }

@@ -95,6 +95,13 @@ func (r *InPlace) start(ctx context.Context, log *slog.Logger, c *v1alpha1.Clust
 // refuse reports a restore that cannot start: a request is answered, since
 // retrying it would fail the same way; a lost quorum keeps asking.
 func (r *InPlace) refuse(log *slog.Logger, c *v1alpha1.Cluster, job etcdstate.InPlaceJob, err error) {
+	if st := c.Status.Restore; job.Reason == v1alpha1.RestoreReasonRequested && st != nil &&
+		st.Phase == v1alpha1.RestorePhaseFailed && st.RequestID == job.RequestID && st.Message == err.Error() {
+		// Answered already. A request that cannot be read stays pending (it
+		// has no ID to answer), and answering it again on every pass would
+		// rewrite status.restore, and log, every ten seconds.
+		return
+	}
 	if job.Reason == v1alpha1.RestoreReasonRequested {
 		log.Warn("in-place restore refused", "request", job.RequestID, "err", err)
 		c.Status.Restore = job.Status(v1alpha1.RestorePhaseFailed)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -128,6 +129,38 @@ func TestInPlaceStarts(t *testing.T) {
 					t.Fatalf("Reconcile = %v, job saved %v; want nothing started", err, saved)
 				}
 				checkRefusal(t, c, before, tc.refused)
+			}
+		})
+	}
+}
+
+// A refused request is answered once: later passes find the answer and leave
+// status.restore as it is, even for a request so unreadable that it stays
+// pending.
+func TestInPlaceRefusesOnce(t *testing.T) {
+	for name, annotation := range map[string]string{
+		"unreadable": "{not json",
+		"no backups": `{"id":"` + requestID + `"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := testCluster(func(c *v1alpha1.Cluster) {
+				c.Annotations = map[string]string{v1alpha1.AnnotationRestoreRequested: annotation}
+			})
+			p := testPlan(t, c)
+			formed(t, p, "a", "b", "c")
+			r := &InPlace{Backups: testBackups(t), Runner: &fakeStopper{}, Logger: discard}
+			must(t, r.Reconcile(context.Background(), c, p))
+			if st := c.Status.Restore; st == nil || st.Phase != v1alpha1.RestorePhaseFailed {
+				t.Fatalf("status.restore = %+v after the first pass, want Failed", st)
+			}
+			// As if the answer had been given an hour ago: answering again
+			// would stamp it now.
+			hourAgo := metav1.NewTime(time.Now().Add(-time.Hour))
+			c.Status.Restore.StartedAt, c.Status.Restore.FinishedAt = &hourAgo, &hourAgo
+			first := c.Status.Restore.DeepCopy()
+			must(t, r.Reconcile(context.Background(), c, p))
+			if !equality.Semantic.DeepEqual(c.Status.Restore, first) {
+				t.Errorf("the second pass answered again: %+v, then %+v", first, c.Status.Restore)
 			}
 		})
 	}
