@@ -53,14 +53,6 @@ func giveData(t *testing.T, p *controlplane.Plan, m controlplane.Member) {
 	}
 }
 
-// giveAllData gives every etcd member of p its data.
-func giveAllData(t *testing.T, p *controlplane.Plan) {
-	t.Helper()
-	for _, m := range p.Members(controlplane.KindEtcd) {
-		giveData(t, p, m)
-	}
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
