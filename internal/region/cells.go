@@ -20,9 +20,17 @@ import (
 	"github.com/cellplane/cellplane/internal/runtime/process"
 )
 
-// cellSpec is how cellplane up runs cell k: this executable, "cell run".
-func (s *Service) cellSpec(exe string, k int) process.Spec {
-	cfg, dir := s.cfg, datadir.CellDir(s.cfg.DataDir, k)
+// cellProcs are the cells' own processes, one `cellplane cell run` each,
+// which up starts (or adopts), waits for and stops.
+type cellProcs struct {
+	cfg     Config
+	n       int // cells 1 to n
+	runtime *process.Runtime
+}
+
+// spec is how cellplane up runs cell k: this executable, "cell run".
+func (c cellProcs) spec(exe string, k int) process.Spec {
+	cfg, dir := c.cfg, datadir.CellDir(c.cfg.DataDir, k)
 	args := []string{"cell", "run", "--data-dir", cfg.DataDir, "--cell", strconv.Itoa(k),
 		"--cache-dir", cfg.CacheDir, "--create-timeout", cfg.CreateTimeout.String()}
 	args = append(append(args, backupArgs(cfg.Backup)...), cfg.Tuning.Args()...)
@@ -77,7 +85,7 @@ func backupEnv(b backup.Config) []string {
 // registerCells makes sure the region knows every cell, with the default
 // capacity for new ones. An operator's capacity and drain decisions are kept.
 func (s *Service) registerCells(ctx context.Context, cl client.Client) error {
-	for k := 1; k <= s.cells; k++ {
+	for k := 1; k <= s.cells.n; k++ {
 		name := datadir.CellName(k)
 		obj := &v1alpha1.Cell{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.CellSpec{Capacity: v1alpha1.DefaultCellCapacity}}
 		if err := cl.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -87,19 +95,19 @@ func (s *Service) registerCells(ctx context.Context, cl client.Client) error {
 	return nil
 }
 
-// startCells runs each cell as its own supervised process: started, or adopted
+// start runs each cell as its own supervised process: started, or adopted
 // when it survived an earlier cellplane up.
-func (s *Service) startCells(ctx context.Context) error {
+func (c cellProcs) start(ctx context.Context) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding cellplane executable: %w", err)
 	}
-	for k := 1; k <= s.cells; k++ {
-		st, err := s.runtime.Ensure(ctx, s.cellSpec(exe, k))
+	for k := 1; k <= c.n; k++ {
+		st, err := c.runtime.Ensure(ctx, c.spec(exe, k))
 		if err != nil {
 			return fmt.Errorf("starting %s: %w", datadir.CellName(k), err)
 		}
-		s.cfg.Logger.Info("cell running", "cell", datadir.CellName(k), "pid", st.PID, "adopted", st.Adopted, "log", datadir.CellLogFile(s.cfg.DataDir, k))
+		c.cfg.Logger.Info("cell running", "cell", datadir.CellName(k), "pid", st.PID, "adopted", st.Adopted, "log", datadir.CellLogFile(c.cfg.DataDir, k))
 	}
 	return nil
 }
@@ -108,15 +116,15 @@ func (s *Service) startCells(ctx context.Context) error {
 // start, which takes seconds, or longer on a loaded machine.
 const cellStartTimeout = 3 * time.Minute
 
-// waitCells waits until every cell's current process has reported, so that
+// wait waits until every cell's current process has reported, so that
 // clusters created right after up returns can be placed.
-func (s *Service) waitCells(ctx context.Context, r client.Reader) error {
+func (c cellProcs) wait(ctx context.Context, r client.Reader) error {
 	ctx, cancel := context.WithTimeout(ctx, cellStartTimeout)
 	defer cancel()
-	for k := 1; k <= s.cells; k++ {
+	for k := 1; k <= c.n; k++ {
 		name := datadir.CellName(k)
 		for {
-			st, _ := s.runtime.Status(name + "/controllers")
+			st, _ := c.runtime.Status(name + "/controllers")
 			var obj v1alpha1.Cell
 			err := r.Get(ctx, client.ObjectKey{Name: name}, &obj)
 			if err == nil && st.Running && obj.Status.PID == st.PID && obj.Status.HeartbeatTime != nil {
@@ -125,7 +133,7 @@ func (s *Service) waitCells(ctx context.Context, r client.Reader) error {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("%s did not report within %s (pid %d, running %v); its log is %s",
-					name, cellStartTimeout, st.PID, st.Running, datadir.CellLogFile(s.cfg.DataDir, k))
+					name, cellStartTimeout, st.PID, st.Running, datadir.CellLogFile(c.cfg.DataDir, k))
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
@@ -133,13 +141,13 @@ func (s *Service) waitCells(ctx context.Context, r client.Reader) error {
 	return nil
 }
 
-// stopCells asks every cell process to stop, side by side.
-func (s *Service) stopCells(ctx context.Context) error {
+// stop asks every cell process to stop, side by side.
+func (c cellProcs) stop(ctx context.Context) error {
 	exe, _ := os.Executable()
 	var wg sync.WaitGroup
-	errs := make([]error, s.cells)
-	for k := 1; k <= s.cells; k++ {
-		wg.Go(func() { errs[k-1] = s.runtime.Stop(ctx, s.cellSpec(exe, k)) })
+	errs := make([]error, c.n)
+	for k := 1; k <= c.n; k++ {
+		wg.Go(func() { errs[k-1] = c.runtime.Stop(ctx, c.spec(exe, k)) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)

@@ -54,8 +54,8 @@ func TestBackupConfigDefaultChangesNothing(t *testing.T) {
 // tuning and backups must run every cell exactly as before they were flags,
 // or upgrading cellplane would restart every cell.
 func TestCellSpecOfTheDefaults(t *testing.T) {
-	s := &Service{cfg: Config{DataDir: "/data", CacheDir: "/cache", CreateTimeout: time.Minute}.withDefaults()}
-	spec := s.cellSpec("/bin/cellplane", 2)
+	c := cellProcs{cfg: Config{DataDir: "/data", CacheDir: "/cache", CreateTimeout: time.Minute}.withDefaults(), n: 2}
+	spec := c.spec("/bin/cellplane", 2)
 	want := []string{"cell", "run", "--data-dir", "/data", "--cell", "2", "--cache-dir", "/cache", "--create-timeout", "1m0s"}
 	if spec.Path != "/bin/cellplane" || !slices.Equal(spec.Args, want) || spec.Env != nil {
 		t.Fatalf("cell spec runs %s %q with env %v, want %q and no env", spec.Path, spec.Args, spec.Env, want)

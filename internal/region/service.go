@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/client-go/rest"
-
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/ipam"
@@ -27,7 +25,7 @@ type Service struct {
 	runtime  *process.Runtime
 	cache    *components.Cache
 	region   *store.Store
-	cells    int
+	cells    cellProcs
 	api      *http.Server
 	apiLn    net.Listener
 	endpoint datadir.Endpoint
@@ -71,7 +69,7 @@ func (s *Service) start(ctx context.Context) error {
 		return err
 	}
 	// Cells start their own stores meanwhile; they report once the region's is up.
-	if err := s.startCells(ctx); err != nil {
+	if err := s.cells.start(ctx); err != nil {
 		return err
 	}
 	if err := s.startRegionStore(ctx); err != nil {
@@ -83,7 +81,7 @@ func (s *Service) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.waitCells(ctx, view); err != nil {
+	if err := s.cells.wait(ctx, view); err != nil {
 		return err
 	}
 	return s.writeEndpoint()
@@ -103,7 +101,7 @@ func (s *Service) loadInstance() error {
 	if s.block, err = in.Block(); err != nil {
 		return fmt.Errorf("data directory %s: %w", s.cfg.DataDir, err)
 	}
-	s.cells = in.Cells
+	s.cells = cellProcs{cfg: s.cfg, n: in.Cells}
 	return nil
 }
 
@@ -117,6 +115,7 @@ func (s *Service) prepare(ctx context.Context) error {
 		return err
 	}
 	s.runtime = process.New(process.Options{Logger: s.cfg.Logger})
+	s.cells.runtime = s.runtime
 	return nil
 }
 
@@ -135,9 +134,6 @@ func (s *Service) writeEndpoint() error { return datadir.WriteEndpoint(s.cfg.Dat
 
 // Endpoint returns how to reach the regional API.
 func (s *Service) Endpoint() datadir.Endpoint { return s.endpoint }
-
-// RegionStore returns admin credentials for the region's store.
-func (s *Service) RegionStore() *rest.Config { return s.region.RESTConfig() }
 
 // Done delivers the first fatal error of a background part (a cell's controllers or the API).
 func (s *Service) Done() <-chan error { return s.errc }
@@ -166,7 +162,7 @@ func (s *Service) Close(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	if s.runtime != nil {
-		errs = append(errs, s.stopCells(ctx))
+		errs = append(errs, s.cells.stop(ctx))
 	}
 	if s.region != nil {
 		errs = append(errs, s.region.Stop(ctx))
@@ -193,4 +189,4 @@ func (s *Service) abort() {
 }
 
 // CellCount is how many cells the service runs.
-func (s *Service) CellCount() int { return s.cells }
+func (s *Service) CellCount() int { return s.cells.n }
