@@ -124,7 +124,7 @@ func (p *proc) agent() (manager.Manager, error) {
 	if err := mgr.Add(region); err != nil {
 		return nil, err
 	}
-	a := &agent.Agent{Region: region, Cell: mgr.GetClient(), CellName: p.name, Logger: p.log}
+	a := &agent.Agent{Region: region, Cell: mgr.GetClient(), CellName: p.name}
 	if err := a.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up agent: %w", err)
 	}

@@ -127,7 +127,7 @@ func (p *proc) run(ctx context.Context) error {
 	p.pool = etcdconn.New(zapslog.New(p.log.With("component", "etcd-client")))
 	defer p.pool.Close()
 	st, err := store.Start(ctx, store.Config{Name: p.name, Dir: filepath.Join(p.dir, "store"), IP: p.addrs.StoreIP(),
-		Etcd: etcd.Etcd, APIServer: kube.KubeAPIServer, Runner: p.runtime, Logger: p.log})
+		Etcd: etcd.Etcd, APIServer: kube.KubeAPIServer, Runner: p.runtime})
 	if err != nil {
 		return err
 	}

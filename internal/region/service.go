@@ -126,7 +126,7 @@ func (s *Service) startRegionStore(ctx context.Context) error {
 	s.cfg.Logger.Info("starting the region store", "address", s.block.RegionIP().String(), "cells", s.cells)
 	var err error
 	s.region, err = store.Start(ctx, store.Config{Name: "region", Dir: datadir.RegionStoreDir(s.cfg.DataDir), IP: s.block.RegionIP(),
-		Etcd: etcd.Etcd, APIServer: kube.KubeAPIServer, Runner: s.runtime, Logger: s.cfg.Logger})
+		Etcd: etcd.Etcd, APIServer: kube.KubeAPIServer, Runner: s.runtime})
 	return err
 }
 

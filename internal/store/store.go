@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -31,7 +30,6 @@ type Config struct {
 	// Etcd and APIServer are the binaries to run.
 	Etcd, APIServer string
 	Runner          Runner
-	Logger          *slog.Logger
 }
 
 // Store is a running management store.

@@ -158,7 +158,7 @@ func (r *scaleRegion) startStore(b *testing.B, ctx context.Context) *store.Store
 	r.rt = process.New(process.Options{Logger: r.log})
 	cfg := store.Config{
 		Name: "region", Dir: filepath.Join(r.dir, "store"), IP: r.block.RegionIP(),
-		Etcd: bins.Etcd.Etcd, APIServer: bins.Kubernetes.KubeAPIServer, Runner: r.rt, Logger: r.log,
+		Etcd: bins.Etcd.Etcd, APIServer: bins.Kubernetes.KubeAPIServer, Runner: r.rt,
 	}
 	var st *store.Store
 	b.Cleanup(func() { r.stopStore(b, st, cfg) })

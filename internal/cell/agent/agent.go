@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,7 +29,6 @@ type Agent struct {
 	Region   cluster.Cluster // the region's store, cached
 	Cell     client.Client   // the cell's store
 	CellName string
-	Logger   *slog.Logger
 }
 
 // SetupWithManager registers the agent on the cell's manager.

@@ -70,7 +70,7 @@ func newAgent(t *testing.T, region client.Client, cellNS bool) *agentFixture {
 	}
 	cell := cellEnv(t).Client(t)
 	return &agentFixture{
-		a:      &Agent{Region: fakeRegion{client: region}, Cell: cell, CellName: "cell-1", Logger: discard},
+		a:      &Agent{Region: fakeRegion{client: region}, Cell: cell, CellName: "cell-1"},
 		region: region, cell: cell, ns: ns,
 	}
 }
