@@ -25,7 +25,7 @@ func TestCreateCluster(t *testing.T) {
 
 	for field, pair := range map[string][2]string{
 		"name":            {got.Name, "demo"},
-		"arn":             {got.Arn, "arn:cellplane:eks:local:000000000000:cluster/demo"},
+		"arn":             {got.Arn, "arn:cellplane:eks:local:" + h.account + ":cluster/demo"},
 		"version":         {got.Version, "1.35"},
 		"status":          {got.Status, "CREATING"},
 		"platformVersion": {got.PlatformVersion, "cellplane.1"},
@@ -42,7 +42,7 @@ func TestCreateCluster(t *testing.T) {
 
 	obj := h.stored("demo")
 	if obj.Spec.Cell != "cell-1" || obj.Labels[v1alpha1.LabelCell] != "cell-1" ||
-		obj.Labels[v1alpha1.LabelAccount] != v1alpha1.DefaultAccount ||
+		obj.Labels[v1alpha1.LabelAccount] != h.account ||
 		!slices.Contains(obj.Finalizers, v1alpha1.RegionFinalizer) ||
 		obj.Spec.ClientRequestToken != "tok-1" || obj.Spec.Tags["team"] != "platform" {
 		t.Errorf("stored object: %+v", obj)
