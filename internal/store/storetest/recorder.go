@@ -17,8 +17,9 @@ import (
 
 const (
 	// stopGrace is how long a store process gets between SIGTERM and SIGKILL at
-	// teardown: its data is deleted right after, so nothing needs a clean exit.
-	stopGrace = 3 * time.Second
+	// teardown: its data is deleted right after, so nothing needs a clean exit,
+	// and kube-apiserver's graceful shutdown would cost each binary a second.
+	stopGrace = 100 * time.Millisecond
 	// stopTimeout bounds a whole teardown.
 	stopTimeout = 30 * time.Second
 	// tailLines is how much of each log a failed start reports.

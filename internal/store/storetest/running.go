@@ -7,11 +7,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 	"github.com/cellplane/cellplane/internal/store"
 )
@@ -24,6 +26,9 @@ type running struct {
 	runner *recorder
 	cfg    *rest.Config
 	client client.WithWatch
+
+	warm       sync.WaitGroup
+	cancelWarm context.CancelFunc
 
 	stopOnce sync.Once
 	stopErr  error
@@ -77,7 +82,36 @@ func (r *running) launch(ctx context.Context, bins binaries, ip net.IP) error {
 	if r.client, err = client.NewWithWatch(r.cfg, client.Options{Scheme: Scheme()}); err != nil {
 		return fmt.Errorf("building the store client: %w", err)
 	}
+	r.warmUp()
 	return nil
+}
+
+// warmUp lists every cellplane kind once, concurrently, in the background:
+// kube-apiserver takes about a second to serve the first request for a CRD,
+// which tests would otherwise pay kind after kind.
+func (r *running) warmUp() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancelWarm = cancel
+	for _, list := range cellplaneLists() {
+		r.warm.Go(func() { _ = r.client.List(ctx, list) })
+	}
+}
+
+// cellplaneLists returns an empty list of each of cellplane's kinds.
+func cellplaneLists() []client.ObjectList {
+	sc := Scheme()
+	var lists []client.ObjectList
+	for gvk := range sc.AllKnownTypes() {
+		if gvk.GroupVersion() != v1alpha1.GroupVersion || !strings.HasSuffix(gvk.Kind, "List") {
+			continue
+		}
+		if obj, err := sc.New(gvk); err == nil {
+			if list, ok := obj.(client.ObjectList); ok {
+				lists = append(lists, list)
+			}
+		}
+	}
+	return lists
 }
 
 // stop stops every process the store started, by PID through the runtime,
@@ -89,6 +123,10 @@ func (r *running) stop(ctx context.Context) error {
 }
 
 func (r *running) teardown(ctx context.Context) error {
+	if r.cancelWarm != nil {
+		r.cancelWarm()
+		r.warm.Wait()
+	}
 	err := r.runner.stopAll(ctx)
 	r.rt.Close()
 	if r.claim != nil {
