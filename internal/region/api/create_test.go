@@ -52,6 +52,19 @@ func TestCreateCluster(t *testing.T) {
 	}
 }
 
+// Without a verifier every request acts for the default account.
+func TestUnsignedRequestsActForTheDefaultAccount(t *testing.T) {
+	h := newHarness(t, unsigned())
+	got := h.create(eks.CreateClusterInput{Name: "unsigned"})
+	env.DeleteOnCleanup(t, h.stored("unsigned")) // the next -count run creates it again
+	if want := "arn:cellplane:eks:local:" + v1alpha1.DefaultAccount + ":cluster/unsigned"; got.Arn != want {
+		t.Fatalf("arn %s, want %s", got.Arn, want)
+	}
+	if obj := h.stored("unsigned"); obj.Namespace != v1alpha1.Namespace(v1alpha1.DefaultAccount) || obj.Labels[v1alpha1.LabelAccount] != v1alpha1.DefaultAccount {
+		t.Fatalf("stored in %s with labels %v", obj.Namespace, obj.Labels)
+	}
+}
+
 func TestCreateClusterDefaults(t *testing.T) {
 	h := newHarness(t)
 	got := h.create(eks.CreateClusterInput{Name: "Prod_Cluster"})

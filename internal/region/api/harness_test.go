@@ -42,8 +42,9 @@ type harness struct {
 
 // harnessSetup is what options change before the handler is built.
 type harnessSetup struct {
-	cfg   Config
-	funcs *interceptor.Funcs
+	cfg      Config
+	funcs    *interceptor.Funcs
+	unsigned bool
 }
 
 type harnessOption func(*harnessSetup)
@@ -51,6 +52,13 @@ type harnessOption func(*harnessSetup)
 // withPlacer replaces the default StaticPlacer.
 func withPlacer(p Placer) harnessOption {
 	return func(s *harnessSetup) { s.cfg.Placer = p }
+}
+
+// unsigned sends requests without an account, as a server without a SigV4
+// verifier sees them: they act for the default account, which only one test
+// of the binary may use.
+func unsigned() harnessOption {
+	return func(s *harnessSetup) { s.unsigned = true }
 }
 
 // withInterceptor injects store failures.
@@ -74,13 +82,22 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	account := env.Account()
-	// Requests carry the account as the SigV4 verifier would put it there.
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(sigv4.WithAccount(r.Context(), account)))
-	}))
+	account := v1alpha1.DefaultAccount
+	if !setup.unsigned {
+		account = env.Account()
+		h = asAccount(h, account)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &harness{t: t, store: store, account: account, url: srv.URL, logs: logs}
+}
+
+// asAccount makes every request act for account, as the SigV4 verifier does
+// for a signed one.
+func asAccount(h http.Handler, account string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(sigv4.WithAccount(r.Context(), account)))
+	})
 }
 
 // namespace is where the harness's account keeps its clusters.
