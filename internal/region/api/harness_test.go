@@ -38,6 +38,7 @@ type harness struct {
 	account string
 	url     string
 	logs    *syncBuffer
+	hasNS   bool // the account's namespace exists
 }
 
 // harnessSetup is what options change before the handler is built.
@@ -215,10 +216,7 @@ func (h *harness) count() (clusters, namespaces int) {
 // refuses objects in a namespace that does not exist.
 func (h *harness) seed(name string) *v1alpha1.Cluster {
 	h.t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.namespace(), Labels: map[string]string{v1alpha1.LabelAccount: h.account}}}
-	if err := h.store.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		h.t.Fatal(err)
-	}
+	h.ensureNamespace()
 	c := &v1alpha1.Cluster{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:       v1alpha1.ObjectName(name),
@@ -232,6 +230,19 @@ func (h *harness) seed(name string) *v1alpha1.Cluster {
 		h.t.Fatal(err)
 	}
 	return c
+}
+
+// ensureNamespace creates the account's namespace, once per harness.
+func (h *harness) ensureNamespace() {
+	h.t.Helper()
+	if h.hasNS {
+		return
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.namespace(), Labels: map[string]string{v1alpha1.LabelAccount: h.account}}}
+	if err := h.store.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		h.t.Fatal(err)
+	}
+	h.hasNS = true
 }
 
 // pushStatus writes a status as a cell agent would.
