@@ -45,15 +45,22 @@ type Env struct {
 // TestMain; like goleak.VerifyTestMain it never returns. An interrupt (Ctrl-C,
 // SIGTERM) stops the store too; a binary that dies some other way (a test
 // timeout's panic) leaves it to the next binary's start, which reaps it.
-func Main(m *testing.M, env *Env) {
+func Main(m *testing.M, env *Env) { os.Exit(Run(m, env)) }
+
+// Run is Main for a TestMain with more to do after the tests: it returns the
+// exit code instead of exiting. The store is stopped and the interrupt handler
+// gone by the time it returns. (client-go keeps a certificate-reloading
+// goroutine per credential set for the life of the process, so a goroutine
+// leak check after Run must ignore k8s.io/client-go/transport.)
+func Run(m *testing.M, env *Env) int {
 	env.owned.Store(true)
-	stopOnSignal(env)
+	defer stopOnSignal(env)()
 	code := m.Run()
 	if err := stopWithin(env, stopTimeout); err != nil {
 		fmt.Fprintf(os.Stderr, "storetest: %v\n", err)
 		code = max(code, 1)
 	}
-	os.Exit(code)
+	return code
 }
 
 // stopWithin stops env's store, giving up after d.
@@ -134,16 +141,25 @@ func Scheme() *runtime.Scheme {
 
 // stopOnSignal stops the store on an interrupt: its processes run in sessions
 // of their own (so cellplane's control planes outlive cellplane), which means
-// the Ctrl-C that kills the test binary does not reach them.
-func stopOnSignal(env *Env) {
+// the Ctrl-C that kills the test binary does not reach them. The returned
+// function removes the handler.
+func stopOnSignal(env *Env) (remove func()) {
 	ch := make(chan os.Signal, 1)
+	done := make(chan struct{})
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		sig := <-ch
-		if err := stopWithin(env, stopTimeout); err != nil {
-			fmt.Fprintf(os.Stderr, "storetest: %v\n", err)
+		select {
+		case sig := <-ch:
+			if err := stopWithin(env, stopTimeout); err != nil {
+				fmt.Fprintf(os.Stderr, "storetest: %v\n", err)
+			}
+			fmt.Fprintf(os.Stderr, "storetest: stopped the store on %v\n", sig)
+			os.Exit(1)
+		case <-done:
 		}
-		fmt.Fprintf(os.Stderr, "storetest: stopped the store on %v\n", sig)
-		os.Exit(1)
 	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
 }

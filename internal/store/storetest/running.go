@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ type running struct {
 	rt     *process.Runtime
 	runner *recorder
 	cfg    *rest.Config
+	http   *http.Client
 	client client.WithWatch
 
 	warm       sync.WaitGroup
@@ -79,7 +81,11 @@ func (r *running) launch(ctx context.Context, bins binaries, ip net.IP) error {
 		return fmt.Errorf("starting the store on %s: %w%s", ip, err, r.runner.logTails())
 	}
 	r.cfg = s.RESTConfig()
-	if r.client, err = client.NewWithWatch(r.cfg, client.Options{Scheme: Scheme()}); err != nil {
+	if r.http, err = rest.HTTPClientFor(r.cfg); err != nil {
+		return fmt.Errorf("building the store's HTTP client: %w", err)
+	}
+	opts := client.Options{Scheme: Scheme(), HTTPClient: r.http}
+	if r.client, err = client.NewWithWatch(r.cfg, opts); err != nil {
 		return fmt.Errorf("building the store client: %w", err)
 	}
 	r.warmUp()
@@ -126,6 +132,11 @@ func (r *running) teardown(ctx context.Context) error {
 	if r.cancelWarm != nil {
 		r.cancelWarm()
 		r.warm.Wait()
+	}
+	if r.http != nil {
+		// Idle keep-alive connections to a stopped server would hold their
+		// sockets and goroutines until the binary exits.
+		r.http.CloseIdleConnections()
 	}
 	err := r.runner.stopAll(ctx)
 	r.rt.Close()
