@@ -228,3 +228,17 @@ func leftover(t *testing.T, sleep string) leftoverStore {
 	pid, startTime := pidOf(t, spec)
 	return leftoverStore{dir: d.path, pid: pid, startTime: startTime}
 }
+
+// Without the components, the store fails with a message that says what to run,
+// and builds nothing.
+func TestMissingComponents(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("CELLPLANE_CACHE_DIR", cache)
+	_, err := findBinaries(t.Context())
+	if !errors.Is(err, ErrNoComponents) || !strings.Contains(err.Error(), "make components") || !strings.Contains(err.Error(), cache) {
+		t.Fatalf("findBinaries with an empty cache = %v, want ErrNoComponents naming the cache and make components", err)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
+		t.Errorf("the empty cache got %d entries: something started a build", len(entries))
+	}
+}
