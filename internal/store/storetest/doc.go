@@ -20,11 +20,20 @@
 //		...
 //	}
 //
+// A TestMain with more to do after the tests calls Run instead of Main; code
+// that manages a store's lifetime itself (a benchmark) uses Start and Stop.
+//
 // The tests of a binary share the store, so each keeps to namespaces of its own
 // (Namespace, or Account for the regional API's per-account namespaces) and
 // creates cluster-scoped objects such as Cells with Create or CreateWithStatus,
 // which delete them again when the test ends. Lists of a cluster-scoped kind see
 // every test's objects: tests that use one must not run in parallel.
+//
+// Two costs come from kube-apiserver, once per binary: about a second before a
+// CRD serves its first request (the store lists every kind in the background
+// as soon as it is up), and two seconds of sleep in any create of a custom
+// object within two seconds of its CRD becoming established, a guard for
+// highly available API servers.
 //
 // The package builds nothing. Without etcd and kube-apiserver in the component
 // cache, the tests that need a store fail with ErrNoComponents, which says to run
