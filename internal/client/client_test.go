@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	crclient "sigs.k8s.io/controller-runtime/pkg/client"
@@ -205,6 +206,10 @@ func TestListAllClusters(t *testing.T) {
 	env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.namespace(),
 		Labels: map[string]string{v1alpha1.LabelAccount: r.account}}})
 	var want []string
+	// A few creates at a time: one after another, 250 round trips to a real
+	// store take seconds under -race.
+	var g errgroup.Group
+	g.SetLimit(8)
 	for i := range 250 {
 		name := fmt.Sprintf("c%03d", i)
 		want = append(want, name)
@@ -213,9 +218,10 @@ func TestListAllClusters(t *testing.T) {
 				Labels: map[string]string{v1alpha1.LabelAccount: r.account}},
 			Spec: v1alpha1.ClusterSpec{Name: name, Version: "1.35"},
 		}
-		if err := r.store.Create(context.Background(), c); err != nil {
-			t.Fatal(err)
-		}
+		g.Go(func() error { return r.store.Create(context.Background(), c) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 	before := r.requests.Load()
 	got, err := r.client.ListAllClusters(t.Context())
