@@ -21,7 +21,7 @@ down: build ## stop everything make run left running, tenant control planes incl
 test: ## the whole suite: unit, generated-code check and end-to-end tests with real binaries
 	./hack/test.sh
 
-test-unit: ## unit tests only
+test-unit: components ## unit and package tests (some run a real store from the components)
 	$(GO) test -race ./api/... ./internal/... ./config/... ./cmd/... ./test/framework/...
 
 test-e2e: build components ## end-to-end tests against real etcd and kube-apiserver

@@ -57,7 +57,8 @@ make --no-print-directory lint
 step "generated code is current"
 make --no-print-directory verify
 
-# Components first: package tests run real stores and etcd from the cache.
+# Components first: package tests run real etcd and kube-apiserver from the cache
+# (internal/store/storetest), and fail without them.
 step "components (cached by version in ${CELLPLANE_CACHE_DIR:-~/.cache/cellplane})"
 go run ./cmd/cellplane components build --with-minio
 

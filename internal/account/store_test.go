@@ -11,18 +11,37 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/sigv4"
+	"github.com/cellplane/cellplane/internal/store/storetest"
 )
+
+var env storetest.Env
+
+func TestMain(m *testing.M) { storetest.Main(m, &env) }
 
 func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, MasterKeySize) }
 
+// newStore returns a Store on the real management store. Accounts live in the
+// fixed Namespace, which every test shares, so each test starts with it empty
+// and empties it again when it ends (the tests do not run in parallel).
 func newStore(t *testing.T) (*Store, client.Client) {
 	t.Helper()
-	c := fake.NewClientBuilder().Build()
+	c := env.Client(t)
+	clearSecrets(t, c)
+	t.Cleanup(func() { clearSecrets(t, c) })
 	return &Store{Client: c, Key: testKey(1)}, c
+}
+
+// clearSecrets deletes every Secret of the account namespace; the namespace
+// itself stays, as a store without a namespace controller cannot delete it.
+func clearSecrets(t *testing.T, c client.Client) {
+	t.Helper()
+	err := c.DeleteAllOf(context.Background(), &corev1.Secret{}, client.InNamespace(Namespace))
+	if err != nil {
+		t.Fatalf("clearing secrets: %v", err)
+	}
 }
 
 func secrets(t *testing.T, c client.Client) []corev1.Secret {
@@ -162,6 +181,7 @@ func TestCiphertextBoundToKeyID(t *testing.T) {
 func TestBadInputMakesNoObjects(t *testing.T) {
 	ctx := context.Background()
 	s, c := newStore(t)
+	nsBefore := namespaces(t, c)
 	for _, name := range []string{"", strings.Repeat("x", 65), "has space", "slash/", "ünï"} {
 		if _, _, err := s.CreateAccount(ctx, name); !errors.Is(err, errdefs.ErrInvalidParameter) {
 			t.Errorf("CreateAccount(%q) = %v; want ErrInvalidParameter", name, err)
@@ -179,11 +199,20 @@ func TestBadInputMakesNoObjects(t *testing.T) {
 	if _, _, err := short.CreateAccount(ctx, "ok"); err == nil {
 		t.Errorf("CreateAccount with a short master key succeeded")
 	}
-	var all corev1.NamespaceList
-	_ = c.List(ctx, &all)
-	if n := len(secrets(t, c)) + len(all.Items); n != 0 {
+	// A real store has namespaces of its own (default, kube-system, ...) and
+	// keeps the account namespace of earlier tests: count what this test added.
+	if n := len(secrets(t, c)) + len(namespaces(t, c)) - len(nsBefore); n != 0 {
 		t.Errorf("bad input left %d objects", n)
 	}
+}
+
+func namespaces(t *testing.T, c client.Client) []corev1.Namespace {
+	t.Helper()
+	var all corev1.NamespaceList
+	if err := c.List(context.Background(), &all); err != nil {
+		t.Fatalf("listing namespaces: %v", err)
+	}
+	return all.Items
 }
 
 func TestEnsureAccount(t *testing.T) {

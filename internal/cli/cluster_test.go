@@ -17,36 +17,33 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 	regionapi "github.com/cellplane/cellplane/internal/region/api"
+	"github.com/cellplane/cellplane/internal/store/storetest"
 )
 
-// region is the real regional API on a fake store, served over TLS and written to a
-// data directory's endpoint.json as `cellplane up` would.
+var env storetest.Env
+
+
+// region is the real regional API on the real management store, served over TLS
+// and written to a data directory's endpoint.json as `cellplane up` would. Its
+// key belongs to an account of its own, so a test lists only its own clusters.
 type testRegion struct {
-	t     *testing.T
-	store client.Client
-	cli   cli
+	t       *testing.T
+	store   client.Client
+	account string
+	cli     cli
 }
 
 func newRegion(t *testing.T) *testRegion {
 	t.Helper()
-	sc := runtime.NewScheme()
-	if err := corev1.AddToScheme(sc); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1alpha1.AddToScheme(sc); err != nil {
-		t.Fatal(err)
-	}
-	store := fake.NewClientBuilder().WithScheme(sc).WithStatusSubresource(&v1alpha1.Cluster{}).Build()
+	store, account := env.Client(t), env.Account()
 	// The API verifies signatures as `cellplane up` makes it do, so every CLI
 	// command here proves it signs with the data directory's profile.
-	keys := sigv4.StaticKeys{testAKID: {AccessKeyID: testAKID, SecretAccessKey: testSecret, Account: v1alpha1.DefaultAccount}}
+	keys := sigv4.StaticKeys{testAKID: {AccessKeyID: testAKID, SecretAccessKey: testSecret, Account: account}}
 	h, err := regionapi.NewHandler(regionapi.Config{Client: store, Placer: regionapi.StaticPlacer{Cell: "cell-1"}, Verifier: &sigv4.Verifier{Keys: keys}})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +62,7 @@ func newRegion(t *testing.T) *testRegion {
 		t.Fatal(err)
 	}
 	writeProfile(t, dir)
-	return &testRegion{t: t, store: store, cli: cli{t, dir}}
+	return &testRegion{t: t, store: store, account: account, cli: cli{t, dir}}
 }
 
 const (
@@ -98,7 +95,7 @@ func (r *testRegion) must(args ...string) (stdout, stderr string) {
 }
 
 func (r *testRegion) key(name string) client.ObjectKey {
-	return client.ObjectKey{Namespace: v1alpha1.Namespace(v1alpha1.DefaultAccount), Name: v1alpha1.ObjectName(name)}
+	return client.ObjectKey{Namespace: v1alpha1.Namespace(r.account), Name: v1alpha1.ObjectName(name)}
 }
 
 func (r *testRegion) stored(name string) *v1alpha1.Cluster {

@@ -11,23 +11,31 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	crclient "sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/region/api"
+	"github.com/cellplane/cellplane/internal/sigv4"
+	"github.com/cellplane/cellplane/internal/store/storetest"
 )
 
-// region is the real regional API over a fake store, and a client of it.
+var env storetest.Env
+
+func TestMain(m *testing.M) { storetest.Main(m, &env) }
+
+// region is the real regional API over the real management store, and a client
+// of it. Each region serves an account of its own, so a test lists only its
+// own clusters.
 type region struct {
-	t      *testing.T
-	store  crclient.Client
-	client *Client
+	t       *testing.T
+	store   crclient.Client
+	account string
+	client  *Client
 	// requests counts requests the server received.
 	requests atomic.Int64
 	// failNext makes the next n requests fail with 503, as a restarting region would.
@@ -36,15 +44,7 @@ type region struct {
 
 func newRegion(t *testing.T) *region {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	r := &region{t: t}
-	r.store = fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&v1alpha1.Cluster{}, &v1alpha1.ClusterUpdate{}).Build()
+	r := &region{t: t, store: env.Client(t), account: env.Account()}
 	h, err := api.NewHandler(api.Config{Client: r.store, Placer: api.StaticPlacer{Cell: "cell-1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -55,18 +55,22 @@ func newRegion(t *testing.T) *region {
 			http.Error(w, "<html>502 Bad Gateway</html>", http.StatusServiceUnavailable)
 			return
 		}
-		h.ServeHTTP(w, req)
+		// Every request acts for the region's account, as a verified signature would make it.
+		h.ServeHTTP(w, req.WithContext(sigv4.WithAccount(req.Context(), r.account)))
 	}))
 	t.Cleanup(srv.Close)
 	r.client = New(srv.URL+"/", srv.Client())
 	return r
 }
 
+// namespace is where the region's account keeps its clusters.
+func (r *region) namespace() string { return v1alpha1.Namespace(r.account) }
+
 // stored returns the stored object of a cluster.
 func (r *region) stored(name string) *v1alpha1.Cluster {
 	r.t.Helper()
 	var c v1alpha1.Cluster
-	key := crclient.ObjectKey{Namespace: v1alpha1.Namespace(v1alpha1.DefaultAccount), Name: v1alpha1.ObjectName(name)}
+	key := crclient.ObjectKey{Namespace: r.namespace(), Name: v1alpha1.ObjectName(name)}
 	if err := r.store.Get(context.Background(), key, &c); err != nil {
 		r.t.Fatalf("getting cluster %s: %v", name, err)
 	}
@@ -136,7 +140,7 @@ func TestClusterLifecycle(t *testing.T) {
 func writeKubeconfig(t *testing.T, r *region, name, data string) {
 	t.Helper()
 	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.KubeconfigSecretName(v1alpha1.ObjectName(name)), Namespace: v1alpha1.Namespace(v1alpha1.DefaultAccount)},
+		ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.KubeconfigSecretName(v1alpha1.ObjectName(name)), Namespace: r.namespace()},
 		Data:       map[string][]byte{v1alpha1.KubeconfigSecretKey: []byte(data)},
 	}
 	if err := r.store.Create(context.Background(), s); err != nil {
@@ -197,18 +201,27 @@ func TestErrorsAreTyped(t *testing.T) {
 
 func TestListAllClusters(t *testing.T) {
 	r := newRegion(t)
+	// The API creates an account's namespace with its first cluster; these
+	// clusters skip the API, so the test creates it as the API would.
+	env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.namespace(),
+		Labels: map[string]string{v1alpha1.LabelAccount: r.account}}})
 	var want []string
+	// A few creates at a time: one after another, 250 round trips to a real
+	// store take seconds under -race.
+	var g errgroup.Group
+	g.SetLimit(8)
 	for i := range 250 {
 		name := fmt.Sprintf("c%03d", i)
 		want = append(want, name)
 		c := &v1alpha1.Cluster{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: v1alpha1.Namespace(v1alpha1.DefaultAccount),
-				Labels: map[string]string{v1alpha1.LabelAccount: v1alpha1.DefaultAccount}},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.namespace(),
+				Labels: map[string]string{v1alpha1.LabelAccount: r.account}},
 			Spec: v1alpha1.ClusterSpec{Name: name, Version: "1.35"},
 		}
-		if err := r.store.Create(context.Background(), c); err != nil {
-			t.Fatal(err)
-		}
+		g.Go(func() error { return r.store.Create(context.Background(), c) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 	before := r.requests.Load()
 	got, err := r.client.ListAllClusters(t.Context())

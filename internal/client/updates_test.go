@@ -34,7 +34,7 @@ func TestTaggingMethods(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.Type != eks.BadRequestException || !errors.Is(err, errdefs.ErrInvalidParameter) {
 		t.Fatalf("bad ARN: %v", err)
 	}
-	_, err = r.client.ListTagsForResource(ctx, "arn:cellplane:eks:local:000000000000:cluster/nosuch")
+	_, err = r.client.ListTagsForResource(ctx, "arn:cellplane:eks:local:"+r.account+":cluster/nosuch")
 	if !errors.As(err, &apiErr) || apiErr.Type != eks.NotFoundException {
 		t.Fatalf("unknown cluster: %v", err)
 	}

@@ -10,31 +10,27 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/store/storetest"
 )
 
 // now is the fixed clock of every test: heartbeats are set relative to it.
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func testScheme(t *testing.T) *runtime.Scheme {
-	t.Helper()
-	sc := runtime.NewScheme()
-	if err := v1alpha1.AddToScheme(sc); err != nil {
-		t.Fatal(err)
-	}
-	return sc
-}
+var env storetest.Env
 
-// testStore is a fake region: Cells in a fake client, Clusters in the fake
-// client and in a tally, as the region cache's events keep it.
+func TestMain(m *testing.M) { storetest.Main(m, &env) }
+
+// testStore is a region on the real management store: Cells, cluster-scoped,
+// deleted again when the test ends; Clusters in a namespace of the test's own
+// and in a tally, as the region cache's events keep it.
 type testStore struct {
 	client.Client
 	tally *Tally
+	ns    string
 }
 
 func (s *testStore) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
@@ -53,16 +49,46 @@ func (s *testStore) Delete(ctx context.Context, obj client.Object, opts ...clien
 	return nil
 }
 
-// newReader returns a fake region holding objs.
-func newReader(t *testing.T, objs ...client.Object) *testStore {
+// newReader returns a region holding cells. Each cell is created and then
+// given its status (the heartbeat), as the cell's heartbeat writes it: the
+// store ignores the status of a create.
+func newReader(t *testing.T, cells ...*v1alpha1.Cell) *testStore {
 	t.Helper()
-	s := &testStore{Client: fake.NewClientBuilder().WithScheme(testScheme(t)).Build(), tally: NewTally()}
-	for _, o := range objs {
-		if err := s.Create(context.Background(), o); err != nil {
+	s := &testStore{Client: env.Client(t), tally: NewTally(), ns: env.Namespace(t)}
+	for _, c := range cells {
+		env.CreateWithStatus(t, c)
+	}
+	return s
+}
+
+// newRegion returns a region holding cells and, in each, as many clusters as
+// used says.
+func newRegion(t *testing.T, cells []*v1alpha1.Cell, used map[string]int) *testStore {
+	t.Helper()
+	r := newReader(t, cells...)
+	for _, c := range cells {
+		for i := range used[c.Name] {
+			r.add(t, r.cluster(fmt.Sprintf("%s-%d", c.Name, i), c.Name))
+		}
+	}
+	return r
+}
+
+// add stores clusters.
+func (s *testStore) add(t *testing.T, clusters ...*v1alpha1.Cluster) {
+	t.Helper()
+	for _, c := range clusters {
+		if err := s.Create(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return s
+}
+
+// cluster is a cluster in the test's namespace.
+func (s *testStore) cluster(name, cellName string) *v1alpha1.Cluster {
+	c := cluster(name, cellName)
+	c.Namespace = s.ns
+	return c
 }
 
 // cell is a cell that beat age ago; a negative age means it never did.
@@ -119,16 +145,16 @@ func TestPlaceDoesNotCountStoredPendingTwice(t *testing.T) {
 	ctx := context.Background()
 	r := newReader(t, cell("a", 2, 0))
 	p := newPlacer(r)
-	got, done, err := p.Place(ctx, cluster("one", ""))
+	got, done, err := p.Place(ctx, r.cluster("one", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer done()
 	// Stored and seen by the tally, but done not called yet.
-	if err := r.Create(ctx, cluster("one", got)); err != nil {
+	if err := r.Create(ctx, r.cluster("one", got)); err != nil {
 		t.Fatal(err)
 	}
-	if _, done2, err := p.Place(ctx, cluster("two", "")); err != nil {
+	if _, done2, err := p.Place(ctx, r.cluster("two", "")); err != nil {
 		t.Fatalf("second Place with one of two slots used = %v", err)
 	} else {
 		done2()
@@ -206,14 +232,8 @@ func TestPlacePicksMostFree(t *testing.T) {
 		{"skips never reported", []*v1alpha1.Cell{cell("a", 100, -1), cell("b", 1, 0)}, nil, "b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var objs []client.Object
-			for _, c := range tc.cells {
-				objs = append(objs, c)
-				for i := range tc.used[c.Name] {
-					objs = append(objs, cluster(fmt.Sprintf("%s-%d", c.Name, i), c.Name))
-				}
-			}
-			got, done, err := newPlacer(newReader(t, objs...)).Place(context.Background(), cluster("new", ""))
+			r := newRegion(t, tc.cells, tc.used)
+			got, done, err := newPlacer(r).Place(context.Background(), r.cluster("new", ""))
 			if err != nil {
 				t.Fatalf("Place: %v", err)
 			}
@@ -244,14 +264,8 @@ func TestPlaceErrors(t *testing.T) {
 			errdefs.ErrUnavailable, []string{"a has never reported", "b is unreachable"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var objs []client.Object
-			for _, c := range tc.cells {
-				objs = append(objs, c)
-				for i := range tc.used[c.Name] {
-					objs = append(objs, cluster(fmt.Sprintf("%s-%d", c.Name, i), c.Name))
-				}
-			}
-			got, done, err := newPlacer(newReader(t, objs...)).Place(context.Background(), cluster("new", ""))
+			r := newRegion(t, tc.cells, tc.used)
+			got, done, err := newPlacer(r).Place(context.Background(), r.cluster("new", ""))
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Place = %q, %v; want an error wrapping %v", got, err, tc.want)
 			}
@@ -272,12 +286,12 @@ func TestPlaceCountsPending(t *testing.T) {
 	r := newReader(t, cell("a", 1, 0))
 	p := newPlacer(r)
 
-	first, done, err := p.Place(ctx, cluster("one", ""))
+	first, done, err := p.Place(ctx, r.cluster("one", ""))
 	if err != nil || first != "a" {
 		t.Fatalf("first Place = %q, %v; want a", first, err)
 	}
 	// The first cluster is not stored yet: only its pending count fills the cell.
-	if got, _, err := p.Place(ctx, cluster("two", "")); !errors.Is(err, errdefs.ErrLimitExceeded) {
+	if got, _, err := p.Place(ctx, r.cluster("two", "")); !errors.Is(err, errdefs.ErrLimitExceeded) {
 		t.Fatalf("second Place = %q, %v; want the cell full by the pending placement", got, err)
 	}
 	views, err := p.Views(ctx)
@@ -286,7 +300,7 @@ func TestPlaceCountsPending(t *testing.T) {
 	}
 
 	// Stored and visible: the count now comes from the store.
-	if err := r.Create(ctx, cluster("one", first)); err != nil {
+	if err := r.Create(ctx, r.cluster("one", first)); err != nil {
 		t.Fatal(err)
 	}
 	done()
@@ -295,25 +309,25 @@ func TestPlaceCountsPending(t *testing.T) {
 	if err != nil || len(views) != 1 || views[0].Placed != 1 || views[0].State != Full {
 		t.Fatalf("Views after done = %+v, %v; want a full with 1 placed", views, err)
 	}
-	if got, _, err := p.Place(ctx, cluster("two", "")); !errors.Is(err, errdefs.ErrLimitExceeded) {
+	if got, _, err := p.Place(ctx, r.cluster("two", "")); !errors.Is(err, errdefs.ErrLimitExceeded) {
 		t.Fatalf("Place after done = %q, %v; want the cell full by the stored cluster", got, err)
 	}
 
 	// Deleted again, the cluster leaves room.
-	if err := r.Delete(ctx, cluster("one", first)); err != nil {
+	if err := r.Delete(ctx, r.cluster("one", first)); err != nil {
 		t.Fatal(err)
 	}
-	second, done2, err := p.Place(ctx, cluster("two", ""))
+	second, done2, err := p.Place(ctx, r.cluster("two", ""))
 	if err != nil || second != "a" {
 		t.Fatalf("Place with room again = %q, %v; want a", second, err)
 	}
 	done() // the first placement's done, called late, must not release the second
-	if got, _, err := p.Place(ctx, cluster("three", "")); !errors.Is(err, errdefs.ErrLimitExceeded) {
+	if got, _, err := p.Place(ctx, r.cluster("three", "")); !errors.Is(err, errdefs.ErrLimitExceeded) {
 		t.Fatalf("Place = %q, %v; want the cell full by the second, pending placement", got, err)
 	}
 	// The second create failed: its placement is released without a stored cluster.
 	done2()
-	third, done3, err := p.Place(ctx, cluster("three", ""))
+	third, done3, err := p.Place(ctx, r.cluster("three", ""))
 	if err != nil || third != "a" {
 		t.Fatalf("Place after the second create failed = %q, %v; want a", third, err)
 	}
@@ -322,12 +336,13 @@ func TestPlaceCountsPending(t *testing.T) {
 
 func TestPlaceDoneTwiceDecrementsOnce(t *testing.T) {
 	ctx := context.Background()
-	p := newPlacer(newReader(t, cell("a", 2, 0)))
-	_, done1, err := p.Place(ctx, cluster("one", ""))
+	r := newReader(t, cell("a", 2, 0))
+	p := newPlacer(r)
+	_, done1, err := p.Place(ctx, r.cluster("one", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := p.Place(ctx, cluster("two", "")); err != nil {
+	if _, _, err := p.Place(ctx, r.cluster("two", "")); err != nil {
 		t.Fatal(err)
 	}
 	done1()
@@ -337,10 +352,10 @@ func TestPlaceDoneTwiceDecrementsOnce(t *testing.T) {
 	if err != nil || views[0].Placed != 1 {
 		t.Fatalf("Views = %+v, %v; want 1 pending after one done called twice", views, err)
 	}
-	if _, _, err := p.Place(ctx, cluster("three", "")); err != nil {
+	if _, _, err := p.Place(ctx, r.cluster("three", "")); err != nil {
 		t.Fatalf("third Place: %v", err)
 	}
-	if _, _, err := p.Place(ctx, cluster("four", "")); !errors.Is(err, errdefs.ErrLimitExceeded) {
+	if _, _, err := p.Place(ctx, r.cluster("four", "")); !errors.Is(err, errdefs.ErrLimitExceeded) {
 		t.Fatalf("fourth Place = %v, want the cell full", err)
 	}
 }
@@ -348,16 +363,17 @@ func TestPlaceDoneTwiceDecrementsOnce(t *testing.T) {
 func TestPlaceConcurrent(t *testing.T) {
 	const n = 40
 	capacity := map[string]int32{"a": 3, "b": 5, "c": 1}
-	var objs []client.Object
+	var cells []*v1alpha1.Cell
 	total := 0
 	for name, c := range capacity {
-		objs = append(objs, cell(name, c, 0))
+		cells = append(cells, cell(name, c, 0))
 		total += int(c)
 	}
+	r := newReader(t, cells...)
 	// One cluster already stored in b counts against it too.
-	objs = append(objs, cluster("old", "b"))
+	r.add(t, r.cluster("old", "b"))
 	total--
-	p := newPlacer(newReader(t, objs...))
+	p := newPlacer(r)
 
 	var (
 		wg     sync.WaitGroup
@@ -369,7 +385,7 @@ func TestPlaceConcurrent(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			got, _, err := p.Place(context.Background(), cluster(fmt.Sprintf("c%d", i), ""))
+			got, _, err := p.Place(context.Background(), r.cluster(fmt.Sprintf("c%d", i), ""))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -424,7 +440,9 @@ func TestPlacerDefaults(t *testing.T) {
 }
 
 func TestViewsSortedByName(t *testing.T) {
-	p := newPlacer(newReader(t, cell("b", 1, 0), cell("c", 1, 0), cell("a", 1, 0), cluster("x", "c")))
+	r := newReader(t, cell("b", 1, 0), cell("c", 1, 0), cell("a", 1, 0))
+	r.add(t, r.cluster("x", "c"))
+	p := newPlacer(r)
 	views, err := p.Views(context.Background())
 	if err != nil {
 		t.Fatal(err)

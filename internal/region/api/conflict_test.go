@@ -18,11 +18,12 @@ import (
 // must re-read and succeed, not hand the conflict to the caller.
 func TestWritesRetryConflicts(t *testing.T) {
 	for _, tc := range []struct {
-		name, method, path string
-		body               any
+		name, method string
+		path         func(h *harness) string // the ARN names the harness's account
+		body         any
 	}{
-		{"update config", "POST", "/clusters/demo/update-config", map[string]any{"resourcesVpcConfig": map[string]any{"endpointPrivateAccess": true}}},
-		{"tag", "POST", "/tags/arn:cellplane:eks:local:" + v1alpha1.DefaultAccount + ":cluster/demo", map[string]any{"tags": map[string]string{"k": "v"}}},
+		{"update config", "POST", func(*harness) string { return "/clusters/demo/update-config" }, map[string]any{"resourcesVpcConfig": map[string]any{"endpointPrivateAccess": true}}},
+		{"tag", "POST", func(h *harness) string { return "/tags/arn:cellplane:eks:local:" + h.account + ":cluster/demo" }, map[string]any{"tags": map[string]string{"k": "v"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var conflicts atomic.Int32
@@ -35,7 +36,7 @@ func TestWritesRetryConflicts(t *testing.T) {
 				},
 			}))
 			h.activeCluster("demo")
-			if r := h.do(tc.method, tc.path, tc.body); r.status != 200 {
+			if r := h.do(tc.method, tc.path(h), tc.body); r.status != 200 {
 				t.Fatalf("status %d after one conflict: %s", r.status, r.body)
 			}
 			if conflicts.Load() < 2 {

@@ -25,7 +25,7 @@ func TestCreateCluster(t *testing.T) {
 
 	for field, pair := range map[string][2]string{
 		"name":            {got.Name, "demo"},
-		"arn":             {got.Arn, "arn:cellplane:eks:local:000000000000:cluster/demo"},
+		"arn":             {got.Arn, "arn:cellplane:eks:local:" + h.account + ":cluster/demo"},
 		"version":         {got.Version, "1.35"},
 		"status":          {got.Status, "CREATING"},
 		"platformVersion": {got.PlatformVersion, "cellplane.1"},
@@ -42,13 +42,26 @@ func TestCreateCluster(t *testing.T) {
 
 	obj := h.stored("demo")
 	if obj.Spec.Cell != "cell-1" || obj.Labels[v1alpha1.LabelCell] != "cell-1" ||
-		obj.Labels[v1alpha1.LabelAccount] != v1alpha1.DefaultAccount ||
+		obj.Labels[v1alpha1.LabelAccount] != h.account ||
 		!slices.Contains(obj.Finalizers, v1alpha1.RegionFinalizer) ||
 		obj.Spec.ClientRequestToken != "tok-1" || obj.Spec.Tags["team"] != "platform" {
 		t.Errorf("stored object: %+v", obj)
 	}
 	if _, namespaces := h.count(); namespaces != 1 {
 		t.Errorf("%d namespaces, want the account's one", namespaces)
+	}
+}
+
+// Without a verifier every request acts for the default account.
+func TestUnsignedRequestsActForTheDefaultAccount(t *testing.T) {
+	h := newHarness(t, unsigned())
+	got := h.create(eks.CreateClusterInput{Name: "unsigned"})
+	env.DeleteOnCleanup(t, h.stored("unsigned")) // the next -count run creates it again
+	if want := "arn:cellplane:eks:local:" + v1alpha1.DefaultAccount + ":cluster/unsigned"; got.Arn != want {
+		t.Fatalf("arn %s, want %s", got.Arn, want)
+	}
+	if obj := h.stored("unsigned"); obj.Namespace != v1alpha1.Namespace(v1alpha1.DefaultAccount) || obj.Labels[v1alpha1.LabelAccount] != v1alpha1.DefaultAccount {
+		t.Fatalf("stored in %s with labels %v", obj.Namespace, obj.Labels)
 	}
 }
 

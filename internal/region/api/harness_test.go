@@ -12,68 +12,97 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/sigv4"
+	"github.com/cellplane/cellplane/internal/store/storetest"
 )
 
-// harness serves the API over httptest on a fake region store.
+var env storetest.Env
+
+func TestMain(m *testing.M) { storetest.Main(m, &env) }
+
+// harness serves the API over httptest on the real management store, every
+// request acting for an account of the harness's own: a test sees only its own
+// clusters and namespace, as a tenant would.
 type harness struct {
-	t     *testing.T
-	store client.Client
-	url   string
-	logs  *syncBuffer
+	t       *testing.T
+	store   client.Client
+	account string
+	url     string
+	logs    *syncBuffer
+	hasNS   bool // the account's namespace exists
 }
 
-type harnessOption func(*Config, *fake.ClientBuilder)
+// harnessSetup is what options change before the handler is built.
+type harnessSetup struct {
+	cfg      Config
+	funcs    *interceptor.Funcs
+	unsigned bool
+}
+
+type harnessOption func(*harnessSetup)
 
 // withPlacer replaces the default StaticPlacer.
 func withPlacer(p Placer) harnessOption {
-	return func(c *Config, _ *fake.ClientBuilder) { c.Placer = p }
+	return func(s *harnessSetup) { s.cfg.Placer = p }
+}
+
+// unsigned sends requests without an account, as a server without a SigV4
+// verifier sees them: they act for the default account, which only one test
+// of the binary may use.
+func unsigned() harnessOption {
+	return func(s *harnessSetup) { s.unsigned = true }
 }
 
 // withInterceptor injects store failures.
 func withInterceptor(f interceptor.Funcs) harnessOption {
-	return func(_ *Config, b *fake.ClientBuilder) { b.WithInterceptorFuncs(f) }
-}
-
-func testScheme(t *testing.T) *runtime.Scheme {
-	t.Helper()
-	s := runtime.NewScheme()
-	if err := corev1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return func(s *harnessSetup) { s.funcs = &f }
 }
 
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
-	b := fake.NewClientBuilder().WithScheme(testScheme(t)).WithStatusSubresource(&v1alpha1.Cluster{}, &v1alpha1.ClusterUpdate{})
 	logs := &syncBuffer{}
-	cfg := Config{Placer: StaticPlacer{Cell: "cell-1"}, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	setup := harnessSetup{cfg: Config{Placer: StaticPlacer{Cell: "cell-1"}, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}}
 	for _, o := range opts {
-		o(&cfg, b)
+		o(&setup)
 	}
-	cfg.Client = b.Build()
-	h, err := NewHandler(cfg)
+	var store client.WithWatch = env.Client(t)
+	if setup.funcs != nil {
+		store = interceptor.NewClient(store, *setup.funcs)
+	}
+	setup.cfg.Client = store
+	h, err := NewHandler(setup.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	account := v1alpha1.DefaultAccount
+	if !setup.unsigned {
+		account = env.Account()
+		h = asAccount(h, account)
+	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &harness{t: t, store: cfg.Client, url: srv.URL, logs: logs}
+	return &harness{t: t, store: store, account: account, url: srv.URL, logs: logs}
 }
+
+// asAccount makes every request act for account, as the SigV4 verifier does
+// for a signed one.
+func asAccount(h http.Handler, account string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(sigv4.WithAccount(r.Context(), account)))
+	})
+}
+
+// namespace is where the harness's account keeps its clusters.
+func (h *harness) namespace() string { return v1alpha1.Namespace(h.account) }
 
 // response is one answer of the API.
 type response struct {
@@ -154,41 +183,46 @@ func (h *harness) create(in eks.CreateClusterInput) *eks.Cluster {
 	return h.do("POST", "/clusters", in).cluster(h.t)
 }
 
-// stored returns the stored object of a cluster of the default account.
+// stored returns the stored object of a cluster of the harness's account.
 func (h *harness) stored(name string) *v1alpha1.Cluster {
 	h.t.Helper()
 	var c v1alpha1.Cluster
-	key := client.ObjectKey{Namespace: v1alpha1.Namespace(v1alpha1.DefaultAccount), Name: v1alpha1.ObjectName(name)}
+	key := client.ObjectKey{Namespace: h.namespace(), Name: v1alpha1.ObjectName(name)}
 	if err := h.store.Get(context.Background(), key, &c); err != nil {
 		h.t.Fatalf("getting stored cluster %s: %v", name, err)
 	}
 	return &c
 }
 
-// count returns how many Cluster objects and Namespaces the store holds.
+// count returns how many Cluster objects and Namespaces the harness's account
+// has in the store: all the store holds of the test's making.
 func (h *harness) count() (clusters, namespaces int) {
 	h.t.Helper()
 	var cl v1alpha1.ClusterList
-	var nl corev1.NamespaceList
-	if err := h.store.List(context.Background(), &cl); err != nil {
+	if err := h.store.List(context.Background(), &cl, client.InNamespace(h.namespace())); err != nil {
 		h.t.Fatal(err)
 	}
-	if err := h.store.List(context.Background(), &nl); err != nil {
+	err := h.store.Get(context.Background(), client.ObjectKey{Name: h.namespace()}, &corev1.Namespace{})
+	if err == nil {
+		namespaces = 1
+	} else if !apierrors.IsNotFound(err) {
 		h.t.Fatal(err)
 	}
-	return len(cl.Items), len(nl.Items)
+	return len(cl.Items), namespaces
 }
 
-// seed stores a cluster directly, as if created long ago, without the API.
+// seed stores a cluster directly, without the API, creating the account's
+// namespace first as the API does with an account's first cluster: a real store
+// refuses objects in a namespace that does not exist.
 func (h *harness) seed(name string) *v1alpha1.Cluster {
 	h.t.Helper()
+	h.ensureNamespace()
 	c := &v1alpha1.Cluster{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:              v1alpha1.ObjectName(name),
-			Namespace:         v1alpha1.Namespace(v1alpha1.DefaultAccount),
-			Labels:            map[string]string{v1alpha1.LabelAccount: v1alpha1.DefaultAccount},
-			Finalizers:        []string{v1alpha1.RegionFinalizer},
-			CreationTimestamp: metav1.NewTime(time.Unix(1700000000, 0)),
+			Name:       v1alpha1.ObjectName(name),
+			Namespace:  h.namespace(),
+			Labels:     map[string]string{v1alpha1.LabelAccount: h.account},
+			Finalizers: []string{v1alpha1.RegionFinalizer},
 		},
 		Spec: v1alpha1.ClusterSpec{Name: name, Version: "1.35", Cell: "cell-1"},
 	}
@@ -196,6 +230,19 @@ func (h *harness) seed(name string) *v1alpha1.Cluster {
 		h.t.Fatal(err)
 	}
 	return c
+}
+
+// ensureNamespace creates the account's namespace, once per harness.
+func (h *harness) ensureNamespace() {
+	h.t.Helper()
+	if h.hasNS {
+		return
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.namespace(), Labels: map[string]string{v1alpha1.LabelAccount: h.account}}}
+	if err := h.store.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		h.t.Fatal(err)
+	}
+	h.hasNS = true
 }
 
 // pushStatus writes a status as a cell agent would.

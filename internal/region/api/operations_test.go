@@ -22,9 +22,13 @@ import (
 
 func TestDescribeCluster(t *testing.T) {
 	h := newHarness(t)
-	h.seed("demo")
+	// The store sets the creation time, to the second, whatever a create sends.
+	created := h.seed("demo").CreationTimestamp
+	if created.IsZero() {
+		t.Fatal("the store set no creation time")
+	}
 	got := h.do("GET", "/clusters/demo", nil).cluster(t)
-	if got.Status != eks.StatusCreating || got.CreatedAt.Time().Unix() != 1700000000 || got.Endpoint != "" {
+	if got.Status != eks.StatusCreating || got.CreatedAt.Time().Unix() != created.Unix() || got.Endpoint != "" {
 		t.Fatalf("fresh cluster: %+v", got)
 	}
 
@@ -213,7 +217,7 @@ func TestKubeconfig(t *testing.T) {
 		wantError(t, 404, eks.ResourceNotFoundException, "No cluster found for name: nope.")
 
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.KubeconfigSecretName(v1alpha1.ObjectName("kc")), Namespace: v1alpha1.Namespace(v1alpha1.DefaultAccount)},
+		ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.KubeconfigSecretName(v1alpha1.ObjectName("kc")), Namespace: h.namespace()},
 		Data:       map[string][]byte{v1alpha1.KubeconfigSecretKey: []byte("apiVersion: v1\nkind: Config\n")},
 	}
 	if err := h.store.Create(context.Background(), secret); err != nil {

@@ -10,7 +10,10 @@ import (
 	"github.com/cellplane/cellplane/internal/eks"
 )
 
-const demoARN = "arn:cellplane:eks:local:000000000000:cluster/demo"
+// arn names resource ("cluster/demo") of the harness's account in region.
+func (h *harness) arn(region, resource string) string {
+	return "arn:cellplane:eks:" + region + ":" + h.account + ":" + resource
+}
 
 func tagsPath(arn string) string { return "/tags/" + url.PathEscape(arn) }
 
@@ -28,6 +31,7 @@ func (r response) tags(t *testing.T) map[string]string {
 
 func TestTagging(t *testing.T) {
 	h := newHarness(t)
+	demoARN := h.arn("local", "cluster/demo")
 	h.create(eks.CreateClusterInput{Name: "demo", Tags: map[string]string{"team": "a"}})
 	if got := h.do("GET", tagsPath(demoARN), nil).tags(t); !maps.Equal(got, map[string]string{"team": "a"}) {
 		t.Fatalf("initial tags %v", got)
@@ -36,7 +40,7 @@ func TestTagging(t *testing.T) {
 		t.Fatalf("tag: %d %s", r.status, r.body)
 	}
 	// The SDKs escape every reserved character; plain clients may not escape any.
-	if got := h.do("GET", "/tags/arn%3Acellplane%3Aeks%3Alocal%3A000000000000%3Acluster%2Fdemo", nil).tags(t); got["env"] != "dev" {
+	if got := h.do("GET", "/tags/arn%3Acellplane%3Aeks%3Alocal%3A"+h.account+"%3Acluster%2Fdemo", nil).tags(t); got["env"] != "dev" {
 		t.Fatalf("fully escaped ARN: %v", got)
 	}
 	if got := h.do("GET", "/tags/"+demoARN, nil).tags(t); !maps.Equal(got, map[string]string{"team": "b", "env": "dev"}) {
@@ -59,6 +63,7 @@ func TestTagging(t *testing.T) {
 
 func TestTaggingErrors(t *testing.T) {
 	h := newHarness(t)
+	demoARN := h.arn("local", "cluster/demo")
 	h.create(eks.CreateClusterInput{Name: "demo", Tags: map[string]string{"keep": "me"}})
 	many := map[string]string{}
 	for i := range 50 {
@@ -71,15 +76,15 @@ func TestTaggingErrors(t *testing.T) {
 		typ, msg           string
 	}{
 		{"malformed arn", "GET", tagsPath("not-an-arn"), nil, 400, eks.BadRequestException, "not valid"},
-		{"other partition", "GET", tagsPath("arn:aws:eks:local:000000000000:cluster/demo"), nil, 400, eks.BadRequestException, "not valid"},
-		{"nodegroup arn", "GET", tagsPath("arn:cellplane:eks:local:000000000000:nodegroup/demo/x"), nil, 400, eks.BadRequestException, "not valid"},
+		{"other partition", "GET", tagsPath("arn:aws:eks:local:" + h.account + ":cluster/demo"), nil, 400, eks.BadRequestException, "not valid"},
+		{"nodegroup arn", "GET", tagsPath(h.arn("local", "nodegroup/demo/x")), nil, 400, eks.BadRequestException, "not valid"},
 		{"bad account", "GET", tagsPath("arn:cellplane:eks:local:12:cluster/demo"), nil, 400, eks.BadRequestException, "not valid"},
-		{"bad name", "GET", tagsPath("arn:cellplane:eks:local:000000000000:cluster/bad.name"), nil, 400, eks.BadRequestException, "not valid"},
+		{"bad name", "GET", tagsPath(h.arn("local", "cluster/bad.name")), nil, 400, eks.BadRequestException, "not valid"},
 		{"other account", "GET", tagsPath("arn:cellplane:eks:local:111111111111:cluster/demo"), nil, 404, eks.NotFoundException, "No resource found"},
-		{"other region", "GET", tagsPath("arn:cellplane:eks:elsewhere:000000000000:cluster/demo"), nil, 404, eks.NotFoundException, "No resource found"},
-		{"unknown cluster", "GET", tagsPath("arn:cellplane:eks:local:000000000000:cluster/nosuch"), nil, 404, eks.NotFoundException, "cluster/nosuch"},
-		{"tag unknown cluster", "POST", tagsPath("arn:cellplane:eks:local:000000000000:cluster/nosuch"), eks.TagResourceInput{Tags: map[string]string{"a": "b"}}, 404, eks.NotFoundException, "No resource found"},
-		{"untag unknown cluster", "DELETE", tagsPath("arn:cellplane:eks:local:000000000000:cluster/nosuch") + "?tagKeys=a", nil, 404, eks.NotFoundException, "No resource found"},
+		{"other region", "GET", tagsPath(h.arn("elsewhere", "cluster/demo")), nil, 404, eks.NotFoundException, "No resource found"},
+		{"unknown cluster", "GET", tagsPath(h.arn("local", "cluster/nosuch")), nil, 404, eks.NotFoundException, "cluster/nosuch"},
+		{"tag unknown cluster", "POST", tagsPath(h.arn("local", "cluster/nosuch")), eks.TagResourceInput{Tags: map[string]string{"a": "b"}}, 404, eks.NotFoundException, "No resource found"},
+		{"untag unknown cluster", "DELETE", tagsPath(h.arn("local", "cluster/nosuch")) + "?tagKeys=a", nil, 404, eks.NotFoundException, "No resource found"},
 		{"no tags", "POST", tagsPath(demoARN), eks.TagResourceInput{}, 400, eks.BadRequestException, "at least one tag"},
 		{"aws prefix", "POST", tagsPath(demoARN), eks.TagResourceInput{Tags: map[string]string{"aws:x": "y"}}, 400, eks.BadRequestException, "reserved"},
 		{"bad value", "POST", tagsPath(demoARN), eks.TagResourceInput{Tags: map[string]string{"k": "a\x00"}}, 400, eks.BadRequestException, "may contain only"},

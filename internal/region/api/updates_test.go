@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/eks"
@@ -35,11 +37,11 @@ func (h *harness) activeCluster(name string) {
 	h.pushStatus(name, v1alpha1.ClusterStatus{Status: v1alpha1.StatusActive})
 }
 
-// updateCount counts stored ClusterUpdates.
+// updateCount counts the stored ClusterUpdates of the harness's account.
 func (h *harness) updateCount() int {
 	h.t.Helper()
 	var l v1alpha1.ClusterUpdateList
-	if err := h.store.List(context.Background(), &l); err != nil {
+	if err := h.store.List(context.Background(), &l, client.InNamespace(h.namespace())); err != nil {
 		h.t.Fatal(err)
 	}
 	return len(l.Items)
@@ -76,7 +78,7 @@ func TestUpdateClusterConfig(t *testing.T) {
 	}
 	stored := h.stored("demo")
 	var l v1alpha1.ClusterUpdateList
-	_ = h.store.List(context.Background(), &l)
+	_ = h.store.List(context.Background(), &l, client.InNamespace(h.namespace()))
 	for _, it := range l.Items {
 		if it.Labels[v1alpha1.LabelCluster] != stored.Name || !strings.HasPrefix(it.Name, stored.Name+"-") || it.Spec.ClusterName != stored.Name {
 			t.Fatalf("stored update %+v", it.ObjectMeta)
