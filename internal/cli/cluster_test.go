@@ -27,7 +27,6 @@ import (
 
 var env storetest.Env
 
-
 // region is the real regional API on the real management store, served over TLS
 // and written to a data directory's endpoint.json as `cellplane up` would. Its
 // key belongs to an account of its own, so a test lists only its own clusters.

@@ -74,7 +74,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	for _, o := range opts {
 		o(&setup)
 	}
-	var store client.WithWatch = env.Client(t)
+	store := env.Client(t)
 	if setup.funcs != nil {
 		store = interceptor.NewClient(store, *setup.funcs)
 	}

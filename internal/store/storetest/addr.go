@@ -22,7 +22,8 @@ const (
 // candidate is the n-th address of the range, wrapping around.
 func candidate(n int) net.IP {
 	n %= octets * hostsPerNet
-	return net.IPv4(127, byte(firstOctet+n/hostsPerNet), byte(n/254%256), byte(n%254+1)).To4()
+	// n is reduced modulo the range above, so every octet fits a byte.
+	return net.IPv4(127, byte(firstOctet+n/hostsPerNet), byte(n/254%256), byte(n%254+1)).To4() //nolint:gosec // G115: see above
 }
 
 // claimAddress picks the store's address: the one our PID names, else the
@@ -42,7 +43,7 @@ func claimAddress() (net.IP, net.Listener, error) {
 		if portsFree(ip) == nil {
 			return ip, claim, nil
 		}
-		claim.Close()
+		_ = claim.Close() // give the address back: something else listens there
 	}
 	return nil, nil, fmt.Errorf("no free loopback address among %d from %s", claimTries, candidate(base))
 }
@@ -57,7 +58,7 @@ func portsFree(ip net.IP) error {
 		if err != nil {
 			return err
 		}
-		ln.Close()
+		_ = ln.Close() // the port was free; that was the question
 	}
 	return nil
 }

@@ -141,11 +141,11 @@ func (r *running) teardown(ctx context.Context) error {
 	err := r.runner.stopAll(ctx)
 	r.rt.Close()
 	if r.claim != nil {
-		r.claim.Close()
+		_ = r.claim.Close() // frees the address; an abstract socket leaves nothing behind
 	}
 	if err != nil {
 		// The directory keeps the process list: the next binary's reaper retries.
-		r.dir.lock.Close()
+		_ = r.dir.lock.Close() // the kernel drops the lock as the binary ends anyway
 		return fmt.Errorf("%w (left %s for the next test binary to reap)", err, r.dir.path)
 	}
 	return r.dir.remove()
@@ -187,7 +187,7 @@ func makeOwnedDir() (*ownedDir, error) {
 // remove deletes the directory, then lets go of its lock.
 func (d *ownedDir) remove() error {
 	err := os.RemoveAll(d.path)
-	d.lock.Close()
+	_ = d.lock.Close() // as above
 	if err != nil {
 		return fmt.Errorf("removing the store directory: %w", err)
 	}

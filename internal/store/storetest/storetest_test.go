@@ -187,7 +187,7 @@ func TestReap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer live.remove()
+	defer live.remove() //nolint:errcheck // cleanup of a test fixture
 
 	reapStale(t.Context())
 	if _, err := os.Stat(dead.dir); !errors.Is(err, fs.ErrNotExist) {
@@ -215,7 +215,7 @@ func leftover(t *testing.T, sleep string) leftoverStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(d.path) })
+	t.Cleanup(func() { _ = os.RemoveAll(d.path) }) // a temp fixture
 	rt := process.New(process.Options{})
 	defer rt.Close()
 	rec := &recorder{rt: rt, file: d.specsFile()}
