@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/poll"
 )
 
 // PollInterval is how often WaitFor describes the cluster.
@@ -26,30 +27,37 @@ var ErrClusterFailed = errors.New("cluster failed")
 // deletion. Errors a retry may cure (the region restarting) are retried until
 // ctx ends.
 func WaitFor(ctx context.Context, c *Client, name string, pred func(*eks.Cluster) bool, progress func(*eks.Cluster)) (*eks.Cluster, error) {
-	ticker := time.NewTicker(PollInterval)
-	defer ticker.Stop()
+	var cl *eks.Cluster
 	var last string
 	var lastErr error
-	for {
-		cl, err := c.DescribeCluster(ctx, name)
+	err := poll.UntilDone(ctx, PollInterval, func() error {
+		got, err := c.DescribeCluster(ctx, name)
 		switch {
 		case err == nil:
-			last = report(cl, last, progress)
-			if done, err := settled(cl, pred); done {
-				return cl, err
+			last = report(got, last, progress)
+			done, ferr := settled(got, pred)
+			if !done {
+				return errNotYet
 			}
+			cl = got
+			return poll.Permanent(ferr)
 		case permanent(err):
-			return nil, err
-		default:
-			lastErr = err
+			return poll.Permanent(err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, waitTimeout(ctx, name, lastErr)
-		case <-ticker.C:
-		}
+		lastErr = err
+		return err
+	})
+	switch {
+	case err == nil || cl != nil:
+		return cl, err
+	case poll.IsPermanent(err), ctx.Err() == nil:
+		return nil, err
 	}
+	return nil, waitTimeout(ctx, name, lastErr)
 }
+
+// errNotYet keeps WaitFor polling: the cluster is there, not yet as wanted.
+var errNotYet = errors.New("not yet")
 
 // settled reports whether the wait is over: pred holds, or the cluster failed.
 func settled(cl *eks.Cluster, pred func(*eks.Cluster) bool) (bool, error) {

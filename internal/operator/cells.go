@@ -17,6 +17,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/zones"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/placement"
+	"github.com/cellplane/cellplane/internal/poll"
 )
 
 // Cells lets an operator see and steer the cells of the cellplane on a data
@@ -172,12 +173,10 @@ func validateFault(f v1alpha1.ZoneFault) error {
 // WaitFault waits until cell name reports zone's fault as want (nil: none),
 // which it does within a heartbeat of applying it.
 func (c *Cells) WaitFault(ctx context.Context, name, zone string, want *v1alpha1.ZoneFault) error {
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
-	for {
+	err := poll.UntilDone(ctx, 200*time.Millisecond, func() error {
 		var cell v1alpha1.Cell
 		if err := c.region.Get(ctx, client.ObjectKey{Name: name}, &cell); err != nil {
-			return fmt.Errorf("reading cell %s: %w", name, err)
+			return poll.Permanent(fmt.Errorf("reading cell %s: %w", name, err))
 		}
 		var got *v1alpha1.ZoneFault
 		for i, f := range cell.Status.Faults {
@@ -189,10 +188,10 @@ func (c *Cells) WaitFault(ctx context.Context, name, zone string, want *v1alpha1
 			want.LatencyMilliseconds == got.LatencyMilliseconds && want.LossPercent == got.LossPercent) {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for cell %s to apply the fault (is it running? 'cellplane cell list' shows its heartbeat): %w", name, ctx.Err())
-		case <-t.C:
-		}
+		return fmt.Errorf("cell %s reports %+v in zone %s", name, got, zone)
+	})
+	if err != nil && !poll.IsPermanent(err) {
+		return fmt.Errorf("waiting for cell %s to apply the fault (is it running? 'cellplane cell list' shows its heartbeat): %w", name, err)
 	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -40,6 +41,16 @@ func Until(ctx context.Context, timeout, interval time.Duration, f func() error)
 		case <-time.After(min(interval, left)):
 		}
 	}
+}
+
+// UntilDone is Until bounded by ctx alone: it polls until f succeeds, f
+// returns a Permanent error, or ctx ends (at its deadline, if it has one).
+func UntilDone(ctx context.Context, interval time.Duration, f func() error) error {
+	timeout := time.Duration(math.MaxInt64)
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	return Until(ctx, timeout, interval, f)
 }
 
 func stopped(ctx context.Context, start time.Time, last error) error {

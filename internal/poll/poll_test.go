@@ -163,3 +163,16 @@ func untilOrHang(t *testing.T, ctx context.Context, timeout, interval time.Durat
 		return nil
 	}
 }
+
+func TestUntilDoneStopsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	calls := 0
+	err := UntilDone(ctx, 20*time.Millisecond, func() error { calls++; return errors.New("not yet") })
+	if err == nil || calls < 2 {
+		t.Fatalf("UntilDone = %v after %d calls; want the last error once the context ended", err, calls)
+	}
+	if err := UntilDone(context.Background(), time.Millisecond, func() error { return nil }); err != nil {
+		t.Fatalf("UntilDone without a deadline = %v", err)
+	}
+}

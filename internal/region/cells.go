@@ -17,6 +17,7 @@ import (
 	"github.com/cellplane/cellplane/internal/backup"
 	"github.com/cellplane/cellplane/internal/cell"
 	"github.com/cellplane/cellplane/internal/datadir"
+	"github.com/cellplane/cellplane/internal/poll"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 )
 
@@ -119,23 +120,22 @@ const cellStartTimeout = 3 * time.Minute
 // wait waits until every cell's current process has reported, so that
 // clusters created right after up returns can be placed.
 func (c cellProcs) wait(ctx context.Context, r client.Reader) error {
-	ctx, cancel := context.WithTimeout(ctx, cellStartTimeout)
-	defer cancel()
+	start := time.Now()
 	for k := 1; k <= c.n; k++ {
 		name := datadir.CellName(k)
-		for {
+		err := poll.Until(ctx, cellStartTimeout-time.Since(start), 200*time.Millisecond, func() error {
 			st, _ := c.runtime.Status(name + "/controllers")
 			var obj v1alpha1.Cell
-			err := r.Get(ctx, client.ObjectKey{Name: name}, &obj)
-			if err == nil && st.Running && obj.Status.PID == st.PID && obj.Status.HeartbeatTime != nil {
-				break
+			if err := r.Get(ctx, client.ObjectKey{Name: name}, &obj); err != nil {
+				return err
 			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("%s did not report within %s (pid %d, running %v); its log is %s",
-					name, cellStartTimeout, st.PID, st.Running, datadir.CellLogFile(c.cfg.DataDir, k))
-			case <-time.After(200 * time.Millisecond):
+			if !st.Running || obj.Status.PID != st.PID || obj.Status.HeartbeatTime == nil {
+				return fmt.Errorf("its process (pid %d, running %v) has not reported yet", st.PID, st.Running)
 			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%s did not report within %s: %w; its log is %s", name, cellStartTimeout, err, datadir.CellLogFile(c.cfg.DataDir, k))
 		}
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/cellplane/cellplane/internal/poll"
 )
 
 // ErrNotReady is returned when a store's API server does not become ready in time.
@@ -22,27 +24,24 @@ func waitReady(parent context.Context, cfg *rest.Config, logDir string, timeout 
 	if err != nil {
 		return fmt.Errorf("building store client: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(parent, timeout)
-	defer cancel()
-	var last error
-	for {
-		err := probe(ctx, hc, cfg.Host+"/readyz")
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() == nil {
-			last = err // a probe cut short by our own deadline says nothing about the server
-		}
-		select {
-		case <-ctx.Done():
-			if !errors.Is(ctx.Err(), context.DeadlineExceeded) || parent.Err() != nil {
-				return fmt.Errorf("waiting for the store API server: %w", parent.Err())
-			}
-			return fmt.Errorf("%w after %s (last check: %v; see logs in %s)", ErrNotReady, timeout, last, logDir)
-		case <-time.After(100 * time.Millisecond):
-		}
+	// Each probe is bounded by itself: one cut short by the overall deadline
+	// would say nothing about the server.
+	err = poll.Until(parent, timeout, 100*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(parent, probeTimeout)
+		defer cancel()
+		return probe(ctx, hc, cfg.Host+"/readyz")
+	})
+	switch {
+	case err == nil:
+		return nil
+	case parent.Err() != nil:
+		return fmt.Errorf("waiting for the store API server: %w", parent.Err())
 	}
+	return fmt.Errorf("%w: %w (see logs in %s)", ErrNotReady, err, logDir)
 }
+
+// probeTimeout bounds one readiness check.
+const probeTimeout = 5 * time.Second
 
 func probe(ctx context.Context, hc *http.Client, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
