@@ -17,8 +17,7 @@ import (
 // signs its own requests and sees and touches none of the first account's clusters.
 func TestAccountIsolation(t *testing.T) {
 	ctx := ctxFor(t)
-	in := framework.NewInstance(t, bins)
-	in.Start(ctx)
+	in := framework.Shared(ctx, t, bins)
 	owner := sdkClient(t, in.DataDir)
 	if _, err := owner.CreateCluster(ctx, &awseks.CreateClusterInput{
 		Name: aws.String("private"), RoleArn: aws.String("arn:aws:iam::000000000000:role/x"),

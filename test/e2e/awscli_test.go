@@ -22,8 +22,7 @@ const awsCLI = "/usr/bin/aws"
 // --endpoint-url.
 func TestAWSCLI(t *testing.T) {
 	ctx := ctxFor(t)
-	in := framework.NewInstance(t, bins)
-	in.Start(ctx)
+	in := framework.Shared(ctx, t, bins)
 	ep, err := datadir.ReadEndpoint(in.DataDir)
 	if err != nil {
 		t.Fatal(err)

@@ -37,8 +37,7 @@ const plaintextMarker = "cellplane-backup-plaintext-marker"
 // detection and the recovery point under steady writes.
 func TestBackupLocalDirectory(t *testing.T) {
 	ctx := ctxFor(t)
-	in := framework.NewInstance(t, bins)
-	in.Start(ctx)
+	in := framework.Shared(ctx, t, bins)
 	store, err := objstore.NewDir(filepath.Join(in.DataDir, "backups"))
 	if err != nil {
 		t.Fatal(err)

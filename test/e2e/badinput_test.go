@@ -12,8 +12,7 @@ import (
 // TestBadInput shows that bad requests get a clear error and change nothing.
 func TestBadInput(t *testing.T) {
 	ctx := ctxFor(t)
-	in := framework.NewInstance(t, bins)
-	in.Start(ctx)
+	in := framework.Shared(ctx, t, bins)
 	createActive(ctx, t, in, "taken")
 	clustersDir := filepath.Join(in.DataDir, "cells", "cell-1", "clusters")
 	before := tree(t, clustersDir)

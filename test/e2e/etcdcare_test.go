@@ -32,8 +32,7 @@ import (
 // without losing anything written before.
 func TestEtcdNoSpace(t *testing.T) {
 	ctx := ctxFor(t)
-	in := framework.NewInstance(t, bins)
-	in.Start(ctx)
+	in := framework.Shared(ctx, t, bins)
 	createActiveWith(ctx, t, in, "full", "--etcd-quota", "32Mi")
 	kc := kubeconfig(ctx, t, in, "full")
 	before := []string{"before-1", "before-2", "before-3"}
@@ -188,8 +187,7 @@ func checkDefragOrder(t *testing.T, steps []defragStep) {
 // as the same member, with its data, and that `cluster health` reports it.
 func TestEtcdMemberKilled(t *testing.T) {
 	ctx := ctxFor(t)
-	in := framework.NewInstance(t, bins)
-	in.Start(ctx)
+	in := framework.Shared(ctx, t, bins)
 	createActive(ctx, t, in, "sturdy")
 	kc := kubeconfig(ctx, t, in, "sturdy")
 	if _, err := kubectl(ctx, kc, "create", "configmap", "before-kill", "--from-literal=k=v"); err != nil {

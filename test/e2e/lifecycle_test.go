@@ -27,8 +27,7 @@ import (
 // and a delete that leaves nothing behind.
 func TestClusterLifecycle(t *testing.T) {
 	ctx := ctxFor(t)
-	in := framework.NewInstance(t, bins)
-	in.Start(ctx)
+	in := framework.Shared(ctx, t, bins)
 
 	cl := createActive(ctx, t, in, "demo")
 	pids := componentPIDs(t, cl)

@@ -322,8 +322,7 @@ func (l *rvLog) has(name string) bool {
 // the informer keeps running and never sees a resourceVersion go backwards.
 func TestInPlaceRestoreInformer(t *testing.T) {
 	ctx := ctxFor(t)
-	in := framework.NewInstance(t, bins)
-	in.Start(ctx)
+	in := framework.Shared(ctx, t, bins)
 	createActive(ctx, t, in, "inplace")
 	kc := kubeconfig(ctx, t, in, "inplace")
 	waitBackupStatus(ctx, t, in, "inplace", "the first full", func(b *eks.Backup) bool { return b.LastFullTime != nil })

@@ -30,8 +30,7 @@ import (
 // the proof that cellplane speaks the EKS wire protocol and not only its own client.
 func TestAWSSDK(t *testing.T) {
 	ctx := ctxFor(t)
-	in := framework.NewInstance(t, bins)
-	in.Start(ctx)
+	in := framework.Shared(ctx, t, bins)
 	sdk := sdkClient(t, in.DataDir)
 
 	create := func(name, token string, tags map[string]string) *types.Cluster {
@@ -220,8 +219,7 @@ func forgedClient(t *testing.T, dataDir, akid, secret string) *awseks.Client {
 // TestSigV4Rejections: every request must be signed by a known key with its secret.
 func TestSigV4Rejections(t *testing.T) {
 	ctx := ctxFor(t)
-	in := framework.NewInstance(t, bins)
-	in.Start(ctx)
+	in := framework.Shared(ctx, t, bins)
 	realKey, err := config.LoadSharedConfigProfile(ctx, datadir.Profile, func(o *config.LoadSharedConfigOptions) {
 		o.ConfigFiles = []string{datadir.AWSConfigFile(in.DataDir)}
 		o.CredentialsFiles = []string{datadir.AWSCredentialsFile(in.DataDir)}

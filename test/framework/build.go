@@ -70,5 +70,6 @@ func Main(m interface{ Run() int }, bins *Binaries) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	defer StopShared()
 	return m.Run()
 }
