@@ -54,7 +54,7 @@ func (f *fakeRunner) Ensure(_ context.Context, s process.Spec) (process.Status, 
 		f.running = map[string]process.Status{}
 	}
 	f.pids++
-	st := process.Status{PID: 1000 + f.pids, Running: true, StartedAt: time.Now()}
+	st := process.Status{PID: 1000 + f.pids, Running: true}
 	f.running[s.ID] = st
 	return st, nil
 }

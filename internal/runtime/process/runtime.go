@@ -15,12 +15,11 @@ var ErrClosed = errors.New("process runtime closed")
 
 // Status is a snapshot of one supervised process.
 type Status struct {
-	PID       int
-	Running   bool
-	Adopted   bool  // found running from an earlier cellplane, not started by us
-	Restarts  int32 // restarts after unexpected exits in this Runtime
-	StartedAt time.Time
-	LastExit  string // e.g. "exit status 1", "signal: killed"; unknown for adopted processes
+	PID      int
+	Running  bool
+	Adopted  bool   // found running from an earlier cellplane, not started by us
+	Restarts int32  // restarts after unexpected exits in this Runtime
+	LastExit string // e.g. "exit status 1", "signal: killed"; unknown for adopted processes
 }
 
 // Options tunes a Runtime; zero values take the documented defaults.

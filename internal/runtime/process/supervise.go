@@ -36,7 +36,7 @@ func (sv *supervised) started(inst *instance, restart bool) {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
 	sv.status.PID, sv.status.Running = inst.pid, true
-	sv.status.Adopted, sv.status.StartedAt = inst.adopted, inst.startedAt
+	sv.status.Adopted = inst.adopted
 	if restart {
 		sv.status.Restarts++
 	}
