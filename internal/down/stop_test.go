@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cellplane/cellplane/internal/datadir"
+	"github.com/cellplane/cellplane/internal/poll"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 )
 
@@ -137,12 +139,14 @@ func (p *procs) cleanup() {
 		if process.Alive(pid, st) {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for process.Alive(pid, st) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if process.Alive(pid, st) {
-			p.t.Errorf("cleanup: pid %d survived SIGKILL", pid)
+		err := poll.Until(context.Background(), 10*time.Second, 10*time.Millisecond, func() error {
+			if process.Alive(pid, st) {
+				return fmt.Errorf("pid %d survived SIGKILL", pid)
+			}
+			return nil
+		})
+		if err != nil {
+			p.t.Errorf("cleanup: %v", err)
 		}
 	}
 }
@@ -161,12 +165,14 @@ func (p *procs) startUp(dataDir string, more ...string) *exec.Cmd {
 
 func eventually(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
+	err := poll.Until(context.Background(), 20*time.Second, 20*time.Millisecond, func() error {
+		if !cond() {
+			return errors.New("the condition does not hold")
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

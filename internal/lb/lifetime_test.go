@@ -80,7 +80,7 @@ func consistently(t *testing.T, what string, d time.Duration, cond func() error)
 		if left <= 0 {
 			return
 		}
-		time.Sleep(min(100*time.Millisecond, left))
+		time.Sleep(min(100*time.Millisecond, left)) //nolint:forbidigo // samples a condition that must hold throughout the window
 	}
 }
 

@@ -83,6 +83,22 @@ func componentPIDs(t *testing.T, cl *eks.Cluster) map[string]int {
 	return pids
 }
 
+// clusterPIDs waits until every component of cluster name runs (a member
+// restarting after a fault has no PID for a moment) and returns their PIDs.
+func clusterPIDs(ctx context.Context, t *testing.T, in *framework.Instance, name string) map[string]int {
+	t.Helper()
+	var pids map[string]int
+	err := framework.Eventually(ctx, 2*time.Minute, 250*time.Millisecond, func() error {
+		var err error
+		pids, err = pidsOf(describe(ctx, t, in, name))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pids
+}
+
 // pidsOf is componentPIDs for use inside polling loops.
 func pidsOf(cl *eks.Cluster) (map[string]int, error) {
 	out := map[string]int{}

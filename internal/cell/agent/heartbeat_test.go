@@ -24,6 +24,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/cell/zones"
+	"github.com/cellplane/cellplane/internal/poll"
 )
 
 // The heartbeat patches cell-1, a cluster-scoped Cell of the region's store,
@@ -310,12 +311,14 @@ func (b *syncBuffer) String() string {
 // waitFor polls cond until it holds, failing the test after d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
+	err := poll.Until(context.Background(), d, 5*time.Millisecond, func() error {
+		if !cond() {
+			return errors.New(what + " has not happened")
 		}
-		time.Sleep(5 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

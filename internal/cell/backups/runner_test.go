@@ -24,6 +24,7 @@ import (
 	"github.com/cellplane/cellplane/internal/controlplane"
 	"github.com/cellplane/cellplane/internal/etcdcare"
 	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/poll"
 	"github.com/cellplane/cellplane/internal/store/storetest"
 )
 
@@ -182,17 +183,21 @@ func (h *backupHarness) stop() {
 
 func (h *backupHarness) waitStatus(t *testing.T, what string, ok func(*v1alpha1.BackupStatus) bool) *v1alpha1.BackupStatus {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var got *v1alpha1.BackupStatus
+	err := poll.Until(context.Background(), 10*time.Second, 20*time.Millisecond, func() error {
 		c := &v1alpha1.Cluster{}
-		if err := h.client.Get(context.Background(), h.key, c); err == nil && c.Status.Backup != nil && ok(c.Status.Backup) {
-			return c.Status.Backup
+		if err := h.client.Get(context.Background(), h.key, c); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: status %+v", what, c.Status.Backup)
+		if got = c.Status.Backup; got == nil || !ok(got) {
+			return fmt.Errorf("status %+v", got)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
+	return got
 }
 
 func (h *backupHarness) catalog(t *testing.T) backup.Catalog {
@@ -286,7 +291,7 @@ func TestBackupRunnerStopsOnDeletionAndKeepsBackups(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		before := src.revision()
-		time.Sleep(200 * time.Millisecond) // a tail tick is 20ms: ten of them with no write means no tail
+		time.Sleep(200 * time.Millisecond) //nolint:forbidigo // a quiet window: ten 20 ms tail ticks with no write mean no tail
 		if src.revision() == before {
 			break
 		}
