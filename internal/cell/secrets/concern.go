@@ -1,0 +1,119 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/backup"
+	"github.com/cellplane/cellplane/internal/backup/envelope"
+	"github.com/cellplane/cellplane/internal/backup/objstore"
+	"github.com/cellplane/cellplane/internal/cell/etcdstate"
+	"github.com/cellplane/cellplane/internal/cell/tenant"
+	"github.com/cellplane/cellplane/internal/controlplane"
+	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/kms/keyset"
+)
+
+// ConditionSecretsEncryption says whether the cluster has its keys for Secrets
+// and which one seals new writes.
+const ConditionSecretsEncryption = "SecretsEncryption"
+
+// Concern is the part of a cluster's pass that gives it its keys. It runs
+// after the restores choose their backups and before the processes start.
+type Concern struct {
+	Keys *Keys
+	// Store and BackupKMS read the backup sets restores come from; nil Store
+	// means the cell has no backup storage (restores fail on their own then).
+	Store     objstore.Store
+	BackupKMS envelope.KMS
+	Logger    *slog.Logger
+
+	imported sync.Map // cluster UID → true once its source's keys are in its keyset
+}
+
+var _ tenant.Concern = (*Concern)(nil)
+
+// Reconcile makes the cluster's keyset on its first pass and adds the keys of
+// the cluster it is restored from. A changed keyset ends the pass
+// (tenant.ErrReplan), so the plugins start from a plan that holds it.
+func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *controlplane.Plan) (err error) {
+	log := tenant.Logger(r.Logger, c)
+	set, err := r.Keys.Load(ctx, p.Dir())
+	changed := false
+	if errors.Is(err, fs.ErrNotExist) {
+		set, changed = keyset.New(), true
+		log.Info("made the cluster's key for Secrets", "key", set.Primary)
+	} else if err != nil {
+		tenant.SetCondition(c, ConditionSecretsEncryption, false, "KeysUnreadable", err.Error())
+		return fmt.Errorf("loading the cluster's keys for Secrets: %w", err)
+	}
+	if c.Spec.RestoreFrom != nil {
+		added, settled, err := r.importSource(ctx, c, p, &set)
+		if settled {
+			defer func() {
+				if err == nil {
+					r.imported.Store(c.UID, true)
+				}
+			}()
+		}
+		if err != nil {
+			tenant.SetCondition(c, ConditionSecretsEncryption, false, "SourceKeysUnreadable", err.Error())
+			return err
+		}
+		if added > 0 {
+			log.Info("added the keys of the restored cluster's source", "keys", added)
+		}
+		changed = changed || added > 0
+	}
+	if changed {
+		if err = r.Keys.Save(ctx, p.Dir(), set); err != nil {
+			return err
+		}
+	}
+	tenant.SetCondition(c, ConditionSecretsEncryption, true, "KMSv2",
+		fmt.Sprintf("Secrets are sealed by the KMS v2 plugins under key %s (%d keys held)", set.Primary, len(set.Keys)))
+	if changed {
+		return tenant.ErrReplan
+	}
+	return nil
+}
+
+// importSource merges into set the keys stored with the backup set the
+// cluster is restored from, once the restore has chosen it; it returns how
+// many keys it added and whether, once set is saved, nothing is left to
+// import.
+func (r *Concern) importSource(ctx context.Context, c *v1alpha1.Cluster, p *controlplane.Plan, set *keyset.Set) (int, bool, error) {
+	if _, done := r.imported.Load(c.UID); done || r.Store == nil {
+		return 0, false, nil
+	}
+	job, ok, err := etcdstate.For(p).Restore()
+	if err != nil || !ok {
+		return 0, false, err // not chosen yet: the restore's own step reports why
+	}
+	data, err := backup.NewAt(r.Store, r.BackupKMS, job.Prefix).SecretsKeys(ctx)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		// The source predates Secrets encryption: its Secrets are stored in
+		// the clear, which the identity provider reads.
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("reading the Secrets keys of %s: %w", job, err)
+	}
+	src, err := keyset.Unmarshal(data)
+	if err != nil {
+		return 0, false, fmt.Errorf("the Secrets keys of %s: %w", job, err)
+	}
+	before := len(set.Keys)
+	*set = set.Merge(src)
+	return len(set.Keys) - before, true, nil
+}
+
+// Health adds nothing: the plugins' own condition reports them.
+func (r *Concern) Health(context.Context, *v1alpha1.Cluster, *controlplane.Plan, bool) string {
+	return ""
+}
