@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"sync"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/backup"
@@ -22,6 +26,18 @@ import (
 // ConditionSecretsEncryption says whether the cluster has its keys for Secrets
 // and which one seals new writes.
 const ConditionSecretsEncryption = "SecretsEncryption"
+
+// errKeysLost: a cluster that had keys has none any more.
+var errKeysLost = errors.New("keys lost")
+
+// keyMessage is the SecretsEncryption condition's message when it is True;
+// keyIn reads the key back from it.
+const keyMessage = "Secrets are sealed by the KMS v2 plugins under key "
+
+func keyIn(msg string) string {
+	k, _, _ := strings.Cut(strings.TrimPrefix(msg, keyMessage), " ")
+	return k
+}
 
 // Concern is the part of a cluster's pass that gives it its keys. It runs
 // after the restores choose their backups and before the processes start.
@@ -46,6 +62,13 @@ func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *control
 	set, err := r.Keys.Load(ctx, p.Dir())
 	changed := false
 	if errors.Is(err, fs.ErrNotExist) {
+		if cond := meta.FindStatusCondition(c.Status.Conditions, ConditionSecretsEncryption); cond != nil && cond.Status == metav1.ConditionTrue {
+			// The cluster had keys: new ones would leave every stored Secret
+			// unreadable, and silently. Someone must bring the file back.
+			err := fmt.Errorf("%w: the cluster's keys for Secrets are gone from %s (it had %s)", errKeysLost, Path(p.Dir()), keyIn(cond.Message))
+			tenant.SetCondition(c, ConditionSecretsEncryption, false, "KeysLost", err.Error())
+			return err
+		}
 		set, changed = keyset.New(), true
 		log.Info("made the cluster's key for Secrets", "key", set.Primary)
 	} else if err != nil {
@@ -76,7 +99,7 @@ func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *control
 		}
 	}
 	tenant.SetCondition(c, ConditionSecretsEncryption, true, "KMSv2",
-		fmt.Sprintf("Secrets are sealed by the KMS v2 plugins under key %s (%d keys held)", set.Primary, len(set.Keys)))
+		fmt.Sprintf("%s%s (%d keys held)", keyMessage, set.Primary, len(set.Keys)))
 	if changed {
 		return tenant.ErrReplan
 	}

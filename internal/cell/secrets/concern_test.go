@@ -120,6 +120,29 @@ func TestFirstPassMakesWrappedKeys(t *testing.T) {
 	}
 }
 
+// TestLostKeysAreNotReplaced: a cluster that had keys and lost the file is
+// reported; new keys would leave its Secrets unreadable without a word.
+func TestLostKeysAreNotReplaced(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	c := cluster("demo", 4)
+	p := h.plan(c)
+	if err := h.concern.Reconcile(ctx, c, p); !errors.Is(err, tenant.ErrReplan) {
+		t.Fatalf("first Reconcile = %v, want ErrReplan", err)
+	}
+	set, _ := h.keys.Load(ctx, p.Dir())
+	if err := os.Remove(Path(p.Dir())); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.concern.Reconcile(ctx, c, h.plan(c)); !errors.Is(err, errKeysLost) {
+		t.Fatalf("Reconcile without the keys = %v, want errKeysLost", err)
+	}
+	checkCondition(t, c, metav1.ConditionFalse, set.Primary)
+	if _, err := os.Stat(Path(p.Dir())); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("new keys were made in place of the lost ones: %v", err)
+	}
+}
+
 // TestRestoreImportsSourceKeys: a cluster restored from a backup set gets
 // the keys the set carries beside its own, once the restore has chosen it.
 func TestRestoreImportsSourceKeys(t *testing.T) {
