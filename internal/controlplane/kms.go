@@ -68,14 +68,11 @@ func (kmsPlugin) Command(p *Plan, m Member) (string, []string) {
 
 // Env hands the plugin the cluster's keys: the environment is readable only
 // by the process's user and root and never written to disk. Without keys
-// the plugin refuses to start, and the supervisor retries.
+// the plugin refuses to start, and the supervisor retries. Nothing else: the
+// plugin needs no PATH or HOME, and taking cellplane's would restart it
+// whenever cellplane is started from another shell.
 func (kmsPlugin) Env(p *Plan, _ Member) []string {
 	env := []string{}
-	for _, k := range []string{"PATH", "HOME"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
 	if p.in.SecretsKeys != "" {
 		env = append(env, plugin.KeysetEnv+"="+p.in.SecretsKeys)
 	}

@@ -114,19 +114,18 @@ func TestKMSPluginSpec(t *testing.T) {
 				got = v
 			}
 		}
-		if got != enc {
-			t.Errorf("%s environment lacks the keyset", m.Name())
+		if got != enc || len(s.Env) != 1 {
+			t.Errorf("%s environment %d variables, keyset %v: want the keyset alone", m.Name(), len(s.Env), got == enc)
 		}
 		if strings.Contains(strings.Join(s.Args, " "), enc) {
 			t.Errorf("%s has its keys on its command line, which every user can read", m.Name())
 		}
 	}
-	// Without keys, nothing is handed over: the plugin refuses to start.
+	// Without keys, nothing is handed over, not even cellplane's own
+	// environment: the plugin refuses to start.
 	bare := New(testInput(t, t.TempDir(), 5))
-	for _, e := range bare.Spec(bare.Members(KindKMSPlugin)[0]).Env {
-		if strings.HasPrefix(e, plugin.KeysetEnv+"=") {
-			t.Errorf("a plan without keys hands over %q", e)
-		}
+	if env := bare.Spec(bare.Members(KindKMSPlugin)[0]).Env; env == nil || len(env) != 0 {
+		t.Errorf("a plan without keys hands over %q, want an empty environment", env)
 	}
 }
 
