@@ -63,7 +63,8 @@ func (p *proc) controllers() (manager.Manager, error) {
 		Concerns: []tenant.Concern{
 			&restore.FromBackup{Backups: bk, Dial: replay, Logger: p.log},
 			// After FromBackup, which chooses the backups whose keys it imports.
-			&secrets.Concern{Keys: p.secrets, Store: bk.Store, BackupKMS: bk.KMS, Logger: p.log},
+			&secrets.Concern{Keys: p.secrets, Store: bk.Store, BackupKMS: bk.KMS, Logger: p.log,
+				Dial: func(pl *controlplane.Plan) (secrets.Etcd, error) { return p.pool.Get(pl) }},
 			&restore.InPlace{Backups: bk, Dial: replay, Runner: p.runtime, Logger: p.log},
 			&members.Replacer{Dial: func(pl *controlplane.Plan) (members.Membership, error) { return p.pool.Get(pl) },
 				Runner: p.runtime, Logger: p.log},

@@ -31,8 +31,10 @@ const secretMarker = "cellplane-kms-plaintext-marker"
 // through kubectl is ciphertext in the cluster's etcd, read directly with the
 // cluster's etcd client certificate, yet readable through kubectl; a broken
 // KMS plugin is reported by the cluster without taking its API server out of
-// the endpoint, and its supervisor restarts it; and a cluster restored from
-// the backups holds the Secret sealed the same way and reads it.
+// the endpoint, and its supervisor restarts it; a key rotation reseals every
+// Secret under the new key and drops the old one while reads go on; and a
+// cluster restored from the backups holds the Secret sealed the same way and
+// reads it.
 func TestSecurityKMSSecretsEncrypted(t *testing.T) {
 	ctx := ctxFor(t)
 	in := framework.Shared(ctx, t, bins)
@@ -55,7 +57,12 @@ func TestSecurityKMSSecretsEncrypted(t *testing.T) {
 		checkPluginDownReported(ctx, t, in, "kms-src", kc)
 	})
 
+	t.Run("key rotation", func(t *testing.T) {
+		checkKeyRotation(ctx, t, in, "kms-src", kc, keyID(sealed))
+	})
+
 	t.Run("restored from backup", func(t *testing.T) {
+		sealed := checkSealedInEtcd(ctx, t, in, "kms-src", "s1")
 		waitBackupStatus(ctx, t, in, "kms-src", "the first full", func(b *eks.Backup) bool { return b.LastFullTime != nil })
 		checkBackupCreate(ctx, t, in, "kms-src")
 		start := time.Now()
@@ -222,4 +229,57 @@ func condition(cl *eks.Cluster, typ string) *eks.Condition {
 		}
 	}
 	return nil
+}
+
+// checkKeyRotation rotates the cluster's key while a reader keeps reading the
+// Secret through the endpoint: no read fails, etcd then shows the Secret
+// under a new key, and the cluster holds that key alone.
+func checkKeyRotation(ctx context.Context, t *testing.T, in *framework.Instance, name, kc, oldKey string) {
+	t.Helper()
+	readCtx, stopReads := context.WithCancel(ctx)
+	type result struct {
+		reads int
+		errs  []error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		for readCtx.Err() == nil {
+			out, err := kubectl(readCtx, kc, "-n", "default", "get", "secret", "s1", "-o", "jsonpath={.data.token}")
+			if readCtx.Err() != nil {
+				break
+			}
+			r.reads++
+			if v, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(out)); err != nil || derr != nil || string(v) != secretMarker {
+				r.errs = append(r.errs, fmt.Errorf("read %d: %q, %v", r.reads, out, err))
+			}
+		}
+		done <- r
+	}()
+	start := time.Now()
+	out, errOut, err := in.CLI(ctx, "cluster", "rotate-secrets-key", name, "--wait", "--timeout", "3m")
+	stopReads()
+	r := <-done
+	if err != nil {
+		t.Fatalf("cluster rotate-secrets-key: %v\n%s%s\ncell log:\n%s", err, out, errOut, cellLog(t, in))
+	}
+	t.Logf("rotation took %s, %d reads meanwhile:\n%s%s", time.Since(start).Round(100*time.Millisecond), r.reads, errOut, out)
+	if len(r.errs) > 0 || r.reads == 0 {
+		t.Errorf("%d of %d reads failed during the rotation: %v", len(r.errs), r.reads, r.errs)
+	}
+	newKey := keyID(checkSealedInEtcd(ctx, t, in, name, "s1"))
+	if newKey == "" || newKey == oldKey {
+		t.Errorf("after the rotation etcd shows the Secret under %q, before under %q", newKey, oldKey)
+	}
+	c := condition(describe(ctx, t, in, name), v1alpha1.ConditionSecretsEncryption)
+	if c == nil || !strings.Contains(c.Message, newKey+" (1 keys held)") {
+		t.Errorf("%s = %+v: want the new key %s alone", v1alpha1.ConditionSecretsEncryption, c, newKey)
+	}
+	checkSecretReadable(ctx, t, kc, "s1")
+	if _, err := kubectl(ctx, kc, "-n", "default", "create", "secret", "generic", "after-rotation", "--from-literal=token="+secretMarker); err != nil {
+		t.Fatal(err)
+	}
+	if k := keyID(checkSealedInEtcd(ctx, t, in, name, "after-rotation")); k != newKey {
+		t.Errorf("a Secret written after the rotation is sealed under %q, want %q", k, newKey)
+	}
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+
+	"github.com/cellplane/cellplane/internal/kms/keyset"
 )
 
 // saveSecretsKeys stores the cluster's keys for Secrets with its backups
 // when they changed since this worker last stored them: a set whose Secrets
-// cannot be opened restores nothing a tenant can read. Keys are only ever
-// added, so the newest copy opens every backup in the set.
+// cannot be opened restores nothing a tenant can read. The keys already
+// stored are kept beside the cluster's current ones, so a key the cluster
+// retired after a rotation still opens the older backups.
 func (w *worker) saveSecretsKeys(ctx context.Context) error {
 	if w.r.SecretsKeys == nil {
 		return nil
@@ -22,7 +25,21 @@ func (w *worker) saveSecretsKeys(ctx context.Context) error {
 	if sum == w.secretsSum {
 		return nil
 	}
-	if err := w.set.PutSecretsKeys(ctx, keys); err != nil {
+	cur, err := keyset.Unmarshal(keys)
+	if err != nil {
+		return err
+	}
+	if stored, err := w.set.SecretsKeys(ctx); err == nil {
+		// A stored copy that cannot be read is replaced rather than kept.
+		if prev, err := keyset.Unmarshal(stored); err == nil {
+			cur = cur.Merge(prev)
+		}
+	}
+	data, err := cur.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := w.set.PutSecretsKeys(ctx, data); err != nil {
 		return err
 	}
 	w.secretsSum = sum

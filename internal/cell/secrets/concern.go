@@ -25,7 +25,7 @@ import (
 
 // ConditionSecretsEncryption says whether the cluster has its keys for Secrets
 // and which one seals new writes.
-const ConditionSecretsEncryption = "SecretsEncryption"
+const ConditionSecretsEncryption = v1alpha1.ConditionSecretsEncryption
 
 // errKeysLost: a cluster that had keys has none any more.
 var errKeysLost = errors.New("keys lost")
@@ -47,7 +47,10 @@ type Concern struct {
 	// means the cell has no backup storage (restores fail on their own then).
 	Store     objstore.Store
 	BackupKMS envelope.KMS
-	Logger    *slog.Logger
+	// Dial returns the cluster's etcd, which key rotations read to see which
+	// key sealed each Secret.
+	Dial   func(p *controlplane.Plan) (Etcd, error)
+	Logger *slog.Logger
 
 	imported sync.Map // cluster UID → true once its source's keys are in its keyset
 }
@@ -98,6 +101,11 @@ func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *control
 			return err
 		}
 	}
+	rotated, err := r.startRotation(ctx, c, p.Dir(), &set)
+	if err != nil {
+		return err
+	}
+	changed = changed || rotated
 	tenant.SetCondition(c, ConditionSecretsEncryption, true, "KMSv2",
 		fmt.Sprintf("%s%s (%d keys held)", keyMessage, set.Primary, len(set.Keys)))
 	if changed {
@@ -136,7 +144,20 @@ func (r *Concern) importSource(ctx context.Context, c *v1alpha1.Cluster, p *cont
 	return len(set.Keys) - before, true, nil
 }
 
-// Health adds nothing: the plugins' own condition reports them.
-func (r *Concern) Health(context.Context, *v1alpha1.Cluster, *controlplane.Plan, bool) string {
+// Health carries a key rotation on once the cluster runs. A rotation keeps
+// the cluster Ready: every key it needs stays held until nothing is sealed
+// under it. The plugins' own condition reports the plugins.
+func (r *Concern) Health(ctx context.Context, c *v1alpha1.Cluster, p *controlplane.Plan, etcdHealthy bool) string {
+	if !etcdHealthy || c.Status.Status != v1alpha1.StatusActive || r.Dial == nil {
+		return ""
+	}
+	msg, err := r.rewrap(ctx, c, p)
+	switch {
+	case err != nil:
+		tenant.Logger(r.Logger, c).Warn("rotating the cluster's key for Secrets", "err", err)
+		tenant.SetCondition(c, ConditionSecretsEncryption, true, "Rotating", "retrying: "+err.Error())
+	case msg != "":
+		tenant.SetCondition(c, ConditionSecretsEncryption, true, "Rotating", msg)
+	}
 	return ""
 }
