@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,7 +53,7 @@ type Concern struct {
 	Dial   func(p *controlplane.Plan) (Etcd, error)
 	Logger *slog.Logger
 
-	imported sync.Map // cluster UID → true once its source's keys are in its keyset
+	imported sync.Map // restoreSource.memo → true once its keys are in the keyset
 }
 
 var _ tenant.Concern = (*Concern)(nil)
@@ -60,7 +61,7 @@ var _ tenant.Concern = (*Concern)(nil)
 // Reconcile makes the cluster's keyset on its first pass and adds the keys of
 // the cluster it is restored from. A changed keyset ends the pass
 // (tenant.ErrReplan), so the plugins start from a plan that holds it.
-func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *controlplane.Plan) (err error) {
+func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *controlplane.Plan) error {
 	log := tenant.Logger(r.Logger, c)
 	set, err := r.Keys.Load(ctx, p.Dir())
 	changed := false
@@ -78,28 +79,22 @@ func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *control
 		tenant.SetCondition(c, ConditionSecretsEncryption, false, "KeysUnreadable", err.Error())
 		return fmt.Errorf("loading the cluster's keys for Secrets: %w", err)
 	}
-	if c.Spec.RestoreFrom != nil {
-		added, settled, err := r.importSource(ctx, c, p, &set)
-		if settled {
-			defer func() {
-				if err == nil {
-					r.imported.Store(c.UID, true)
-				}
-			}()
-		}
-		if err != nil {
-			tenant.SetCondition(c, ConditionSecretsEncryption, false, "SourceKeysUnreadable", err.Error())
-			return err
-		}
-		if added > 0 {
-			log.Info("added the keys of the restored cluster's source", "keys", added)
-		}
-		changed = changed || added > 0
+	added, settled, err := r.importRestored(ctx, c, p, &set)
+	if err != nil {
+		tenant.SetCondition(c, ConditionSecretsEncryption, false, "SourceKeysUnreadable", err.Error())
+		return err
 	}
+	if added > 0 {
+		log.Info("added the keys the restored backups were sealed under", "keys", added)
+	}
+	changed = changed || added > 0
 	if changed {
 		if err = r.Keys.Save(ctx, p.Dir(), set); err != nil {
 			return err
 		}
+	}
+	for _, m := range settled {
+		r.imported.Store(m, true)
 	}
 	rotated, err := r.startRotation(ctx, c, p.Dir(), &set)
 	if err != nil {
@@ -114,34 +109,70 @@ func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *control
 	return nil
 }
 
-// importSource merges into set the keys stored with the backup set the
-// cluster is restored from, once the restore has chosen it; it returns how
-// many keys it added and whether, once set is saved, nothing is left to
-// import.
-func (r *Concern) importSource(ctx context.Context, c *v1alpha1.Cluster, p *controlplane.Plan, set *keyset.Set) (int, bool, error) {
-	if _, done := r.imported.Load(c.UID); done || r.Store == nil {
-		return 0, false, nil
+// restoreSource is a backup set a restore of the cluster reads.
+type restoreSource struct{ memo, prefix, what string }
+
+// importRestored merges into set the keys stored with the backup sets the
+// cluster is restored from: the source's (spec.restoreFrom) once the restore
+// has chosen it, and its own during an in-place restore, which may bring
+// back Secrets sealed under a key retired since. It returns how many keys it
+// added and the imports that are settled once set is saved.
+func (r *Concern) importRestored(ctx context.Context, c *v1alpha1.Cluster, p *controlplane.Plan, set *keyset.Set) (int, []string, error) {
+	if r.Store == nil {
+		return 0, nil, nil
 	}
-	job, ok, err := etcdstate.For(p).Restore()
-	if err != nil || !ok {
-		return 0, false, err // not chosen yet: the restore's own step reports why
+	rec := etcdstate.For(p)
+	var sources []restoreSource
+	if c.Spec.RestoreFrom != nil {
+		job, ok, err := rec.Restore()
+		if err != nil {
+			return 0, nil, err
+		}
+		if ok { // else not chosen yet: the restore's own step reports why
+			sources = append(sources, restoreSource{string(c.UID), job.Prefix, job.String()})
+		}
 	}
-	data, err := backup.NewAt(r.Store, r.BackupKMS, job.Prefix).SecretsKeys(ctx)
+	job, ok, err := rec.InPlace()
+	if err != nil {
+		return 0, nil, err
+	}
+	if ok && !rec.InPlaceDone() {
+		sources = append(sources, restoreSource{string(c.UID) + "@" + job.StartedAt.Format(time.RFC3339), job.Prefix, "the in-place restore's backups"})
+	}
+	added := 0
+	var settled []string
+	for _, src := range sources {
+		if _, done := r.imported.Load(src.memo); done {
+			continue
+		}
+		n, err := r.importFrom(ctx, src.prefix, set)
+		if err != nil {
+			return added, settled, fmt.Errorf("the Secrets keys of %s: %w", src.what, err)
+		}
+		added += n
+		settled = append(settled, src.memo)
+	}
+	return added, settled, nil
+}
+
+// importFrom merges the keys the backup set at prefix carries into set.
+func (r *Concern) importFrom(ctx context.Context, prefix string, set *keyset.Set) (int, error) {
+	data, err := backup.NewAt(r.Store, r.BackupKMS, prefix).SecretsKeys(ctx)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		// The source predates Secrets encryption: its Secrets are stored in
 		// the clear, which the identity provider reads.
-		return 0, true, nil
+		return 0, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("reading the Secrets keys of %s: %w", job, err)
+		return 0, err
 	}
 	src, err := keyset.Unmarshal(data)
 	if err != nil {
-		return 0, false, fmt.Errorf("the Secrets keys of %s: %w", job, err)
+		return 0, err
 	}
 	before := len(set.Keys)
 	*set = set.Merge(src)
-	return len(set.Keys) - before, true, nil
+	return len(set.Keys) - before, nil
 }
 
 // Health carries a key rotation on once the cluster runs. A rotation keeps

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -183,6 +184,38 @@ func TestRestoreImportsSourceKeys(t *testing.T) {
 	}
 	if err := h.concern.Reconcile(ctx, c, h.plan(c)); err != nil {
 		t.Fatalf("Reconcile once imported = %v", err)
+	}
+}
+
+// TestInPlaceRestoreBringsBackRetiredKeys: an in-place restore may bring back
+// Secrets sealed under a key retired since; the keys its set carries return.
+func TestInPlaceRestoreBringsBackRetiredKeys(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	c := cluster("demo", 5)
+	p := h.plan(c)
+	if err := h.concern.Reconcile(ctx, c, p); !errors.Is(err, tenant.ErrReplan) {
+		t.Fatal(err)
+	}
+	retired := keyset.New()
+	ref := backup.Ref{Namespace: c.Namespace, Name: c.Name, UID: string(c.UID)}
+	data, _ := retired.Marshal()
+	if err := backup.New(h.store, h.bkms, ref).PutSecretsKeys(ctx, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := etcdstate.For(p).SaveInPlace(etcdstate.InPlaceJob{Reason: "Requested", Prefix: ref.Prefix(), StartedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	own, _ := h.keys.Load(ctx, p.Dir())
+	if err := h.concern.Reconcile(ctx, c, h.plan(c)); !errors.Is(err, tenant.ErrReplan) {
+		t.Fatalf("Reconcile during an in-place restore = %v, want ErrReplan", err)
+	}
+	got, _ := h.keys.Load(ctx, p.Dir())
+	if !got.Contains(retired) || got.Primary != own.Primary {
+		t.Errorf("keys during the in-place restore: %+v; want %s back beside the primary %s", got, retired.Primary, own.Primary)
+	}
+	if err := h.concern.Reconcile(ctx, c, h.plan(c)); err != nil {
+		t.Errorf("Reconcile once imported = %v", err)
 	}
 }
 

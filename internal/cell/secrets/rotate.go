@@ -152,6 +152,11 @@ func (r *Concern) rewrap(ctx context.Context, c *v1alpha1.Cluster, p *controlpla
 	if len(stale) > 0 {
 		return fmt.Sprintf("rewriting %d Secrets sealed under older keys", len(stale)), rewrite(ctx, cs, stale)
 	}
+	// The canary has served; a Secret of the tenant's cluster left behind
+	// would only puzzle the tenant.
+	if err := cs.CoreV1().Secrets(metav1.NamespaceSystem).Delete(ctx, canaryName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("deleting the canary Secret: %w", err)
+	}
 	return "", r.retire(ctx, c, p, set, rot)
 }
 
