@@ -71,7 +71,7 @@ func TestDown(t *testing.T) {
 		if _, err := in.Client().ListAllClusters(ctx); err == nil {
 			t.Error("the regional API still answers")
 		}
-		if !strings.Contains(out, "stopped 10 processes") || !strings.Contains(errOut, "stopping 3 tenant etcd members ... done") {
+		if !strings.Contains(out, "stopped 12 processes") || !strings.Contains(errOut, "stopping 3 tenant etcd members ... done") {
 			t.Errorf("down --yes did not report what it stopped")
 		}
 	}) {
