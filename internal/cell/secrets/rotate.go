@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -125,6 +126,7 @@ func (r *Concern) rewrap(ctx context.Context, c *v1alpha1.Cluster, p *controlpla
 	if err != nil {
 		return "", err
 	}
+	var behind []string
 	for _, api := range p.Members(controlplane.KindAPIServer) {
 		cs, err := adminClient(p, api)
 		if err != nil {
@@ -136,10 +138,14 @@ func (r *Concern) rewrap(ctx context.Context, c *v1alpha1.Cluster, p *controlpla
 		}
 		if sealed != set.Primary {
 			// The API server asks its plugin for the key ID at its next health
-			// check; asking for that check now saves it waiting for its poll.
+			// check (at most 20 s after the last); asking for that check now
+			// saves waiting for its one-minute poll.
 			_ = cs.Discovery().RESTClient().Get().AbsPath("/readyz/kms-providers").Do(ctx).Error()
-			return fmt.Sprintf("waiting for %s to seal under key %s (it sealed under %q)", api.Name(), set.Primary, sealed), nil
+			behind = append(behind, api.Name())
 		}
+	}
+	if len(behind) > 0 {
+		return fmt.Sprintf("waiting for %s to seal under key %s", strings.Join(behind, " and "), set.Primary), nil
 	}
 	cs, err := adminClient(p, p.Members(controlplane.KindAPIServer)[0])
 	if err != nil {
