@@ -257,7 +257,11 @@ func TestComponentStatuses(t *testing.T) {
 	}
 	for i, m := range members {
 		s := got[i]
-		if s.Name != m.Name() || s.Zone != m.Zone || s.Address != m.Address() || s.Ready != (results[i] == nil) {
+		addr := m.Address()
+		if m.Port == 0 { // a KMS plugin: a unix socket, no address to show
+			addr = ""
+		}
+		if s.Name != m.Name() || s.Zone != m.Zone || s.Address != addr || s.Ready != (results[i] == nil) {
 			t.Errorf("status %d = %+v for %s", i, s, m.Name())
 		}
 		if results[i] != nil && s.Message != results[i].Error() {
