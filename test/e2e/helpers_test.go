@@ -111,8 +111,8 @@ func pidsOf(cl *eks.Cluster) (map[string]int, error) {
 		}
 		out[c.Name] = c.PID
 	}
-	if len(out) != 9 {
-		return nil, fmt.Errorf("want 9 components (3 etcd, 2 of each other), got %d: %v", len(out), out)
+	if len(out) != 11 {
+		return nil, fmt.Errorf("want 11 components (3 etcd, 2 of each other), got %d: %v", len(out), out)
 	}
 	return out, nil
 }
