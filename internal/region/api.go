@@ -107,7 +107,7 @@ func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger) 
 	}
 	a := &RegionAPI{Cache: c, tally: placement.NewTally(), names: regionapi.NewClusterNames()}
 	a.Handler, err = regionapi.NewHandler(regionapi.Config{
-		Client: cl, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log, Verifier: verifier,
+		Client: cl, Cache: c, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log, Verifier: verifier,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating regional API: %w", err)

@@ -58,6 +58,9 @@ func newCluster(account string, in *eks.CreateClusterInput) (*v1alpha1.Cluster, 
 		},
 		Spec: v1alpha1.ClusterSpec{Name: in.Name, Version: minor, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken},
 	}
+	if in.DeletionProtection != nil {
+		c.Spec.DeletionProtection = *in.DeletionProtection
+	}
 	if in.Cellplane != nil {
 		c.Spec.EtcdQuotaBytes = in.Cellplane.EtcdQuotaBytes
 		if fb := in.Cellplane.FromBackup; fb != nil {
@@ -78,13 +81,24 @@ func (s *server) createOrAdopt(ctx context.Context, want *v1alpha1.Cluster) (*v1
 	if err != nil || existing != nil {
 		return adoptOrRefuse(existing, want, err)
 	}
-	// Placement first: when no cell has room, the request leaves nothing behind.
+	ns, err := s.accountNamespace(ctx, want.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	// The account's quota, then placement: a request refused by either leaves
+	// nothing behind.
+	stored, err := s.quota.reserve(ctx, ns, want)
+	if err != nil {
+		return nil, err
+	}
+	created := false
+	defer func() { stored(created) }()
 	done, err := s.place(ctx, want)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	if err := s.ensureNamespace(ctx, want.Namespace, want.Labels[v1alpha1.LabelAccount]); err != nil {
+	if err := s.ensureNamespace(ctx, ns, want.Namespace, want.Labels[v1alpha1.LabelAccount]); err != nil {
 		return nil, err
 	}
 	err = s.store.Create(ctx, want)
@@ -96,7 +110,9 @@ func (s *server) createOrAdopt(ctx context.Context, want *v1alpha1.Cluster) (*v1
 	if err != nil {
 		return nil, fmt.Errorf("storing cluster %s: %w", want.Spec.Name, err)
 	}
+	created = true
 	s.log.Info("created cluster", "cluster", want.Spec.Name, "cell", want.Spec.Cell, "account", want.Labels[v1alpha1.LabelAccount])
+	s.fresh.wrote(want, want.ResourceVersion)
 	s.awaitCached(ctx, want)
 	return want, nil
 }
@@ -142,6 +158,7 @@ func sameRequest(existing, want *v1alpha1.Cluster) bool {
 		existing.Spec.ClientRequestToken == want.Spec.ClientRequestToken &&
 		existing.Spec.Version == want.Spec.Version &&
 		existing.Spec.EtcdQuotaBytes == want.Spec.EtcdQuotaBytes &&
+		existing.Spec.DeletionProtection == want.Spec.DeletionProtection &&
 		sameRestore(existing.Spec.RestoreFrom, want.Spec.RestoreFrom) &&
 		maps.Equal(existing.Spec.Tags, want.Spec.Tags) &&
 		existing.Annotations[annotationEKSRequest] == want.Annotations[annotationEKSRequest]

@@ -94,6 +94,16 @@ func (n *ClusterNames) has(key client.ObjectKey) bool {
 	return a != nil && a.names[key.Name] != ""
 }
 
+// count is how many clusters the index shows in the namespace.
+func (n *ClusterNames) count(namespace string) int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if a := n.byNS[namespace]; a != nil {
+		return len(a.names)
+	}
+	return 0
+}
+
 // sorted returns the namespace's cluster names in byte order. The slice is
 // shared: callers must not change it.
 func (n *ClusterNames) sorted(namespace string) []string {

@@ -16,6 +16,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/redact"
 )
 
 // updatesOfRequest returns the updates of the cluster a request names, after
@@ -158,6 +159,9 @@ func (s *server) recordUpdate(ctx context.Context, c *v1alpha1.Cluster, spec v1a
 			APIVersion: v1alpha1.GroupVersion.String(), Kind: "Cluster", Name: c.Name, UID: c.UID,
 		}}
 	}
+	if err := s.makeRoomForUpdate(ctx, c); err != nil {
+		return nil, err
+	}
 	if err := s.createUpdate(ctx, u); err != nil {
 		return nil, err
 	}
@@ -167,6 +171,49 @@ func (s *server) recordUpdate(ctx context.Context, c *v1alpha1.Cluster, spec v1a
 	}
 	s.log.Info("recorded update", "cluster", c.Spec.Name, "update", spec.ID, "type", spec.Type, "status", status)
 	return u, nil
+}
+
+// MaxUpdatesPerCluster bounds the update records kept per cluster: the
+// region store is not an audit log, and a tenant calling UpdateClusterConfig
+// in a loop must not grow it without end. It is also ListUpdates' largest
+// page, so one page always shows every record kept.
+const MaxUpdatesPerCluster = 100
+
+// makeRoomForUpdate prunes the cluster's oldest finished updates (Successful,
+// Failed or Cancelled) so that a new one keeps it at MaxUpdatesPerCluster;
+// DescribeUpdate then answers not found for them, and their
+// clientRequestTokens are forgotten. Updates in progress are never pruned: a
+// cluster with MaxUpdatesPerCluster of them is refused a new one.
+func (s *server) makeRoomForUpdate(ctx context.Context, c *v1alpha1.Cluster) error {
+	ups, err := s.updatesOf(ctx, c)
+	if err != nil {
+		return err
+	}
+	excess := len(ups) - (MaxUpdatesPerCluster - 1)
+	if excess <= 0 {
+		return nil
+	}
+	slices.SortStableFunc(ups, func(a, b v1alpha1.ClusterUpdate) int {
+		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
+	})
+	for i := range ups {
+		if excess == 0 {
+			break
+		}
+		u := &ups[i]
+		if u.Status.Status == "" || u.Status.Status == eks.UpdateStatusInProgress {
+			continue
+		}
+		if err := s.store.Delete(ctx, u); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("pruning update %s of cluster %s: %w", u.Spec.ID, c.Spec.Name, err)
+		}
+		s.log.Debug("pruned update", "cluster", c.Spec.Name, "update", u.Spec.ID)
+		excess--
+	}
+	if excess > 0 {
+		return publicf(errdefs.ErrLimitExceeded, "Cluster %s keeps at most %d update records, and too many of them are in progress to make room; retry once one finishes.", c.Spec.Name, MaxUpdatesPerCluster)
+	}
+	return nil
 }
 
 // createUpdate stores u, drawing another name in the unlikely case the random
@@ -201,7 +248,7 @@ func toWireUpdate(u *v1alpha1.ClusterUpdate) *eks.Update {
 		out.Params = append(out.Params, eks.UpdateParam{Type: p.Type, Value: p.Value})
 	}
 	for _, e := range u.Status.Errors {
-		out.Errors = append(out.Errors, eks.ErrorDetail{ErrorCode: e.ErrorCode, ErrorMessage: e.ErrorMessage, ResourceIDs: e.ResourceIDs})
+		out.Errors = append(out.Errors, eks.ErrorDetail{ErrorCode: e.ErrorCode, ErrorMessage: redact.Text(e.ErrorMessage), ResourceIDs: e.ResourceIDs})
 	}
 	return out
 }
