@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cellplane/cellplane/internal/region/api"
+	"github.com/cellplane/cellplane/internal/quota"
 )
 
 func newAccountLimit(g *globals) *cobra.Command {
@@ -18,8 +18,8 @@ func newAccountLimit(g *globals) *cobra.Command {
 			var n *int
 			if maxClusters != "" && maxClusters != "default" {
 				v, err := strconv.Atoi(maxClusters)
-				if err != nil || v < 0 || v > api.MaxClustersLimit {
-					return usagef("--max-clusters wants a whole number from 0 to %d, or default; got %q", api.MaxClustersLimit, maxClusters)
+				if err != nil || v < 0 || v > quota.MaxClustersLimit {
+					return usagef("--max-clusters wants a whole number from 0 to %d, or default; got %q", quota.MaxClustersLimit, maxClusters)
 				}
 				n = &v
 			}

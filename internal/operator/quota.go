@@ -15,7 +15,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/account"
 	"github.com/cellplane/cellplane/internal/errdefs"
-	regionapi "github.com/cellplane/cellplane/internal/region/api"
+	"github.com/cellplane/cellplane/internal/quota"
 )
 
 // ClusterLimit is an account's limit on clusters in the region.
@@ -32,7 +32,7 @@ func (a *Accounts) MaxClusters(ctx context.Context, id string) (ClusterLimit, er
 	if err := a.mustExist(ctx, id); err != nil {
 		return ClusterLimit{}, err
 	}
-	out := ClusterLimit{Account: id, MaxClusters: regionapi.DefaultMaxClusters}
+	out := ClusterLimit{Account: id, MaxClusters: quota.DefaultMaxClusters}
 	var ns corev1.Namespace
 	err := a.region.Get(ctx, client.ObjectKey{Name: v1alpha1.Namespace(id)}, &ns)
 	if apierrors.IsNotFound(err) {
@@ -42,7 +42,7 @@ func (a *Accounts) MaxClusters(ctx context.Context, id string) (ClusterLimit, er
 		return out, fmt.Errorf("reading the namespace of account %s: %w", id, err)
 	}
 	if v := ns.Annotations[v1alpha1.AnnotationMaxClusters]; v != "" {
-		n, err := regionapi.ParseMaxClusters(v)
+		n, err := quota.ParseMaxClusters(v)
 		if err != nil {
 			return out, fmt.Errorf("account %s: %w", id, err)
 		}
@@ -56,7 +56,7 @@ func (a *Accounts) MaxClusters(ctx context.Context, id string) (ClusterLimit, er
 // keep running: only new creates are refused.
 func (a *Accounts) SetMaxClusters(ctx context.Context, id string, n *int) error {
 	if n != nil {
-		if _, err := regionapi.ParseMaxClusters(fmt.Sprint(*n)); err != nil {
+		if _, err := quota.ParseMaxClusters(fmt.Sprint(*n)); err != nil {
 			return err
 		}
 	}

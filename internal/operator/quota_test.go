@@ -12,7 +12,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
-	regionapi "github.com/cellplane/cellplane/internal/region/api"
+	"github.com/cellplane/cellplane/internal/quota"
 )
 
 func TestMaxClusters(t *testing.T) {
@@ -31,7 +31,7 @@ func TestMaxClusters(t *testing.T) {
 			t.Errorf("deleting the test's account: %v", err)
 		}
 	})
-	if l, err := a.MaxClusters(ctx, acct.ID); err != nil || l.MaxClusters != regionapi.DefaultMaxClusters || l.Override {
+	if l, err := a.MaxClusters(ctx, acct.ID); err != nil || l.MaxClusters != quota.DefaultMaxClusters || l.Override {
 		t.Fatalf("default limit = %+v, %v", l, err)
 	}
 	// Before the account's first cluster: the namespace is made, labelled as
@@ -57,7 +57,7 @@ func TestMaxClusters(t *testing.T) {
 	if err := a.SetMaxClusters(ctx, acct.ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := a.MaxClusters(ctx, acct.ID); l.MaxClusters != regionapi.DefaultMaxClusters || l.Override {
+	if l, _ := a.MaxClusters(ctx, acct.ID); l.MaxClusters != quota.DefaultMaxClusters || l.Override {
 		t.Fatalf("limit after returning to the default: %+v", l)
 	}
 

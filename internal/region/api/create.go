@@ -14,6 +14,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/quota"
 )
 
 // annotationEKSRequest holds the JSON of the create request's fields that
@@ -87,9 +88,9 @@ func (s *server) createOrAdopt(ctx context.Context, want *v1alpha1.Cluster) (*v1
 	}
 	// The account's quota, then placement: a request refused by either leaves
 	// nothing behind.
-	stored, err := s.quota.reserve(ctx, ns, want)
+	stored, err := s.quota.Reserve(ctx, ns, want)
 	if err != nil {
-		return nil, err
+		return nil, quotaError(want, err)
 	}
 	created := false
 	defer func() { stored(created) }()
@@ -112,7 +113,7 @@ func (s *server) createOrAdopt(ctx context.Context, want *v1alpha1.Cluster) (*v1
 	}
 	created = true
 	s.log.Info("created cluster", "cluster", want.Spec.Name, "cell", want.Spec.Cell, "account", want.Labels[v1alpha1.LabelAccount])
-	s.fresh.wrote(want, want.ResourceVersion)
+	s.fresh.Wrote(objectKey(want), want.ResourceVersion)
 	s.awaitCached(ctx, want)
 	return want, nil
 }
@@ -194,4 +195,14 @@ func (s *server) place(ctx context.Context, c *v1alpha1.Cluster) (done func(), e
 	c.Labels[v1alpha1.LabelCell] = cell
 	s.log.LogAttrs(ctx, slog.LevelDebug, "placed cluster", slog.String("cluster", c.Spec.Name), slog.String("cell", cell))
 	return done, nil
+}
+
+// quotaError words a refusal of the account's cluster quota for the caller.
+func quotaError(want *v1alpha1.Cluster, err error) error {
+	var ex *quota.Exceeded
+	if !errors.As(err, &ex) {
+		return err
+	}
+	return &publicError{kind: err, msg: fmt.Sprintf("Cluster %s cannot be created: account %s has %d clusters in this region and may have at most %d. Delete a cluster (deleting ones count until they are gone) or ask the operator to raise the limit.",
+		want.Spec.Name, ex.Account, ex.Used, ex.Limit)}
 }

@@ -93,7 +93,7 @@ func (s *server) markDeleted(r *http.Request, c *v1alpha1.Cluster) error {
 	}
 	// A delete answers no resourceVersion: any newer one than the version
 	// deleted shows the deletion to a cached read.
-	s.fresh.wroteAfter(c, c.ResourceVersion)
+	s.fresh.WroteAfter(objectKey(c), c.ResourceVersion)
 	// The store set its own timestamp; this copy only has to render as DELETING.
 	now := metav1.Now()
 	c.DeletionTimestamp = &now

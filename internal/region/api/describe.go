@@ -36,13 +36,13 @@ func (s *server) readCluster(ctx context.Context, account, name string) (*v1alph
 	err := s.cache.Get(ctx, key, &c)
 	switch {
 	case apierrors.IsNotFound(err):
-		if !s.fresh.satisfied(key, "") {
+		if !s.fresh.Satisfied(key, "") {
 			return s.getCluster(ctx, account, name)
 		}
 		return nil, clusterNotFound(name)
 	case err != nil:
 		return nil, fmt.Errorf("getting cluster %s from the region cache: %w", name, err)
-	case !s.fresh.satisfied(key, c.ResourceVersion):
+	case !s.fresh.Satisfied(key, c.ResourceVersion):
 		return s.getCluster(ctx, account, name)
 	case c.Spec.Name != name:
 		return nil, clusterNotFound(name)

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/quota"
 )
 
 // ClusterNames keeps every account's cluster names sorted, current from the
@@ -86,16 +87,16 @@ func (n *ClusterNames) remove(key client.ObjectKey) {
 	}
 }
 
-// has reports whether the index shows the object.
-func (n *ClusterNames) has(key client.ObjectKey) bool {
+// Has reports whether the index shows the object.
+func (n *ClusterNames) Has(key client.ObjectKey) bool {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	a := n.byNS[key.Namespace]
 	return a != nil && a.names[key.Name] != ""
 }
 
-// count is how many clusters the index shows in the namespace.
-func (n *ClusterNames) count(namespace string) int {
+// Count is how many clusters the index shows in the namespace.
+func (n *ClusterNames) Count(namespace string) int {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	if a := n.byNS[namespace]; a != nil {
@@ -133,3 +134,12 @@ func (n *ClusterNames) sorted(namespace string) []string {
 // HasSynced reports whether the index has seen every cluster the informer
 // listed at start.
 func (n *ClusterNames) HasSynced() bool { return n.reg != nil && n.reg.HasSynced() }
+
+// indexOf is names as the quota's index: nil stays nil (an interface holding
+// a nil pointer would not), so the quota lists the store instead.
+func indexOf(names *ClusterNames) quota.Index {
+	if names == nil {
+		return nil
+	}
+	return names
+}

@@ -29,7 +29,7 @@ func TestClusterNames(t *testing.T) {
 	if want := []string{"C_1", "a", "b", "c"}; !slices.Equal(first, want) {
 		t.Fatalf("sorted = %q, want %q (byte order, one account only)", first, want)
 	}
-	if !n.has(client.ObjectKeyFromObject(named("acct-1", "a"))) || n.has(client.ObjectKeyFromObject(named("acct-2", "a"))) {
+	if !n.Has(client.ObjectKeyFromObject(named("acct-1", "a"))) || n.Has(client.ObjectKeyFromObject(named("acct-2", "a"))) {
 		t.Fatal("has disagrees with what was set")
 	}
 

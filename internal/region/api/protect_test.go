@@ -10,6 +10,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/freshness"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
@@ -132,7 +133,7 @@ func TestDeleteDecidesOnTheVersionItDeletes(t *testing.T) {
 	h := newHarness(t)
 	h.create(eks.CreateClusterInput{Name: "racy"})
 	h.pushStatus("racy", v1alpha1.ClusterStatus{Status: v1alpha1.StatusActive})
-	s := &server{store: h.store, log: discardLogger(), fresh: newFreshness()}
+	s := &server{store: h.store, log: discardLogger(), fresh: freshness.New()}
 	stale := h.stored("racy")
 	c := h.stored("racy")
 	c.Spec.DeletionProtection = true

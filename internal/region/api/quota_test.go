@@ -12,6 +12,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/quota"
 )
 
 // withMaxClusters sets the default cluster limit of every account.
@@ -98,23 +99,10 @@ func TestClusterQuotaUnderConcurrentCreates(t *testing.T) {
 }
 
 func TestNewHandlerValidatesMaxClusters(t *testing.T) {
-	for _, n := range []int{-1, MaxClustersLimit + 1} {
+	for _, n := range []int{-1, quota.MaxClustersLimit + 1} {
 		_, err := NewHandler(Config{Client: env.Client(t), Placer: StaticPlacer{Cell: "c"}, MaxClusters: n})
 		if err == nil || !strings.Contains(err.Error(), "default cluster limit") {
 			t.Errorf("MaxClusters %d: %v", n, err)
-		}
-	}
-}
-
-func TestParseMaxClusters(t *testing.T) {
-	for v, want := range map[string]int{"0": 0, "100": 100, "100000": 100000} {
-		if n, err := ParseMaxClusters(v); err != nil || n != want {
-			t.Errorf("ParseMaxClusters(%q) = %d, %v", v, n, err)
-		}
-	}
-	for _, v := range []string{"", "-1", "100001", "ten", "1.5"} {
-		if _, err := ParseMaxClusters(v); err == nil {
-			t.Errorf("ParseMaxClusters(%q) accepted it", v)
 		}
 	}
 }

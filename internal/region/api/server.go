@@ -10,6 +10,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/freshness"
+	"github.com/cellplane/cellplane/internal/quota"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
@@ -35,7 +37,7 @@ type Config struct {
 	// freshness). Nil reads live.
 	Cache client.Reader
 	// MaxClusters is how many clusters an account may have unless the
-	// operator set its own limit on it; DefaultMaxClusters when zero.
+	// operator set its own limit on it; quota.DefaultMaxClusters when zero.
 	MaxClusters int
 	// Region names the region in ARNs; DefaultRegion when empty.
 	Region string
@@ -55,7 +57,7 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if c.MaxClusters == 0 {
-		c.MaxClusters = DefaultMaxClusters
+		c.MaxClusters = quota.DefaultMaxClusters
 	}
 }
 
@@ -66,8 +68,8 @@ func (c *Config) Validate() error {
 		return errors.New("a region store client is required")
 	case c.Placer == nil:
 		return errors.New("a placer is required")
-	case c.MaxClusters < 0 || c.MaxClusters > MaxClustersLimit:
-		return fmt.Errorf("the default cluster limit must be from 0 to %d; got %d", MaxClustersLimit, c.MaxClusters)
+	case c.MaxClusters < 0 || c.MaxClusters > quota.MaxClustersLimit:
+		return fmt.Errorf("the default cluster limit must be from 0 to %d; got %d", quota.MaxClustersLimit, c.MaxClusters)
 	}
 	return nil
 }
@@ -80,8 +82,8 @@ type server struct {
 	placer Placer
 	region string
 	log    *slog.Logger
-	quota  *clusterQuota
-	fresh  *freshness
+	quota  *quota.Clusters
+	fresh  *freshness.Tracker
 }
 
 // NewHandler returns the regional API as an http.Handler, access log included.
@@ -91,7 +93,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("configuring regional API: %w", err)
 	}
 	s := &server{store: cfg.Client, cache: cfg.Cache, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger,
-		quota: newClusterQuota(cfg.Names, cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: newFreshness()}
+		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New()}
 	var h http.Handler = s.routes()
 	if cfg.Verifier != nil {
 		h = cfg.Verifier.Middleware(h, s.authError)

@@ -110,7 +110,7 @@ func (s *server) updateCluster(ctx context.Context, account string, c *v1alpha1.
 		if err := s.store.Update(ctx, c); err != nil {
 			return fmt.Errorf("storing cluster %s: %w", c.Spec.Name, err)
 		}
-		s.fresh.wrote(c, c.ResourceVersion)
+		s.fresh.Wrote(objectKey(c), c.ResourceVersion)
 		return nil
 	})
 }
@@ -132,7 +132,7 @@ func (s *server) awaitCached(ctx context.Context, c *v1alpha1.Cluster) {
 	ctx, cancel := context.WithTimeout(ctx, cacheWait)
 	defer cancel()
 	err := wait.PollUntilContextCancel(ctx, 2*time.Millisecond, true, func(context.Context) (bool, error) {
-		return s.names.has(objectKey(c)), nil
+		return s.names.Has(objectKey(c)), nil
 	})
 	if err != nil {
 		s.log.Warn("created cluster is not in the cache yet", "cluster", c.Spec.Name, "waited", cacheWait)

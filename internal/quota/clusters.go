@@ -1,4 +1,4 @@
-package api
+package quota
 
 import (
 	"context"
@@ -27,15 +27,35 @@ const MaxClustersLimit = 100000
 // or the index is stuck): long past the index's normal lag of milliseconds.
 const pendingExpiry = time.Minute
 
-// clusterQuota enforces the clusters-per-account limit. A create reserves its
+// Index is what the quota reads of the clusters stored: the regional API's
+// name index, kept current by the region cache.
+type Index interface {
+	Has(key client.ObjectKey) bool
+	Count(namespace string) int
+}
+
+// Exceeded is the error of a create that would take an account past its
+// limit; it matches errdefs.ErrLimitExceeded.
+type Exceeded struct {
+	Account     string
+	Used, Limit int
+}
+
+func (e *Exceeded) Error() string {
+	return fmt.Sprintf("account %s has %d clusters and may have at most %d", e.Account, e.Used, e.Limit)
+}
+
+func (e *Exceeded) Unwrap() error { return errdefs.ErrLimitExceeded }
+
+// Clusters enforces the clusters-per-account limit. A create reserves its
 // slot under one lock, counting the clusters stored plus the creates still
 // under way, so two concurrent creates cannot both take the last slot. The
 // count comes from the name index (the region cache) when there is one, from
 // a live list otherwise. The regional API is the only writer of Cluster
 // objects in the region, so its lock is the quota's lock: a second API
 // process on the same store would need a store-side counter instead.
-type clusterQuota struct {
-	names      *ClusterNames
+type Clusters struct {
+	index      Index
 	store      client.Reader
 	defaultMax int
 	log        *slog.Logger
@@ -51,15 +71,17 @@ type pendingCreate struct {
 	since  time.Time // when it was stored
 }
 
-func newClusterQuota(names *ClusterNames, store client.Reader, defaultMax int, log *slog.Logger) *clusterQuota {
-	return &clusterQuota{names: names, store: store, defaultMax: defaultMax, log: log, pending: map[string]map[string]pendingCreate{}}
+// NewClusters returns the quota of clusters per account. index, when not
+// nil, counts the stored clusters; otherwise store is listed on every create.
+func NewClusters(index Index, store client.Reader, defaultMax int, log *slog.Logger) *Clusters {
+	return &Clusters{index: index, store: store, defaultMax: defaultMax, log: log, pending: map[string]map[string]pendingCreate{}}
 }
 
-// reserve takes a slot for want in its account, or refuses with
-// ErrLimitExceeded when the account has none left. ns is the account's
-// namespace as read (nil before its first cluster). The caller must call the
-// returned function with whether the cluster was stored.
-func (q *clusterQuota) reserve(ctx context.Context, ns *corev1.Namespace, want *v1alpha1.Cluster) (func(stored bool), error) {
+// Reserve takes a slot for want in its account, or refuses with *Exceeded
+// when the account has none left. ns is the account's namespace as read (nil
+// before its first cluster). The caller must call the returned function with
+// whether the cluster was stored.
+func (q *Clusters) Reserve(ctx context.Context, ns *corev1.Namespace, want *v1alpha1.Cluster) (func(stored bool), error) {
 	limit := q.limitOf(ns)
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -68,9 +90,7 @@ func (q *clusterQuota) reserve(ctx context.Context, ns *corev1.Namespace, want *
 		return nil, err
 	}
 	if n >= limit {
-		account := want.Labels[v1alpha1.LabelAccount]
-		return nil, publicf(errdefs.ErrLimitExceeded, "Cluster %s cannot be created: account %s has %d clusters in this region and may have at most %d. Delete a cluster (deleting ones count until they are gone) or ask the operator to raise the limit.",
-			want.Spec.Name, account, n, limit)
+		return nil, &Exceeded{Account: want.Labels[v1alpha1.LabelAccount], Used: n, Limit: limit}
 	}
 	p := q.pending[want.Namespace]
 	if p == nil {
@@ -83,7 +103,7 @@ func (q *clusterQuota) reserve(ctx context.Context, ns *corev1.Namespace, want *
 
 // release ends a reservation: a create that stored nothing frees its slot at
 // once; a stored one stays counted until the index shows it.
-func (q *clusterQuota) release(namespace, name string, stored bool) {
+func (q *Clusters) release(namespace, name string, stored bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !stored {
@@ -95,7 +115,7 @@ func (q *clusterQuota) release(namespace, name string, stored bool) {
 
 // count is the account's stored clusters and pending creates, each once.
 // Called with q.mu held.
-func (q *clusterQuota) count(ctx context.Context, namespace string) (int, error) {
+func (q *Clusters) count(ctx context.Context, namespace string) (int, error) {
 	has, n, err := q.stored(ctx, namespace)
 	if err != nil {
 		return 0, err
@@ -117,9 +137,9 @@ func (q *clusterQuota) count(ctx context.Context, namespace string) (int, error)
 }
 
 // stored returns the account's stored clusters: a membership test and a count.
-func (q *clusterQuota) stored(ctx context.Context, namespace string) (func(string) bool, int, error) {
-	if q.names != nil {
-		return func(name string) bool { return q.names.has(client.ObjectKey{Namespace: namespace, Name: name}) }, q.names.count(namespace), nil
+func (q *Clusters) stored(ctx context.Context, namespace string) (func(string) bool, int, error) {
+	if q.index != nil {
+		return func(name string) bool { return q.index.Has(client.ObjectKey{Namespace: namespace, Name: name}) }, q.index.Count(namespace), nil
 	}
 	var list v1alpha1.ClusterList
 	if err := q.store.List(ctx, &list, client.InNamespace(namespace)); err != nil {
@@ -135,7 +155,7 @@ func (q *clusterQuota) stored(ctx context.Context, namespace string) (func(strin
 // limitOf is the account's limit: the operator's override on its namespace,
 // or the default. An override that does not parse (edited by hand) is logged
 // and the default applies.
-func (q *clusterQuota) limitOf(ns *corev1.Namespace) int {
+func (q *Clusters) limitOf(ns *corev1.Namespace) int {
 	if ns == nil || ns.Annotations[v1alpha1.AnnotationMaxClusters] == "" {
 		return q.defaultMax
 	}

@@ -1,4 +1,4 @@
-package api
+package freshness
 
 import (
 	"strconv"
@@ -6,25 +6,23 @@ import (
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/cellplane/cellplane/api/v1alpha1"
 )
 
-// freshWindow is how long a write is remembered. The region cache normally
+// Window is how long a write is remembered. The region cache normally
 // shows a write within milliseconds; a cache further behind than this is
 // broken, and a read served from it would be wrong either way.
-const freshWindow = time.Minute
+const Window = time.Minute
 
-// freshness gives reads served from the region cache read-your-writes: it
-// remembers, for each cluster this API wrote, the lowest resourceVersion that
-// shows the write, and a cached copy older than that is not used. Without it a
-// DescribeCluster right after a DeleteCluster could answer ACTIVE, or one
-// right after a create answer not found.
+// Tracker remembers, for each object its owner wrote, the lowest
+// resourceVersion that shows the write, so that a cached copy older than that
+// is not used. Without it a DescribeCluster right after a DeleteCluster could
+// answer ACTIVE, or one right after a create answer not found. A nil Tracker
+// remembers nothing and finds every copy fresh.
 //
 // resourceVersions are opaque to clients by contract, but a kube-apiserver on
 // etcd issues etcd revisions, which only grow; one that does not parse as a
 // number makes every read of that cluster live, never wrong.
-type freshness struct {
+type Tracker struct {
 	mu        sync.Mutex
 	min       map[client.ObjectKey]freshMark
 	lastSweep time.Time
@@ -37,18 +35,19 @@ type freshMark struct {
 	at  time.Time
 }
 
-func newFreshness() *freshness {
-	return &freshness{min: map[client.ObjectKey]freshMark{}}
+// New returns a Tracker that remembers nothing yet.
+func New() *Tracker {
+	return &Tracker{min: map[client.ObjectKey]freshMark{}}
 }
 
-// wrote records that the API stored c at resourceVersion rv.
-func (f *freshness) wrote(c *v1alpha1.Cluster, rv string) { f.mark(c, rv, 0) }
+// Wrote records that the object at key was stored at resourceVersion rv.
+func (f *Tracker) Wrote(key client.ObjectKey, rv string) { f.mark(key, rv, 0) }
 
-// wroteAfter records a write that answered no resourceVersion (a delete): any
-// version newer than rv, the one it changed, shows it.
-func (f *freshness) wroteAfter(c *v1alpha1.Cluster, rv string) { f.mark(c, rv, 1) }
+// WroteAfter records a write that answered no resourceVersion (a delete):
+// any version newer than rv, the one it changed, shows it.
+func (f *Tracker) WroteAfter(key client.ObjectKey, rv string) { f.mark(key, rv, 1) }
 
-func (f *freshness) mark(c *v1alpha1.Cluster, rv string, plus uint64) {
+func (f *Tracker) mark(key client.ObjectKey, rv string, plus uint64) {
 	if f == nil {
 		return
 	}
@@ -57,7 +56,6 @@ func (f *freshness) mark(c *v1alpha1.Cluster, rv string, plus uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sweep(now)
-	key := objectKey(c)
 	m := freshMark{rev: n + plus, bad: err != nil, at: now}
 	if old, ok := f.min[key]; ok && !old.bad && !m.bad && old.rev > m.rev {
 		m.rev = old.rev
@@ -65,10 +63,10 @@ func (f *freshness) mark(c *v1alpha1.Cluster, rv string, plus uint64) {
 	f.min[key] = m
 }
 
-// satisfied reports whether a cached copy at resourceVersion rv ("" for no
-// copy at all) shows every write this API made to the cluster. Once one does,
+// Satisfied reports whether a cached copy at resourceVersion rv ("" for no
+// copy at all) shows every write recorded for key. Once one does,
 // the mark is dropped: later copies are newer still.
-func (f *freshness) satisfied(key client.ObjectKey, rv string) bool {
+func (f *Tracker) Satisfied(key client.ObjectKey, rv string) bool {
 	if f == nil {
 		return true
 	}
@@ -78,7 +76,7 @@ func (f *freshness) satisfied(key client.ObjectKey, rv string) bool {
 	if !ok {
 		return true
 	}
-	if time.Since(m.at) > freshWindow {
+	if time.Since(m.at) > Window {
 		delete(f.min, key)
 		return true
 	}
@@ -92,13 +90,13 @@ func (f *freshness) satisfied(key client.ObjectKey, rv string) bool {
 
 // sweep drops marks older than the window, at most every few seconds, so that
 // clusters written and never read again do not accumulate. Called with f.mu held.
-func (f *freshness) sweep(now time.Time) {
+func (f *Tracker) sweep(now time.Time) {
 	if now.Sub(f.lastSweep) < 5*time.Second {
 		return
 	}
 	f.lastSweep = now
 	for k, m := range f.min {
-		if now.Sub(m.at) > freshWindow {
+		if now.Sub(m.at) > Window {
 			delete(f.min, k)
 		}
 	}
