@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/clusternames"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/quota"
@@ -205,4 +206,13 @@ func quotaError(want *v1alpha1.Cluster, err error) error {
 	}
 	return &publicError{kind: err, msg: fmt.Sprintf("Cluster %s cannot be created: account %s has %d clusters in this region and may have at most %d. Delete a cluster (deleting ones count until they are gone) or ask the operator to raise the limit.",
 		want.Spec.Name, ex.Account, ex.Used, ex.Limit)}
+}
+
+// indexOf is the name index as the quota's index: nil stays nil (an interface
+// holding a nil pointer would not), so the quota lists the store instead.
+func indexOf(names *clusternames.Index) quota.Index {
+	if names == nil {
+		return nil
+	}
+	return names
 }

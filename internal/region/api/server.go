@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/clusternames"
 	"github.com/cellplane/cellplane/internal/freshness"
 	"github.com/cellplane/cellplane/internal/quota"
 	"github.com/cellplane/cellplane/internal/sigv4"
@@ -31,7 +32,7 @@ type Config struct {
 	// cache: a live list of thousands of clusters per call would cost the store
 	// more than any other request. Creates wait until their cluster shows in
 	// it, so a caller lists what it created. Nil lists from Client.
-	Names *ClusterNames
+	Names *clusternames.Index
 	// Cache, when set, serves DescribeCluster from the region cache instead
 	// of a store read, with read-your-writes for this API's own writes (see
 	// freshness). Nil reads live.
@@ -78,7 +79,7 @@ func (c *Config) Validate() error {
 type server struct {
 	store  client.Client
 	cache  client.Reader // nil: reads are live
-	names  *ClusterNames
+	names  *clusternames.Index
 	placer Placer
 	region string
 	log    *slog.Logger

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/clusternames"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/poll"
 )
@@ -87,7 +88,7 @@ func withCache(t *testing.T) harnessOption {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := NewClusterNames()
+	names := clusternames.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if err := names.Watch(ctx, c); err != nil {

@@ -1,4 +1,4 @@
-package api
+package clusternames
 
 import (
 	"context"
@@ -11,13 +11,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
-	"github.com/cellplane/cellplane/internal/quota"
 )
 
-// ClusterNames keeps every account's cluster names sorted, current from the
+// Index keeps every account's cluster names sorted, current from the
 // region cache's events, so a ListClusters page costs a binary search instead of
 // copying and sorting the account's clusters on every call.
-type ClusterNames struct {
+type Index struct {
 	reg  toolscache.ResourceEventHandlerRegistration
 	mu   sync.RWMutex
 	byNS map[string]*accountNames
@@ -29,13 +28,13 @@ type accountNames struct {
 	stale  bool
 }
 
-// NewClusterNames returns an empty index; Watch fills it.
-func NewClusterNames() *ClusterNames {
-	return &ClusterNames{byNS: map[string]*accountNames{}}
+// New returns an empty index; Watch fills it.
+func New() *Index {
+	return &Index{byNS: map[string]*accountNames{}}
 }
 
 // Watch keeps the index current from the cache's Cluster informer.
-func (n *ClusterNames) Watch(ctx context.Context, c cache.Cache) error {
+func (n *Index) Watch(ctx context.Context, c cache.Cache) error {
 	inf, err := c.GetInformer(ctx, &v1alpha1.Cluster{})
 	if err != nil {
 		return fmt.Errorf("watching clusters: %w", err)
@@ -58,7 +57,7 @@ func (n *ClusterNames) Watch(ctx context.Context, c cache.Cache) error {
 	return nil
 }
 
-func (n *ClusterNames) set(o any) {
+func (n *Index) set(o any) {
 	c, ok := o.(*v1alpha1.Cluster)
 	if !ok || c.Spec.Name == "" {
 		return
@@ -76,7 +75,7 @@ func (n *ClusterNames) set(o any) {
 	}
 }
 
-func (n *ClusterNames) remove(key client.ObjectKey) {
+func (n *Index) remove(key client.ObjectKey) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if a := n.byNS[key.Namespace]; a != nil {
@@ -88,7 +87,7 @@ func (n *ClusterNames) remove(key client.ObjectKey) {
 }
 
 // Has reports whether the index shows the object.
-func (n *ClusterNames) Has(key client.ObjectKey) bool {
+func (n *Index) Has(key client.ObjectKey) bool {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	a := n.byNS[key.Namespace]
@@ -96,7 +95,7 @@ func (n *ClusterNames) Has(key client.ObjectKey) bool {
 }
 
 // Count is how many clusters the index shows in the namespace.
-func (n *ClusterNames) Count(namespace string) int {
+func (n *Index) Count(namespace string) int {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	if a := n.byNS[namespace]; a != nil {
@@ -105,9 +104,9 @@ func (n *ClusterNames) Count(namespace string) int {
 	return 0
 }
 
-// sorted returns the namespace's cluster names in byte order. The slice is
+// Sorted returns the namespace's cluster names in byte order. The slice is
 // shared: callers must not change it.
-func (n *ClusterNames) sorted(namespace string) []string {
+func (n *Index) Sorted(namespace string) []string {
 	n.mu.RLock()
 	a := n.byNS[namespace]
 	if a == nil || !a.stale {
@@ -133,13 +132,4 @@ func (n *ClusterNames) sorted(namespace string) []string {
 
 // HasSynced reports whether the index has seen every cluster the informer
 // listed at start.
-func (n *ClusterNames) HasSynced() bool { return n.reg != nil && n.reg.HasSynced() }
-
-// indexOf is names as the quota's index: nil stays nil (an interface holding
-// a nil pointer would not), so the quota lists the store instead.
-func indexOf(names *ClusterNames) quota.Index {
-	if names == nil {
-		return nil
-	}
-	return names
-}
+func (n *Index) HasSynced() bool { return n.reg != nil && n.reg.HasSynced() }
