@@ -165,12 +165,18 @@ func checkNoHostInternals(ctx context.Context, t *testing.T, in *framework.Insta
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Searched in the raw bytes: anything shaped like a path, an address or
+	// the cell, wherever it is.
 	secrets := map[string]*regexp.Regexp{
 		"the data directory": regexp.MustCompile(regexp.QuoteMeta(in.DataDir)),
 		"a host path":        regexp.MustCompile(`"/|[ =(]/[a-z]`),
 		"a pid field":        regexp.MustCompile(`(?i)"pid"`),
 		"the cell":           regexp.MustCompile(regexp.QuoteMeta(`"` + full.Cell + `"`)),
 	}
+	// Searched in the JSON's strings: a PID written into a message. (JSON
+	// numbers are sizes and revisions that may equal a PID by chance; a PID
+	// field is caught by name above.)
+	pids := map[string]*regexp.Regexp{}
 	if len(full.Components) != 9 {
 		t.Fatalf("the operator's view has %d components", len(full.Components))
 	}
@@ -178,7 +184,7 @@ func checkNoHostInternals(ctx context.Context, t *testing.T, in *framework.Insta
 		if c.PID == 0 || c.Address == "" {
 			t.Fatalf("the operator's view lacks %s's PID or address: %+v", c.Name, c)
 		}
-		secrets[c.Name+"'s PID"] = regexp.MustCompile(`\b` + strconv.Itoa(c.PID) + `\b`)
+		pids[c.Name+"'s PID"] = regexp.MustCompile(`\b` + strconv.Itoa(c.PID) + `\b`)
 		secrets[c.Name+"'s address"] = regexp.MustCompile(regexp.QuoteMeta(c.Address))
 	}
 	reads := map[string]func() error{
@@ -217,7 +223,47 @@ func checkNoHostInternals(ctx context.Context, t *testing.T, in *framework.Insta
 				t.Errorf("%s shows the tenant %s: ...%s...", op, what, body[max(0, loc[0]-80):min(len(body), loc[1]+80)])
 			}
 		}
+		text := jsonStrings(t, body)
+		for what, re := range pids {
+			if loc := re.FindStringIndex(text); loc != nil {
+				t.Errorf("%s shows the tenant %s: ...%s...", op, what, text[max(0, loc[0]-80):min(len(text), loc[1]+80)])
+			}
+		}
 	}
+}
+
+// jsonStrings returns every string of the JSON documents in body (one per
+// line), keys included, one per line.
+func jsonStrings(t *testing.T, body []byte) string {
+	t.Helper()
+	var out strings.Builder
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			out.WriteString(x + "\n")
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for k, e := range x {
+				out.WriteString(k + "\n")
+				walk(e)
+			}
+		}
+	}
+	for _, line := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(line, &v); err != nil {
+			t.Fatalf("response is not JSON: %v: %s", err, line)
+		}
+		walk(v)
+	}
+	return out.String()
 }
 
 // rawResponses is an HTTP client that keeps the bodies of the responses it
