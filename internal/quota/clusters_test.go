@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -112,7 +113,7 @@ func TestReserveIsExclusive(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if done, err := q.Reserve(context.Background(), nil, cluster(string(rune('a'+i%26))+string(rune('a'+i/26)))); err == nil {
+			if done, err := q.Reserve(context.Background(), nil, cluster(fmt.Sprintf("c-%d", i))); err == nil {
 				done(true)
 				mu.Lock()
 				granted++
