@@ -24,13 +24,13 @@ func TestCreateCluster(t *testing.T) {
 	})
 
 	for field, pair := range map[string][2]string{
-		"name":                         {got.Name, "demo"},
-		"arn":                          {got.Arn, "arn:cellplane:eks:local:" + h.account + ":cluster/demo"},
-		"version":                      {got.Version, "1.35"},
-		"status":                       {got.Status, "CREATING"},
-		"platformVersion":              {got.PlatformVersion, "cellplane.1"},
-		"token":                        {got.ClientRequestToken, "tok-1"},
-		"cell (the operator's to see)": {got.Cellplane.Cell, ""},
+		"name":            {got.Name, "demo"},
+		"arn":             {got.Arn, "arn:cellplane:eks:local:" + h.account + ":cluster/demo"},
+		"version":         {got.Version, "1.35"},
+		"status":          {got.Status, "CREATING"},
+		"platformVersion": {got.PlatformVersion, "cellplane.1"},
+		"token":           {got.ClientRequestToken, "tok-1"},
+		"cell":            {got.Cellplane.Cell, ""}, // the operator's to see, not the tenant's
 	} {
 		if pair[0] != pair[1] {
 			t.Errorf("%s = %q, want %q", field, pair[0], pair[1])
