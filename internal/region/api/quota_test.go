@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/clusterupdates"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/quota"
 )
@@ -126,13 +127,13 @@ func TestTagLimit(t *testing.T) {
 	}
 }
 
-// TestUpdateRecordsAreBounded: past MaxUpdatesPerCluster the oldest finished
+// TestUpdateRecordsAreBounded: past clusterupdates.MaxPerCluster the oldest finished
 // updates are pruned; the newest stay describable.
 func TestUpdateRecordsAreBounded(t *testing.T) {
 	h := newHarness(t)
 	h.activeCluster("busy")
 	var ids []string
-	for i := range MaxUpdatesPerCluster + 5 {
+	for i := range clusterupdates.MaxPerCluster + 5 {
 		body := eks.UpdateClusterConfigInput{Logging: []byte(fmt.Sprintf(`{"clusterLogging":[{"types":["api"],"enabled":%t}]}`, i%2 == 0))}
 		ids = append(ids, h.do("POST", "/clusters/busy/update-config", body).update(t).ID)
 	}
@@ -140,8 +141,8 @@ func TestUpdateRecordsAreBounded(t *testing.T) {
 	if err := h.store.List(context.Background(), &list, client.InNamespace(h.namespace())); err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Items) != MaxUpdatesPerCluster {
-		t.Fatalf("%d update records kept; want %d", len(list.Items), MaxUpdatesPerCluster)
+	if len(list.Items) != clusterupdates.MaxPerCluster {
+		t.Fatalf("%d update records kept; want %d", len(list.Items), clusterupdates.MaxPerCluster)
 	}
 	last := ids[len(ids)-1]
 	if u := h.do("GET", "/clusters/busy/updates/"+last, nil).update(t); u.ID != last {
