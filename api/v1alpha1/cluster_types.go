@@ -86,6 +86,10 @@ const (
 	// seals every Secret under a new key, then retires the old ones. The
 	// agent copies it to the cell.
 	AnnotationKeyRotationRequested = "cellplane.io/secrets-key-rotation-requested"
+	// AnnotationMaxClusters, on an account's namespace in the region store,
+	// is the operator's override of how many clusters the account may have
+	// (a decimal count; the regional API's default applies without it).
+	AnnotationMaxClusters = "cellplane.io/max-clusters"
 )
 
 // RestoreRequest is the value of AnnotationRestoreRequested.
@@ -209,6 +213,13 @@ type ClusterSpec struct {
 	// (--quota-backend-bytes); DefaultEtcdQuotaBytes when zero.
 	// +optional
 	EtcdQuotaBytes int64 `json:"etcdQuotaBytes,omitempty"`
+
+	// DeletionProtection, as EKS has it: while true, the region refuses to
+	// delete the cluster once it is ACTIVE (a CREATING or FAILED cluster can
+	// still be deleted, so a create that never finishes is not stuck).
+	// UpdateClusterConfig turns it off. Off by default, as on EKS.
+	// +optional
+	DeletionProtection bool `json:"deletionProtection,omitempty"`
 
 	// RestoreFrom fills the new cluster's etcd from another cluster's backups
 	// before its control plane first starts. Immutable: it only means something

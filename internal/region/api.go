@@ -19,6 +19,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 
 	"github.com/cellplane/cellplane/internal/account"
+	"github.com/cellplane/cellplane/internal/clusternames"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/pki"
@@ -88,7 +89,7 @@ type RegionAPI struct {
 	Handler http.Handler
 	Cache   cache.Cache
 	tally   *placement.Tally
-	names   *regionapi.ClusterNames
+	names   *clusternames.Index
 }
 
 // NewRegionAPI composes the regional API on the region store that cfg reaches.
@@ -105,9 +106,9 @@ func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("creating region cache: %w", err)
 	}
-	a := &RegionAPI{Cache: c, tally: placement.NewTally(), names: regionapi.NewClusterNames()}
+	a := &RegionAPI{Cache: c, tally: placement.NewTally(), names: clusternames.New()}
 	a.Handler, err = regionapi.NewHandler(regionapi.Config{
-		Client: cl, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log, Verifier: verifier,
+		Client: cl, Cache: c, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log, Verifier: verifier,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating regional API: %w", err)
