@@ -65,6 +65,10 @@ func TestS3(t *testing.T) {
 		}
 	})
 
+	t.Run("create is exclusive", func(t *testing.T) {
+		testCreate(ctx, t, newS3(t, m.StoreConfig("create")))
+	})
+
 	t.Run("list pages and sorts", func(t *testing.T) {
 		cfg := m.StoreConfig("list")
 		cfg.ListPageSize = 3 // ten keys take four pages
