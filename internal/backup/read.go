@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -12,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cellplane/cellplane/internal/backup/envelope"
 	"github.com/cellplane/cellplane/internal/backup/objstore"
 )
 
@@ -175,12 +175,19 @@ func (s *Set) Open(ctx context.Context, e Entry) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkManifest(key, m); err != nil {
+		return nil, err
+	}
 	rc, err := s.store.Get(ctx, s.prefix+m.Key)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", m.ID(), err)
 	}
 	cr := &checkedReader{r: rc, h: sha256.New(), want: m}
-	pr, err := envelope.NewReader(cr, key)
+	pr, err := s.openEnvelope(cr, key, m)
+	if errors.Is(err, ErrMisplaced) {
+		_ = rc.Close() // the binding's error is the one to report
+		return nil, fmt.Errorf("%s: %w", m.ID(), err)
+	}
 	if err != nil {
 		_ = rc.Close() // the header's error is the one to report
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, m.ID(), cr.blame(err))

@@ -92,8 +92,9 @@ func planOf(set foundSet, revision int64) (backup.Plan, error) {
 // directory from it with the cluster's names, peer URLs and token.
 // etcdcare.Restore swaps the directories in only once all are ready: a
 // failed restore leaves the previous data untouched.
-func (b *Backups) restoreFull(ctx context.Context, p *controlplane.Plan, dir string, job etcdstate.RestoreJob) error {
+func (b *Backups) restoreFull(ctx context.Context, p *controlplane.Plan, dir string, job etcdstate.RestoreJob, log *slog.Logger) error {
 	set := backup.NewAt(b.Store, b.KMS, job.Prefix)
+	set.Logger = log
 	snap := filepath.Join(dir, restoreSnapshot)
 	defer os.Remove(snap) //nolint:errcheck // scratch copy of the full; a leftover is replaced by the next restore
 	if err := downloadFull(ctx, set, job.Plan.Full, snap); err != nil {
@@ -137,6 +138,7 @@ func (b *Backups) replay(ctx context.Context, dial Dialer, p *controlplane.Plan,
 	ctx, cancel := context.WithTimeout(ctx, replayTimeout)
 	defer cancel()
 	set := backup.NewAt(b.Store, b.KMS, job.Prefix)
+	set.Logger = log
 	var batches []etcdcare.Batch
 	for _, e := range job.Plan.Incrementals {
 		data, err := set.ReadAll(ctx, e)

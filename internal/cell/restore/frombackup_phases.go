@@ -58,7 +58,7 @@ func (r *FromBackup) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *cont
 	showCreated(c, job, v1alpha1.RestorePhaseRestoring, msg)
 	scratch, err := rec.RestoreScratch()
 	if err == nil {
-		err = r.Backups.restoreFull(ctx, p, scratch, job)
+		err = r.Backups.restoreFull(ctx, p, scratch, job, tenant.Logger(r.Logger, c))
 	}
 	if err != nil {
 		tenant.SetCondition(c, v1alpha1.ConditionRestored, false, "RestoreFailed", err.Error())

@@ -175,7 +175,7 @@ func (r *InPlace) restoreFull(ctx context.Context, log *slog.Logger, c *v1alpha1
 	restoreStart := time.Now()
 	defer func() { log.Info("full restored", "took", time.Since(restoreStart).Round(time.Millisecond)) }()
 	st.Phase, st.Message = v1alpha1.RestorePhaseRestoring, "restoring the full at revision "+fmt.Sprint(job.Plan.Full.Revision)+" into every etcd member"
-	if err := r.Backups.restoreFull(ctx, p, rec.InPlaceScratch(), restoreJob(c, job)); err != nil {
+	if err := r.Backups.restoreFull(ctx, p, rec.InPlaceScratch(), restoreJob(c, job), log); err != nil {
 		st.Message = "restoring the full failed; the previous data is untouched, retrying: " + err.Error()
 		return err
 	}
