@@ -40,7 +40,7 @@ func TestBindingMismatchIsRefusedByName(t *testing.T) {
 	key := NewDataKey()
 	stream := seal(t, key, []byte("etcd snapshot"), ChunkSize)
 	for _, want := range [][]byte{
-		[]byte("clusters/ns/c/uid-1/full/00000000000000000099.db.zst.enc"), // another position
+		[]byte("clusters/ns/c/uid-1/full/00000000000000000099.db.zst.enc"),     // another position
 		[]byte("clusters/ns/other/uid-2/full/00000000000000000042.db.zst.enc"), // another cluster
 		nil,
 	} {
