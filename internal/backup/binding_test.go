@@ -205,3 +205,84 @@ func TestConcurrentWritersShareOneDataKey(t *testing.T) {
 		}
 	}
 }
+
+// Dropping the newest objects of a set, data and manifest, leaves a catalog
+// that looks whole; the head record tells a restore of the newest revision.
+func TestDroppedNewestObjectsAreDetected(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.full(t, 10, "snapshot")
+	f.incr(t, 11, 20)
+	last := f.incr(t, 21, 30)
+	plan, err := f.list(t).Latest()
+	if err != nil || plan.Revision != 30 {
+		t.Fatalf("plan = %+v, %v", plan, err)
+	}
+	if err := f.set.CheckPlan(ctx, plan, true); err != nil {
+		t.Fatalf("CheckPlan of an intact set: %v", err)
+	}
+	for _, k := range []string{last.Key, manifestKey(last.Key)} {
+		if err := os.Remove(f.path(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reader := NewAt(f.store, f.kms, f.set.Prefix()) // a restore, in another process
+	plan, err = f.list(t).Latest()
+	if err != nil || plan.Revision != 20 {
+		t.Fatalf("plan after the drop = %+v, %v", plan, err)
+	}
+	err = reader.CheckPlan(ctx, plan, true)
+	if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), last.Key) {
+		t.Fatalf("CheckPlan after dropping %s: %v; want ErrTruncated naming it", last.ID(), err)
+	}
+	// A restore to a revision the remaining objects cover is still allowed.
+	to, err := f.list(t).PlanTo(15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.CheckPlan(ctx, to, false); err != nil {
+		t.Fatalf("CheckPlan to revision 15: %v", err)
+	}
+}
+
+func TestHeadRecordMissingOrForged(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.full(t, 10, "snapshot")
+	f.incr(t, 11, 20)
+	plan, err := f.list(t).Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(f.path(headObject))
+	var h head
+	if err := json.Unmarshal(raw, &h); err != nil || h.Revision != 20 {
+		t.Fatalf("head = %s, %v; want revision 20", raw, err)
+	}
+	h.Revision = 5 // claims less was written, to hide a drop
+	forged, _ := json.Marshal(h)
+	write(t, f.path(headObject), forged)
+	if err := NewAt(f.store, f.kms, f.set.Prefix()).CheckPlan(ctx, plan, true); !errors.Is(err, ErrMisplaced) {
+		t.Fatalf("forged head: %v; want ErrMisplaced", err)
+	}
+	if err := os.Remove(f.path(headObject)); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewAt(f.store, f.kms, f.set.Prefix()).CheckPlan(ctx, plan, true); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("missing head in a bound set: %v; want ErrTruncated", err)
+	}
+}
+
+// A full of an older revision stored after newer incrementals (an on-demand
+// full beside the running tail) does not move the head back.
+func TestHeadNeverMovesBack(t *testing.T) {
+	f := newFixture(t)
+	f.full(t, 10, "snapshot")
+	f.incr(t, 11, 30)
+	f.full(t, 25, "later snapshot")
+	raw, _ := os.ReadFile(f.path(headObject))
+	var h head
+	if err := json.Unmarshal(raw, &h); err != nil || h.Revision != 30 {
+		t.Fatalf("head = %s, %v; want revision 30", raw, err)
+	}
+}

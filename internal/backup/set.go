@@ -57,6 +57,12 @@ type Set struct {
 	// bound: the set's key record says format 2, so every object in it is
 	// bound and every manifest signed (binding.go).
 	bound bool
+
+	// headMu orders head updates; headRev is the newest revision the head
+	// names, once read (headKnown).
+	headMu    sync.Mutex
+	headRev   int64
+	headKnown bool
 }
 
 // New returns the set of ref in store, sealed with data keys wrapped by kms.

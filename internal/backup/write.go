@@ -163,7 +163,7 @@ func (s *Set) putManifest(ctx context.Context, e Entry) error {
 	if err := s.putSmall(ctx, s.prefix+manifestKey(e.Key), data); err != nil {
 		return fmt.Errorf("storing manifest of %s: %w", e.ID(), err)
 	}
-	return nil
+	return s.putHead(ctx, e)
 }
 
 // manifest reads the manifest of the data object key (relative to the set).

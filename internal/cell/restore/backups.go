@@ -81,11 +81,22 @@ func (b *Backups) listSets(ctx context.Context, prefix, uid string) ([]foundSet,
 
 // planOf is the backups of set to restore: up to revision, or the newest the
 // set covers when revision is zero.
-func planOf(set foundSet, revision int64) (backup.Plan, error) {
+//
+// Before any member is touched it checks what it cheaply can: the full's
+// manifest is authentic and in its place, and a plan to the newest revision
+// reaches the newest object the writer recorded (nothing was dropped from the
+// end of the set).
+func (b *Backups) planOf(ctx context.Context, set foundSet, revision int64, log *slog.Logger) (backup.Plan, error) {
+	plan, err := set.catalog.Latest()
 	if revision > 0 {
-		return set.catalog.PlanTo(revision)
+		plan, err = set.catalog.PlanTo(revision)
 	}
-	return set.catalog.Latest()
+	if err != nil {
+		return plan, err
+	}
+	bs := backup.NewAt(b.Store, b.KMS, set.prefix)
+	bs.Logger = log
+	return plan, bs.CheckPlan(ctx, plan, revision == 0)
 }
 
 // restoreFull decrypts the full into dir and restores every member's data

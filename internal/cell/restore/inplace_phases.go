@@ -130,7 +130,7 @@ func (r *InPlace) plan(ctx context.Context, c *v1alpha1.Cluster, req v1alpha1.Re
 	if len(sets) == 0 {
 		return fmt.Errorf("no full backup in set %s of cluster %s in %s", uid, c.Spec.Name, r.Backups.Storage.Location(prefix))
 	}
-	plan, err := planOf(sets[0], req.Revision)
+	plan, err := r.Backups.planOf(ctx, sets[0], req.Revision, tenant.Logger(r.Logger, c))
 	if err != nil {
 		return fmt.Errorf("backup set %s of cluster %s: %w", uid, c.Spec.Name, err)
 	}
