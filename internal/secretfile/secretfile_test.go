@@ -110,7 +110,7 @@ func TestCreateIsExclusive(t *testing.T) {
 	var won []string
 	for i := range 8 {
 		wg.Go(func() {
-			p := strings.Repeat(string(rune('a'+i)), 32)
+			p := strings.Repeat(string("abcdefgh"[i]), 32)
 			err := Create(path, []byte(p))
 			switch {
 			case err == nil:

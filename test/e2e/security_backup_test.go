@@ -188,4 +188,3 @@ func del(ctx context.Context, t *testing.T, store objstore.Store, keys ...string
 		}
 	}
 }
-
