@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -98,7 +99,7 @@ func (s *Set) checkManifest(dataKey []byte, m Entry) error {
 
 // openEnvelope opens the ciphertext of e from r, bound to e's place. Objects
 // sealed before binding open only in a set created before binding.
-func (s *Set) openEnvelope(r interface{ Read([]byte) (int, error) }, dataKey []byte, e Entry) (*envelope.Reader, error) {
+func (s *Set) openEnvelope(r io.Reader, dataKey []byte, e Entry) (*envelope.Reader, error) {
 	var opts []envelope.ReaderOption
 	if !s.bound {
 		opts = append(opts, envelope.AcceptUnbound())
