@@ -24,7 +24,7 @@ func (s *Set) PutSecretsKeys(ctx context.Context, keys []byte) error {
 		return err
 	}
 	var buf bytes.Buffer
-	w := envelope.NewWriter(&buf, key)
+	w := envelope.NewWriter(&buf, key, s.secretsKeysBinding())
 	if _, err := w.Write(keys); err != nil {
 		return fmt.Errorf("sealing the Secrets keys: %w", err)
 	}
@@ -48,7 +48,11 @@ func (s *Set) SecretsKeys(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := envelope.NewReader(bytes.NewReader(data), key)
+	var opts []envelope.ReaderOption
+	if !s.bound {
+		opts = append(opts, envelope.AcceptUnbound())
+	}
+	r, err := envelope.NewReader(bytes.NewReader(data), key, s.secretsKeysBinding(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the Secrets keys: %w", ErrCorrupt, err)
 	}
@@ -57,4 +61,11 @@ func (s *Set) SecretsKeys(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the Secrets keys: %w", ErrCorrupt, err)
 	}
 	return keys, nil
+}
+
+// secretsKeysBinding binds the sealed keys to their set and name, like every
+// other object of the set (binding.go): a copy from another set or cluster
+// does not open.
+func (s *Set) secretsKeysBinding() []byte {
+	return []byte(bindingVersion + "\n" + s.prefix + secretsKeysObject)
 }

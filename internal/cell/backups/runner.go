@@ -142,6 +142,7 @@ func (r *Runner) startWorker(ctx context.Context, c *v1alpha1.Cluster) *worker {
 	ref := backup.Ref{Namespace: c.Namespace, Name: c.Name, UID: string(c.UID)}
 	set := backup.New(r.Store, r.KMS, ref)
 	set.TempDir = r.SpoolDir
+	set.Logger = tenant.Logger(r.Logger, c)
 	w := &worker{
 		r: r, key: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}, set: set, plan: r.Layout.Addresses(c),
 		location: r.Storage.Location(ref.Prefix()), setUID: ref.UID,
