@@ -27,7 +27,7 @@ import (
 // layout is how the cell runs its control planes.
 func (p *proc) layout() tenant.Layout {
 	return tenant.Layout{Dir: p.dir, Cell: p.addrs, GoawayChance: p.cfg.Tuning.GoawayChance,
-		ZoneNetNS: p.zoneNS, Joined: etcdstate.Joined}
+		ZoneNetNS: p.zoneNS, Joined: etcdstate.Joined, Isolation: p.isolation}
 }
 
 // controllers builds the manager of the cell's controllers: the cluster

@@ -56,6 +56,9 @@ type Input struct {
 	ZoneNetNS map[string]string
 	// Components are the kinds the control plane runs; nil means Default().
 	Components []Component
+	// Isolation, when set, runs every member as the cluster's own user, in
+	// its own cgroup and with a host name of its own.
+	Isolation *Isolation
 }
 
 // Plan is the full description of one control plane.

@@ -66,10 +66,11 @@ type Reconciler struct {
 	// so what the cell holds for it (its etcd connection) goes too.
 	Released func(uid string)
 
-	started time.Time
-	slots   slotAllocator
-	probers probers
-	secrets kubeconfigs
+	started  time.Time
+	binaries grantedDirs
+	slots    slotAllocator
+	probers  probers
+	secrets  kubeconfigs
 }
 
 // SetupWithManager registers the controller.
@@ -176,6 +177,9 @@ func (r *Reconciler) teardown(ctx context.Context, c *v1alpha1.Cluster, p *contr
 		if err := tenant.StopMembers(ctx, r.Runner, p, tier, deleteStopTimeout, ""); err != nil {
 			return err
 		}
+	}
+	if err := removeCgroup(ctx, p); err != nil {
+		return err
 	}
 	r.probers.close(c.UID)
 	if r.Released != nil {

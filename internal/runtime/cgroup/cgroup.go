@@ -225,3 +225,34 @@ func writeFile(path, value string) error {
 	}
 	return nil
 }
+
+// RemoveTree removes group name and every group below it, deepest first,
+// once their processes are gone: what tests and teardown of a whole cell
+// use, where clusters were not deleted one by one.
+func (m *Manager) RemoveTree(name string) error {
+	var errs []error
+	for _, d := range m.Group(name).dirs {
+		errs = append(errs, removeTree(d))
+	}
+	return errors.Join(errs...)
+}
+
+func removeTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listing cgroup: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if e.IsDir() {
+			errs = append(errs, removeTree(filepath.Join(dir, e.Name())))
+		}
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("removing cgroup: %w", err))
+	}
+	return errors.Join(errs...)
+}
