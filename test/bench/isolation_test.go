@@ -168,4 +168,3 @@ func burn(b *testing.B, cgroups map[string]string) (stop func()) {
 	}
 	return stop
 }
-

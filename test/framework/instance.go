@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/client"
 	"github.com/cellplane/cellplane/internal/ipam"
-	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/runtime/cgroup"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 	"github.com/cellplane/cellplane/internal/zonenet"
