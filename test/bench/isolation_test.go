@@ -160,7 +160,7 @@ func burn(b *testing.B, cgroups map[string]string) (stop func()) {
 		}
 		cmds = append(cmds, cmd)
 		for _, d := range cgroups {
-			if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil { //nolint:gosec // G306: the kernel owns a cgroup file's mode
+			if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
 				stop()
 				b.Fatal(err)
 			}

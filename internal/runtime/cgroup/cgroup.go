@@ -55,6 +55,10 @@ func (l Limits) Validate() error {
 	return nil
 }
 
+// groupDirMode is a group directory's mode: cgroupfs applies it to the
+// directory only (its files are the kernel's), and a group holds no secret.
+const groupDirMode = 0o750
+
 // controllersV1 are the v1 hierarchies a group spans: each is a separate tree.
 var controllersV1 = []string{"cpu", "memory", "pids"}
 
@@ -124,7 +128,7 @@ func (g *Group) create() error {
 		return g.delegate()
 	}
 	for _, d := range g.dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, groupDirMode); err != nil {
 			return fmt.Errorf("creating cgroup: %w", err)
 		}
 	}
@@ -147,7 +151,7 @@ func (g *Group) delegate() error {
 			return fmt.Errorf("delegating controllers to %s's children: %w", dir, err)
 		}
 		dir = filepath.Join(dir, elem)
-		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := os.Mkdir(dir, groupDirMode); err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("creating cgroup: %w", err)
 		}
 	}

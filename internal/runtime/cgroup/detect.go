@@ -152,7 +152,7 @@ func parseOwn(b []byte) map[string]string {
 func (m *Manager) probe() error {
 	g := m.Group(fmt.Sprintf("cellplane-probe-%d", os.Getpid()))
 	for _, d := range g.dirs {
-		if err := os.Mkdir(d, 0o755); err != nil && !os.IsExist(err) {
+		if err := os.Mkdir(d, groupDirMode); err != nil && !os.IsExist(err) {
 			_ = g.Remove() // best effort: the probe's failure is the news
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}

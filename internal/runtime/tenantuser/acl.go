@@ -80,9 +80,9 @@ func readACL(dir string, mode os.FileMode) ([]aclEntry, error) {
 	n, err := unix.Getxattr(dir, aclXattr, buf)
 	if errors.Is(err, unix.ENODATA) {
 		return []aclEntry{
-			{aclUserObj, uint16(mode>>6) & 7, aclUndef},
-			{aclGroupObj, uint16(mode>>3) & 7, aclUndef},
-			{aclOther, uint16(mode) & 7, aclUndef},
+			{aclUserObj, permBits(mode >> 6), aclUndef},
+			{aclGroupObj, permBits(mode >> 3), aclUndef},
+			{aclOther, permBits(mode), aclUndef},
 		}, nil
 	}
 	if err != nil {
@@ -126,6 +126,11 @@ func withGroupSearch(acl []aclEntry, gid uint32) ([]aclEntry, bool) {
 		return cmp.Compare(a.id, b.id)
 	})
 	return out, true
+}
+
+// permBits is the rwx triple in mode's lowest three bits.
+func permBits(mode os.FileMode) uint16 {
+	return uint16(mode & 7) //nolint:gosec // G115: masked to three bits
 }
 
 func encodeACL(acl []aclEntry) []byte {

@@ -36,6 +36,6 @@ func Available() error {
 // address octet (1-255, ipam.Block) and slot (below ipam.MaxSlots) give every
 // cluster of a machine its own id, beyond Base.
 func For(octet, slot int) process.Credential {
-	id := uint32(Base + (octet&0xff)*slotsPerCell + slot%slotsPerCell) //nolint:gosec // G115: masked to at most Base+0x100FFF
+	id := uint32(Base + (octet&0xff)*slotsPerCell + slot%slotsPerCell)
 	return process.Credential{UID: id, GID: id, Groups: []uint32{TraverseGID}}
 }

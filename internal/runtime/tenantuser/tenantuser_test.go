@@ -30,7 +30,7 @@ func TestForIsDistinctAndInRange(t *testing.T) {
 			}
 		}
 	}
-	if For(101, 7).UID != For(101, 7).UID {
+	if first, again := For(101, 7), For(101, 7); first.UID != again.UID {
 		t.Error("ids are not stable")
 	}
 }
@@ -110,7 +110,7 @@ func TestTenantsReadOnlyTheirOwn(t *testing.T) {
 		{a, []string{"touch", filepath.Join(top, "cells", "clusters", "a", "etcd-a", "db")}, true},
 		{b, []string{"ls", filepath.Join(top, "cells", "clusters", "a", "etcd-a")}, false},
 	} {
-		cmd := exec.Command(tc.args[0], tc.args[1:]...) //nolint:gosec // G204: fixed test commands
+		cmd := exec.Command(tc.args[0], tc.args[1:]...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: tc.as.UID, Gid: tc.as.GID, Groups: tc.as.Groups}}
 		out, err := cmd.CombinedOutput()
 		if (err == nil) != tc.ok {
