@@ -250,8 +250,14 @@ func (in *Instance) removeCgroups() {
 		in.T.Errorf("removing cgroups: %v", err)
 		return
 	}
+	// Processes just killed leave their groups a moment later.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
 	for k := 1; k < blockStride; k++ {
-		if err := m.RemoveTree(tenant.CellCgroup(block.Cell(k))); err != nil {
+		err := Eventually(ctx, 10*time.Second, 100*time.Millisecond, func() error {
+			return m.RemoveTree(tenant.CellCgroup(block.Cell(k)))
+		})
+		if err != nil {
 			in.T.Errorf("removing cgroups of cell %d: %v", k, err)
 		}
 	}
