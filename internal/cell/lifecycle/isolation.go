@@ -2,10 +2,7 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
@@ -26,10 +23,8 @@ func (r *Reconciler) phaseIsolation(_ context.Context, _ *v1alpha1.Cluster, p *c
 	if err := tenantuser.Prepare(p.TenantDirs(), iso.User); err != nil {
 		return fmt.Errorf("preparing the cluster's files for its user: %w", err)
 	}
-	for _, m := range p.AllMembers() {
-		if err := r.binaries.grant(p.Spec(m).Path); err != nil {
-			return fmt.Errorf("letting the cluster's user run %s: %w", m.Kind, err)
-		}
+	if err := grantBinaries(p); err != nil {
+		return err
 	}
 	if iso.Cgroup != nil {
 		if err := iso.Cgroup.Ensure(iso.Limits); err != nil {
@@ -74,29 +69,21 @@ func removeCgroup(ctx context.Context, p *controlplane.Plan) error {
 	return nil
 }
 
-// grantedDirs remembers the binaries' directories already opened to tenant
-// users, so a pass does not walk their ancestors again.
-type grantedDirs struct {
-	mu   sync.Mutex
-	done map[string]bool
-}
-
-func (g *grantedDirs) grant(binary string) error {
-	if binary == "" {
-		return errors.New("no binary")
+// grantBinaries lets the cluster's user reach and run its members'
+// binaries: the component cache is root's, under /root by default. It runs on
+// every pass, rather than once, so a cache tightened meanwhile is opened
+// again; each binary's path costs a few stat calls.
+func grantBinaries(p *controlplane.Plan) error {
+	done := map[string]bool{}
+	for _, m := range p.AllMembers() {
+		path := p.Spec(m).Path
+		if done[path] {
+			continue
+		}
+		done[path] = true
+		if err := tenantuser.GrantTraverse(path, tenantuser.TraverseGID); err != nil {
+			return fmt.Errorf("letting the cluster's user run %s: %w", m.Kind, err)
+		}
 	}
-	dir := filepath.Dir(binary)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.done[dir] {
-		return nil
-	}
-	if err := tenantuser.GrantTraverse(dir, tenantuser.TraverseGID); err != nil {
-		return err
-	}
-	if g.done == nil {
-		g.done = map[string]bool{}
-	}
-	g.done[dir] = true
 	return nil
 }

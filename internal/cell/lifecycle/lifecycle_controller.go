@@ -66,11 +66,10 @@ type Reconciler struct {
 	// so what the cell holds for it (its etcd connection) goes too.
 	Released func(uid string)
 
-	started  time.Time
-	binaries grantedDirs
-	slots    slotAllocator
-	probers  probers
-	secrets  kubeconfigs
+	started time.Time
+	slots   slotAllocator
+	probers probers
+	secrets kubeconfigs
 }
 
 // SetupWithManager registers the controller.

@@ -34,7 +34,8 @@ type aclEntry struct {
 }
 
 // GrantTraverse lets group gid search (not list) dir and every directory
-// above it that others cannot already search, with one ACL entry each.
+// above it that others cannot already search, with one ACL entry each. Given
+// a program rather than a directory, it lets gid run it (execute, not read).
 func GrantTraverse(dir string, gid uint32) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {

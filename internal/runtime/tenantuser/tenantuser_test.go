@@ -93,6 +93,19 @@ func TestTenantsReadOnlyTheirOwn(t *testing.T) {
 		}
 		keyOf[c.UID] = key
 	}
+	// A program in a root-only cache (the component cache is 0700): the
+	// tenant may run it, not read it.
+	prog := filepath.Join(top, "cache", "bin", "true")
+	raw, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteFileAtomic(prog, raw, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := GrantTraverse(prog, TraverseGID); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		as   process.Credential
 		args []string
@@ -109,6 +122,9 @@ func TestTenantsReadOnlyTheirOwn(t *testing.T) {
 		{a, []string{"touch", filepath.Join(top, "cells", "clusters", "a", "pki", "planted")}, false},
 		{a, []string{"touch", filepath.Join(top, "cells", "clusters", "a", "etcd-a", "db")}, true},
 		{b, []string{"ls", filepath.Join(top, "cells", "clusters", "a", "etcd-a")}, false},
+		{a, []string{prog}, true},
+		{a, []string{"cat", prog}, false},
+		{a, []string{"ls", filepath.Dir(prog)}, false},
 	} {
 		cmd := exec.Command(tc.args[0], tc.args[1:]...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: tc.as.UID, Gid: tc.as.GID, Groups: tc.as.Groups}}
