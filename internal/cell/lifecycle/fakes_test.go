@@ -1,11 +1,11 @@
 package lifecycle
 
 import (
-	"strings"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"

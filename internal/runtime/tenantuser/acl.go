@@ -131,7 +131,7 @@ func withGroupSearch(acl []aclEntry, gid uint32) ([]aclEntry, bool) {
 
 // permBits is the rwx triple in mode's lowest three bits.
 func permBits(mode os.FileMode) uint16 {
-	return uint16(mode & 7) //nolint:gosec // G115: masked to three bits
+	return uint16(mode & 7)
 }
 
 func encodeACL(acl []aclEntry) []byte {
