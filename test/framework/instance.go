@@ -255,7 +255,7 @@ func (in *Instance) removeCgroups() {
 	defer cancel()
 	for k := 1; k < blockStride; k++ {
 		err := Eventually(ctx, 10*time.Second, 100*time.Millisecond, func() error {
-			return m.RemoveTree(tenant.CellCgroup(block.Cell(k)))
+			return m.RemovePrefix(tenant.CellCgroupPrefix(block.Cell(k)))
 		})
 		if err != nil {
 			in.T.Errorf("removing cgroups of cell %d: %v", k, err)

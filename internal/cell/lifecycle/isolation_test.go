@@ -39,7 +39,7 @@ func TestReconcileIsolated(t *testing.T) {
 		}
 	}
 	r.Layout.Isolation = &tenant.Isolation{Cgroups: cgroups, Limits: cgroup.DefaultLimits()}
-	t.Cleanup(func() { _ = cgroups.RemoveTree(tenant.CellCgroup(r.Layout.Cell)) })
+	t.Cleanup(func() { _ = cgroups.RemovePrefix(tenant.CellCgroupPrefix(r.Layout.Cell)) })
 	c := create(t, testCluster(t))
 
 	if _, err := r.Reconcile(ctx, request(c)); err != nil {

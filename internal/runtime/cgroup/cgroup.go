@@ -230,13 +230,23 @@ func writeFile(path, value string) error {
 	return nil
 }
 
-// RemoveTree removes group name and every group below it, deepest first,
-// once their processes are gone: what tests and teardown of a whole cell
+// RemovePrefix removes every group beside the manager's parents' children
+// whose name starts with prefix, with the groups below them, deepest first,
+// once their processes are gone: what tests and the teardown of a whole cell
 // use, where clusters were not deleted one by one.
-func (m *Manager) RemoveTree(name string) error {
+func (m *Manager) RemovePrefix(prefix string) error {
 	var errs []error
-	for _, d := range m.Group(name).dirs {
-		errs = append(errs, removeTree(d))
+	for _, c := range m.controllers() {
+		entries, err := os.ReadDir(m.parents[c])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listing cgroups: %w", err))
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() && strings.HasPrefix(e.Name(), prefix) {
+				errs = append(errs, removeTree(filepath.Join(m.parents[c], e.Name())))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -147,3 +147,41 @@ func TestEnsureOnThisMachine(t *testing.T) {
 		t.Errorf("group %v not under its parent %v", g.Dirs(), parent.Dirs())
 	}
 }
+
+// TestRemovePrefix removes a cell's groups, nested ones included, and no other.
+func TestRemovePrefix(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("cgroups need root")
+	}
+	m, err := Detect()
+	if err != nil {
+		t.Skipf("no cgroups here: %v", err)
+	}
+	prefix := fmt.Sprintf("cellplane-cgroup-test-%d.", os.Getpid())
+	mine := []*Group{m.Group(prefix + "a"), m.Group(prefix + "b/nested")}
+	other := m.Group(fmt.Sprintf("cellplane-cgroup-test-%d-other", os.Getpid()))
+	t.Cleanup(func() { _ = m.RemovePrefix(prefix); _ = other.Remove() })
+	for _, g := range append(mine, other) {
+		if err := g.Ensure(DefaultLimits()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.RemovePrefix(prefix); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range mine {
+		for _, d := range g.Dirs() {
+			if _, err := os.Stat(filepath.Dir(d)); !os.IsNotExist(err) && strings.Contains(filepath.Base(filepath.Dir(d)), "cgroup-test") {
+				t.Errorf("%s left: %v", filepath.Dir(d), err)
+			}
+			if _, err := os.Stat(d); !os.IsNotExist(err) {
+				t.Errorf("%s left: %v", d, err)
+			}
+		}
+	}
+	for _, d := range other.Dirs() {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("a group without the prefix went too: %v", err)
+		}
+	}
+}
