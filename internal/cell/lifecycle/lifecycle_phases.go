@@ -20,9 +20,9 @@ import (
 )
 
 // phase is one step of a pass. The order is fixed: certificates and configs,
-// the isolation they and the processes need, then the concerns (restores, member replacement), then the endpoint and the
-// processes. Each is idempotent: a pass cut short anywhere is finished by the
-// next.
+// the isolation they and the processes need, then the concerns (restores,
+// member replacement), then the endpoint and the processes. Each is
+// idempotent: a pass cut short anywhere is finished by the next.
 type phase func(context.Context, *v1alpha1.Cluster, *controlplane.Plan) error
 
 func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster) (ctrl.Result, error) {
