@@ -28,7 +28,8 @@ import (
 // layout is how the cell runs its control planes.
 func (p *proc) layout() tenant.Layout {
 	l := tenant.Layout{Dir: p.dir, Cell: p.addrs, GoawayChance: p.cfg.Tuning.GoawayChance,
-		ZoneNetNS: p.zoneNS, Joined: etcdstate.Joined, Cellplane: p.exe}
+		ZoneNetNS: p.zoneNS, Joined: etcdstate.Joined, Cellplane: p.exe,
+		Isolation: p.isolation}
 	if p.secrets != nil {
 		l.SecretsKeys = p.secrets.Encoded
 	}

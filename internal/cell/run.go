@@ -23,6 +23,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/cell/etcdconn"
 	"github.com/cellplane/cellplane/internal/cell/secrets"
+	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/cell/zones"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/datadir"
@@ -105,6 +106,8 @@ type proc struct {
 	// Secrets, both set with the controllers.
 	exe     string
 	secrets *secrets.Keys
+	// isolation is what keeps clusters' processes apart; nil without root.
+	isolation *tenant.Isolation
 }
 
 func (p *proc) lbDir() string { return filepath.Join(p.dir, "lb", "endpoints") }
@@ -127,6 +130,9 @@ func (p *proc) run(ctx context.Context) error {
 	}
 	p.runtime = process.New(process.Options{Logger: p.log, OnExit: p.onExit})
 	defer p.runtime.Close()
+	if p.isolation, err = tenant.DetectIsolation(); err != nil {
+		p.log.Warn("tenant isolation limited", "err", err)
+	}
 	// The etcd clients' own warnings (a member unreachable, a stream broken)
 	// go to the cell's log.
 	p.pool = etcdconn.New(zapslog.New(p.log.With("component", "etcd-client")))

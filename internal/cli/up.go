@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cellplane/cellplane/internal/backup"
+	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/region"
@@ -79,6 +80,11 @@ func runUp(ctx context.Context, g *globals, cfg region.Config, verbose bool) err
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Progress = g.stderr
+	// Said first: isolation is what keeps one tenant's processes from
+	// another's files, and an operator should know at once when it is off.
+	if _, err := tenant.DetectIsolation(); err != nil {
+		g.note("warning: %v\n", err)
+	}
 	start := time.Now()
 	svc, err := region.Start(ctx, cfg)
 	if err != nil {

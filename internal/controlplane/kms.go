@@ -79,14 +79,22 @@ func (kmsPlugin) Env(p *Plan, _ Member) []string {
 	return env
 }
 
+// TenantWritable is the sockets' directory: isolated, the plugins create
+// their sockets there as the cluster's user.
+func (kmsPlugin) TenantWritable(p *Plan) []string { return []string{p.KMSDir()} }
+
 // WriteFiles writes each API server's EncryptionConfiguration, naming its
-// zone's plugin, and makes the sockets' directory private.
+// zone's plugin, and makes the sockets' directory private: cellplane's
+// alone, or, isolated, shared with the cluster's user only (the isolation
+// phase sets it up, tenantuser.Prepare).
 func (kmsPlugin) WriteFiles(p *Plan) error {
 	if err := os.MkdirAll(p.KMSDir(), 0o700); err != nil {
 		return fmt.Errorf("creating KMS socket directory: %w", err)
 	}
-	if err := os.Chmod(p.KMSDir(), 0o700); err != nil { //nolint:gosec // G302: a directory, private to its owner; its sockets need the x bit
-		return fmt.Errorf("restricting KMS socket directory: %w", err)
+	if p.Isolation() == nil {
+		if err := os.Chmod(p.KMSDir(), 0o700); err != nil { //nolint:gosec // G302: a directory, private to its owner; its sockets need the x bit
+			return fmt.Errorf("restricting KMS socket directory: %w", err)
+		}
 	}
 	for _, api := range p.Members(KindAPIServer) {
 		cfg := encryptionConfig(p.kmsEndpoint(p.member(KindKMSPlugin, api.Zone)))

@@ -63,6 +63,9 @@ type Input struct {
 	// plugins take it in their environment (plugin.EncodeKeyset); empty
 	// until the cell has made one.
 	SecretsKeys string
+	// Isolation, when set, runs every member as the cluster's own user, in
+	// its own cgroup and with a host name of its own.
+	Isolation *Isolation
 }
 
 // Plan is the full description of one control plane.

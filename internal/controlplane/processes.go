@@ -17,6 +17,7 @@ func (p *Plan) Spec(m Member) process.Spec {
 	if e, ok := m.Component.(environer); ok {
 		s.Env = e.Env(p, m)
 	}
+	p.isolate(&s, m)
 	return s
 }
 

@@ -35,6 +35,11 @@ func writeFilesAtomic(dir string, files []fileData) error {
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return fmt.Errorf("creating directory: %w", err)
 	}
+	if shared, err := sharedDir(dir); err != nil {
+		return err
+	} else if shared {
+		files = groupReadable(files)
+	}
 	tmps, err := writeTemps(dir, files)
 	if err != nil {
 		return err
@@ -112,8 +117,35 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// sharedDirPerm is a shared directory's mode: its group reads, nobody else.
+const sharedDirPerm os.FileMode = 0o750
+
+// sharedDir reports whether dir is shared with its group: the setgid bit
+// says so. A tenant cluster's processes run as a user of their own and read
+// its keys through the group of its PKI directory (internal/runtime/tenantuser):
+// the kernel gives new files a setgid directory's group, and this package
+// makes them group-readable, so a key written or renewed there is readable by
+// them at once and by nobody else.
+func sharedDir(dir string) (bool, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return false, fmt.Errorf("checking directory: %w", err)
+	}
+	return fi.Mode()&os.ModeSetgid != 0, nil
+}
+
+// groupReadable lets the group read what its owner reads.
+func groupReadable(files []fileData) []fileData {
+	out := make([]fileData, len(files))
+	for i, f := range files {
+		f.perm |= (f.perm & 0o400) >> 3
+		out[i] = f
+	}
+	return out
+}
+
 // ensureDir creates dir, and tightens it if it exists with a looser mode, as
-// it holds private keys.
+// it holds private keys. A shared directory keeps its group's read access.
 func ensureDir(dir string) error {
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return fmt.Errorf("creating directory: %w", err)
@@ -122,10 +154,14 @@ func ensureDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("checking directory: %w", err)
 	}
-	if fi.Mode().Perm() == dirPerm {
+	want := dirPerm
+	if fi.Mode()&os.ModeSetgid != 0 {
+		want = sharedDirPerm | os.ModeSetgid
+	}
+	if fi.Mode()&(os.ModePerm|os.ModeSetgid) == want {
 		return nil
 	}
-	if err := os.Chmod(dir, dirPerm); err != nil {
+	if err := os.Chmod(dir, want); err != nil {
 		return fmt.Errorf("restricting directory: %w", err)
 	}
 	return nil

@@ -78,3 +78,42 @@ func assertMode(t *testing.T, path string, perm os.FileMode) {
 		t.Errorf("%s mode %o, want %o", path, got, perm)
 	}
 }
+
+// TestSharedDirGivesGroupRead: a key written into a setgid directory gets
+// its group and group read, and EnsureCA keeps the directory shared, as a
+// tenant's processes read their keys through the directory's group.
+func TestSharedDirGivesGroupRead(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	gid := 4242
+	if os.Geteuid() != 0 {
+		gid = os.Getegid() // without root only our own group is ours to give
+	}
+	if err := os.Chown(dir, -1, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o750|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := EnsureCA(dir, "ca", "ca"); err != nil {
+		t.Fatal(err)
+	}
+	assertMode(t, filepath.Join(dir, "ca.key"), 0o640)
+	assertMode(t, filepath.Join(dir, "ca.crt"), 0o644)
+	fi, err := os.Stat(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Sys().(*syscall.Stat_t).Gid; int(got) != gid {
+		t.Errorf("key group %d, want the directory's %d", got, gid)
+	}
+	di, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if di.Mode()&os.ModeSetgid == 0 || di.Mode().Perm() != 0o750 {
+		t.Errorf("directory mode %v, want setgid 0750 kept", di.Mode())
+	}
+}

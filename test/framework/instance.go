@@ -18,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/client"
 	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/runtime/cgroup"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 	"github.com/cellplane/cellplane/internal/zonenet"
 )
@@ -231,6 +233,33 @@ func (in *Instance) cleanup() {
 	}
 	if in.ZoneNamespaces {
 		in.removeZoneNamespaces()
+	}
+	in.removeCgroups()
+}
+
+// removeCgroups deletes the cgroups the instance's cells made for their
+// clusters (under this process's own, which the cells inherited), once
+// nothing runs in them.
+func (in *Instance) removeCgroups() {
+	m, err := cgroup.Detect()
+	if err != nil {
+		return // no cgroups here, so none were made
+	}
+	block, err := ipam.ParseBlock(in.Block, blockStride-1)
+	if err != nil {
+		in.T.Errorf("removing cgroups: %v", err)
+		return
+	}
+	// Processes just killed leave their groups a moment later.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for k := 1; k < blockStride; k++ {
+		err := Eventually(ctx, 10*time.Second, 100*time.Millisecond, func() error {
+			return m.RemovePrefix(tenant.CellCgroupPrefix(block.Cell(k)))
+		})
+		if err != nil {
+			in.T.Errorf("removing cgroups of cell %d: %v", k, err)
+		}
 	}
 }
 

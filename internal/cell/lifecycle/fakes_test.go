@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,6 +89,7 @@ type fakeBinaries struct {
 	mu    sync.Mutex
 	calls int
 	err   error
+	root  string // replaces /fake in the paths when set
 }
 
 var (
@@ -107,6 +109,11 @@ func (f *fakeBinaries) Kubernetes(_ context.Context, r components.Release) (comp
 	f.calls++
 	b := testKube
 	b.Release = r
+	if f.root != "" {
+		for _, p := range []*string{&b.KubeAPIServer, &b.KubeControllerManager, &b.KubeScheduler, &b.Kubectl} {
+			*p = strings.Replace(*p, "/fake", f.root, 1)
+		}
+	}
 	return b, f.err
 }
 
@@ -114,7 +121,11 @@ func (f *fakeBinaries) Etcd(context.Context) (components.EtcdBinaries, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	return testEtcd, f.err
+	b := testEtcd
+	if f.root != "" {
+		b.Etcd = strings.Replace(b.Etcd, "/fake", f.root, 1)
+	}
+	return b, f.err
 }
 
 func (f *fakeBinaries) count() int {

@@ -177,6 +177,9 @@ func (r *Reconciler) teardown(ctx context.Context, c *v1alpha1.Cluster, p *contr
 			return err
 		}
 	}
+	if err := removeCgroup(ctx, p); err != nil {
+		return err
+	}
 	r.probers.close(c.UID)
 	if r.Released != nil {
 		r.Released(string(c.UID))

@@ -20,9 +20,9 @@ import (
 )
 
 // phase is one step of a pass. The order is fixed: certificates and configs,
-// then the concerns (restores, member replacement), then the endpoint and the
-// processes. Each is idempotent: a pass cut short anywhere is finished by the
-// next.
+// the isolation they and the processes need, then the concerns (restores,
+// member replacement), then the endpoint and the processes. Each is
+// idempotent: a pass cut short anywhere is finished by the next.
 type phase func(context.Context, *v1alpha1.Cluster, *controlplane.Plan) error
 
 func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster) (ctrl.Result, error) {
@@ -45,7 +45,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	phases := []phase{r.phasePKI, r.phaseConfigs}
+	phases := []phase{r.phasePKI, r.phaseConfigs, r.phaseIsolation}
 	for _, cn := range r.Concerns {
 		phases = append(phases, cn.Reconcile)
 	}
@@ -127,7 +127,7 @@ func (r *Reconciler) phaseProcesses(ctx context.Context, _ *v1alpha1.Cluster, p 
 			if err := os.MkdirAll(p.EtcdDataDir(m), 0o700); err != nil {
 				return fmt.Errorf("creating %s data directory: %w", m.Name(), err)
 			}
-			spec.BeforeStart = etcdstate.StartGuard(p, m)
+			spec.BeforeStart = ownDataDir(p, m, etcdstate.StartGuard(p, m))
 		}
 		_, err := r.Runner.Ensure(ctx, spec)
 		if errors.Is(err, etcdstate.ErrDataLost) {

@@ -133,6 +133,7 @@ func (r *Runtime) adoptOrStart(ctx context.Context, s Spec, hash string) (*insta
 		r.log.Warn("ignoring unreadable pid file", "id", s.ID, "err", err)
 	case pf.alive() && pf.SpecHash == hash:
 		r.log.Info("adopted running process", "id", s.ID, "pid", pf.PID)
+		r.placeAdopted(s, pf.PID)
 		return adoptedInstance(pf), nil
 	case pf.alive():
 		r.log.Info("spec changed, replacing running process", "id", s.ID, "pid", pf.PID)
@@ -145,6 +146,7 @@ func (r *Runtime) adoptOrStart(ctx context.Context, s Spec, hash string) (*insta
 			return nil, fmt.Errorf("recording orphan of %s: %w", s.ID, err)
 		}
 		r.log.Info("adopted running process that had no pid file", "id", s.ID, "pid", orphan.PID)
+		r.placeAdopted(s, orphan.PID)
 		return adoptedInstance(orphan), nil
 	}
 	inst, err := start(s)
@@ -153,6 +155,19 @@ func (r *Runtime) adoptOrStart(ctx context.Context, s Spec, hash string) (*insta
 	}
 	r.log.Info("started process", "id", s.ID, "pid", inst.pid)
 	return inst, nil
+}
+
+// placeAdopted moves an adopted process into its cgroup, the one isolation
+// that reaches a running process without restarting it. A failure leaves the
+// process serving where it is, which beats restarting a tenant's control
+// plane, so it is only logged.
+func (r *Runtime) placeAdopted(s Spec, pid int) {
+	if s.Cgroup == nil {
+		return
+	}
+	if err := s.Cgroup.AddProcess(pid); err != nil {
+		r.log.Warn("adopted process stays outside its cgroup", "id", s.ID, "pid", pid, "err", err)
+	}
 }
 
 // superviseNew registers inst and starts its supervisor. After Close the

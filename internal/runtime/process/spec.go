@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -37,7 +38,44 @@ type Spec struct {
 	// back-off. It is how etcd is kept from starting on a lost data directory.
 	// It is not part of the spec hash.
 	BeforeStart func() error `json:"-"`
+
+	// Isolation. None of it is part of the spec hash: a process started
+	// without it (by an older cellplane, or before it was turned on) keeps
+	// running, as static stability demands, and gets it at its next start.
+	// Only the cgroup reaches an adopted process, as it can be moved in
+	// while it runs.
+
+	// User, when set, is the user, group and supplementary groups the process
+	// runs as; it needs root. The process starts with no capabilities.
+	User *Credential
+	// Hostname, when set, gives the process a UTS namespace of its own with
+	// this host name, set before it runs (needs root).
+	Hostname string
+	// Cgroup, when set, is the control group the process starts in (and
+	// that an adopted process is moved into).
+	Cgroup Cgroup `json:"-"`
 }
+
+// Credential is a numeric identity: no /etc/passwd entry is needed.
+type Credential struct {
+	UID, GID uint32
+	Groups   []uint32 // supplementary groups; none when empty
+}
+
+// Cgroup places processes in a control group.
+type Cgroup interface {
+	// PrepareStart runs on the locked thread that is about to fork the
+	// process: it may move that thread into the group or set attr to clone
+	// the child into it. restore, when not nil, runs after the fork (also
+	// when err is set) and puts the thread back; the thread goes back to the
+	// Go runtime only if it succeeds.
+	PrepareStart(attr *syscall.SysProcAttr) (restore func() error, err error)
+	// AddProcess moves a running process into the group.
+	AddProcess(pid int) error
+}
+
+// isolated reports whether starting s needs a thread of its own.
+func (s Spec) isolated() bool { return s.NetNS != "" || s.Hostname != "" || s.Cgroup != nil }
 
 func (s Spec) validate() error {
 	switch {
@@ -47,6 +85,8 @@ func (s Spec) validate() error {
 		return fmt.Errorf("%w: %s: empty StateDir", ErrInvalidSpec, s.ID)
 	case s.Name == "" || strings.ContainsRune(s.Name, '/'):
 		return fmt.Errorf("%w: %s: bad Name %q", ErrInvalidSpec, s.ID, s.Name)
+	case len(s.Hostname) > 64:
+		return fmt.Errorf("%w: %s: host name %q is longer than 64 bytes", ErrInvalidSpec, s.ID, s.Hostname)
 	}
 	return nil
 }

@@ -35,7 +35,10 @@ func start(s Spec) (*instance, error) {
 	if err := prepareDirs(s); err != nil {
 		return nil, err
 	}
-	logf, err := os.OpenFile(s.logPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// O_NOFOLLOW: an isolated process may write in its state directory (an
+	// API server's audit log), so a link planted there must not redirect
+	// what we, as root, append to.
+	logf, err := os.OpenFile(s.logPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening log of %s: %w", s.ID, err)
 	}
@@ -43,7 +46,7 @@ func start(s Spec) (*instance, error) {
 	// cannot lose the child's output, so its error is of no use.
 	defer func() { _ = logf.Close() }()
 	cmd := command(s, logf)
-	if err := startIn(s.NetNS, cmd); err != nil {
+	if err := startIn(s, cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", s.ID, err)
 	}
 	inst, err := record(s, cmd)
@@ -78,6 +81,15 @@ func command(s Spec, logf *os.File) *exec.Cmd {
 	// group: Ctrl-C, SIGHUP on logout and kill(-pgid) of cellplane all miss it.
 	// Pdeathsig stays unset on purpose; the child must outlive us.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if u := s.User; u != nil {
+		// Go sets groups, then group, then user in the child before exec;
+		// leaving uid 0 drops every capability.
+		groups := u.Groups
+		if groups == nil {
+			groups = []uint32{} // setgroups(0): none of ours
+		}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: groups}
+	}
 	return cmd
 }
 

@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cellplane/cellplane/internal/datadir"
+	"github.com/cellplane/cellplane/test/framework"
+)
+
+// Request counts of BenchmarkNoisyNeighbour: blocks rotate through the three
+// loads, so drift in the machine's load hits each alike.
+const (
+	neighbourBlocks   = 20
+	neighbourPerBlock = 100
+	neighbourBurners  = 4 // two per core: enough to saturate the machine
+)
+
+// BenchmarkNoisyNeighbour measures a quiet cluster's GET latency (one
+// ConfigMap through its endpoint, client-go) while CPU burners run in a noisy
+// cluster's cgroup, against the same with no burner, and, for comparison,
+// with the burners outside any tenant's cgroup, each in a session of its own
+// as every process of an unisolated cellplane is (the kernel then gives each
+// session, not each cluster, a share of the CPU).
+func BenchmarkNoisyNeighbour(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("cgroups need root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	in := framework.NewInstance(b, bins)
+	in.Start(ctx)
+	var kc string
+	var wg sync.WaitGroup
+	wg.Go(func() { kc = activeCluster(ctx, b, in, "quiet") })
+	wg.Go(func() { activeCluster(ctx, b, in, "noisy") })
+	wg.Wait()
+	noisy := clusterCgroup(b, in, "noisy")
+	b.Logf("noisy cluster's cgroups: %v", noisy)
+
+	cs := clientset(b, kc, "")
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Data: map[string]string{"k": "v"}}
+	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	get := func() time.Duration {
+		start := time.Now()
+		if _, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "probe", metav1.GetOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	for range 200 {
+		get()
+	}
+	modes := []string{"unloaded", "burner-in-noisy-cgroup", "burner-unisolated"}
+	got := map[string][]time.Duration{}
+	b.ResetTimer()
+	for i := range neighbourBlocks {
+		for j := range modes {
+			mode := modes[(i+j)%len(modes)]
+			var stop func()
+			switch mode {
+			case "burner-in-noisy-cgroup":
+				stop = burn(b, noisy)
+			case "burner-unisolated":
+				stop = burn(b, nil)
+			}
+			for range neighbourPerBlock {
+				got[mode] = append(got[mode], get())
+			}
+			if stop != nil {
+				stop()
+			}
+		}
+	}
+	b.StopTimer()
+	p := func(ds []time.Duration, q float64) float64 {
+		slices.Sort(ds)
+		return float64(ds[int(q*float64(len(ds)-1))].Microseconds()) / 1000
+	}
+	base := p(got["unloaded"], 0.99)
+	for _, m := range modes {
+		b.ReportMetric(p(got[m], 0.5), m+"-p50-ms")
+		b.ReportMetric(p(got[m], 0.99), m+"-p99-ms")
+		b.Logf("%-30s %d GETs: p50 %.3f ms, p99 %.3f ms (%.2fx the unloaded p99)", m, len(got[m]), p(got[m], 0.5), p(got[m], 0.99), p(got[m], 0.99)/base)
+	}
+	b.ReportMetric(p(got["burner-in-noisy-cgroup"], 0.99)/base, "ratio-p99")
+}
+
+// clusterCgroup maps each cgroup v1 controller (or "" on v2) to the
+// directory of cluster name's cgroup, read from its API server's process.
+func clusterCgroup(b *testing.B, in *framework.Instance, name string) map[string]string {
+	b.Helper()
+	files, _ := filepath.Glob(filepath.Join(datadir.CellDir(in.DataDir, 1), "clusters", "*", name, "logs", "kube-apiserver-a.pid"))
+	if len(files) != 1 {
+		b.Fatalf("pid file of %s's API server: %v", name, files)
+	}
+	raw, err := os.ReadFile(files[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pf struct{ PID int }
+	if err := json.Unmarshal(raw, &pf); err != nil {
+		b.Fatal(err)
+	}
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pf.PID))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(cg)), "\n") {
+		parts := strings.SplitN(l, ":", 3)
+		for _, ctl := range strings.Split(parts[1], ",") {
+			if ctl == "cpu" || ctl == "memory" || ctl == "pids" {
+				out[ctl] = filepath.Join("/sys/fs/cgroup", ctl, parts[2])
+			}
+		}
+	}
+	if len(out) == 0 { // v2
+		for _, l := range strings.Split(string(cg), "\n") {
+			if p, ok := strings.CutPrefix(l, "0::"); ok {
+				out[""] = filepath.Join("/sys/fs/cgroup", p)
+			}
+		}
+	}
+	if !strings.Contains(fmt.Sprint(out), "."+name) {
+		b.Fatalf("%s's API server is in no cgroup of its own: %s", name, cg)
+	}
+	return out
+}
+
+// burn starts CPU burners, moved into the given cgroup directories (none:
+// they stay in ours), and returns what stops them.
+func burn(b *testing.B, cgroups map[string]string) (stop func()) {
+	var cmds []*exec.Cmd
+	stop = func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill() // the benchmark's own child: Wait below reaps it
+			_ = c.Wait()
+		}
+	}
+	for range neighbourBurners {
+		cmd := exec.Command("sh", "-c", "while :; do :; done")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			stop()
+			b.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+		for _, d := range cgroups {
+			if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+				stop()
+				b.Fatal(err)
+			}
+		}
+	}
+	return stop
+}
