@@ -43,9 +43,9 @@ type Cache struct {
 	cfg    Config
 	flight singleflight.Group
 
-	mu       sync.Mutex
-	known    *lru[sigv4.Credentials]
-	unknown  *lru[error]
+	mu      sync.Mutex
+	known   *lru[sigv4.Credentials]
+	unknown *lru[error]
 	// reading holds the keys being read from the store, true once one was
 	// invalidated meanwhile: that read may predate the change, so its
 	// answer is returned but not remembered.
