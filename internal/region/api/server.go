@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/ratelimit"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
@@ -37,6 +38,8 @@ type Config struct {
 	// Verifier checks every request's SigV4 signature and names its account.
 	// Nil serves everything as the default account (unit tests only).
 	Verifier *sigv4.Verifier
+	// Limiter throttles sources and accounts; nil sets no limits.
+	Limiter *ratelimit.Limiter
 }
 
 // setDefaults fills the optional fields.
@@ -76,11 +79,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("configuring regional API: %w", err)
 	}
 	s := &server{store: cfg.Client, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger}
-	var h http.Handler = s.routes()
-	if cfg.Verifier != nil {
-		h = cfg.Verifier.Middleware(h, s.authError)
-	}
-	return s.accessLog(h), nil
+	return s.accessLog(s.guard(cfg, s.routes())), nil
 }
 
 // routes registers the operations. Each path is also registered without a
