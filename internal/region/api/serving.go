@@ -104,4 +104,3 @@ func (s Serving) Server(h http.Handler) *http.Server {
 		Protocols:         &protocols,
 	}
 }
-
