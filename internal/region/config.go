@@ -11,6 +11,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/ipam"
+	regionapi "github.com/cellplane/cellplane/internal/region/api"
 	"github.com/cellplane/cellplane/internal/zonenet"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	Backup backup.Config
 	// Tuning adjusts how every cell runs and looks after control planes.
 	Tuning cell.Tuning
+	// API bounds the regional API's server: timeouts, header size and request
+	// rates. The zero value means regionapi.DefaultServing().
+	API regionapi.Serving
 	// Logger receives cellplane's own logs; Progress receives build progress.
 	Logger   *slog.Logger
 	Progress io.Writer
@@ -67,6 +71,11 @@ func (c *Config) Validate() error {
 	if err := c.Tuning.Validate(); err != nil {
 		return err
 	}
+	if c.API != (regionapi.Serving{}) {
+		if err := c.API.Validate(); err != nil {
+			return err
+		}
+	}
 	return c.Backup.Validate()
 }
 
@@ -79,6 +88,9 @@ func (c Config) withDefaults() Config {
 	}
 	c.DataDir = filepath.Clean(c.DataDir)
 	c.Tuning = c.Tuning.WithDefaults()
+	if c.API == (regionapi.Serving{}) {
+		c.API = regionapi.DefaultServing()
+	}
 	return c
 }
 
