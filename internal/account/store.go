@@ -77,6 +77,14 @@ func (s *Store) EnsureAccount(ctx context.Context, id, name string) (Account, *A
 	return a, &k, nil
 }
 
+// GetAccount returns one account.
+func (s *Store) GetAccount(ctx context.Context, id string) (Account, error) {
+	if err := validateID(id); err != nil {
+		return Account{}, err
+	}
+	return s.getAccount(ctx, id)
+}
+
 // ListAccounts returns every account, by ID.
 func (s *Store) ListAccounts(ctx context.Context) ([]Account, error) {
 	var list corev1.SecretList
