@@ -19,8 +19,9 @@ const (
 	// long a change the watch missed can go unseen.
 	DefaultTTL = 30 * time.Second
 	// DefaultNegativeTTL is how long an unknown key is refused without a
-	// store read. A key created meanwhile clears it through the watch.
-	DefaultNegativeTTL = 30 * time.Second
+	// store read. A key created meanwhile clears it through the watch, so the
+	// TTL only bounds memory, which the LRU bounds too.
+	DefaultNegativeTTL = 5 * time.Minute
 	// DefaultMaxEntries bounds each of the two maps. A few hundred bytes an
 	// entry: a few megabytes at most, however many keys a flood makes up.
 	DefaultMaxEntries = 10_000
