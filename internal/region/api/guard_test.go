@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/cellplane/cellplane/internal/keycache"
 	"github.com/cellplane/cellplane/internal/ratelimit"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
@@ -131,3 +133,55 @@ func TestScopeAndHost(t *testing.T) {
 	})
 	check(other, "InvalidSignatureException", "not this API's address")
 }
+
+// countingKeys counts the lookups that reach the key store.
+type countingKeys struct {
+	sigv4.KeyStore
+	reads atomic.Int64
+}
+
+func (c *countingKeys) Lookup(ctx context.Context, akid string) (sigv4.Credentials, error) {
+	c.reads.Add(1)
+	return c.KeyStore.Lookup(ctx, akid)
+}
+
+// benchmarkGuard sends signed DescribeClusterVersions requests (answered
+// without the store) through the whole handler (source limit, verifier over
+// the key cache, account limit) and reports how many key lookups reached the
+// key store per request.
+func benchmarkGuard(b *testing.B, creds sigv4.Credentials, wantCode string) {
+	store := &countingKeys{KeyStore: sigv4.StaticKeys{guardA.AccessKeyID: guardA}}
+	srv := httptest.NewUnstartedServer(nil)
+	h, err := NewHandler(Config{
+		Client: env.Client(b), Placer: StaticPlacer{Cell: "cell-1"}, Region: "local",
+		Verifier: &sigv4.Verifier{Keys: keycache.New(keycache.Config{Store: store}), Region: "local", Hosts: []string{srv.Listener.Addr().String()}},
+		Limiter:  ratelimit.New(ratelimit.Config{AccountRate: 1e9, AccountBurst: 1e9, SourceRate: 1e9, SourceBurst: 1e9}),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv.Config.Handler = h
+	srv.Start()
+	b.Cleanup(srv.Close)
+	c := sdkFor("http://"+srv.Listener.Addr().String(), creds, "local")
+	ctx := context.Background()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_, err := c.DescribeClusterVersions(ctx, &awseks.DescribeClusterVersionsInput{})
+			var apiErr smithy.APIError
+			if (wantCode == "" && err != nil) || (wantCode != "" && (!errors.As(err, &apiErr) || apiErr.ErrorCode() != wantCode)) {
+				b.Errorf("DescribeClusterVersions: %v; want %q", err, wantCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(store.reads.Load())/float64(b.N), "store-reads/op")
+}
+
+// go test -run '^$' -bench Guard ./internal/region/api/
+func BenchmarkGuardUnknownKey(b *testing.B) {
+	benchmarkGuard(b, sigv4.Credentials{AccessKeyID: "CPAKUNKNOWNUNKNOWN00", SecretAccessKey: "x"}, "UnrecognizedClientException")
+}
+
+func BenchmarkGuardKnownKey(b *testing.B) { benchmarkGuard(b, guardA, "") }
