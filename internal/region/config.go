@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cellplane/cellplane/internal/apiguard"
 	"github.com/cellplane/cellplane/internal/backup"
 	"github.com/cellplane/cellplane/internal/cell"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/ipam"
-	regionapi "github.com/cellplane/cellplane/internal/region/api"
 	"github.com/cellplane/cellplane/internal/zonenet"
 )
 
@@ -40,8 +40,8 @@ type Config struct {
 	// Tuning adjusts how every cell runs and looks after control planes.
 	Tuning cell.Tuning
 	// API bounds the regional API's server: timeouts, header size and request
-	// rates. The zero value means regionapi.DefaultServing().
-	API regionapi.Serving
+	// rates. The zero value means apiguard.DefaultServing().
+	API apiguard.Serving
 	// Logger receives cellplane's own logs; Progress receives build progress.
 	Logger   *slog.Logger
 	Progress io.Writer
@@ -71,7 +71,7 @@ func (c *Config) Validate() error {
 	if err := c.Tuning.Validate(); err != nil {
 		return err
 	}
-	if c.API != (regionapi.Serving{}) {
+	if c.API != (apiguard.Serving{}) {
 		if err := c.API.Validate(); err != nil {
 			return err
 		}
@@ -88,8 +88,8 @@ func (c Config) withDefaults() Config {
 	}
 	c.DataDir = filepath.Clean(c.DataDir)
 	c.Tuning = c.Tuning.WithDefaults()
-	if c.API == (regionapi.Serving{}) {
-		c.API = regionapi.DefaultServing()
+	if c.API == (apiguard.Serving{}) {
+		c.API = apiguard.DefaultServing()
 	}
 	return c
 }

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/apiguard"
 	"github.com/cellplane/cellplane/internal/ratelimit"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
@@ -79,7 +80,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("configuring regional API: %w", err)
 	}
 	s := &server{store: cfg.Client, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger}
-	return s.accessLog(s.guard(cfg, s.routes())), nil
+	return s.accessLog(apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 
 // routes registers the operations. Each path is also registered without a

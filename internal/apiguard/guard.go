@@ -1,4 +1,4 @@
-package api
+package apiguard
 
 import (
 	"net"
@@ -8,39 +8,44 @@ import (
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
-// guard puts the protections in front of the routes, cheapest first: the
+// ErrorWriter answers a refused request; the API maps the error to its wire
+// error.
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
+
+// Guard puts the protections in front of routes, cheapest first: the
 // source's rate before anything is parsed, the signature (headers, key,
 // then body) next, and the account's rate once the account is proven, so
-// that nobody can spend another account's requests by naming its key.
-func (s *server) guard(cfg Config, routes http.Handler) http.Handler {
+// that nobody can spend another account's requests by naming its key. A nil
+// verifier or limiter leaves that step out.
+func Guard(routes http.Handler, v *sigv4.Verifier, l *ratelimit.Limiter, refuse ErrorWriter) http.Handler {
 	h := routes
-	if cfg.Verifier != nil {
-		h = cfg.Verifier.Middleware(s.limitAccount(cfg.Limiter, h), s.authError)
+	if v != nil {
+		h = v.Middleware(limitAccount(l, h, refuse), refuse)
 	}
-	return s.limitSource(cfg.Limiter, h)
+	return limitSource(l, h, refuse)
 }
 
-func (s *server) limitSource(l *ratelimit.Limiter, next http.Handler) http.Handler {
+func limitSource(l *ratelimit.Limiter, next http.Handler, refuse ErrorWriter) http.Handler {
 	if l == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := l.AllowSource(sourceOf(r)); err != nil {
-			s.writeError(w, r, err)
+			refuse(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-func (s *server) limitAccount(l *ratelimit.Limiter, next http.Handler) http.Handler {
+func limitAccount(l *ratelimit.Limiter, next http.Handler, refuse ErrorWriter) http.Handler {
 	if l == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		account, _ := sigv4.AccountFrom(r.Context())
 		if err := l.AllowAccount(account); err != nil {
-			s.writeError(w, r, err)
+			refuse(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
