@@ -139,7 +139,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &pub):
 		msg = pub.msg
 	case errors.Is(err, ratelimit.ErrThrottled):
-		// A flood would flood the log too; the access log counts them.
+		// A flood would flood the log too: throttled requests are debug detail.
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request throttled", requestAttrs(r, err)...)
 	default:
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "request rejected", requestAttrs(r, err)...)
