@@ -37,6 +37,10 @@ const (
 	// spec.restoreFrom is restored, incrementals included. Only such clusters
 	// have it.
 	ConditionRestored = "Restored"
+	// ConditionSecretsEncryption: the cluster has its keys for Secrets; the
+	// message names the key new Secrets are sealed under, and the reason is
+	// Rotating while a key rotation is under way.
+	ConditionSecretsEncryption = "SecretsEncryption"
 	// ConditionEtcdMembers: every etcd member has its data and votes. False
 	// while a member whose data was lost is replaced, or while etcd is
 	// restored in place after losing quorum for good.
@@ -77,6 +81,15 @@ const (
 	// request is done once status.restore.requestID equals its ID and
 	// status.restore.phase is Done or Failed. The agent copies it to the cell.
 	AnnotationRestoreRequested = "cellplane.io/restore-requested"
+	// AnnotationKeyRotationRequested asks the cell to rotate the cluster's key
+	// for Secrets: its value is the time of the request (RFC 3339); the cell
+	// seals every Secret under a new key, then retires the old ones. The
+	// agent copies it to the cell.
+	AnnotationKeyRotationRequested = "cellplane.io/secrets-key-rotation-requested"
+	// AnnotationMaxClusters, on an account's namespace in the region store,
+	// is the operator's override of how many clusters the account may have
+	// (a decimal count; the regional API's default applies without it).
+	AnnotationMaxClusters = "cellplane.io/max-clusters"
 )
 
 // RestoreRequest is the value of AnnotationRestoreRequested.
@@ -200,6 +213,13 @@ type ClusterSpec struct {
 	// (--quota-backend-bytes); DefaultEtcdQuotaBytes when zero.
 	// +optional
 	EtcdQuotaBytes int64 `json:"etcdQuotaBytes,omitempty"`
+
+	// DeletionProtection, as EKS has it: while true, the region refuses to
+	// delete the cluster once it is ACTIVE (a CREATING or FAILED cluster can
+	// still be deleted, so a create that never finishes is not stuck).
+	// UpdateClusterConfig turns it off. Off by default, as on EKS.
+	// +optional
+	DeletionProtection bool `json:"deletionProtection,omitempty"`
 
 	// RestoreFrom fills the new cluster's etcd from another cluster's backups
 	// before its control plane first starts. Immutable: it only means something

@@ -10,6 +10,8 @@ const (
 	UpdateTypeLogging        = "LoggingUpdate"
 	UpdateTypeEndpointAccess = "EndpointAccessUpdate"
 	UpdateTypeConfig         = "ConfigUpdate"
+	// UpdateTypeDeletionProtection turns a cluster's deletion protection on or off.
+	UpdateTypeDeletionProtection = "DeletionProtectionUpdate"
 )
 
 // Update statuses, spelled as EKS spells them on the wire. The status enum also
@@ -52,8 +54,9 @@ type ClusterUpdateSpec struct {
 	// ClusterName is the object name of the Cluster the update changes.
 	ClusterName string `json:"clusterName"`
 
-	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate, ConfigUpdate.
-	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate
+	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate,
+	// ConfigUpdate, DeletionProtectionUpdate.
+	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate
 	Type string `json:"type"`
 
 	// Params are the update's parameters.

@@ -8,9 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/cellplane/cellplane/internal/secretfile"
 )
 
 // MasterKeySize is the size of the AES-256 key that encrypts access key secrets.
@@ -20,9 +20,13 @@ const MasterKeySize = 32
 // the one it was encrypted with or the stored object was altered.
 var ErrDecrypt = errors.New("cannot decrypt access key secret (wrong master key or corrupted data)")
 
-// LoadOrCreateMasterKey reads the hex-encoded master key at path, creating it
-// (mode 0600, directory 0700) with a random key if it does not exist. A file
-// readable by group or others is refused: it would expose every secret.
+// LoadOrCreateMasterKey reads the master key at path, creating it (mode 0600,
+// directory 0700) with a random key if it does not exist. The file is
+// secretfile's format: hex digits under a checksummed header, so a truncated or
+// damaged key is refused with an error naming the file rather than sealing new
+// secrets under a wrong key. A file written before the header existed is
+// checked and rewritten with one. A file readable by group or others is
+// refused: it would expose every secret.
 func LoadOrCreateMasterKey(path string) ([]byte, error) {
 	key, err := readMasterKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -32,47 +36,41 @@ func LoadOrCreateMasterKey(path string) ([]byte, error) {
 }
 
 func readMasterKey(path string) ([]byte, error) {
-	info, err := os.Stat(path)
+	payload, err := secretfile.Read(path, func(content []byte) ([]byte, error) {
+		_, err := parseMasterKey(content)
+		return content, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading master key: %w", err)
 	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("master key %s has mode %#o; want 0600", path, perm)
-	}
-	data, err := os.ReadFile(path) //nolint:gosec // G304: the master key file in cellplane's data directory
+	key, err := parseMasterKey(payload)
 	if err != nil {
-		return nil, fmt.Errorf("reading master key: %w", err)
-	}
-	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
-	if err != nil || len(key) != MasterKeySize {
-		return nil, fmt.Errorf("master key %s must hold %d hex-encoded bytes", path, MasterKeySize)
+		return nil, fmt.Errorf("master key %s: %w", path, err)
 	}
 	return key, nil
 }
 
-// createMasterKey writes a new key with O_EXCL, so two processes racing to
-// create it end up sharing the winner's key.
-func createMasterKey(path string) ([]byte, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("creating master key directory: %w", err)
+func parseMasterKey(content []byte) ([]byte, error) {
+	key, err := hex.DecodeString(strings.TrimSpace(string(content)))
+	if err != nil || len(key) != MasterKeySize {
+		return nil, fmt.Errorf("must hold %d hex-encoded bytes", MasterKeySize)
 	}
+	return key, nil
+}
+
+// createMasterKey writes a new key only if none exists, so two processes
+// racing to create it end up sharing the winner's key.
+func createMasterKey(path string) ([]byte, error) {
 	key := make([]byte, MasterKeySize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("generating master key: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: as in readMasterKey
+	err := secretfile.Create(path, []byte(hex.EncodeToString(key)+"\n"))
 	if errors.Is(err, fs.ErrExist) {
 		return readMasterKey(path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("creating master key: %w", err)
-	}
-	_, err = f.WriteString(hex.EncodeToString(key) + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("writing master key: %w", err)
 	}
 	return key, nil
 }

@@ -3,6 +3,7 @@ package account
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/secretfile"
 	"github.com/cellplane/cellplane/internal/sigv4"
 	"github.com/cellplane/cellplane/internal/store/storetest"
 )
@@ -258,5 +260,29 @@ func TestMasterKeyFile(t *testing.T) {
 	_ = os.Chmod(path, 0o600)
 	if _, err := LoadOrCreateMasterKey(path); err == nil {
 		t.Errorf("loading a corrupt master key succeeded")
+	}
+}
+
+// A master key file as written before checksums (hex and a newline) is read,
+// gains a checksum, and a later truncation of it is refused naming the file.
+func TestMasterKeyFileMigratesAndDetectsTruncation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	legacy := strings.Repeat("ab", MasterKeySize) + "\n"
+	if err := os.WriteFile(path, []byte(legacy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key, err := LoadOrCreateMasterKey(path)
+	if err != nil || hex.EncodeToString(key) != strings.TrimSpace(legacy) {
+		t.Fatalf("legacy master key = %x, %v", key, err)
+	}
+	data, _ := os.ReadFile(path)
+	if payload, ok, err := secretfile.Decode(data); !ok || err != nil || string(payload) != legacy {
+		t.Fatalf("migrated file = %q (%v); want the legacy content under a checksum", data, err)
+	}
+	if err := os.WriteFile(path, data[:len(data)-10], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateMasterKey(path); !errors.Is(err, secretfile.ErrCorrupt) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("truncated master key: %v; want ErrCorrupt naming the file", err)
 	}
 }

@@ -38,6 +38,9 @@ type Entry struct {
 	Observed time.Time `json:"observed,omitzero"`
 	// KMSKeyID names the key that wraps the data key the object is sealed with.
 	KMSKeyID string `json:"kmsKeyID,omitempty"`
+	// MAC authenticates the manifest and its place in the set (binding.go);
+	// empty in manifests written before backups were bound.
+	MAC string `json:"mac,omitempty"`
 }
 
 // ID names the entry for people: "full/<rev>" or "incr/<first>-<last>".

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -12,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cellplane/cellplane/internal/backup/envelope"
 	"github.com/cellplane/cellplane/internal/backup/objstore"
 )
 
@@ -175,15 +175,23 @@ func (s *Set) Open(ctx context.Context, e Entry) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkManifest(key, m); err != nil {
+		return nil, err
+	}
 	rc, err := s.store.Get(ctx, s.prefix+m.Key)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", m.ID(), err)
 	}
 	cr := &checkedReader{r: rc, h: sha256.New(), want: m}
-	pr, err := envelope.NewReader(cr, key)
+	pr, err := s.openEnvelope(cr, key, m)
+	if errors.Is(err, ErrMisplaced) {
+		_ = rc.Close() // the binding's error is the one to report
+		return nil, fmt.Errorf("%s: %w", m.ID(), err)
+	}
 	if err != nil {
-		_ = rc.Close() // the header's error is the one to report
-		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, m.ID(), cr.blame(err))
+		err = cr.corrupt(err) // reads what is left, so before closing
+		_ = rc.Close()        // the header's error is the one to report
+		return nil, err
 	}
 	return &openReader{Reader: pr, cr: cr, c: rc}, nil
 }
@@ -225,13 +233,14 @@ func (c *checkedReader) finish() error {
 	return nil
 }
 
-// blame prefers a checksum mismatch over the envelope's error: it names the
-// object as altered in storage rather than as sealed wrongly.
-func (c *checkedReader) blame(err error) error {
-	if ferr := c.finish(); ferr != nil {
+// corrupt reports a failure to open the object, preferring a checksum
+// mismatch over the envelope's error: it names the object as altered in
+// storage rather than as sealed wrongly. Either wraps ErrCorrupt once.
+func (c *checkedReader) corrupt(err error) error {
+	if ferr := c.finish(); errors.Is(ferr, ErrCorrupt) {
 		return ferr
 	}
-	return err
+	return fmt.Errorf("%w: %s: %w", ErrCorrupt, c.want.ID(), err)
 }
 
 type openReader struct {
@@ -250,7 +259,7 @@ func (o *openReader) Read(p []byte) (int, error) {
 			return n, ferr
 		}
 	case err != nil && err != io.EOF:
-		return n, fmt.Errorf("%w: %s: %w", ErrCorrupt, o.cr.want.ID(), o.cr.blame(err))
+		return n, o.cr.corrupt(err)
 	}
 	return n, err
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path"
 	"sync"
@@ -37,21 +38,36 @@ func ClusterPrefix(ns, name string) string { return path.Join("clusters", ns, na
 // Prefix is the set's folder in the store.
 func (r Ref) Prefix() string { return ClusterPrefix(r.Namespace, r.Name) + r.UID + "/" }
 
-// Set is one cluster's backups. It is safe for concurrent use, but only one
-// writer per cluster may run at a time: two writers creating the data key at once
-// would each seal objects the other's key cannot open.
+// Set is one cluster's backups. It is safe for concurrent use. The data key is
+// created with a conditional put (objstore.Store.Create), so two writers
+// starting at once end up with the same key rather than one orphaning the
+// other's objects.
 type Set struct {
 	store  objstore.Store
 	kms    envelope.KMS
 	prefix string
 	// TempDir spools objects before upload; empty means os.TempDir().
 	TempDir string
+	// Logger receives warnings, such as restoring objects written before
+	// backups were bound to their place; nil discards them.
+	Logger *slog.Logger
 
 	mu  sync.Mutex
 	key []byte
+	// bound: the set's key record says format 2, so every object in it is
+	// bound and every manifest signed (binding.go).
+	bound bool
+
+	// headMu orders head updates; headRev is the newest revision the head
+	// names, once read (headKnown).
+	headMu    sync.Mutex
+	headRev   int64
+	headKnown bool
 }
 
 // New returns the set of ref in store, sealed with data keys wrapped by kms.
+// Several writers may start at once: the data key is created with a
+// conditional put, and the writers that lose the race read the winner's.
 func New(store objstore.Store, kms envelope.KMS, ref Ref) *Set {
 	return &Set{store: store, kms: kms, prefix: ref.Prefix()}
 }
@@ -72,6 +88,9 @@ type keyFile struct {
 	KMSKeyID string    `json:"kmsKeyID"`
 	Wrapped  []byte    `json:"wrappedKey"`
 	Created  time.Time `json:"created"`
+	// Format is formatBound for sets whose every object is bound to its place;
+	// zero for sets created before.
+	Format int `json:"format,omitempty"`
 }
 
 // dataKey returns the set's data key, creating and storing it first if create is
@@ -82,47 +101,56 @@ func (s *Set) dataKey(ctx context.Context, create bool) ([]byte, error) {
 	if s.key != nil {
 		return s.key, nil
 	}
-	key, err := s.loadKey(ctx)
+	kf, key, err := s.loadKey(ctx)
 	if errors.Is(err, errdefs.ErrNotFound) && create {
-		key, err = s.createKey(ctx)
+		kf, key, err = s.createKey(ctx)
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.key = key
+	s.key, s.bound = key, kf.Format >= formatBound
 	return key, nil
 }
 
-func (s *Set) loadKey(ctx context.Context) ([]byte, error) {
+func (s *Set) loadKey(ctx context.Context) (keyFile, []byte, error) {
+	var kf keyFile
 	data, err := s.getSmall(ctx, s.prefix+keyObject)
 	if err != nil {
-		return nil, fmt.Errorf("reading data key: %w", err)
+		return kf, nil, fmt.Errorf("reading data key: %w", err)
 	}
-	var kf keyFile
 	if err := json.Unmarshal(data, &kf); err != nil {
-		return nil, fmt.Errorf("%w: data key object: %w", ErrCorrupt, err)
+		return kf, nil, fmt.Errorf("%w: data key object: %w", ErrCorrupt, err)
 	}
 	key, err := s.kms.Unwrap(ctx, kf.Wrapped)
 	if err != nil {
-		return nil, fmt.Errorf("unwrapping data key (wrapped by %s): %w", kf.KMSKeyID, err)
+		return kf, nil, fmt.Errorf("unwrapping data key (wrapped by %s): %w", kf.KMSKeyID, err)
 	}
-	return key, nil
+	return kf, key, nil
 }
 
-func (s *Set) createKey(ctx context.Context) ([]byte, error) {
+// createKey stores a new data key only if the set has none. A writer that
+// loses the race to another gets ErrExists from the store, says so, and reads
+// the winner's key: both then seal under one key.
+func (s *Set) createKey(ctx context.Context) (keyFile, []byte, error) {
 	key := envelope.NewDataKey()
 	wrapped, err := s.kms.Wrap(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("wrapping data key: %w", err)
+		return keyFile{}, nil, fmt.Errorf("wrapping data key: %w", err)
 	}
-	data, err := json.Marshal(keyFile{KMSKeyID: s.kms.KeyID(), Wrapped: wrapped, Created: time.Now().UTC()})
+	kf := keyFile{KMSKeyID: s.kms.KeyID(), Wrapped: wrapped, Created: time.Now().UTC(), Format: formatBound}
+	data, err := json.Marshal(kf)
 	if err != nil {
-		return nil, err
+		return keyFile{}, nil, err
 	}
-	if err := s.putSmall(ctx, s.prefix+keyObject, data); err != nil {
-		return nil, fmt.Errorf("storing data key: %w", err)
+	err = s.store.Create(ctx, s.prefix+keyObject, bytes.NewReader(data), int64(len(data)))
+	if errors.Is(err, objstore.ErrExists) {
+		s.warn("another writer created this backup set's data key first; using its key", "set", s.prefix)
+		return s.loadKey(ctx)
 	}
-	return key, nil
+	if err != nil {
+		return keyFile{}, nil, fmt.Errorf("storing data key: %w", err)
+	}
+	return kf, key, nil
 }
 
 // maxSmall bounds what getSmall reads: manifests and key files are tiny.

@@ -22,7 +22,7 @@ import (
 func (s *Set) PutFull(ctx context.Context, snapshot func(io.Writer) (int64, error)) (Entry, error) {
 	observed := time.Now()
 	var rev int64
-	sp, err := s.spool(ctx, func(w io.Writer) (err error) {
+	sp, err := s.spool(ctx, s.binding(fullDir), func(w io.Writer) (err error) {
 		rev, err = snapshot(w)
 		return err
 	})
@@ -54,7 +54,8 @@ func (s *Set) PutIncremental(ctx context.Context, first, last int64, observed ti
 	if first <= 0 || last < first {
 		return Entry{}, fmt.Errorf("%w: incremental revisions %d..%d", errdefs.ErrInvalidParameter, first, last)
 	}
-	sp, err := s.spool(ctx, func(w io.Writer) error {
+	key := incrKey(first, last)
+	sp, err := s.spool(ctx, s.binding(key), func(w io.Writer) error {
 		_, err := w.Write(batch)
 		return err
 	})
@@ -62,7 +63,7 @@ func (s *Set) PutIncremental(ctx context.Context, first, last int64, observed ti
 		return Entry{}, err
 	}
 	defer sp.remove()
-	e := Entry{Kind: KindIncremental, Key: incrKey(first, last), First: first, Revision: last, Observed: observed.UTC()}
+	e := Entry{Kind: KindIncremental, Key: key, First: first, Revision: last, Observed: observed.UTC()}
 	if err := s.upload(ctx, sp, &e); err != nil {
 		return Entry{}, err
 	}
@@ -83,7 +84,8 @@ func (sp *spooled) remove() {
 	_ = os.Remove(sp.f.Name())
 }
 
-func (s *Set) spool(ctx context.Context, fill func(io.Writer) error) (*spooled, error) {
+// spool seals what fill writes, bound to binding, into a temporary file.
+func (s *Set) spool(ctx context.Context, binding []byte, fill func(io.Writer) error) (*spooled, error) {
 	key, err := s.dataKey(ctx, true)
 	if err != nil {
 		return nil, err
@@ -94,7 +96,7 @@ func (s *Set) spool(ctx context.Context, fill func(io.Writer) error) (*spooled, 
 	}
 	sp := &spooled{f: f}
 	hw := envelope.NewHashWriter(f)
-	ew := envelope.NewWriter(hw, key)
+	ew := envelope.NewWriter(hw, key, binding)
 	err = fill(ew)
 	if cerr := ew.Close(); err == nil {
 		err = cerr
@@ -145,7 +147,15 @@ func (s *Set) verify(ctx context.Context, e Entry) error {
 	return nil
 }
 
+// putManifest signs e with the set's data key and stores it.
 func (s *Set) putManifest(ctx context.Context, e Entry) error {
+	key, err := s.dataKey(ctx, true)
+	if err != nil {
+		return err
+	}
+	if err := s.sign(key, &e); err != nil {
+		return err
+	}
 	data, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -153,7 +163,7 @@ func (s *Set) putManifest(ctx context.Context, e Entry) error {
 	if err := s.putSmall(ctx, s.prefix+manifestKey(e.Key), data); err != nil {
 		return fmt.Errorf("storing manifest of %s: %w", e.ID(), err)
 	}
-	return nil
+	return s.putHead(ctx, e)
 }
 
 // manifest reads the manifest of the data object key (relative to the set).

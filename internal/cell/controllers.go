@@ -17,6 +17,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/lifecycle"
 	"github.com/cellplane/cellplane/internal/cell/members"
 	"github.com/cellplane/cellplane/internal/cell/restore"
+	"github.com/cellplane/cellplane/internal/cell/secrets"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/cell/zones"
 	"github.com/cellplane/cellplane/internal/controlplane"
@@ -26,8 +27,12 @@ import (
 
 // layout is how the cell runs its control planes.
 func (p *proc) layout() tenant.Layout {
-	return tenant.Layout{Dir: p.dir, Cell: p.addrs, GoawayChance: p.cfg.Tuning.GoawayChance,
-		ZoneNetNS: p.zoneNS, Joined: etcdstate.Joined}
+	l := tenant.Layout{Dir: p.dir, Cell: p.addrs, GoawayChance: p.cfg.Tuning.GoawayChance,
+		ZoneNetNS: p.zoneNS, Joined: etcdstate.Joined, Cellplane: p.exe}
+	if p.secrets != nil {
+		l.SecretsKeys = p.secrets.Encoded
+	}
+	return l
 }
 
 // controllers builds the manager of the cell's controllers: the cluster
@@ -43,6 +48,12 @@ func (p *proc) controllers() (manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.secrets, err = secrets.Open(datadir.SecretsKEKFile(p.cfg.DataDir)); err != nil {
+		return nil, err
+	}
+	if p.exe, err = os.Executable(); err != nil {
+		return nil, fmt.Errorf("finding cellplane executable: %w", err)
+	}
 	layout := p.layout()
 	ep := &endpoint.Writer{Dir: p.lbDir(), Zones: p.shifts}
 	replay := func(pl *controlplane.Plan) (restore.ReplayTarget, error) { return p.pool.Get(pl) }
@@ -51,6 +62,9 @@ func (p *proc) controllers() (manager.Manager, error) {
 		CreateTimeout: p.cfg.CreateTimeout, Exits: p.exits, Zones: p.shifts, Released: p.pool.Release,
 		Concerns: []tenant.Concern{
 			&restore.FromBackup{Backups: bk, Dial: replay, Logger: p.log},
+			// After FromBackup, which chooses the backups whose keys it imports.
+			&secrets.Concern{Keys: p.secrets, Store: bk.Store, BackupKMS: bk.KMS, Logger: p.log,
+				Dial: func(pl *controlplane.Plan) (secrets.Etcd, error) { return p.pool.Get(pl) }},
 			&restore.InPlace{Backups: bk, Dial: replay, Runner: p.runtime, Logger: p.log},
 			&members.Replacer{Dial: func(pl *controlplane.Plan) (members.Membership, error) { return p.pool.Get(pl) },
 				Runner: p.runtime, Logger: p.log},
@@ -102,8 +116,9 @@ func (p *proc) setupBackups(mgr manager.Manager, b *restore.Backups) error {
 	return mgr.Add(&backups.Runner{
 		Client: mgr.GetClient(), Layout: p.layout(), Storage: b.Storage, Store: b.Store, KMS: b.KMS,
 		SpoolDir: spool, Config: backups.Config{FullInterval: p.cfg.Backup.FullInterval},
-		Dial:   func(pl *controlplane.Plan) (backups.Source, error) { return p.pool.Get(pl) },
-		Logger: p.log.With("component", "backups"),
+		Dial:        func(pl *controlplane.Plan) (backups.Source, error) { return p.pool.Get(pl) },
+		SecretsKeys: p.secrets.ForBackup,
+		Logger:      p.log.With("component", "backups"),
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/cell/etcdconn"
+	"github.com/cellplane/cellplane/internal/cell/secrets"
 	"github.com/cellplane/cellplane/internal/cell/zones"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/datadir"
@@ -100,6 +101,10 @@ type proc struct {
 	zoneNet      *zones.Network
 	zoneNS       map[string]string
 	zoneNetClose func()
+	// exe is cellplane's executable and secrets the cluster's keys for
+	// Secrets, both set with the controllers.
+	exe     string
+	secrets *secrets.Keys
 }
 
 func (p *proc) lbDir() string { return filepath.Join(p.dir, "lb", "endpoints") }

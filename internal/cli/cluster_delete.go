@@ -17,7 +17,7 @@ func newClusterDelete(g *globals) *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "delete NAME",
-		Short: "Delete a cluster: every process, port and file of it",
+		Short: "Delete a cluster: every process, port and file of it (refused while deletion protection is on)",
 		Args:  nameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.connect()

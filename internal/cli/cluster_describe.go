@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,7 +11,25 @@ import (
 )
 
 func newClusterDescribe(g *globals) *cobra.Command {
-	return describing(g, "describe NAME", "Show a cluster: status, endpoint and every component", g.showCluster)
+	return describing(g, "describe NAME", "Show a cluster: status, endpoint and every component (with PIDs and addresses for the operator)", func(cl *eks.Cluster) error {
+		return g.showCluster(g.operatorView(cl))
+	})
+}
+
+// operatorView adds what only the operator may see (the cell, each
+// component's address and PID, the backup location) to a cluster the
+// regional API described: the API shows tenants a redacted view, so the
+// details are read from the region's store with the data directory's
+// credentials. Without them the tenant's view is shown, with a note why.
+func (g *globals) operatorView(cl *eks.Cluster) *eks.Cluster {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	full, err := g.operator().WithDetails(ctx, cl)
+	if err != nil {
+		g.note("showing the tenant's view of cluster %s: the operator's details (cell, addresses, PIDs) are not readable: %v\n", cl.Name, err)
+		return cl
+	}
+	return full
 }
 
 // describing is a command that describes the named cluster and shows it.
@@ -41,13 +60,23 @@ func (g *globals) showCluster(cl *eks.Cluster) error {
 	w := g.table()
 	w.printf("Name:\t%s\nARN:\t%s\nVersion:\t%s\nStatus:\t%s\nEndpoint:\t%s\nCreated:\t%s\n",
 		cl.Name, cl.Arn, cl.Version, cl.Status, orDash(cl.Endpoint), age(cl)+" ago")
+	if cl.DeletionProtection != nil {
+		w.printf("Deletion protection:\t%s\n", onOff(*cl.DeletionProtection))
+	}
 	if x := cl.Cellplane; x != nil {
-		w.printf("Cell:\t%s\n", x.Cell)
+		if x.Cell != "" {
+			w.printf("Cell:\t%s\n", x.Cell)
+		}
 		if x.Reason != "" {
 			w.printf("Reason:\t%s\n", x.Reason)
 		}
 		writeEtcdWork(w, x)
-		if len(x.Components) > 0 {
+		if len(x.Components) > 0 && x.Cell == "" {
+			w.println("\nCOMPONENT\tZONE\tREADY\tRESTARTS")
+			for _, m := range x.Components {
+				w.printf("%s\t%s\t%t\t%d\n", m.Name, m.Zone, m.Ready, m.Restarts)
+			}
+		} else if len(x.Components) > 0 {
 			w.println("\nCOMPONENT\tZONE\tADDRESS\tPID\tREADY\tRESTARTS")
 			for _, m := range x.Components {
 				w.printf("%s\t%s\t%s\t%d\t%t\t%d\n", m.Name, m.Zone, m.Address, m.PID, m.Ready, m.Restarts)
@@ -95,4 +124,11 @@ func writeEtcdWork(w *table, x *eks.Extension) {
 			w.printf("\t%s\n", r.Message)
 		}
 	}
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }

@@ -12,7 +12,7 @@ import (
 
 func newClusterHealth(g *globals) *cobra.Command {
 	return describing(g, "health NAME", "Show a cluster's etcd health and backups, as its cell last measured them",
-		func(cl *eks.Cluster) error { return g.showHealth(healthOf(cl, time.Now())) })
+		func(cl *eks.Cluster) error { return g.showHealth(healthOf(g.operatorView(cl), time.Now())) })
 }
 
 // health is what `cluster health` shows: the cell's measurements and the

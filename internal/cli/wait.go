@@ -29,7 +29,7 @@ func (g *globals) waitActive(cmd *cobra.Command, c *client.Client, cl *eks.Clust
 	}
 	g.note("cluster %s is ACTIVE after %s: %s\n", done.Name, time.Since(start).Round(100*time.Millisecond), done.Endpoint)
 	if g.output == "json" {
-		return g.printJSON(map[string]any{"cluster": done})
+		return g.printJSON(map[string]any{"cluster": g.operatorView(done)})
 	}
 	return nil
 }

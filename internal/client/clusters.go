@@ -27,11 +27,17 @@ type CreateClusterInput struct {
 	// FromBackup restores the new cluster's etcd from another cluster's
 	// backups; nil creates an empty cluster.
 	FromBackup *eks.FromBackup
+	// DeletionProtection makes DeleteCluster refuse the cluster once it is
+	// ACTIVE, until UpdateClusterConfig turns it off.
+	DeletionProtection bool
 }
 
 // CreateCluster creates a cluster and returns it, CREATING.
 func (c *Client) CreateCluster(ctx context.Context, in CreateClusterInput) (*eks.Cluster, error) {
 	body := eks.CreateClusterInput{Name: in.Name, Version: in.Version, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken}
+	if in.DeletionProtection {
+		body.DeletionProtection = &in.DeletionProtection
+	}
 	if in.EtcdQuotaBytes != 0 || in.FromBackup != nil {
 		body.Cellplane = &eks.CreateOptions{EtcdQuotaBytes: in.EtcdQuotaBytes, FromBackup: in.FromBackup}
 	}

@@ -74,12 +74,17 @@ func (c *Client) DescribeClusterVersions(ctx context.Context, in DescribeCluster
 type UpdateClusterConfigInput struct {
 	Logging            json.RawMessage
 	ResourcesVpcConfig json.RawMessage
+	// DeletionProtection turns deletion protection on or off; it goes alone,
+	// without logging or resourcesVpcConfig.
+	DeletionProtection *bool
 	ClientRequestToken string
 }
 
-// UpdateClusterConfig changes a cluster's logging or VPC configuration.
+// UpdateClusterConfig changes a cluster's logging, VPC configuration or
+// deletion protection.
 func (c *Client) UpdateClusterConfig(ctx context.Context, name string, in UpdateClusterConfigInput) (*eks.Update, error) {
-	body := eks.UpdateClusterConfigInput{Logging: in.Logging, ResourcesVpcConfig: in.ResourcesVpcConfig, ClientRequestToken: in.ClientRequestToken}
+	body := eks.UpdateClusterConfigInput{Logging: in.Logging, ResourcesVpcConfig: in.ResourcesVpcConfig,
+		DeletionProtection: in.DeletionProtection, ClientRequestToken: in.ClientRequestToken}
 	var out eks.UpdateOutput
 	if err := c.call(ctx, http.MethodPost, clusterPath(name)+"/update-config", nil, body, &out); err != nil {
 		return nil, fmt.Errorf("updating configuration of cluster %s: %w", name, err)

@@ -92,7 +92,8 @@ func (c *Cache) build(ctx context.Context, dir string, spec buildSpec) error {
 	return install(out, dir, spec)
 }
 
-// install moves the built binaries into dir and marks it complete.
+// install records the built binaries' hashes, moves them into dir and marks it
+// complete.
 func install(out, dir string, spec buildSpec) error {
 	for _, p := range spec.packages {
 		if _, err := os.Stat(filepath.Join(out, binaryName(p))); err != nil {
@@ -103,6 +104,9 @@ func install(out, dir string, spec buildSpec) error {
 		if err := os.Rename(filepath.Join(out, from), filepath.Join(out, to)); err != nil {
 			return fmt.Errorf("naming %s: %w", to, err)
 		}
+	}
+	if err := writeManifest(out, spec.binaries(), ""); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("clearing %s: %w", dir, err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -51,6 +52,11 @@ type Config struct {
 // Cache builds binaries on first use and returns cached ones after that.
 type Cache struct {
 	cfg Config
+
+	mu sync.Mutex
+	// verified holds the stamp of every binary whose hash matched, so later
+	// calls re-hash only a binary that changed on disk.
+	verified map[string]stamp
 }
 
 // DefaultCacheDir is $CELLPLANE_CACHE_DIR, else $XDG_CACHE_HOME/cellplane, else
@@ -80,7 +86,7 @@ func New(cfg Config) *Cache {
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
-	return &Cache{cfg: cfg}
+	return &Cache{cfg: cfg, verified: map[string]stamp{}}
 }
 
 // Kubernetes returns the binaries of release r, building them if they are missing.
@@ -128,22 +134,30 @@ func complete(dir string) bool {
 	return err == nil
 }
 
-// ensure builds into dir unless a previous build completed there. A file lock makes
-// concurrent callers (parallel tests, two terminals) wait for one build instead of
-// racing; the build lands in a temporary directory renamed into place, so a killed
+// ensure builds into dir unless a previous build completed there, and verifies
+// every binary of the entry against the hashes recorded at build time, so a
+// binary altered on disk is refused before anything runs it (ErrTampered). It
+// is not rebuilt: a silent rebuild would hide an intrusion, so the error tells
+// the operator to look and remove the entry. A file lock makes concurrent
+// callers (parallel tests, two terminals) wait for one build instead of racing;
+// the build lands in a temporary directory renamed into place, so a killed
 // build never leaves a half-filled cache entry behind.
 func (c *Cache) ensure(ctx context.Context, dir string, spec buildSpec) error {
+	if err := c.ensureRoot(); err != nil {
+		return err
+	}
 	if complete(dir) {
-		return nil
+		return c.verify(dir, spec)
 	}
 	unlock, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer unlock()
 	if complete(dir) {
-		return nil
+		unlock()
+		return c.verify(dir, spec)
 	}
+	defer unlock()
 	start := time.Now()
 	c.progressf("building %s (first use on this machine; cached in %s)\n", spec.title, dir)
 	if err := c.build(ctx, dir, spec); err != nil {
@@ -160,7 +174,7 @@ func (c *Cache) progressf(format string, args ...any) {
 }
 
 func (c *Cache) lock() (func(), error) {
-	if err := os.MkdirAll(c.cfg.CacheDir, 0o750); err != nil {
+	if err := os.MkdirAll(c.cfg.CacheDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating component cache: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(c.cfg.CacheDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)

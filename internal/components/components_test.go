@@ -276,12 +276,11 @@ func TestNewFillsDefaults(t *testing.T) {
 	}
 }
 
-// markComplete makes dir look like a finished build.
-func markComplete(t *testing.T, dir string) {
+// markComplete makes dir look like a finished build, as the code before
+// binary hashes left it: the binaries (stand-ins) and .complete, no manifest.
+func markComplete(t *testing.T, dir string, binaries ...string) {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	writeBinaries(t, dir, binaries...)
 	if err := os.WriteFile(filepath.Join(dir, ".complete"), []byte("done\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +298,7 @@ func TestCacheReturnsCompleteBuildsWithoutBuilding(t *testing.T) {
 	}
 
 	kubeDir := filepath.Join(dir, "kubernetes-"+Default().Version)
-	markComplete(t, kubeDir)
+	markComplete(t, kubeDir, kubernetesBuild(Default()).binaries()...)
 	kube, err := c.Kubernetes(ctx, Default())
 	if err != nil {
 		t.Fatalf("Kubernetes on a complete cache entry: %v", err)
@@ -320,7 +319,7 @@ func TestCacheReturnsCompleteBuildsWithoutBuilding(t *testing.T) {
 	}
 
 	etcdDir := filepath.Join(dir, "etcd-"+EtcdVersion)
-	markComplete(t, etcdDir)
+	markComplete(t, etcdDir, etcdBuild().binaries()...)
 	etcd, err := c.Etcd(ctx)
 	if err != nil {
 		t.Fatalf("Etcd on a complete cache entry: %v", err)
@@ -369,7 +368,7 @@ func TestInstall(t *testing.T) {
 		if err := install(out, dir, spec); err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{"etcd", "etcdctl", "etcdutl", ".complete"} {
+		for _, name := range []string{"etcd", "etcdctl", "etcdutl", ".complete", manifestFile} {
 			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 				t.Errorf("installed entry lacks %s: %v", name, err)
 			}

@@ -61,7 +61,7 @@ func TestCacheReturnsCompleteMinIOWithoutBuilding(t *testing.T) {
 		t.Fatal("MinIO built with a failing go command")
 	}
 	entry := filepath.Join(dir, "minio-"+MinIOVersion)
-	markComplete(t, entry)
+	markComplete(t, entry, "minio")
 	b, err := c.MinIO(ctx)
 	if err != nil {
 		t.Fatalf("MinIO on a complete cache entry: %v", err)

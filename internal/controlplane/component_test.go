@@ -117,12 +117,12 @@ func TestDefaultComponentsInStartOrder(t *testing.T) {
 	for _, c := range Default() {
 		kinds = append(kinds, c.Kind())
 	}
-	if want := []string{KindEtcd, KindAPIServer, KindControllerManager, KindScheduler}; !slices.Equal(kinds, want) {
+	if want := []string{KindEtcd, KindAPIServer, KindKMSPlugin, KindControllerManager, KindScheduler}; !slices.Equal(kinds, want) {
 		t.Errorf("Default() = %q, want %q", kinds, want)
 	}
 	p := New(testInput(t, t.TempDir(), 0))
 	want := [][]string{
-		{"kube-controller-manager-a", "kube-controller-manager-b", "kube-scheduler-a", "kube-scheduler-b"},
+		{"kms-plugin-a", "kms-plugin-b", "kube-controller-manager-a", "kube-controller-manager-b", "kube-scheduler-a", "kube-scheduler-b"},
 		{"kube-apiserver-a", "kube-apiserver-b"},
 		{"etcd-a", "etcd-b", "etcd-c"},
 	}

@@ -76,6 +76,9 @@ func TestWriteConfigs(t *testing.T) {
 		for _, e := range entries {
 			names = append(names, e.Name())
 		}
+		for _, m := range p.Members(KindAPIServer) {
+			written = append(written, filepath.Base(p.EncryptionConfigPath(m)))
+		}
 		want := append([]string{"audit-policy.yaml"}, written...)
 		slices.Sort(want)
 		if !slices.Equal(names, want) {

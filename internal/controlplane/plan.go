@@ -56,6 +56,13 @@ type Input struct {
 	ZoneNetNS map[string]string
 	// Components are the kinds the control plane runs; nil means Default().
 	Components []Component
+	// Cellplane is the cellplane executable, which members such as the KMS
+	// plugin run.
+	Cellplane string
+	// SecretsKeys is the cluster's keyset for Secrets in the clear, as its KMS
+	// plugins take it in their environment (plugin.EncodeKeyset); empty
+	// until the cell has made one.
+	SecretsKeys string
 }
 
 // Plan is the full description of one control plane.

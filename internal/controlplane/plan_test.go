@@ -44,7 +44,8 @@ func testInput(t *testing.T, dir string, slot int) Input {
 			KubeScheduler:         "/cache/kubernetes/kube-scheduler",
 			Kubectl:               "/cache/kubernetes/kubectl",
 		},
-		Etcd: components.EtcdBinaries{Version: components.EtcdVersion, Etcd: "/cache/etcd/etcd"},
+		Etcd:      components.EtcdBinaries{Version: components.EtcdVersion, Etcd: "/cache/etcd/etcd"},
+		Cellplane: "/usr/local/bin/cellplane",
 	}
 }
 
@@ -88,15 +89,25 @@ func TestMembers(t *testing.T) {
 		KindAPIServer:         {"a", "b"},
 		KindControllerManager: {"a", "b"},
 		KindScheduler:         {"a", "b"},
+		KindKMSPlugin:         {"a", "b"},
 	}
 	forEachSlot(t, func(t *testing.T, p *Plan) {
 		all := p.AllMembers()
-		if len(all) != 9 {
-			t.Fatalf("AllMembers() has %d members, want 9", len(all))
+		if len(all) != 11 {
+			t.Fatalf("AllMembers() has %d members, want 11", len(all))
 		}
 		seen := map[string]string{p.EndpointIP().String(): "endpoint"}
 		names := map[string]bool{}
 		for _, m := range all {
+			if m.Port == 0 {
+				// No network address (the KMS plugin's socket): shown beside
+				// its zone's API server.
+				if api := p.member(KindAPIServer, m.Zone); !m.IP.Equal(api.IP) {
+					t.Errorf("%s is shown at %s, not beside %s at %s", m.Name(), m.IP, api.Name(), api.IP)
+				}
+				names[m.Name()] = true
+				continue
+			}
 			if prev, dup := seen[m.IP.String()]; dup {
 				t.Errorf("%s and %s share %s", m.Name(), prev, m.IP)
 			}
@@ -128,7 +139,7 @@ func TestMembers(t *testing.T) {
 				kinds = append(kinds, m.Kind)
 			}
 		}
-		if want := []string{KindEtcd, KindAPIServer, KindControllerManager, KindScheduler}; !slices.Equal(kinds, want) {
+		if want := []string{KindEtcd, KindAPIServer, KindKMSPlugin, KindControllerManager, KindScheduler}; !slices.Equal(kinds, want) {
 			t.Errorf("AllMembers order = %q, want %q", kinds, want)
 		}
 	})
@@ -140,7 +151,9 @@ func TestSlotsDoNotShareAddresses(t *testing.T) {
 		p := New(testInput(t, t.TempDir(), slot))
 		ips := []string{p.EndpointIP().String()}
 		for _, m := range p.AllMembers() {
-			ips = append(ips, m.IP.String())
+			if m.Port != 0 { // the KMS plugins have no network address
+				ips = append(ips, m.IP.String())
+			}
 		}
 		for _, ip := range ips {
 			if prev, dup := seen[ip]; dup {
@@ -158,6 +171,7 @@ func TestSpecIdentity(t *testing.T) {
 			KindAPIServer:         "/cache/kubernetes/kube-apiserver",
 			KindControllerManager: "/cache/kubernetes/kube-controller-manager",
 			KindScheduler:         "/cache/kubernetes/kube-scheduler",
+			KindKMSPlugin:         "/usr/local/bin/cellplane",
 		}
 		ids := map[string]bool{}
 		for _, m := range p.AllMembers() {
@@ -368,8 +382,8 @@ func TestEndpointConfig(t *testing.T) {
 		if host, port, _ := net.SplitHostPort(c.Listen); host != p.EndpointIP().String() || port != "6443" {
 			t.Errorf("Listen = %q, want %s:6443", c.Listen, p.EndpointIP())
 		}
-		if c.HealthCheck.CAFile != p.Files().CA || c.HealthCheck.Path != "/readyz" {
-			t.Errorf("HealthCheck = %+v, want /readyz against %s", c.HealthCheck, p.Files().CA)
+		if c.HealthCheck.CAFile != p.Files().CA || c.HealthCheck.Path != "/readyz?exclude=kms-providers" {
+			t.Errorf("HealthCheck = %+v, want /readyz without the KMS check against %s", c.HealthCheck, p.Files().CA)
 		}
 		var got []string
 		for _, b := range c.Backends {

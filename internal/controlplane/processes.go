@@ -5,7 +5,7 @@ import "github.com/cellplane/cellplane/internal/runtime/process"
 // Spec returns the process that runs member m.
 func (p *Plan) Spec(m Member) process.Spec {
 	path, args := m.Component.Command(p, m)
-	return process.Spec{
+	s := process.Spec{
 		ID:       p.ID() + "/" + m.Name(),
 		Path:     path,
 		Args:     args,
@@ -14,4 +14,14 @@ func (p *Plan) Spec(m Member) process.Spec {
 		Name:     m.Name(),
 		NetNS:    p.in.ZoneNetNS[m.Zone],
 	}
+	if e, ok := m.Component.(environer); ok {
+		s.Env = e.Env(p, m)
+	}
+	return s
+}
+
+// environer is a Component whose members need an environment of their own
+// rather than PATH and HOME alone.
+type environer interface {
+	Env(p *Plan, m Member) []string
 }

@@ -5,15 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/cellplane/cellplane/internal/backup"
-	"github.com/cellplane/cellplane/internal/pki"
+	"github.com/cellplane/cellplane/internal/secretfile"
 )
 
 // backupConfigFile is the last backup configuration `cellplane up` ran with,
-// for operator commands; it holds the S3 credentials, hence mode 0600.
+// for operator commands; it holds the S3 credentials, hence mode 0600, and is
+// checksummed (internal/secretfile) so a damaged copy is refused, not misread.
 func backupConfigFile(dataDir string) string { return filepath.Join(dataDir, "backup-config.json") }
 
 // SaveBackupConfig records where the cells back up, for operator commands
@@ -23,7 +23,7 @@ func SaveBackupConfig(dataDir string, b backup.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := pki.WriteFileAtomic(backupConfigFile(dataDir), data, 0o600); err != nil {
+	if err := secretfile.Write(backupConfigFile(dataDir), data); err != nil {
 		return fmt.Errorf("saving backup configuration: %w", err)
 	}
 	return nil
@@ -32,7 +32,10 @@ func SaveBackupConfig(dataDir string, b backup.Config) error {
 // LoadBackupConfig reads the saved configuration; none means the default.
 func LoadBackupConfig(dataDir string) (backup.Config, error) {
 	var b backup.Config
-	data, err := os.ReadFile(backupConfigFile(dataDir))
+	data, err := secretfile.Read(backupConfigFile(dataDir), func(content []byte) ([]byte, error) {
+		// Written before checksums: plain JSON, valid or refused.
+		return content, json.Unmarshal(content, &backup.Config{})
+	})
 	if errors.Is(err, fs.ErrNotExist) {
 		return b, nil
 	}

@@ -1,11 +1,15 @@
 package datadir
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cellplane/cellplane/internal/backup"
+	"github.com/cellplane/cellplane/internal/secretfile"
 )
 
 func s3Backup() backup.Config {
@@ -44,5 +48,35 @@ func TestBackupConfigDefault(t *testing.T) {
 	}
 	if st := BackupStorage(dir, got); st.S3 != nil || st.Dir != BackupsDir(dir) {
 		t.Fatalf("storage = %+v, want the directory %s", st, BackupsDir(dir))
+	}
+}
+
+// A configuration saved before checksums (bare JSON) is still read, and
+// gains a checksum; a damaged one is refused with an error naming the file.
+func TestBackupConfigMigratesAndDetectsDamage(t *testing.T) {
+	dir := t.TempDir()
+	legacy, err := json.Marshal(s3Backup())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(backupConfigFile(dir), legacy, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadBackupConfig(dir)
+	if err != nil || got != s3Backup() {
+		t.Fatalf("legacy config: %+v, %v", got, err)
+	}
+	data, err := os.ReadFile(backupConfigFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := secretfile.Decode(data); !ok || err != nil {
+		t.Fatalf("migrated config %q has no valid checksum: %v", data, err)
+	}
+	if err := os.WriteFile(backupConfigFile(dir), data[:len(data)-3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadBackupConfig(dir); !errors.Is(err, secretfile.ErrCorrupt) || !strings.Contains(err.Error(), backupConfigFile(dir)) {
+		t.Fatalf("truncated config: %v; want ErrCorrupt naming the file", err)
 	}
 }

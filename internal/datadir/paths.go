@@ -32,6 +32,10 @@ func MasterKeyFile(dataDir string) string { return RegionDir(dataDir, "keys", "m
 // BackupKEKFile holds the key-encryption key of a data directory's backups.
 func BackupKEKFile(dataDir string) string { return filepath.Join(dataDir, "keys", "backup-kek") }
 
+// SecretsKEKFile holds the key that wraps every tenant cluster's keys for
+// Secrets (their KMS plugins' keys).
+func SecretsKEKFile(dataDir string) string { return filepath.Join(dataDir, "keys", "secrets-kek") }
+
 // BackupsDir is where backups go without S3.
 func BackupsDir(dataDir string) string { return filepath.Join(dataDir, "backups") }
 

@@ -14,6 +14,9 @@ type CreateClusterInput struct {
 	Logging                 json.RawMessage   `json:"logging,omitempty"`
 	Tags                    map[string]string `json:"tags,omitempty"`
 	ClientRequestToken      string            `json:"clientRequestToken,omitempty"`
+	// DeletionProtection, when true, makes DeleteCluster refuse the cluster
+	// once it is ACTIVE, until UpdateClusterConfig turns it off.
+	DeletionProtection *bool `json:"deletionProtection,omitempty"`
 	// Cellplane holds cellplane's own create options; EKS clients never send it.
 	Cellplane *CreateOptions `json:"cellplane,omitempty"`
 }

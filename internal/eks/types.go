@@ -35,6 +35,8 @@ type Cluster struct {
 	PlatformVersion      string            `json:"platformVersion,omitempty"`
 	Tags                 map[string]string `json:"tags"` // always sent, as EKS does
 	Health               *ClusterHealth    `json:"health,omitempty"`
+	// DeletionProtection is always sent, as EKS does.
+	DeletionProtection *bool `json:"deletionProtection,omitempty"`
 
 	// Cellplane is not part of EKS: it shows where the cluster runs and how far
 	// its creation got, so `describe` can report progress. SDKs ignore it.

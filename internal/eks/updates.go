@@ -13,6 +13,8 @@ const (
 	UpdateTypeLogging        = "LoggingUpdate"
 	UpdateTypeEndpointAccess = "EndpointAccessUpdate"
 	UpdateTypeConfig         = "ConfigUpdate"
+	// UpdateTypeDeletionProtection turns deletion protection on or off.
+	UpdateTypeDeletionProtection = "DeletionProtectionUpdate"
 )
 
 // Update parameter types cellplane records (EKS's UpdateParamType).
@@ -25,6 +27,8 @@ const (
 	UpdateParamPublicAccessCidrs = "PublicAccessCidrs"
 	UpdateParamSubnets           = "Subnets"
 	UpdateParamSecurityGroups    = "SecurityGroups"
+	// UpdateParamDeletionProtection is "true" or "false".
+	UpdateParamDeletionProtection = "DeletionProtection"
 )
 
 // UpdateClusterConfigInput is the body of POST /clusters/{name}/update-config.
@@ -33,7 +37,10 @@ const (
 type UpdateClusterConfigInput struct {
 	ResourcesVpcConfig json.RawMessage `json:"resourcesVpcConfig,omitempty"`
 	Logging            json.RawMessage `json:"logging,omitempty"`
-	ClientRequestToken string          `json:"clientRequestToken,omitempty"`
+	// DeletionProtection turns deletion protection on or off: an update of
+	// its own (DeletionProtectionUpdate), not combined with the others.
+	DeletionProtection *bool  `json:"deletionProtection,omitempty"`
+	ClientRequestToken string `json:"clientRequestToken,omitempty"`
 }
 
 // UpdateClusterVersionInput is the body of POST /clusters/{name}/updates.

@@ -18,6 +18,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 
 	"github.com/cellplane/cellplane/internal/account"
+	"github.com/cellplane/cellplane/internal/clusternames"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/keycache"
@@ -108,7 +109,7 @@ type RegionAPI struct {
 	Handler http.Handler
 	Cache   cache.Cache
 	tally   *placement.Tally
-	names   *regionapi.ClusterNames
+	names   *clusternames.Index
 }
 
 // APIOption adjusts the regional API NewRegionAPI composes.
@@ -134,9 +135,9 @@ func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger, 
 	if err != nil {
 		return nil, fmt.Errorf("creating region cache: %w", err)
 	}
-	a := &RegionAPI{Cache: c, tally: placement.NewTally(), names: regionapi.NewClusterNames()}
+	a := &RegionAPI{Cache: c, tally: placement.NewTally(), names: clusternames.New()}
 	apiCfg := regionapi.Config{
-		Client: cl, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log, Verifier: verifier,
+		Client: cl, Cache: c, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log, Verifier: verifier,
 	}
 	for _, o := range opts {
 		o(&apiCfg)

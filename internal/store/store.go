@@ -59,6 +59,9 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 	if err := installCRDs(ctx, s.rest); err != nil {
 		return nil, fmt.Errorf("store %s: %w", cfg.Name, err)
 	}
+	if err := sealSecrets(ctx, s.rest, filepath.Join(cfg.Dir, "pki")); err != nil {
+		return nil, fmt.Errorf("store %s: %w", cfg.Name, err)
+	}
 	return s, nil
 }
 
@@ -101,8 +104,11 @@ func (s *Store) spec(name string, path string, args []string) process.Spec {
 
 func (s *Store) etcdSpec() process.Spec {
 	ip := s.cfg.IP.String()
-	client := "http://" + ipam.HostPort(s.cfg.IP, ipam.EtcdClientPort)
-	peer := "http://" + ipam.HostPort(s.cfg.IP, ipam.EtcdPeerPort)
+	f := s.files
+	// Mutual TLS on clients and peers: only holders of a certificate from the
+	// store's etcd CA (its API server) get in, and nothing listens in plain HTTP.
+	client := "https://" + ipam.HostPort(s.cfg.IP, ipam.EtcdClientPort)
+	peer := "https://" + ipam.HostPort(s.cfg.IP, ipam.EtcdPeerPort)
 	return s.spec("etcd", s.cfg.Etcd, []string{
 		"--name=" + s.cfg.Name,
 		"--data-dir=" + filepath.Join(s.cfg.Dir, "etcd"),
@@ -112,6 +118,14 @@ func (s *Store) etcdSpec() process.Spec {
 		"--initial-advertise-peer-urls=" + peer,
 		"--initial-cluster=" + s.cfg.Name + "=" + peer,
 		"--initial-cluster-token=" + s.cfg.Name + "-" + ip,
+		"--cert-file=" + f.etcdServerCert,
+		"--key-file=" + f.etcdServerKey,
+		"--client-cert-auth=true",
+		"--trusted-ca-file=" + f.etcdCA,
+		"--peer-cert-file=" + f.etcdPeerCert,
+		"--peer-key-file=" + f.etcdPeerKey,
+		"--peer-client-cert-auth=true",
+		"--peer-trusted-ca-file=" + f.etcdCA,
 		"--log-level=warn",
 	})
 }
@@ -119,7 +133,11 @@ func (s *Store) etcdSpec() process.Spec {
 func (s *Store) apiServerSpec() process.Spec {
 	f := s.files
 	return s.spec("kube-apiserver", s.cfg.APIServer, []string{
-		"--etcd-servers=http://" + ipam.HostPort(s.cfg.IP, ipam.EtcdClientPort),
+		"--etcd-servers=https://" + ipam.HostPort(s.cfg.IP, ipam.EtcdClientPort),
+		"--etcd-cafile=" + f.etcdCA,
+		"--etcd-certfile=" + f.etcdClientCert,
+		"--etcd-keyfile=" + f.etcdClientKey,
+		"--encryption-provider-config=" + f.encryption,
 		"--bind-address=" + s.cfg.IP.String(),
 		"--advertise-address=" + s.cfg.IP.String(),
 		"--secure-port=" + strconv.Itoa(ipam.APIServerPort),
@@ -127,6 +145,9 @@ func (s *Store) apiServerSpec() process.Spec {
 		"--tls-private-key-file=" + f.serverKey,
 		"--client-ca-file=" + f.ca,
 		"--authorization-mode=RBAC",
+		// Only cellplane, with its client certificate, talks to a store.
+		"--anonymous-auth=false",
+		"--tls-min-version=VersionTLS12",
 		"--service-account-issuer=https://" + ipam.HostPort(s.cfg.IP, ipam.APIServerPort),
 		"--service-account-key-file=" + f.saPub,
 		"--service-account-signing-key-file=" + f.saKey,

@@ -56,19 +56,18 @@ func TestLoadCRDs(t *testing.T) {
 func testStore(t *testing.T) *Store {
 	t.Helper()
 	dir := t.TempDir()
-	pkiDir := filepath.Join(dir, "pki")
-	p := func(n string) string { return filepath.Join(pkiDir, n) }
-	s := &Store{
+	ip := net.IPv4(127, 101, 0, 1).To4()
+	f, err := ensurePKI(filepath.Join(dir, "pki"), ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Store{
 		cfg: Config{
-			Name: "cell-1", Dir: dir, IP: net.IPv4(127, 101, 0, 1).To4(),
+			Name: "cell-1", Dir: dir, IP: ip,
 			Etcd: "/cache/etcd/etcd", APIServer: "/cache/kubernetes/kube-apiserver",
 		},
-		files: files{
-			ca: p("ca.crt"), serverCert: p("apiserver.crt"), serverKey: p("apiserver.key"),
-			adminCert: p("admin.crt"), adminKey: p("admin.key"), saKey: p("sa.key"), saPub: p("sa.pub"),
-		},
+		files: f,
 	}
-	return s
 }
 
 func flagMap(t *testing.T, args []string) map[string]string {
@@ -91,16 +90,22 @@ func TestEtcdSpec(t *testing.T) {
 		t.Errorf("spec = %+v", spec)
 	}
 	f := flagMap(t, spec.Args)
-	// A single member on the store's own address: plain http, since only the
-	// store's API server on the same address reaches it.
+	// A single member on the store's own address, mutual TLS on clients and
+	// peers: nothing in plain http.
 	for name, want := range map[string]string{
 		"name":                        "cell-1",
-		"listen-client-urls":          "http://127.101.0.1:2379",
-		"advertise-client-urls":       "http://127.101.0.1:2379",
-		"listen-peer-urls":            "http://127.101.0.1:2380",
-		"initial-advertise-peer-urls": "http://127.101.0.1:2380",
-		"initial-cluster":             "cell-1=http://127.101.0.1:2380",
+		"listen-client-urls":          "https://127.101.0.1:2379",
+		"advertise-client-urls":       "https://127.101.0.1:2379",
+		"listen-peer-urls":            "https://127.101.0.1:2380",
+		"initial-advertise-peer-urls": "https://127.101.0.1:2380",
+		"initial-cluster":             "cell-1=https://127.101.0.1:2380",
 		"data-dir":                    filepath.Join(s.cfg.Dir, "etcd"),
+		"client-cert-auth":            "true",
+		"peer-client-cert-auth":       "true",
+		"trusted-ca-file":             s.files.etcdCA,
+		"peer-trusted-ca-file":        s.files.etcdCA,
+		"cert-file":                   s.files.etcdServerCert,
+		"peer-cert-file":              s.files.etcdPeerCert,
 	} {
 		if f[name] != want {
 			t.Errorf("--%s = %q, want %q", name, f[name], want)
@@ -119,7 +124,11 @@ func TestAPIServerSpec(t *testing.T) {
 	}
 	f := flagMap(t, spec.Args)
 	for name, want := range map[string]string{
-		"etcd-servers":                     "http://127.101.0.1:2379",
+		"etcd-servers":                     "https://127.101.0.1:2379",
+		"etcd-cafile":                      s.files.etcdCA,
+		"etcd-certfile":                    s.files.etcdClientCert,
+		"etcd-keyfile":                     s.files.etcdClientKey,
+		"encryption-provider-config":       s.files.encryption,
 		"bind-address":                     "127.101.0.1",
 		"advertise-address":                "127.101.0.1",
 		"secure-port":                      "6443",

@@ -32,6 +32,7 @@ import (
 	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -281,6 +282,16 @@ func (r *scaleRegion) serveAPI(b *testing.B, ctx, runCtx context.Context, st *st
 		b.Fatal(err)
 	}
 	r.account = acct.ID
+	// Every cluster is the benchmark's account's: raise its cluster limit
+	// (100 by default) as an operator would with 'cellplane account limit'.
+	err = r.setup.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:        v1alpha1.Namespace(acct.ID),
+		Labels:      map[string]string{v1alpha1.LabelAccount: acct.ID},
+		Annotations: map[string]string{v1alpha1.AnnotationMaxClusters: fmt.Sprint(scaleClusters)},
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	api, err := region.NewRegionAPI(st.RESTConfig(), &sigv4.Verifier{Keys: accounts}, r.log)
 	if err != nil {
 		b.Fatal(err)

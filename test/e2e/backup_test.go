@@ -130,7 +130,7 @@ func waitBackupStatus(ctx context.Context, t *testing.T, in *framework.Instance,
 	t.Helper()
 	var st *eks.Backup
 	err := framework.Eventually(ctx, 3*time.Minute, 500*time.Millisecond, func() error {
-		cl, err := in.Client().DescribeCluster(ctx, name)
+		cl, err := describeFull(ctx, in, name) // the location is the operator's to see
 		if err != nil {
 			return err
 		}

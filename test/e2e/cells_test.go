@@ -277,7 +277,7 @@ func TestCellStaticStability(t *testing.T) {
 	// The region returns: its view shows what the cell did.
 	in.Start(ctx)
 	err = framework.Eventually(ctx, 2*time.Minute, 250*time.Millisecond, func() error {
-		cl, err := c.DescribeCluster(ctx, "steady")
+		cl, err := describeFull(ctx, in, "steady") // PIDs are the operator's to see
 		if err != nil {
 			return err
 		}

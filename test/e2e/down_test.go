@@ -35,15 +35,15 @@ func TestDown(t *testing.T) {
 	}
 	left := runningPIDs(t, in)
 	t.Logf("left running after Ctrl-C: %v", left)
-	if _, ok := left["cells/cell-1/lb/lb.pid"]; !ok || len(left) != 10 {
-		t.Fatalf("want the load balancer and 9 tenant processes left after Ctrl-C, got %v", left)
+	if _, ok := left["cells/cell-1/lb/lb.pid"]; !ok || len(left) != 12 {
+		t.Fatalf("want the load balancer and 11 tenant processes left after Ctrl-C, got %v", left)
 	}
 
 	if !t.Run("without --yes and without a terminal it refuses and stops nothing", func(t *testing.T) {
 		_, errOut, err := in.CLI(ctx, "down")
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(errOut, "pass --yes") ||
-			!strings.Contains(errOut, "1 tenant cluster (9 processes)") {
+			!strings.Contains(errOut, "1 tenant cluster (11 processes)") {
 			t.Fatalf("down = %v:\n%s\nwant exit code 2 asking for --yes", err, errOut)
 		}
 		for f, pid := range left {
@@ -71,7 +71,7 @@ func TestDown(t *testing.T) {
 		if _, err := in.Client().ListAllClusters(ctx); err == nil {
 			t.Error("the regional API still answers")
 		}
-		if !strings.Contains(out, "stopped 10 processes") || !strings.Contains(errOut, "stopping 3 tenant etcd members ... done") {
+		if !strings.Contains(out, "stopped 12 processes") || !strings.Contains(errOut, "stopping 3 tenant etcd members ... done") {
 			t.Errorf("down --yes did not report what it stopped")
 		}
 	}) {

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/operator"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -41,13 +43,41 @@ func createActive(ctx context.Context, t *testing.T, in *framework.Instance, nam
 	return resp.Cluster
 }
 
+// describe returns a cluster as its operator sees it: the regional API shows
+// tenants a view without the cell, addresses and PIDs, which these tests
+// need, so they are added from the region store as 'cluster describe' does.
 func describe(ctx context.Context, t *testing.T, in *framework.Instance, name string) *eks.Cluster {
 	t.Helper()
-	cl, err := in.Client().DescribeCluster(ctx, name)
+	cl, err := describeFull(ctx, in, name)
 	if err != nil {
 		t.Fatalf("describe %s: %v", name, err)
 	}
 	return cl
+}
+
+// describeFull is describe for use inside polling loops.
+func describeFull(ctx context.Context, in *framework.Instance, name string) (*eks.Cluster, error) {
+	cl, err := in.Client().DescribeCluster(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return operatorOf(in).WithDetails(ctx, cl)
+}
+
+var (
+	operatorsMu sync.Mutex
+	operators   = map[*framework.Instance]*operator.Client{}
+)
+
+// operatorOf is one operator client per instance, so polling reuses its
+// connection to the region store.
+func operatorOf(in *framework.Instance) *operator.Client {
+	operatorsMu.Lock()
+	defer operatorsMu.Unlock()
+	if operators[in] == nil {
+		operators[in] = operator.New(in.DataDir)
+	}
+	return operators[in]
 }
 
 // kubeconfig writes the cluster's admin kubeconfig to a file through the CLI.
@@ -111,8 +141,8 @@ func pidsOf(cl *eks.Cluster) (map[string]int, error) {
 		}
 		out[c.Name] = c.PID
 	}
-	if len(out) != 9 {
-		return nil, fmt.Errorf("want 9 components (3 etcd, 2 of each other), got %d: %v", len(out), out)
+	if len(out) != 11 {
+		return nil, fmt.Errorf("want 11 components (3 etcd, 2 of each other), got %d: %v", len(out), out)
 	}
 	return out, nil
 }

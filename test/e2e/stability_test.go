@@ -96,8 +96,8 @@ func TestKillDuringCreateAndDelete(t *testing.T) {
 	componentPIDs(t, c)
 	// Exactly one process per member: a restart that lost track of a process it
 	// had started would start a second copy.
-	if procs := processesMentioning(clusterDir + "/"); len(procs) != 9 {
-		t.Errorf("want 9 processes of the cluster, found %d: %v", len(procs), procs)
+	if procs := processesMentioning(clusterDir + "/"); len(procs) != 11 {
+		t.Errorf("want 11 processes of the cluster, found %d: %v", len(procs), procs)
 	}
 
 	if _, errOut, err := in.CLI(ctx, "cluster", "delete", "interrupted"); err != nil {

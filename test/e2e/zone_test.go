@@ -123,7 +123,7 @@ func TestZoneShift(t *testing.T) {
 			return fmt.Errorf("no connections back on kube-apiserver-a: %+v", a)
 		}
 		c := describe(ctx, t, in, "zonal")
-		if _, err := pidsOf(c); err != nil || len(c.Cellplane.Components) != 9 || conditionTrue(c, v1alpha1.ConditionZoneShifted) {
+		if _, err := pidsOf(c); err != nil || len(c.Cellplane.Components) != 11 || conditionTrue(c, v1alpha1.ConditionZoneShifted) {
 			return fmt.Errorf("components %d (%v), conditions %+v", len(c.Cellplane.Components), err, c.Cellplane.Conditions)
 		}
 		return nil

@@ -241,7 +241,7 @@ func waitZoneBack(ctx context.Context, t *testing.T, in *framework.Instance, end
 			return fmt.Errorf("kube-apiserver-a still drained: %+v", a)
 		}
 		c := describe(ctx, t, in, "faulty")
-		if len(c.Cellplane.Components) != 9 || conditionTrue(c, v1alpha1.ConditionZoneShifted) {
+		if len(c.Cellplane.Components) != 11 || conditionTrue(c, v1alpha1.ConditionZoneShifted) {
 			return fmt.Errorf("components %d, conditions %+v", len(c.Cellplane.Components), c.Cellplane.Conditions)
 		}
 		return nil

@@ -51,7 +51,7 @@ func BenchmarkNewWriter(b *testing.B) {
 	var out int64
 	for b.Loop() {
 		hw := NewHashWriter(io.Discard)
-		w := NewWriter(hw, key)
+		w := NewWriter(hw, key, testBinding)
 		if _, err := io.CopyBuffer(w, bytes.NewReader(data), make([]byte, 32<<10)); err != nil {
 			b.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func BenchmarkNewReader(b *testing.B) {
 	data := etcdLike(benchSize)
 	key := NewDataKey()
 	var sealed bytes.Buffer
-	w := NewWriter(&sealed, key)
+	w := NewWriter(&sealed, key, testBinding)
 	if _, err := w.Write(data); err != nil {
 		b.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func BenchmarkNewReader(b *testing.B) {
 	b.ResetTimer()
 	cpu := cpuTime(b)
 	for b.Loop() {
-		r, err := NewReader(bytes.NewReader(sealed.Bytes()), key)
+		r, err := NewReader(bytes.NewReader(sealed.Bytes()), key, testBinding)
 		if err != nil {
 			b.Fatal(err)
 		}

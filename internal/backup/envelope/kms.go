@@ -9,12 +9,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/secretfile"
 )
 
 // KMS wraps data keys under a key-encryption key it never hands out. Callers store
@@ -65,90 +63,45 @@ func NewLocalKMS(path string) (*LocalKMS, error) {
 	return &LocalKMS{id: "local:" + hex.EncodeToString(sum[:8]), aead: aead}, nil
 }
 
-// loadKEK reads the key file, checking its mode on the opened file so the check and
-// the read see the same file.
+// loadKEK reads the key file: 32 bytes under secretfile's checksummed header.
+// A bare 32-byte file, as written before the header existed, is taken and
+// rewritten with one; anything else is refused with an error naming the file.
 func loadKEK(path string) ([]byte, error) {
-	f, err := os.Open(path) //nolint:gosec // G304: the key file is cellplane's own, named by its configuration
-	if err != nil {
+	kek, err := secretfile.Read(path, func(content []byte) ([]byte, error) {
+		return content, checkKEKSize(content)
+	})
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	defer func() { _ = f.Close() }() // read only: a failed read has already been reported
-	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("reading key-encryption key: %w", err)
+		return nil, fmt.Errorf("%w: key-encryption key: %w", errdefs.ErrInvalidParameter, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: key-encryption key %s is not a regular file", errdefs.ErrInvalidParameter, path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%w: key-encryption key %s has mode %04o, open to group or others; refusing to use it (chmod 600 it if it was not exposed, else replace it and re-wrap the data keys)",
-			errdefs.ErrInvalidParameter, path, perm)
-	}
-	kek := make([]byte, DataKeySize+1)
-	n, err := io.ReadFull(f, kek)
-	if err != io.ErrUnexpectedEOF && err != io.EOF && err != nil {
-		return nil, fmt.Errorf("reading key-encryption key: %w", err)
-	}
-	if n != DataKeySize {
-		return nil, fmt.Errorf("%w: key-encryption key %s holds %s bytes, want %d", errdefs.ErrInvalidParameter, path, sizeString(n), DataKeySize)
-	}
-	return kek[:n], nil
-}
-
-func sizeString(n int) string {
-	if n > DataKeySize {
-		return fmt.Sprintf("more than %d", DataKeySize)
-	}
-	return fmt.Sprint(n)
-}
-
-// createKEK writes a new key to a temporary file and links it to path, which fails
-// if path exists: a crash never leaves a short key file, and of two processes
-// racing to create the key both end up using the one that won.
-func createKEK(path string) ([]byte, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating key directory: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".kek-*")
-	if err != nil {
-		return nil, fmt.Errorf("creating key-encryption key: %w", err)
-	}
-	// The temporary file is gone once renamed into place; removing it is only for
-	// the failure paths, where the error that matters is already returned.
-	defer func() { _ = os.Remove(f.Name()) }()
-	kek := NewDataKey()
-	_, err = f.Write(kek)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("writing key-encryption key: %w", err)
-	}
-	if err := os.Link(f.Name(), path); errors.Is(err, fs.ErrExist) {
-		return loadKEK(path)
-	} else if err != nil {
-		return nil, fmt.Errorf("installing key-encryption key: %w", err)
-	}
-	if err := syncDir(dir); err != nil {
-		return nil, err
+	if err := checkKEKSize(kek); err != nil {
+		return nil, fmt.Errorf("%w: key-encryption key %s: %w", errdefs.ErrInvalidParameter, path, err)
 	}
 	return kek, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir) //nolint:gosec // G304: the directory of the key file, named by cellplane's configuration
-	if err != nil {
-		return fmt.Errorf("syncing key directory: %w", err)
-	}
-	defer func() { _ = d.Close() }() // the Sync is what counts; closing a directory read nothing
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing key directory: %w", err)
+func checkKEKSize(kek []byte) error {
+	if len(kek) != DataKeySize {
+		return fmt.Errorf("holds %d bytes, want %d", len(kek), DataKeySize)
 	}
 	return nil
+}
+
+// createKEK writes a new key only if none exists: a crash never leaves a short
+// key file, and of two processes racing to create the key both end up using
+// the one that won.
+func createKEK(path string) ([]byte, error) {
+	kek := NewDataKey()
+	err := secretfile.Create(path, kek)
+	if errors.Is(err, fs.ErrExist) {
+		return loadKEK(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating key-encryption key: %w", err)
+	}
+	return kek, nil
 }
 
 // KeyID is "local:" and 16 hex digits of a hash of the key.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/secretfile"
 )
 
 func TestLocalKMSCreatesPrivateKeyFile(t *testing.T) {
@@ -23,8 +24,11 @@ func TestLocalKMSCreatesPrivateKeyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o600 || fi.Size() != DataKeySize {
-		t.Fatalf("key file mode %v size %d, want 0600 and %d bytes", fi.Mode().Perm(), fi.Size(), DataKeySize)
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if data, _ := os.ReadFile(path); !hasKEK(data) {
+		t.Fatalf("key file holds %q, want a checksummed %d-byte key", data, DataKeySize)
 	}
 	if di, err := os.Stat(filepath.Dir(path)); err != nil || di.Mode().Perm() != 0o700 {
 		t.Fatalf("key directory: %v, %v; want mode 0700", di.Mode().Perm(), err)
@@ -113,6 +117,58 @@ func TestLocalKMSRefusesMalformedKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := NewLocalKMS(dir); err == nil {
 		t.Error("NewLocalKMS accepted a directory")
+	}
+}
+
+func hasKEK(data []byte) bool {
+	kek, ok, err := secretfile.Decode(data)
+	return ok && err == nil && len(kek) == DataKeySize
+}
+
+// A key file as the code before checksums wrote it (32 bare bytes) keeps
+// working, under the same key ID, and gains a checksum.
+func TestLocalKMSMigratesBareKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kek")
+	kek := NewDataKey()
+	if err := os.WriteFile(path, kek, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewLocalKMS(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if got, _, _ := secretfile.Decode(data); !bytes.Equal(got, kek) {
+		t.Fatalf("migrated key file holds %q, want the same key under a checksum", data)
+	}
+	again, err := NewLocalKMS(path)
+	if err != nil || again.KeyID() != k.KeyID() {
+		t.Fatalf("reopened migrated key: %v, id %v want %s", err, again, k.KeyID())
+	}
+}
+
+// A checksummed key file that lost its tail or had a byte changed is refused
+// with an error naming the file, and left as it is for the operator.
+func TestLocalKMSRefusesDamagedKeyFile(t *testing.T) {
+	good := secretfile.Encode(NewDataKey())
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)-1] ^= 1
+	for name, content := range map[string][]byte{
+		"truncated key":    good[:len(good)-5],
+		"truncated header": good[:20],
+		"flipped bit":      flipped,
+	} {
+		path := filepath.Join(t.TempDir(), "kek")
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := NewLocalKMS(path)
+		if !errors.Is(err, secretfile.ErrCorrupt) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: NewLocalKMS = %v, want ErrCorrupt naming %s", name, err, path)
+		}
+		if got, _ := os.ReadFile(path); !bytes.Equal(got, content) {
+			t.Errorf("%s: damaged key file was rewritten", name)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -16,13 +17,17 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// The stream format, version 1:
+// The stream format, version 2:
 //
 //	header: "CPENV" | version (1 byte) | chunk size (4 bytes, big-endian) |
-//	        salt (32 random bytes) | key check (16 bytes)
+//	        salt (32 random bytes) | key check (16 bytes) |
+//	        binding length (2 bytes, big-endian) | binding
 //	chunks: AES-256-GCM sealed chunks of the zstd-compressed plaintext, each
 //	        chunk-size bytes before sealing except the last, which may be shorter
 //	        (or empty); each carries a 16-byte tag.
+//
+// Version 1, written before bindings existed, is the same without the binding
+// length and binding. Readers open it only when asked to (AcceptUnbound).
 //
 // Every stream derives its own AES key, nonce prefix and key check from the data
 // key and its salt with HKDF-SHA256. A fresh key per stream keeps GCM's nonces
@@ -33,14 +38,26 @@ import (
 // opens only at its own position, as the last one only if it was sealed last, and
 // only under its own header, so reordering, truncation, extension and header edits
 // all fail authentication.
+//
+// The binding is the caller's name for where the stream belongs (for a backup:
+// its cluster, set and position in the set). It is in the header, so every
+// chunk authenticates it, and a reader is told the binding it expects: a stream
+// moved to another place is refused by name before any chunk is opened, and a
+// header edited to claim the new place fails authentication. A version 2 header
+// cannot be rewritten as version 1 either: the chunks were sealed under the
+// longer header.
 const (
 	magic      = "CPENV"
-	version    = 1
+	version1   = 1
+	version    = 2
 	saltSize   = 32
 	checkSize  = 16
 	prefixSize = 7
 	tagSize    = 16
+	// headerSize is the fixed part of the header, all of version 1's.
 	headerSize = len(magic) + 1 + 4 + saltSize + checkSize
+	// MaxBindingLen bounds a binding: its length is two bytes of the header.
+	MaxBindingLen = 1<<16 - 1
 
 	// ChunkSize is the plaintext size of each sealed chunk: large enough that the
 	// 16-byte tag and the per-chunk call cost vanish, small enough to buffer.
@@ -89,15 +106,15 @@ func (k *streamKeys) nonce(dst *[12]byte, index uint32, last bool) []byte {
 }
 
 // NewWriter returns a writer that compresses and encrypts what is written to it
-// under dataKey and writes the stream to w. Close seals the last chunk and must be
-// called; it does not close w. A bad data key is reported by the first Write or
-// Close.
-func NewWriter(w io.Writer, dataKey []byte) io.WriteCloser {
-	return newWriter(w, dataKey, ChunkSize)
+// under dataKey, bound to binding, and writes the stream to w. Close seals the
+// last chunk and must be called; it does not close w. A bad data key or a
+// binding over MaxBindingLen is reported by the first Write or Close.
+func NewWriter(w io.Writer, dataKey, binding []byte) io.WriteCloser {
+	return newWriter(w, dataKey, binding, ChunkSize)
 }
 
-func newWriter(w io.Writer, dataKey []byte, chunkSize int) io.WriteCloser {
-	s, err := newSealer(w, dataKey, chunkSize)
+func newWriter(w io.Writer, dataKey, binding []byte, chunkSize int) io.WriteCloser {
+	s, err := newSealer(w, dataKey, binding, chunkSize)
 	if err != nil {
 		return &writer{err: err}
 	}
@@ -160,18 +177,23 @@ type sealer struct {
 	err    error
 }
 
-func newSealer(w io.Writer, dataKey []byte, size int) (*sealer, error) {
+func newSealer(w io.Writer, dataKey, binding []byte, size int) (*sealer, error) {
 	if err := checkKey("data key", dataKey); err != nil {
 		return nil, err
+	}
+	if len(binding) > MaxBindingLen {
+		return nil, fmt.Errorf("binding of %d bytes is longer than %d", len(binding), MaxBindingLen)
 	}
 	// The bounds readers enforce: a stream no reader would open is not written.
 	if size < minChunkSize || size > maxChunkSize {
 		return nil, fmt.Errorf("chunk size %d is out of range [%d, %d]", size, minChunkSize, maxChunkSize)
 	}
-	header := make([]byte, headerSize)
+	header := make([]byte, headerSize, headerSize+2+len(binding))
 	n := copy(header, magic)
 	header[n] = version
 	binary.BigEndian.PutUint32(header[n+1:], uint32(size))
+	header = binary.BigEndian.AppendUint16(header, uint16(len(binding))) //nolint:gosec // G115: bounded by MaxBindingLen above
+	header = append(header, binding...)
 	salt := header[n+5 : n+5+saltSize]
 	rand.Read(salt)
 	keys, err := deriveKeys(dataKey, salt)
@@ -239,18 +261,50 @@ func (s *sealer) fail(err error) error {
 	return s.err
 }
 
-// NewReader checks the stream's header against dataKey and returns a reader of the
-// decrypted, decompressed content. Errors from a damaged stream wrap ErrCorrupt,
-// and a key that does not match wraps ErrWrongKey too.
+// ErrMisplaced: a stream's binding is not the one its reader expects; the
+// stream was sealed for another place (renamed, swapped or copied there).
+var ErrMisplaced = errors.New("sealed for another place")
+
+// ErrUnbound: a version 1 stream, sealed before bindings existed, read without
+// AcceptUnbound.
+var ErrUnbound = errors.New("stream carries no binding (sealed by an older version)")
+
+// ReaderOption changes what NewReader accepts.
+type ReaderOption func(*readerOptions)
+
+type readerOptions struct{ acceptUnbound bool }
+
+// AcceptUnbound lets NewReader open version 1 streams, which carry no binding;
+// the Reader's Bound then reports false so the caller can warn.
+func AcceptUnbound() ReaderOption { return func(o *readerOptions) { o.acceptUnbound = true } }
+
+// Reader is the decrypted, decompressed content of a stream.
+type Reader struct{ r *reader }
+
+// Read reads the content; see NewReader for the errors.
+func (r *Reader) Read(p []byte) (int, error) { return r.r.Read(p) }
+
+// Bound reports whether the stream carried a binding (version 2); false only
+// for a version 1 stream opened with AcceptUnbound.
+func (r *Reader) Bound() bool { return r.r.o.bound }
+
+// NewReader checks the stream's header against dataKey and binding and returns a
+// reader of the decrypted, decompressed content. Errors from a damaged stream
+// wrap ErrCorrupt, a key that does not match wraps ErrWrongKey too, and a stream
+// bound elsewhere wraps ErrMisplaced too.
 //
 // Chunks are authenticated one by one, so a truncated stream yields its intact
 // chunks before the error: callers must read to io.EOF and discard everything on
 // any error, e.g. by restoring into a temporary file.
-func NewReader(r io.Reader, dataKey []byte) (io.Reader, error) {
+func NewReader(r io.Reader, dataKey, binding []byte, opts ...ReaderOption) (*Reader, error) {
+	var ro readerOptions
+	for _, o := range opts {
+		o(&ro)
+	}
 	if err := checkKey("data key", dataKey); err != nil {
 		return nil, err
 	}
-	o, err := newOpener(r, dataKey)
+	o, err := newOpener(r, dataKey, binding, ro)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +316,7 @@ func NewReader(r io.Reader, dataKey []byte) (io.Reader, error) {
 		zr.Close()
 		return nil, o.blame(err)
 	}
-	return &reader{zr: zr, o: o}, nil
+	return &Reader{&reader{zr: zr, o: o}}, nil
 }
 
 type reader struct {
@@ -300,10 +354,11 @@ type opener struct {
 	index  uint32
 	nonce  [12]byte
 	last   bool // the last chunk has been opened
+	bound  bool // the header carried a binding (version 2)
 	err    error
 }
 
-func newOpener(r io.Reader, dataKey []byte) (*opener, error) {
+func newOpener(r io.Reader, dataKey, binding []byte, ro readerOptions) (*opener, error) {
 	header := make([]byte, headerSize)
 	if _, err := io.ReadFull(r, header); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -315,7 +370,10 @@ func newOpener(r io.Reader, dataKey []byte) (*opener, error) {
 	if string(header[:n]) != magic {
 		return nil, fmt.Errorf("%w: not an envelope stream", ErrCorrupt)
 	}
-	if header[n] != version {
+	switch {
+	case header[n] == version1 && !ro.acceptUnbound:
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, ErrUnbound)
+	case header[n] != version && header[n] != version1:
 		return nil, fmt.Errorf("%w: unsupported envelope version %d", ErrCorrupt, header[n])
 	}
 	size := int(binary.BigEndian.Uint32(header[n+1:]))
@@ -329,7 +387,31 @@ func newOpener(r io.Reader, dataKey []byte) (*opener, error) {
 	if subtle.ConstantTimeCompare(keys.check[:], header[n+5+saltSize:]) != 1 {
 		return nil, fmt.Errorf("%w: %w: the data key does not open this stream (or its header is damaged)", ErrCorrupt, ErrWrongKey)
 	}
-	return &opener{r: r, keys: keys, header: header, buf: make([]byte, size+tagSize+1), size: size}, nil
+	bound := header[n] == version
+	if bound {
+		if header, err = readBinding(r, header, binding); err != nil {
+			return nil, err
+		}
+	}
+	return &opener{r: r, keys: keys, header: header, bound: bound, buf: make([]byte, size+tagSize+1), size: size}, nil
+}
+
+// readBinding reads a version 2 header's binding onto header and compares it
+// with want. The comparison is of a value the attacker already sees in the
+// store, so it need not be constant-time; the chunks authenticate it.
+func readBinding(r io.Reader, header, want []byte) ([]byte, error) {
+	var l [2]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return nil, fmt.Errorf("%w: stream shorter than its header", ErrCorrupt)
+	}
+	got := make([]byte, binary.BigEndian.Uint16(l[:]))
+	if _, err := io.ReadFull(r, got); err != nil {
+		return nil, fmt.Errorf("%w: stream shorter than its header", ErrCorrupt)
+	}
+	if !bytes.Equal(got, want) {
+		return nil, fmt.Errorf("%w: %w: sealed for %q, read as %q", ErrCorrupt, ErrMisplaced, got, want)
+	}
+	return append(append(header, l[:]...), got...), nil
 }
 
 func (o *opener) Read(p []byte) (int, error) {

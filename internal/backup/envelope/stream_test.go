@@ -16,10 +16,16 @@ import (
 // a few kilobytes make several chunks.
 const testChunk = minChunkSize
 
+// testBinding is what the tests' streams are bound to, and hdrLen their header's length.
+var (
+	testBinding = []byte("clusters/ns/c/uid-1/full/00000000000000000042.db.zst.enc")
+	hdrLen      = headerSize + 2 + len(testBinding)
+)
+
 func seal(t testing.TB, key, plain []byte, chunk int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w := newWriter(&buf, key, chunk)
+	w := newWriter(&buf, key, testBinding, chunk)
 	if _, err := w.Write(plain); err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +36,7 @@ func seal(t testing.TB, key, plain []byte, chunk int) []byte {
 }
 
 func open(stream, key []byte) ([]byte, error) {
-	r, err := NewReader(bytes.NewReader(stream), key)
+	r, err := NewReader(bytes.NewReader(stream), key, testBinding)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +84,7 @@ func TestChunkBoundaries(t *testing.T) {
 	for _, n := range []int{0, 1, testChunk - 1, testChunk, testChunk + 1, 2 * testChunk, 3*testChunk + 5} {
 		plain := randomBytes(n, uint64(n)) //nolint:gosec // G115: n is a small non-negative chunk count
 		var buf bytes.Buffer
-		s, err := newSealer(&buf, key, testChunk)
+		s, err := newSealer(&buf, key, testBinding, testChunk)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,10 +100,10 @@ func TestChunkBoundaries(t *testing.T) {
 			t.Fatal(err)
 		}
 		chunks := max(1, (n+testChunk-1)/testChunk)
-		if want := headerSize + n + chunks*tagSize; buf.Len() != want {
+		if want := hdrLen + n + chunks*tagSize; buf.Len() != want {
 			t.Errorf("%d bytes sealed into %d, want %d (%d chunks)", n, buf.Len(), want, chunks)
 		}
-		o, err := newOpener(bytes.NewReader(buf.Bytes()), key)
+		o, err := newOpener(bytes.NewReader(buf.Bytes()), key, testBinding, readerOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,14 +135,14 @@ func TestWrongKey(t *testing.T) {
 
 func TestBadDataKey(t *testing.T) {
 	for _, key := range [][]byte{nil, make([]byte, 16), make([]byte, 33)} {
-		w := NewWriter(io.Discard, key)
+		w := NewWriter(io.Discard, key, testBinding)
 		if _, err := w.Write([]byte("x")); !errors.Is(err, errdefs.ErrInvalidParameter) {
 			t.Errorf("Write with a %d-byte key = %v, want ErrInvalidParameter", len(key), err)
 		}
 		if err := w.Close(); !errors.Is(err, errdefs.ErrInvalidParameter) {
 			t.Errorf("Close with a %d-byte key = %v, want ErrInvalidParameter", len(key), err)
 		}
-		if _, err := NewReader(bytes.NewReader(nil), key); !errors.Is(err, errdefs.ErrInvalidParameter) {
+		if _, err := NewReader(bytes.NewReader(nil), key, testBinding); !errors.Is(err, errdefs.ErrInvalidParameter) {
 			t.Errorf("NewReader with a %d-byte key = %v, want ErrInvalidParameter", len(key), err)
 		}
 	}
@@ -148,7 +154,7 @@ func tamperStream(t *testing.T) (key, plain, stream []byte, chunks [][]byte) {
 	// Incompressible, so the compressed stream spans four chunks and a partial one.
 	plain = randomBytes(4*testChunk+100, 7)
 	stream = seal(t, key, plain, testChunk)
-	for rest := stream[headerSize:]; len(rest) > 0; {
+	for rest := stream[hdrLen:]; len(rest) > 0; {
 		n := min(len(rest), testChunk+tagSize)
 		chunks = append(chunks, rest[:n])
 		rest = rest[n:]
@@ -165,7 +171,7 @@ func join(header []byte, chunks ...[]byte) []byte {
 
 func TestTampering(t *testing.T) {
 	key, _, stream, c := tamperStream(t)
-	h := stream[:headerSize]
+	h := stream[:hdrLen]
 	n := len(c)
 	other := seal(t, key, randomBytes(4*testChunk+100, 8), testChunk)
 	for _, tc := range []struct {
@@ -180,8 +186,8 @@ func TestTampering(t *testing.T) {
 		{"append a byte", append(bytes.Clone(stream), 0)},
 		{"append a chunk of its own", join(h, append(append([][]byte{}, c...), c[n-2])...)},
 		{"append its last chunk again", join(h, append(append([][]byte{}, c...), c[n-1])...)},
-		{"splice a chunk of another stream under the same key", join(h, append([][]byte{other[headerSize : headerSize+testChunk+tagSize]}, c[1:]...)...)},
-		{"another stream's header", join(other[:headerSize], c...)},
+		{"splice a chunk of another stream under the same key", join(h, append([][]byte{other[hdrLen : hdrLen+testChunk+tagSize]}, c[1:]...)...)},
+		{"another stream's header", join(other[:hdrLen], c...)},
 		{"header only", bytes.Clone(h)},
 		{"nothing", nil},
 		{"not an envelope", []byte("PK\x03\x04 a zip file, perhaps, and long enough to fill a header")},
@@ -221,7 +227,7 @@ func TestEveryTruncationIsDetected(t *testing.T) {
 // damage may be read, and the error comes before io.EOF.
 func TestTruncationErrorComesBeforeEOF(t *testing.T) {
 	key, plain, stream, c := tamperStream(t)
-	r, err := NewReader(bytes.NewReader(stream[:len(stream)-len(c[len(c)-1])]), key)
+	r, err := NewReader(bytes.NewReader(stream[:len(stream)-len(c[len(c)-1])]), key, testBinding)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +254,7 @@ func (f *failWriter) Write(p []byte) (int, error) {
 }
 
 func TestWriterErrorsAreSticky(t *testing.T) {
-	w := NewWriter(&failWriter{after: headerSize + 10}, NewDataKey())
+	w := NewWriter(&failWriter{after: hdrLen + 10}, NewDataKey(), testBinding)
 	_, err := w.Write(randomBytes(3*ChunkSize, 3))
 	if err == nil {
 		err = w.Close()
@@ -263,7 +269,7 @@ func TestWriterErrorsAreSticky(t *testing.T) {
 		t.Fatal("Close after a failure succeeded")
 	}
 
-	w = NewWriter(io.Discard, NewDataKey())
+	w = NewWriter(io.Discard, NewDataKey(), testBinding)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +281,7 @@ func TestWriterErrorsAreSticky(t *testing.T) {
 func TestHashWriterMeasuresCiphertext(t *testing.T) {
 	var buf bytes.Buffer
 	hw := NewHashWriter(&buf)
-	w := NewWriter(hw, NewDataKey())
+	w := NewWriter(hw, NewDataKey(), testBinding)
 	if _, err := w.Write(randomBytes(2*ChunkSize, 4)); err != nil {
 		t.Fatal(err)
 	}

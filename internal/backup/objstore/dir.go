@@ -69,13 +69,35 @@ func (d *Dir) Put(ctx context.Context, key string, r io.ReadSeeker, size int64) 
 	if err := validateSize(key, size); err != nil {
 		return err
 	}
-	if err := d.put(ctx, p, r, size); err != nil {
+	if err := d.put(ctx, p, r, size, false); err != nil {
 		return fmt.Errorf("storing object %q: %w", key, conflict(err))
 	}
 	return nil
 }
 
-func (d *Dir) put(ctx context.Context, p string, r io.Reader, size int64) (err error) {
+// Create is Put with a hard link in place of the rename: link(2) fails if the
+// key exists, which makes the check and the write one step.
+func (d *Dir) Create(ctx context.Context, key string, r io.ReadSeeker, size int64) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := validateSize(key, size); err != nil {
+		return err
+	}
+	err = d.put(ctx, p, r, size, true)
+	if errors.Is(err, fs.ErrExist) {
+		if fi, serr := os.Stat(p); serr == nil && fi.Mode().IsRegular() {
+			return fmt.Errorf("creating object %q: %w", key, ErrExists)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("creating object %q: %w", key, conflict(err))
+	}
+	return nil
+}
+
+func (d *Dir) put(ctx context.Context, p string, r io.Reader, size int64, exclusive bool) (err error) {
 	dir := filepath.Dir(p)
 	if err := d.mkdirs(dir); err != nil {
 		return err
@@ -106,7 +128,15 @@ func (d *Dir) put(ctx context.Context, p string, r io.Reader, size int64) (err e
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), p); err != nil {
+	if exclusive {
+		err = os.Link(f.Name(), p)
+		// The temporary name was only a staging link; with the object linked
+		// (or refused) a leftover would be a stray file List ignores.
+		_ = os.Remove(f.Name())
+	} else {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
 		return err
 	}
 	return syncDir(dir)

@@ -232,6 +232,30 @@ func (s *S3) Put(ctx context.Context, key string, r io.ReadSeeker, size int64) e
 	return s3Error(fmt.Sprintf("storing object %q", key), err)
 }
 
+// Create is a single PutObject with If-None-Match: *, which S3 (since 2024) and
+// MinIO evaluate atomically: 412 Precondition Failed if the key exists, 409
+// ConditionalRequestConflict if another conditional write to it is in flight.
+func (s *S3) Create(ctx context.Context, key string, r io.ReadSeeker, size int64) error {
+	full, err := s.key(key)
+	if err != nil {
+		return err
+	}
+	if err := validateSize(key, size); err != nil {
+		return err
+	}
+	if size >= s.threshold {
+		return fmt.Errorf("%w: object %q of %d bytes is too large to create conditionally", errdefs.ErrInvalidParameter, key, size)
+	}
+	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(full),
+		Body:          r,
+		ContentLength: aws.Int64(size),
+		IfNoneMatch:   aws.String("*"),
+	})
+	return s3Error(fmt.Sprintf("creating object %q", key), err)
+}
+
 // Get opens the object for reading; the caller closes it.
 func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	full, err := s.key(key)
@@ -311,6 +335,8 @@ func s3Error(doing string, err error) error {
 	switch {
 	case errors.As(err, &api) && (api.ErrorCode() == "NoSuchKey" || api.ErrorCode() == "NotFound"):
 		return fmt.Errorf("%s: %w", doing, errdefs.ErrNotFound)
+	case errors.As(err, &api) && (api.ErrorCode() == "PreconditionFailed" || api.ErrorCode() == "ConditionalRequestConflict"):
+		return fmt.Errorf("%s: %w", doing, ErrExists)
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", doing, err)
 	case errors.As(err, &resp) && resp.HTTPStatusCode() >= 500, errors.As(err, &nerr):

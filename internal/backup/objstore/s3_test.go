@@ -65,6 +65,10 @@ func TestS3(t *testing.T) {
 		}
 	})
 
+	t.Run("create is exclusive", func(t *testing.T) {
+		testCreate(ctx, t, newS3(t, m.StoreConfig("create")))
+	})
+
 	t.Run("list pages and sorts", func(t *testing.T) {
 		cfg := m.StoreConfig("list")
 		cfg.ListPageSize = 3 // ten keys take four pages
@@ -201,7 +205,7 @@ func testEnvelopeRoundTrip(ctx context.Context, t *testing.T, m *minio.Server, s
 	}
 	defer spool.Close()
 	hw := envelope.NewHashWriter(spool)
-	w := envelope.NewWriter(hw, dataKey)
+	w := envelope.NewWriter(hw, dataKey, []byte("clusters/c1/snap-1"))
 	if _, err := io.Copy(w, bytes.NewReader(plain.Bytes())); err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +249,7 @@ func testEnvelopeRoundTrip(ctx context.Context, t *testing.T, m *minio.Server, s
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	r, err := envelope.NewReader(rc, gotKey)
+	r, err := envelope.NewReader(rc, gotKey, []byte("clusters/c1/snap-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +271,7 @@ func testEnvelopeRoundTrip(ctx context.Context, t *testing.T, m *minio.Server, s
 		t.Fatal(err)
 	}
 	defer rc2.Close()
-	r2, err := envelope.NewReader(rc2, gotKey)
+	r2, err := envelope.NewReader(rc2, gotKey, []byte("clusters/c1/snap-1"))
 	if err == nil {
 		_, err = io.ReadAll(r2)
 	}

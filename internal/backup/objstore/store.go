@@ -16,6 +16,12 @@ type Store interface {
 	// Put stores the size bytes of r under key, replacing any object there. Readers
 	// see either the old object or the whole new one, never a part.
 	Put(ctx context.Context, key string, r io.ReadSeeker, size int64) error
+	// Create stores the size bytes of r under key only if no object is there,
+	// atomically on the server (S3's If-None-Match: *), so of two writers racing
+	// to create a record exactly one wins; the other gets an error wrapping
+	// ErrExists and should read the winner's. Meant for small records: sizes
+	// from the multipart threshold on are refused.
+	Create(ctx context.Context, key string, r io.ReadSeeker, size int64) error
 	// Get opens the object under key; a missing key wraps errdefs.ErrNotFound.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	// Stat describes the object under key; a missing key wraps errdefs.ErrNotFound.
@@ -25,6 +31,9 @@ type Store interface {
 	// Delete removes the object under key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 }
+
+// ErrExists: Create found an object under its key.
+var ErrExists = fmt.Errorf("object already exists: %w", errdefs.ErrAlreadyExists)
 
 // Object describes one stored object.
 type Object struct {

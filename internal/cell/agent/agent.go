@@ -90,6 +90,7 @@ func (a *Agent) pullSpec(ctx context.Context, reg *v1alpha1.Cluster) (*v1alpha1.
 		c.Spec = reg.Spec
 		copyAnnotation(c, reg, v1alpha1.AnnotationBackupRequested)
 		copyAnnotation(c, reg, v1alpha1.AnnotationRestoreRequested)
+		copyAnnotation(c, reg, v1alpha1.AnnotationKeyRotationRequested)
 		return nil
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/cellplane/cellplane/internal/backup/envelope"
 	"github.com/cellplane/cellplane/internal/backup/objstore"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
+	"github.com/cellplane/cellplane/internal/controlplane"
 	"github.com/cellplane/cellplane/internal/etcdcare"
 )
 
@@ -65,9 +66,13 @@ type Runner struct {
 	KMS      envelope.KMS
 	SpoolDir string // temporary files for uploads; empty means os.TempDir()
 	// Dial returns the cluster's etcd, shared with the rest of the cell.
-	Dial   Dialer
-	Config Config
-	Logger *slog.Logger
+	Dial Dialer
+	// SecretsKeys returns the cluster's keys for Secrets in the clear, which
+	// its set carries sealed so that a restore can read its Secrets; nil
+	// stores none.
+	SecretsKeys func(ctx context.Context, p *controlplane.Plan) ([]byte, error)
+	Config      Config
+	Logger      *slog.Logger
 
 	workers map[types.UID]*worker
 }
@@ -137,6 +142,7 @@ func (r *Runner) startWorker(ctx context.Context, c *v1alpha1.Cluster) *worker {
 	ref := backup.Ref{Namespace: c.Namespace, Name: c.Name, UID: string(c.UID)}
 	set := backup.New(r.Store, r.KMS, ref)
 	set.TempDir = r.SpoolDir
+	set.Logger = tenant.Logger(r.Logger, c)
 	w := &worker{
 		r: r, key: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}, set: set, plan: r.Layout.Addresses(c),
 		location: r.Storage.Location(ref.Prefix()), setUID: ref.UID,

@@ -42,6 +42,8 @@ type worker struct {
 	src      Source
 	needFull bool // the chain is broken: only a full restarts it
 
+	secretsSum [32]byte // of the Secrets keys last stored with the set
+
 	fullMu      sync.Mutex
 	lastFull    time.Time // when the newest full was stored
 	nextFullTry time.Time // after a failed full, when to try again
@@ -97,6 +99,9 @@ func (w *worker) cycle(ctx context.Context) error {
 			return err
 		}
 		w.src = src
+	}
+	if err := w.saveSecretsKeys(ctx); err != nil {
+		return err
 	}
 	latest, err := w.catalog(ctx)
 	if err != nil && !errors.Is(err, backup.ErrNoFull) {
@@ -174,6 +179,9 @@ func (w *worker) requestedAfter(ctx context.Context, t time.Time) bool {
 // full takes, stores and verifies a full snapshot, then applies retention.
 func (w *worker) full(ctx context.Context) (backup.Plan, error) {
 	start := time.Now()
+	if err := w.saveSecretsKeys(ctx); err != nil {
+		return backup.Plan{}, fmt.Errorf("full backup: %w", err)
+	}
 	w.sample(ctx)
 	e, err := w.set.PutFull(ctx, func(wr io.Writer) (int64, error) { return w.src.Snapshot(ctx, wr) })
 	if err != nil {

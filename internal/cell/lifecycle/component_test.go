@@ -86,8 +86,8 @@ func TestAddedComponentKindRunsThroughThePass(t *testing.T) {
 		}
 		listed = append(listed, cs.Name)
 	}
-	if !slices.Contains(listed, "authenticator-a") || !slices.Contains(listed, "authenticator-b") || len(listed) != 11 {
-		t.Errorf("components %q: want the 9 default members and both authenticators", listed)
+	if !slices.Contains(listed, "authenticator-a") || !slices.Contains(listed, "authenticator-b") || len(listed) != 13 {
+		t.Errorf("components %q: want the 11 default members and both authenticators", listed)
 	}
 
 	// A shift of zone b stops it there, as its ZoneOut says.
@@ -108,7 +108,7 @@ func TestAddedComponentKindRunsThroughThePass(t *testing.T) {
 		names = append(names, s.Name)
 	}
 	is := slices.Index(names, "authenticator-a")
-	if len(stopped) != 11 || is < slices.Index(names, "kube-scheduler-b") || is > slices.Index(names, "etcd-a") {
-		t.Errorf("stopped %q: want 11, the authenticators with the API servers", names)
+	if len(stopped) != 13 || is < slices.Index(names, "kube-scheduler-b") || is > slices.Index(names, "etcd-a") {
+		t.Errorf("stopped %q: want 13, the authenticators with the API servers", names)
 	}
 }

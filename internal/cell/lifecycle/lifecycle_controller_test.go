@@ -92,15 +92,15 @@ func TestReconcileDelete(t *testing.T) {
 	kinds := kindsOf(stopped)
 	tier := func(k string) int {
 		switch k {
-		case controlplane.KindControllerManager, controlplane.KindScheduler:
+		case controlplane.KindControllerManager, controlplane.KindScheduler, controlplane.KindKMSPlugin:
 			return 0
 		case controlplane.KindAPIServer:
 			return 1
 		}
 		return 2
 	}
-	if len(stopped) != 9 || !slices.IsSortedFunc(kinds, func(a, b string) int { return tier(a) - tier(b) }) {
-		t.Errorf("stopped %q, want 9 members: controllers, then API servers, then etcd", kinds)
+	if len(stopped) != 11 || !slices.IsSortedFunc(kinds, func(a, b string) int { return tier(a) - tier(b) }) {
+		t.Errorf("stopped %q, want 11 members: controllers and KMS plugins, then API servers, then etcd", kinds)
 	}
 	// Stop must find the processes Ensure started: same ID and pid file.
 	want := map[string]process.Spec{}
@@ -327,8 +327,8 @@ func TestReconcileLifecycle(t *testing.T) {
 			t.Errorf("process %d = %s (%s), want %s (%s) in start order", i, ensured[i].ID, ensured[i].Path, wantSpecs[i].ID, wantSpecs[i].Path)
 		}
 	}
-	if len(st.Components) != 9 || st.Components[0].PID == 0 || st.Components[0].Ready {
-		t.Errorf("components = %+v, want 9 with PIDs, not ready", st.Components)
+	if len(st.Components) != 11 || st.Components[0].PID == 0 || st.Components[0].Ready {
+		t.Errorf("components = %+v, want 11 with PIDs, not ready", st.Components)
 	}
 	if !exists(filepath.Join(r.Endpoint.Dir, p.EndpointID()+".json")) || !exists(p.AuditPolicyPath()) {
 		t.Error("endpoint file or audit policy not written")
@@ -356,8 +356,8 @@ func TestReconcileLifecycle(t *testing.T) {
 	if _, err := r.Reconcile(ctx, request(c)); err != nil {
 		t.Fatal(err)
 	}
-	if _, stopped := runner.calls(); len(stopped) != 9 {
-		t.Errorf("stopped %d processes, want 9", len(stopped))
+	if _, stopped := runner.calls(); len(stopped) != 11 {
+		t.Errorf("stopped %d processes, want 11", len(stopped))
 	}
 	if exists(r.Layout.ClusterDir(c)) || exists(filepath.Join(r.Endpoint.Dir, p.EndpointID()+".json")) {
 		t.Error("cluster files or endpoint left behind")

@@ -88,6 +88,9 @@ func (r *Reconciler) componentStatuses(p *controlplane.Plan, members []controlpl
 			Name: m.Name(), Zone: m.Zone, Address: m.Address(),
 			Ready: results[i] == nil, Message: tenant.ErrText(results[i]), Restarts: st.Restarts,
 		}
+		if m.Port == 0 { // no network address: a KMS plugin's unix socket
+			out[i].Address = ""
+		}
 		if st.Running {
 			out[i].PID = st.PID
 		}

@@ -169,15 +169,28 @@ func TestSetKindConditions(t *testing.T) {
 			results: fail(),
 			want: map[string]string{
 				v1alpha1.ConditionEtcdReady: "", v1alpha1.ConditionAPIServersReady: "", v1alpha1.ConditionControllersReady: "",
+				controlplane.ConditionKMSPluginsReady: "",
 			},
+		},
+		{
+			// A dead KMS plugin is reported on its own: the API servers'
+			// probe leaves the KMS check out.
+			name:    "one KMS plugin",
+			results: fail("kms-plugin-a"),
+			want: map[string]string{
+				v1alpha1.ConditionEtcdReady: "", v1alpha1.ConditionAPIServersReady: "", v1alpha1.ConditionControllersReady: "",
+				controlplane.ConditionKMSPluginsReady: "not healthy: kms-plugin-a",
+			},
+			wantBads: []string{"kms-plugin-a: unhealthy: kms-plugin-a refused"},
 		},
 		{
 			name:    "one etcd and one scheduler",
 			results: fail("etcd-b", "kube-scheduler-a"),
 			want: map[string]string{
-				v1alpha1.ConditionEtcdReady:        "not healthy: etcd-b",
-				v1alpha1.ConditionAPIServersReady:  "",
-				v1alpha1.ConditionControllersReady: "not healthy: kube-scheduler-a",
+				v1alpha1.ConditionEtcdReady:           "not healthy: etcd-b",
+				v1alpha1.ConditionAPIServersReady:     "",
+				v1alpha1.ConditionControllersReady:    "not healthy: kube-scheduler-a",
+				controlplane.ConditionKMSPluginsReady: "",
 			},
 			wantBads: []string{"etcd-b: unhealthy: etcd-b refused", "kube-scheduler-a: unhealthy: kube-scheduler-a refused"},
 		},
@@ -186,9 +199,10 @@ func TestSetKindConditions(t *testing.T) {
 			name:    "both controllers of zone a",
 			results: fail("kube-controller-manager-a", "kube-scheduler-a"),
 			want: map[string]string{
-				v1alpha1.ConditionEtcdReady:        "",
-				v1alpha1.ConditionAPIServersReady:  "",
-				v1alpha1.ConditionControllersReady: "not healthy: kube-controller-manager-a, kube-scheduler-a",
+				v1alpha1.ConditionEtcdReady:           "",
+				v1alpha1.ConditionAPIServersReady:     "",
+				v1alpha1.ConditionControllersReady:    "not healthy: kube-controller-manager-a, kube-scheduler-a",
+				controlplane.ConditionKMSPluginsReady: "",
 			},
 			wantBads: []string{"kube-controller-manager-a: unhealthy: kube-controller-manager-a refused", "kube-scheduler-a: unhealthy: kube-scheduler-a refused"},
 		},
@@ -243,7 +257,11 @@ func TestComponentStatuses(t *testing.T) {
 	}
 	for i, m := range members {
 		s := got[i]
-		if s.Name != m.Name() || s.Zone != m.Zone || s.Address != m.Address() || s.Ready != (results[i] == nil) {
+		addr := m.Address()
+		if m.Port == 0 { // a KMS plugin: a unix socket, no address to show
+			addr = ""
+		}
+		if s.Name != m.Name() || s.Zone != m.Zone || s.Address != addr || s.Ready != (results[i] == nil) {
 			t.Errorf("status %d = %+v for %s", i, s, m.Name())
 		}
 		if results[i] != nil && s.Message != results[i].Error() {

@@ -81,19 +81,31 @@ func (b *Backups) listSets(ctx context.Context, prefix, uid string) ([]foundSet,
 
 // planOf is the backups of set to restore: up to revision, or the newest the
 // set covers when revision is zero.
-func planOf(set foundSet, revision int64) (backup.Plan, error) {
+//
+// Before any member is touched it checks what it cheaply can: the full's
+// manifest is authentic and in its place, and a plan to the newest revision
+// reaches the newest object the writer recorded (nothing was dropped from the
+// end of the set).
+func (b *Backups) planOf(ctx context.Context, set foundSet, revision int64, log *slog.Logger) (backup.Plan, error) {
+	plan, err := set.catalog.Latest()
 	if revision > 0 {
-		return set.catalog.PlanTo(revision)
+		plan, err = set.catalog.PlanTo(revision)
 	}
-	return set.catalog.Latest()
+	if err != nil {
+		return plan, err
+	}
+	bs := backup.NewAt(b.Store, b.KMS, set.prefix)
+	bs.Logger = log
+	return plan, bs.CheckPlan(ctx, plan, revision == 0)
 }
 
 // restoreFull decrypts the full into dir and restores every member's data
 // directory from it with the cluster's names, peer URLs and token.
 // etcdcare.Restore swaps the directories in only once all are ready: a
 // failed restore leaves the previous data untouched.
-func (b *Backups) restoreFull(ctx context.Context, p *controlplane.Plan, dir string, job etcdstate.RestoreJob) error {
+func (b *Backups) restoreFull(ctx context.Context, p *controlplane.Plan, dir string, job etcdstate.RestoreJob, log *slog.Logger) error {
 	set := backup.NewAt(b.Store, b.KMS, job.Prefix)
+	set.Logger = log
 	snap := filepath.Join(dir, restoreSnapshot)
 	defer os.Remove(snap) //nolint:errcheck // scratch copy of the full; a leftover is replaced by the next restore
 	if err := downloadFull(ctx, set, job.Plan.Full, snap); err != nil {
@@ -137,6 +149,7 @@ func (b *Backups) replay(ctx context.Context, dial Dialer, p *controlplane.Plan,
 	ctx, cancel := context.WithTimeout(ctx, replayTimeout)
 	defer cancel()
 	set := backup.NewAt(b.Store, b.KMS, job.Prefix)
+	set.Logger = log
 	var batches []etcdcare.Batch
 	for _, e := range job.Plan.Incrementals {
 		data, err := set.ReadAll(ctx, e)

@@ -58,7 +58,7 @@ func (r *FromBackup) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *cont
 	showCreated(c, job, v1alpha1.RestorePhaseRestoring, msg)
 	scratch, err := rec.RestoreScratch()
 	if err == nil {
-		err = r.Backups.restoreFull(ctx, p, scratch, job)
+		err = r.Backups.restoreFull(ctx, p, scratch, job, tenant.Logger(r.Logger, c))
 	}
 	if err != nil {
 		tenant.SetCondition(c, v1alpha1.ConditionRestored, false, "RestoreFailed", err.Error())
@@ -110,7 +110,7 @@ func (r *FromBackup) plan(ctx context.Context, c *v1alpha1.Cluster) (etcdstate.R
 	if len(sets) == 0 {
 		return etcdstate.RestoreJob{}, fmt.Errorf("%w: no backup of cluster %s in %s", tenant.ErrTerminal, src.Cluster, where)
 	}
-	plan, err := planOf(sets[0], src.Revision)
+	plan, err := r.Backups.planOf(ctx, sets[0], src.Revision, tenant.Logger(r.Logger, c))
 	if err != nil {
 		return etcdstate.RestoreJob{}, fmt.Errorf("%w: backup set %s of cluster %s in %s: %w", tenant.ErrTerminal, sets[0].uid, src.Cluster, where, err)
 	}

@@ -130,7 +130,7 @@ func (r *InPlace) plan(ctx context.Context, c *v1alpha1.Cluster, req v1alpha1.Re
 	if len(sets) == 0 {
 		return fmt.Errorf("no full backup in set %s of cluster %s in %s", uid, c.Spec.Name, r.Backups.Storage.Location(prefix))
 	}
-	plan, err := planOf(sets[0], req.Revision)
+	plan, err := r.Backups.planOf(ctx, sets[0], req.Revision, tenant.Logger(r.Logger, c))
 	if err != nil {
 		return fmt.Errorf("backup set %s of cluster %s: %w", uid, c.Spec.Name, err)
 	}
@@ -175,7 +175,7 @@ func (r *InPlace) restoreFull(ctx context.Context, log *slog.Logger, c *v1alpha1
 	restoreStart := time.Now()
 	defer func() { log.Info("full restored", "took", time.Since(restoreStart).Round(time.Millisecond)) }()
 	st.Phase, st.Message = v1alpha1.RestorePhaseRestoring, "restoring the full at revision "+fmt.Sprint(job.Plan.Full.Revision)+" into every etcd member"
-	if err := r.Backups.restoreFull(ctx, p, rec.InPlaceScratch(), restoreJob(c, job)); err != nil {
+	if err := r.Backups.restoreFull(ctx, p, rec.InPlaceScratch(), restoreJob(c, job), log); err != nil {
 		st.Message = "restoring the full failed; the previous data is untouched, retrying: " + err.Error()
 		return err
 	}

@@ -29,6 +29,12 @@ type Layout struct {
 	// running etcd after losing their data (etcdstate keeps the record); nil
 	// means none. It is a function so that this package needs no records.
 	Joined func(clusterDir string) []string
+	// Cellplane is the cellplane executable, which the KMS plugins run.
+	Cellplane string
+	// SecretsKeys returns the keys of the cluster in clusterDir as its KMS
+	// plugins take them, "" when it has none; nil means none for any
+	// cluster. A function, so that this package holds no keys.
+	SecretsKeys func(clusterDir string) string
 }
 
 // ClusterDir is where one cluster's certificates, configs, data and logs live.
@@ -42,7 +48,10 @@ func (l Layout) Plan(c *v1alpha1.Cluster, kube components.KubernetesBinaries, et
 		Namespace: c.Namespace, Name: c.Name, UID: string(c.UID), ClusterName: c.Spec.Name,
 		Dir: l.ClusterDir(c), Cell: l.Cell, Slot: int(*c.Status.Slot),
 		Kubernetes: kube, Etcd: etcd, EtcdQuotaBytes: c.Spec.EtcdQuotaBytes,
-		GoawayChance: l.GoawayChance, ZoneNetNS: l.ZoneNetNS, Components: l.Components,
+		GoawayChance: l.GoawayChance, ZoneNetNS: l.ZoneNetNS, Components: l.Components, Cellplane: l.Cellplane,
+	}
+	if l.SecretsKeys != nil {
+		in.SecretsKeys = l.SecretsKeys(in.Dir)
 	}
 	if l.Joined != nil {
 		in.EtcdJoined = l.Joined(in.Dir)

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"maps"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/redact"
 )
 
 // toWire renders a stored cluster as EKS's Cluster plus cellplane's extension.
@@ -28,7 +27,8 @@ func (s *server) toWire(account string, c *v1alpha1.Cluster) *eks.Cluster {
 		PlatformVersion:      PlatformVersion,
 		Tags:                 tagsOf(c),
 		Health:               healthOf(c),
-		Cellplane:            extensionOf(c),
+		DeletionProtection:   ptr(c.Spec.DeletionProtection),
+		Cellplane:            eks.ExtensionOf(c).ForTenant(),
 	}
 }
 
@@ -66,7 +66,7 @@ func healthOf(c *v1alpha1.Cluster) *eks.ClusterHealth {
 	if c.Status.Status != v1alpha1.StatusFailed {
 		return h
 	}
-	msg := c.Status.Reason
+	msg := redact.Text(c.Status.Reason)
 	if msg == "" {
 		msg = "The control plane failed; its cell reported no reason."
 	}
@@ -74,80 +74,7 @@ func healthOf(c *v1alpha1.Cluster) *eks.ClusterHealth {
 	return h
 }
 
-// extensionOf copies the cell's observations into the "cellplane" object.
-func extensionOf(c *v1alpha1.Cluster) *eks.Extension {
-	ext := &eks.Extension{
-		Cell:              c.Spec.Cell,
-		Reason:            c.Status.Reason,
-		KubernetesVersion: c.Status.KubernetesVersion,
-	}
-	for _, cs := range c.Status.Components {
-		ext.Components = append(ext.Components, eks.Component{
-			Name: cs.Name, Zone: cs.Zone, Address: cs.Address, PID: cs.PID,
-			Ready: cs.Ready, Restarts: cs.Restarts, Message: cs.Message,
-		})
-	}
-	for _, cond := range c.Status.Conditions {
-		ext.Conditions = append(ext.Conditions, eks.Condition{
-			Type: cond.Type, Status: string(cond.Status), Reason: cond.Reason, Message: cond.Message,
-			LastTransitionTime: eks.NewTimestamp(cond.LastTransitionTime.Time),
-		})
-	}
-	ext.Etcd = etcdOf(c.Status.Etcd)
-	ext.Backup = backupOf(c.Status.Backup)
-	ext.Restore = restoreOf(c.Status.Restore)
-	ext.EtcdMembership = membershipOf(c.Status.EtcdMembership)
-	return ext
-}
-
-func membershipOf(m *v1alpha1.EtcdMembership) *eks.EtcdMembership {
-	if m == nil {
-		return nil
-	}
-	out := &eks.EtcdMembership{BootstrappedAt: timestamp(m.BootstrappedAt)}
-	for _, r := range m.Replacements {
-		out.Replacements = append(out.Replacements, eks.MemberReplacement{Member: r.Member, LearnerID: r.LearnerID, Phase: r.Phase,
-			StartedAt: timestamp(r.StartedAt), PromotedAt: timestamp(r.PromotedAt)})
-	}
-	return out
-}
-
-func etcdOf(e *v1alpha1.EtcdStatus) *eks.EtcdHealth {
-	if e == nil {
-		return nil
-	}
-	out := &eks.EtcdHealth{Leader: e.Leader, Quorum: e.Quorum, QuotaBytes: e.QuotaBytes, Alarms: e.Alarms, Message: e.Message,
-		LastDefragmentation: timestamp(e.LastDefragmentation), LastCompaction: timestamp(e.LastCompaction), ObservedAt: timestamp(e.ObservedAt)}
-	for _, m := range e.Members {
-		out.Members = append(out.Members, eks.EtcdMember{Name: m.Name, ID: m.ID, Zone: m.Zone, Leader: m.Leader, Learner: m.Learner,
-			Healthy: m.Healthy, DBSizeBytes: m.DBSizeBytes, DBSizeInUseBytes: m.DBSizeInUseBytes, Error: m.Error})
-	}
-	return out
-}
-
-func backupOf(b *v1alpha1.BackupStatus) *eks.Backup {
-	if b == nil {
-		return nil
-	}
-	return &eks.Backup{Location: b.Location, Set: b.Set, LastFullTime: timestamp(b.LastFullTime), LastFullRevision: b.LastFullRevision,
-		LastFullBytes: b.LastFullBytes, LastSuccessTime: timestamp(b.LastSuccessTime), Revision: b.Revision,
-		RecoveryPointTime: timestamp(b.RecoveryPointTime), Fulls: b.Fulls, LastError: b.LastError}
-}
-
-func restoreOf(r *v1alpha1.RestoreStatus) *eks.Restore {
-	if r == nil {
-		return nil
-	}
-	return &eks.Restore{RequestID: r.RequestID, Reason: r.Reason, Phase: r.Phase, Set: r.Set, FullRevision: r.FullRevision,
-		Revision: r.Revision, StartedAt: timestamp(r.StartedAt), FinishedAt: timestamp(r.FinishedAt), Message: r.Message}
-}
-
-func timestamp(t *metav1.Time) *eks.Timestamp {
-	if t == nil {
-		return nil
-	}
-	return eks.NewTimestamp(t.Time)
-}
+func ptr[T any](v T) *T { return &v }
 
 // echoedOf reads the echoed request fields back. An annotation that no longer
 // parses (edited by hand) is ignored: it only ever feeds the echo.

@@ -12,8 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/clusternames"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/quota"
 )
 
 // annotationEKSRequest holds the JSON of the create request's fields that
@@ -58,6 +60,9 @@ func newCluster(account string, in *eks.CreateClusterInput) (*v1alpha1.Cluster, 
 		},
 		Spec: v1alpha1.ClusterSpec{Name: in.Name, Version: minor, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken},
 	}
+	if in.DeletionProtection != nil {
+		c.Spec.DeletionProtection = *in.DeletionProtection
+	}
 	if in.Cellplane != nil {
 		c.Spec.EtcdQuotaBytes = in.Cellplane.EtcdQuotaBytes
 		if fb := in.Cellplane.FromBackup; fb != nil {
@@ -78,13 +83,24 @@ func (s *server) createOrAdopt(ctx context.Context, want *v1alpha1.Cluster) (*v1
 	if err != nil || existing != nil {
 		return adoptOrRefuse(existing, want, err)
 	}
-	// Placement first: when no cell has room, the request leaves nothing behind.
+	ns, err := s.accountNamespace(ctx, want.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	// The account's quota, then placement: a request refused by either leaves
+	// nothing behind.
+	stored, err := s.quota.Reserve(ctx, ns, want)
+	if err != nil {
+		return nil, quotaError(want, err)
+	}
+	created := false
+	defer func() { stored(created) }()
 	done, err := s.place(ctx, want)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	if err := s.ensureNamespace(ctx, want.Namespace, want.Labels[v1alpha1.LabelAccount]); err != nil {
+	if err := s.ensureNamespace(ctx, ns, want.Namespace, want.Labels[v1alpha1.LabelAccount]); err != nil {
 		return nil, err
 	}
 	err = s.store.Create(ctx, want)
@@ -96,7 +112,9 @@ func (s *server) createOrAdopt(ctx context.Context, want *v1alpha1.Cluster) (*v1
 	if err != nil {
 		return nil, fmt.Errorf("storing cluster %s: %w", want.Spec.Name, err)
 	}
+	created = true
 	s.log.Info("created cluster", "cluster", want.Spec.Name, "cell", want.Spec.Cell, "account", want.Labels[v1alpha1.LabelAccount])
+	s.fresh.Wrote(objectKey(want), want.ResourceVersion)
 	s.awaitCached(ctx, want)
 	return want, nil
 }
@@ -142,6 +160,7 @@ func sameRequest(existing, want *v1alpha1.Cluster) bool {
 		existing.Spec.ClientRequestToken == want.Spec.ClientRequestToken &&
 		existing.Spec.Version == want.Spec.Version &&
 		existing.Spec.EtcdQuotaBytes == want.Spec.EtcdQuotaBytes &&
+		existing.Spec.DeletionProtection == want.Spec.DeletionProtection &&
 		sameRestore(existing.Spec.RestoreFrom, want.Spec.RestoreFrom) &&
 		maps.Equal(existing.Spec.Tags, want.Spec.Tags) &&
 		existing.Annotations[annotationEKSRequest] == want.Annotations[annotationEKSRequest]
@@ -177,4 +196,23 @@ func (s *server) place(ctx context.Context, c *v1alpha1.Cluster) (done func(), e
 	c.Labels[v1alpha1.LabelCell] = cell
 	s.log.LogAttrs(ctx, slog.LevelDebug, "placed cluster", slog.String("cluster", c.Spec.Name), slog.String("cell", cell))
 	return done, nil
+}
+
+// quotaError words a refusal of the account's cluster quota for the caller.
+func quotaError(want *v1alpha1.Cluster, err error) error {
+	var ex *quota.Exceeded
+	if !errors.As(err, &ex) {
+		return err
+	}
+	return &publicError{kind: err, msg: fmt.Sprintf("Cluster %s cannot be created: account %s has %d clusters in this region and may have at most %d. Delete a cluster (deleting ones count until they are gone) or ask the operator to raise the limit.",
+		want.Spec.Name, ex.Account, ex.Used, ex.Limit)}
+}
+
+// indexOf is the name index as the quota's index: nil stays nil (an interface
+// holding a nil pointer would not), so the quota lists the store instead.
+func indexOf(names *clusternames.Index) quota.Index {
+	if names == nil {
+		return nil
+	}
+	return names
 }

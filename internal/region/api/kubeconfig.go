@@ -11,6 +11,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/redact"
 )
 
 // kubeconfig serves cellplane's GET /cellplane/clusters/{name}/kubeconfig: the
@@ -44,7 +45,7 @@ func (s *server) kubeconfig(r *http.Request) (any, error) {
 func kubeconfigNotReady(c *v1alpha1.Cluster) error {
 	status := wireStatus(c)
 	if status == eks.StatusFailed && c.Status.Reason != "" {
-		return publicf(errdefs.ErrNotFound, "The kubeconfig of cluster %s is not available: the cluster is FAILED: %s", c.Spec.Name, c.Status.Reason)
+		return publicf(errdefs.ErrNotFound, "The kubeconfig of cluster %s is not available: the cluster is FAILED: %s", c.Spec.Name, redact.Text(c.Status.Reason))
 	}
 	return publicf(errdefs.ErrNotFound, "The kubeconfig of cluster %s is not available yet: the cluster is %s.", c.Spec.Name, status)
 }

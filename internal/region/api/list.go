@@ -44,7 +44,7 @@ func (s *server) listClusters(r *http.Request) (any, error) {
 // shared: callers must not change it.
 func (s *server) clusterNames(r *http.Request, account string) ([]string, error) {
 	if s.names != nil {
-		return s.names.sorted(v1alpha1.Namespace(account)), nil
+		return s.names.Sorted(v1alpha1.Namespace(account)), nil
 	}
 	var list v1alpha1.ClusterList
 	err := s.store.List(r.Context(), &list,

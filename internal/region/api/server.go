@@ -11,6 +11,9 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/apiguard"
+	"github.com/cellplane/cellplane/internal/clusternames"
+	"github.com/cellplane/cellplane/internal/freshness"
+	"github.com/cellplane/cellplane/internal/quota"
 	"github.com/cellplane/cellplane/internal/ratelimit"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
@@ -31,7 +34,14 @@ type Config struct {
 	// cache: a live list of thousands of clusters per call would cost the store
 	// more than any other request. Creates wait until their cluster shows in
 	// it, so a caller lists what it created. Nil lists from Client.
-	Names *ClusterNames
+	Names *clusternames.Index
+	// Cache, when set, serves DescribeCluster from the region cache instead
+	// of a store read, with read-your-writes for this API's own writes (see
+	// freshness). Nil reads live.
+	Cache client.Reader
+	// MaxClusters is how many clusters an account may have unless the
+	// operator set its own limit on it; quota.DefaultMaxClusters when zero.
+	MaxClusters int
 	// Region names the region in ARNs; DefaultRegion when empty.
 	Region string
 	// Logger receives the access log and internal errors; discarded when nil.
@@ -51,6 +61,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if c.MaxClusters == 0 {
+		c.MaxClusters = quota.DefaultMaxClusters
+	}
 }
 
 // Validate reports a Config that cannot serve.
@@ -60,6 +73,8 @@ func (c *Config) Validate() error {
 		return errors.New("a region store client is required")
 	case c.Placer == nil:
 		return errors.New("a placer is required")
+	case c.MaxClusters < 0 || c.MaxClusters > quota.MaxClustersLimit:
+		return fmt.Errorf("the default cluster limit must be from 0 to %d; got %d", quota.MaxClustersLimit, c.MaxClusters)
 	}
 	return nil
 }
@@ -67,10 +82,13 @@ func (c *Config) Validate() error {
 // server holds what every handler needs.
 type server struct {
 	store  client.Client
-	names  *ClusterNames
+	cache  client.Reader // nil: reads are live
+	names  *clusternames.Index
 	placer Placer
 	region string
 	log    *slog.Logger
+	quota  *quota.Clusters
+	fresh  *freshness.Tracker
 }
 
 // NewHandler returns the regional API as an http.Handler, access log included.
@@ -79,7 +97,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuring regional API: %w", err)
 	}
-	s := &server{store: cfg.Client, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger}
+	s := &server{store: cfg.Client, cache: cfg.Cache, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger,
+		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New()}
 	return s.accessLog(apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 

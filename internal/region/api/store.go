@@ -47,18 +47,31 @@ func clusterNotFound(name string) error {
 	return publicf(errdefs.ErrNotFound, "No cluster found for name: %s.", name)
 }
 
-// ensureNamespace creates the account's namespace on its first cluster.
-func (s *server) ensureNamespace(ctx context.Context, name, account string) error {
+// accountNamespace reads the account's namespace, nil before its first cluster
+// (unless an operator set a quota on it).
+func (s *server) accountNamespace(ctx context.Context, name string) (*corev1.Namespace, error) {
 	var ns corev1.Namespace
 	err := s.store.Get(ctx, client.ObjectKey{Name: name}, &ns)
-	if !apierrors.IsNotFound(err) {
-		return wrapIf(err, "getting namespace %s", name)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
 	}
-	ns = corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+	if err != nil {
+		return nil, fmt.Errorf("getting namespace %s: %w", name, err)
+	}
+	return &ns, nil
+}
+
+// ensureNamespace creates the account's namespace on its first cluster; ns is
+// what accountNamespace read.
+func (s *server) ensureNamespace(ctx context.Context, ns *corev1.Namespace, name, account string) error {
+	if ns != nil {
+		return nil
+	}
+	ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name:   name,
 		Labels: map[string]string{v1alpha1.LabelAccount: account},
 	}}
-	err = s.store.Create(ctx, &ns)
+	err := s.store.Create(ctx, ns)
 	if apierrors.IsAlreadyExists(err) {
 		return nil
 	}
@@ -94,7 +107,11 @@ func (s *server) updateCluster(ctx context.Context, account string, c *v1alpha1.
 			}
 			return err
 		}
-		return wrapIf(s.store.Update(ctx, c), "storing cluster %s", c.Spec.Name)
+		if err := s.store.Update(ctx, c); err != nil {
+			return fmt.Errorf("storing cluster %s: %w", c.Spec.Name, err)
+		}
+		s.fresh.Wrote(objectKey(c), c.ResourceVersion)
+		return nil
 	})
 }
 
@@ -115,7 +132,7 @@ func (s *server) awaitCached(ctx context.Context, c *v1alpha1.Cluster) {
 	ctx, cancel := context.WithTimeout(ctx, cacheWait)
 	defer cancel()
 	err := wait.PollUntilContextCancel(ctx, 2*time.Millisecond, true, func(context.Context) (bool, error) {
-		return s.names.has(objectKey(c)), nil
+		return s.names.Has(objectKey(c)), nil
 	})
 	if err != nil {
 		s.log.Warn("created cluster is not in the cache yet", "cluster", c.Spec.Name, "waited", cacheWait)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
 // listTags serves ListTagsForResource: GET /tags/{resourceArn}.
@@ -132,10 +133,11 @@ func resourceNotFound(arn string) error {
 }
 
 // rekind keeps a public error's message but gives it another kind, for
-// operations whose model names other error types than CreateCluster's.
+// operations whose model names other error types than CreateCluster's. A
+// limit stays a limit.
 func rekind(err, kind error) error {
 	var pub *publicError
-	if !errors.As(err, &pub) {
+	if !errors.As(err, &pub) || errors.Is(err, errdefs.ErrLimitExceeded) {
 		return err
 	}
 	return &publicError{kind: kind, msg: pub.msg}

@@ -88,7 +88,7 @@ func TestTaggingErrors(t *testing.T) {
 		{"no tags", "POST", tagsPath(demoARN), eks.TagResourceInput{}, 400, eks.BadRequestException, "at least one tag"},
 		{"aws prefix", "POST", tagsPath(demoARN), eks.TagResourceInput{Tags: map[string]string{"aws:x": "y"}}, 400, eks.BadRequestException, "reserved"},
 		{"bad value", "POST", tagsPath(demoARN), eks.TagResourceInput{Tags: map[string]string{"k": "a\x00"}}, 400, eks.BadRequestException, "may contain only"},
-		{"too many after merge", "POST", tagsPath(demoARN), eks.TagResourceInput{Tags: many}, 400, eks.BadRequestException, "at most 50"},
+		{"too many after merge", "POST", tagsPath(demoARN), eks.TagResourceInput{Tags: many}, 400, eks.ResourceLimitExceededException, "at most 50 tags; this would give it 51"},
 		{"not json", "POST", tagsPath(demoARN), "{", 400, eks.BadRequestException, "JSON"},
 		{"no tag keys", "DELETE", tagsPath(demoARN), nil, 400, eks.BadRequestException, "tagKeys"},
 		{"wrong method", "PUT", tagsPath(demoARN), nil, 405, eks.ClientException, "not allowed"},

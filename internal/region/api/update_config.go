@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
@@ -14,7 +15,8 @@ import (
 // updateClusterConfig serves UpdateClusterConfig: POST /clusters/{name}/update-config.
 // logging and resourcesVpcConfig mean nothing on this runtime: they are merged
 // into the echoed create request, so DescribeCluster shows them, and the update
-// is recorded as already Successful.
+// is recorded as already Successful. deletionProtection is stored in the spec,
+// takes effect at once, and is recorded as Successful too.
 func (s *server) updateClusterConfig(r *http.Request) (any, error) {
 	var in eks.UpdateClusterConfigInput
 	if err := decodeBody(r, &in); err != nil {
@@ -34,6 +36,13 @@ func (s *server) updateClusterConfig(r *http.Request) (any, error) {
 	err = s.updateCluster(r.Context(), accountFor(r), c, func(c *v1alpha1.Cluster) error {
 		if err := requireActive(c); err != nil {
 			return err
+		}
+		if change.protect != nil {
+			if c.Spec.DeletionProtection == *change.protect {
+				return errNoChange
+			}
+			c.Spec.DeletionProtection = *change.protect
+			return nil
 		}
 		echo, err := mergedEcho(c, change)
 		if err != nil {
@@ -55,6 +64,7 @@ func (s *server) updateClusterConfig(r *http.Request) (any, error) {
 // configChange is a validated UpdateClusterConfig request.
 type configChange struct {
 	logging, vpc json.RawMessage
+	protect      *bool
 	typ          string
 	params       []v1alpha1.UpdateParam
 }
@@ -72,6 +82,9 @@ var vpcParams = []struct{ field, param string }{
 func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
 	if err := validateToken(in.ClientRequestToken); err != nil {
 		return nil, err
+	}
+	if in.DeletionProtection != nil {
+		return protectionChange(in)
 	}
 	var ch configChange
 	var err error
@@ -95,7 +108,7 @@ func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
 	}
 	switch {
 	case ch.logging == nil && ch.vpc == nil:
-		return nil, publicf(errdefs.ErrInvalidParameter, "The request changes nothing: pass logging or resourcesVpcConfig.")
+		return nil, publicf(errdefs.ErrInvalidParameter, "The request changes nothing: pass logging, resourcesVpcConfig or deletionProtection.")
 	case ch.vpc == nil:
 		ch.typ = eks.UpdateTypeLogging
 	case ch.logging == nil && !slices.ContainsFunc(ch.params, isSubnetOrGroup):
@@ -104,6 +117,25 @@ func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
 		ch.typ = eks.UpdateTypeConfig
 	}
 	return &ch, nil
+}
+
+// protectionChange is a DeletionProtectionUpdate. It is an update of its own,
+// as in EKS's model: combined with logging or resourcesVpcConfig it would
+// record one update for two changes.
+func protectionChange(in *eks.UpdateClusterConfigInput) (*configChange, error) {
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"logging", in.Logging}, {"resourcesVpcConfig", in.ResourcesVpcConfig}} {
+		if raw := bytes.TrimSpace(f.raw); len(raw) > 0 && string(raw) != "null" {
+			return nil, publicf(errdefs.ErrInvalidParameter, "deletionProtection is updated on its own: send %s in a separate UpdateClusterConfig request.", f.name)
+		}
+	}
+	return &configChange{
+		protect: in.DeletionProtection,
+		typ:     eks.UpdateTypeDeletionProtection,
+		params:  []v1alpha1.UpdateParam{{Type: eks.UpdateParamDeletionProtection, Value: strconv.FormatBool(*in.DeletionProtection)}},
+	}, nil
 }
 
 func isSubnetOrGroup(p v1alpha1.UpdateParam) bool {

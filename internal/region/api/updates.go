@@ -2,20 +2,15 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
+	"errors"
 	"net/http"
 	"slices"
-	"strings"
-
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/clusterupdates"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/redact"
 )
 
 // updatesOfRequest returns the updates of the cluster a request names, after
@@ -96,24 +91,9 @@ func refuseSubresource(r *http.Request) error {
 	return nil
 }
 
-// updatesOf lists a cluster's updates sorted by object name. An update left
-// behind by an earlier cluster of the same name is skipped by its owner.
+// updatesOf lists a cluster's updates sorted by object name.
 func (s *server) updatesOf(ctx context.Context, c *v1alpha1.Cluster) ([]v1alpha1.ClusterUpdate, error) {
-	var list v1alpha1.ClusterUpdateList
-	err := s.store.List(ctx, &list, client.InNamespace(c.Namespace), client.MatchingLabels{v1alpha1.LabelCluster: c.Name})
-	if err != nil {
-		return nil, fmt.Errorf("listing updates of cluster %s: %w", c.Spec.Name, err)
-	}
-	ups := slices.DeleteFunc(list.Items, func(u v1alpha1.ClusterUpdate) bool { return !ownedBy(&u, c) })
-	slices.SortFunc(ups, func(a, b v1alpha1.ClusterUpdate) int { return strings.Compare(a.Name, b.Name) })
-	return ups, nil
-}
-
-func ownedBy(u *v1alpha1.ClusterUpdate, c *v1alpha1.Cluster) bool {
-	if c.UID == "" {
-		return true
-	}
-	return slices.ContainsFunc(u.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == c.UID })
+	return s.updates().List(ctx, c)
 }
 
 // updateByToken returns the cluster's update made with token, or nil. A token
@@ -140,47 +120,14 @@ func (s *server) updateByToken(ctx context.Context, c *v1alpha1.Cluster, token, 
 	return nil, nil
 }
 
-// recordUpdate stores an update of c with the given status. The status is
-// written through the status subresource, which ignores it on create.
+// recordUpdate stores an update of c with the given status; a cluster whose
+// every kept record is in progress is refused one more.
 func (s *server) recordUpdate(ctx context.Context, c *v1alpha1.Cluster, spec v1alpha1.ClusterUpdateSpec, status string) (*v1alpha1.ClusterUpdate, error) {
-	spec.ID = newUUID()
-	spec.ClusterName = c.Name
-	u := &v1alpha1.ClusterUpdate{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      c.Name + "-" + shortID(),
-			Namespace: c.Namespace,
-			Labels:    map[string]string{v1alpha1.LabelCluster: c.Name, v1alpha1.LabelAccount: c.Labels[v1alpha1.LabelAccount]},
-		},
-		Spec: spec,
+	u, err := s.updates().Record(ctx, c, spec, status)
+	if errors.Is(err, clusterupdates.ErrFull) {
+		return nil, publicf(errdefs.ErrLimitExceeded, "Cluster %s keeps at most %d update records, and too many of them are in progress to make room; retry once one finishes.", c.Spec.Name, clusterupdates.MaxPerCluster)
 	}
-	if c.UID != "" {
-		u.OwnerReferences = []metav1.OwnerReference{{
-			APIVersion: v1alpha1.GroupVersion.String(), Kind: "Cluster", Name: c.Name, UID: c.UID,
-		}}
-	}
-	if err := s.createUpdate(ctx, u); err != nil {
-		return nil, err
-	}
-	u.Status.Status = status
-	if err := s.store.Status().Update(ctx, u); err != nil {
-		return nil, fmt.Errorf("recording status of update %s of cluster %s: %w", spec.ID, c.Spec.Name, err)
-	}
-	s.log.Info("recorded update", "cluster", c.Spec.Name, "update", spec.ID, "type", spec.Type, "status", status)
-	return u, nil
-}
-
-// createUpdate stores u, drawing another name in the unlikely case the random
-// suffix is taken.
-func (s *server) createUpdate(ctx context.Context, u *v1alpha1.ClusterUpdate) error {
-	base := u.Spec.ClusterName
-	for range 3 {
-		err := s.store.Create(ctx, u)
-		if !apierrors.IsAlreadyExists(err) {
-			return wrapIf(err, "storing update %s", u.Spec.ID)
-		}
-		u.Name = base + "-" + shortID()
-	}
-	return fmt.Errorf("storing update %s: no free name", u.Spec.ID)
+	return u, err
 }
 
 // toWireUpdate renders a stored update as EKS's Update. An update whose status
@@ -201,24 +148,12 @@ func toWireUpdate(u *v1alpha1.ClusterUpdate) *eks.Update {
 		out.Params = append(out.Params, eks.UpdateParam{Type: p.Type, Value: p.Value})
 	}
 	for _, e := range u.Status.Errors {
-		out.Errors = append(out.Errors, eks.ErrorDetail{ErrorCode: e.ErrorCode, ErrorMessage: e.ErrorMessage, ResourceIDs: e.ResourceIDs})
+		out.Errors = append(out.Errors, eks.ErrorDetail{ErrorCode: e.ErrorCode, ErrorMessage: redact.Text(e.ErrorMessage), ResourceIDs: e.ResourceIDs})
 	}
 	return out
 }
 
-// newUUID returns a random (version 4) UUID, the form of EKS update IDs.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// shortID is the random suffix of an update's object name.
-func shortID() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// updates is the store of update records, on the API's store client.
+func (s *server) updates() *clusterupdates.Records {
+	return &clusterupdates.Records{Client: s.store, Log: s.log}
 }

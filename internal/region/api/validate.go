@@ -111,7 +111,9 @@ func supportedMinors() string {
 // same error.
 func validateTags(tags map[string]string) error {
 	if len(tags) > maxTags {
-		return publicf(errdefs.ErrInvalidParameter, "A cluster can have at most %d tags; the request has %d.", maxTags, len(tags))
+		// A quota, as the "50 tags per resource" and AWS's tagging
+		// limits have it: ResourceLimitExceededException, not a bad parameter.
+		return publicf(errdefs.ErrLimitExceeded, "A cluster can have at most %d tags; this would give it %d.", maxTags, len(tags))
 	}
 	keys := make([]string, 0, len(tags))
 	for k := range tags {

@@ -1,4 +1,4 @@
-package api
+package clusternames
 
 import (
 	"context"
@@ -13,10 +13,10 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 )
 
-// ClusterNames keeps every account's cluster names sorted, current from the
+// Index keeps every account's cluster names sorted, current from the
 // region cache's events, so a ListClusters page costs a binary search instead of
 // copying and sorting the account's clusters on every call.
-type ClusterNames struct {
+type Index struct {
 	reg  toolscache.ResourceEventHandlerRegistration
 	mu   sync.RWMutex
 	byNS map[string]*accountNames
@@ -28,13 +28,13 @@ type accountNames struct {
 	stale  bool
 }
 
-// NewClusterNames returns an empty index; Watch fills it.
-func NewClusterNames() *ClusterNames {
-	return &ClusterNames{byNS: map[string]*accountNames{}}
+// New returns an empty index; Watch fills it.
+func New() *Index {
+	return &Index{byNS: map[string]*accountNames{}}
 }
 
 // Watch keeps the index current from the cache's Cluster informer.
-func (n *ClusterNames) Watch(ctx context.Context, c cache.Cache) error {
+func (n *Index) Watch(ctx context.Context, c cache.Cache) error {
 	inf, err := c.GetInformer(ctx, &v1alpha1.Cluster{})
 	if err != nil {
 		return fmt.Errorf("watching clusters: %w", err)
@@ -57,7 +57,7 @@ func (n *ClusterNames) Watch(ctx context.Context, c cache.Cache) error {
 	return nil
 }
 
-func (n *ClusterNames) set(o any) {
+func (n *Index) set(o any) {
 	c, ok := o.(*v1alpha1.Cluster)
 	if !ok || c.Spec.Name == "" {
 		return
@@ -75,7 +75,7 @@ func (n *ClusterNames) set(o any) {
 	}
 }
 
-func (n *ClusterNames) remove(key client.ObjectKey) {
+func (n *Index) remove(key client.ObjectKey) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if a := n.byNS[key.Namespace]; a != nil {
@@ -86,17 +86,27 @@ func (n *ClusterNames) remove(key client.ObjectKey) {
 	}
 }
 
-// has reports whether the index shows the object.
-func (n *ClusterNames) has(key client.ObjectKey) bool {
+// Has reports whether the index shows the object.
+func (n *Index) Has(key client.ObjectKey) bool {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	a := n.byNS[key.Namespace]
 	return a != nil && a.names[key.Name] != ""
 }
 
-// sorted returns the namespace's cluster names in byte order. The slice is
+// Count is how many clusters the index shows in the namespace.
+func (n *Index) Count(namespace string) int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if a := n.byNS[namespace]; a != nil {
+		return len(a.names)
+	}
+	return 0
+}
+
+// Sorted returns the namespace's cluster names in byte order. The slice is
 // shared: callers must not change it.
-func (n *ClusterNames) sorted(namespace string) []string {
+func (n *Index) Sorted(namespace string) []string {
 	n.mu.RLock()
 	a := n.byNS[namespace]
 	if a == nil || !a.stale {
@@ -122,4 +132,4 @@ func (n *ClusterNames) sorted(namespace string) []string {
 
 // HasSynced reports whether the index has seen every cluster the informer
 // listed at start.
-func (n *ClusterNames) HasSynced() bool { return n.reg != nil && n.reg.HasSynced() }
+func (n *Index) HasSynced() bool { return n.reg != nil && n.reg.HasSynced() }

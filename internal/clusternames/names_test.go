@@ -1,4 +1,4 @@
-package api
+package clusternames
 
 import (
 	"slices"
@@ -14,9 +14,9 @@ func named(ns, name string) *v1alpha1.Cluster {
 	return &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: v1alpha1.ObjectName(name)}, Spec: v1alpha1.ClusterSpec{Name: name}}
 }
 
-func TestClusterNames(t *testing.T) {
-	n := NewClusterNames()
-	if got := n.sorted("acct-1"); len(got) != 0 {
+func TestIndex(t *testing.T) {
+	n := New()
+	if got := n.Sorted("acct-1"); len(got) != 0 {
 		t.Fatalf("empty index lists %q", got)
 	}
 	for _, name := range []string{"b", "a", "C_1", "c"} {
@@ -25,18 +25,18 @@ func TestClusterNames(t *testing.T) {
 	n.set(named("acct-2", "other"))
 	n.set(&v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: "acct-1", Name: "x"}}) // no spec.name yet
 	n.set(&v1alpha1.ClusterUpdate{})                                                        // not a cluster
-	first := n.sorted("acct-1")
+	first := n.Sorted("acct-1")
 	if want := []string{"C_1", "a", "b", "c"}; !slices.Equal(first, want) {
 		t.Fatalf("sorted = %q, want %q (byte order, one account only)", first, want)
 	}
-	if !n.has(client.ObjectKeyFromObject(named("acct-1", "a"))) || n.has(client.ObjectKeyFromObject(named("acct-2", "a"))) {
+	if !n.Has(client.ObjectKeyFromObject(named("acct-1", "a"))) || n.Has(client.ObjectKeyFromObject(named("acct-2", "a"))) {
 		t.Fatal("has disagrees with what was set")
 	}
 
 	n.remove(client.ObjectKeyFromObject(named("acct-1", "b")))
 	n.set(named("acct-1", "d"))
-	if want := []string{"C_1", "a", "c", "d"}; !slices.Equal(n.sorted("acct-1"), want) {
-		t.Fatalf("after remove and add: %q, want %q", n.sorted("acct-1"), want)
+	if want := []string{"C_1", "a", "c", "d"}; !slices.Equal(n.Sorted("acct-1"), want) {
+		t.Fatalf("after remove and add: %q, want %q", n.Sorted("acct-1"), want)
 	}
 	// A page handed out earlier is never changed under its reader.
 	if want := []string{"C_1", "a", "b", "c"}; !slices.Equal(first, want) {
