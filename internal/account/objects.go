@@ -56,8 +56,24 @@ func keySecret(k AccessKey, ciphertext, nonce []byte) *corev1.Secret {
 			"account":    []byte(k.Account),
 			"ciphertext": ciphertext,
 			"nonce":      nonce,
+			"status":     []byte(k.Status),
 			"createdAt":  []byte(k.CreatedAt.Format(time.RFC3339)),
 		},
+	}
+}
+
+// keyFromSecret is the key a Secret holds, without its secret. Keys stored
+// before keys had a status are active.
+func keyFromSecret(s *corev1.Secret) AccessKey {
+	status := KeyStatus(s.Data["status"])
+	if status == "" {
+		status = KeyActive
+	}
+	return AccessKey{
+		AccessKeyID: strings.ToUpper(strings.TrimPrefix(s.Name, "accesskey-")),
+		Account:     string(s.Data["account"]),
+		Status:      status,
+		CreatedAt:   parseTime(s.Data["createdAt"]),
 	}
 }
 

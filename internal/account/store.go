@@ -77,6 +77,14 @@ func (s *Store) EnsureAccount(ctx context.Context, id, name string) (Account, *A
 	return a, &k, nil
 }
 
+// GetAccount returns one account.
+func (s *Store) GetAccount(ctx context.Context, id string) (Account, error) {
+	if err := validateID(id); err != nil {
+		return Account{}, err
+	}
+	return s.getAccount(ctx, id)
+}
+
 // ListAccounts returns every account, by ID.
 func (s *Store) ListAccounts(ctx context.Context) ([]Account, error) {
 	var list corev1.SecretList
@@ -118,6 +126,14 @@ func (s *Store) CreateAccessKey(ctx context.Context, accountID string) (AccessKe
 	if _, err := s.getAccount(ctx, accountID); err != nil {
 		return AccessKey{}, err
 	}
+	keys, err := s.ListAccessKeys(ctx, accountID)
+	if err != nil {
+		return AccessKey{}, err
+	}
+	if len(keys) >= MaxKeysPerAccount {
+		return AccessKey{}, fmt.Errorf("%w: account %s has %d access keys, the most it may have; delete one first",
+			errdefs.ErrLimitExceeded, accountID, len(keys))
+	}
 	return s.createKey(ctx, accountID)
 }
 
@@ -139,11 +155,32 @@ func (s *Store) Lookup(ctx context.Context, akid string) (sigv4.Credentials, err
 	if err := checkKind(&secret, kindKey); err != nil {
 		return sigv4.Credentials{}, fmt.Errorf("looking up access key %q: %w: %w", akid, sigv4.ErrUnknownKey, err)
 	}
+	key := keyFromSecret(&secret)
+	if key.Status != KeyActive {
+		return sigv4.Credentials{}, fmt.Errorf("access key %s is %s: %w", akid, key.Status, sigv4.ErrUnknownKey)
+	}
+	if err := s.checkOwner(ctx, key); err != nil {
+		return sigv4.Credentials{}, err
+	}
 	plain, err := unseal(s.Key, akid, secret.Data["ciphertext"], secret.Data["nonce"])
 	if err != nil {
 		return sigv4.Credentials{}, fmt.Errorf("looking up access key: %w", err)
 	}
-	return sigv4.Credentials{AccessKeyID: akid, SecretAccessKey: plain, Account: string(secret.Data["account"])}, nil
+	return sigv4.Credentials{AccessKeyID: akid, SecretAccessKey: plain, Account: key.Account}, nil
+}
+
+// checkOwner refuses a key whose account does not exist (a key left behind
+// by an interrupted account delete, or written by hand): such a key must
+// never act for anyone.
+func (s *Store) checkOwner(ctx context.Context, key AccessKey) error {
+	if validateID(key.Account) != nil {
+		return fmt.Errorf("access key %s names no valid account: %w", key.AccessKeyID, sigv4.ErrUnknownKey)
+	}
+	_, err := s.getAccount(ctx, key.Account)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return fmt.Errorf("access key %s belongs to no account: %w", key.AccessKeyID, sigv4.ErrUnknownKey)
+	}
+	return err
 }
 
 // validate checks the name and the master key before anything is written, so
@@ -193,7 +230,7 @@ func (s *Store) createKey(ctx context.Context, accountID string) (AccessKey, err
 	if err != nil {
 		return AccessKey{}, fmt.Errorf("sealing access key: %w", err)
 	}
-	k := AccessKey{AccessKeyID: akid, SecretAccessKey: secret, Account: accountID, CreatedAt: now()}
+	k := AccessKey{AccessKeyID: akid, SecretAccessKey: secret, Account: accountID, Status: KeyActive, CreatedAt: now()}
 	if err := s.Client.Create(ctx, keySecret(k, ciphertext, nonce)); err != nil {
 		return AccessKey{}, createErr("access key", err)
 	}

@@ -26,10 +26,25 @@ type Account struct {
 // the value returned when the key is created: it is never readable again.
 type AccessKey struct {
 	AccessKeyID     string    `json:"accessKeyId"`
-	SecretAccessKey string    `json:"secretAccessKey"`
+	SecretAccessKey string    `json:"secretAccessKey,omitempty"`
 	Account         string    `json:"account"`
+	Status          KeyStatus `json:"status"`
 	CreatedAt       time.Time `json:"createdAt"`
 }
+
+// KeyStatus says whether a key may sign requests, as IAM's access key status.
+type KeyStatus string
+
+const (
+	// KeyActive keys sign requests.
+	KeyActive KeyStatus = "Active"
+	// KeyInactive keys are refused, as unknown keys are, until activated again.
+	KeyInactive KeyStatus = "Inactive"
+)
+
+// MaxKeysPerAccount is how many access keys, active or not, an account may
+// hold: two, as IAM allows a user, which is what a rotation needs.
+const MaxKeysPerAccount = 2
 
 // Objects is the part of a controller-runtime client the store uses, so it runs
 // on the region's management store or a fake.
@@ -37,6 +52,7 @@ type Objects interface {
 	Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error
 	List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error
 	Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error
+	Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error
 	Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error
 }
 
@@ -57,6 +73,13 @@ var (
 func validateName(name string) error {
 	if !namePattern.MatchString(name) {
 		return fmt.Errorf("%w: account name %q must be 1-64 letters, digits, '-', '_' or '.'", errdefs.ErrInvalidParameter, name)
+	}
+	return nil
+}
+
+func validateAccessKeyID(akid string) error {
+	if !akidPattern.MatchString(akid) {
+		return fmt.Errorf("%w: access key ID %q must be %s followed by 16 characters A-Z and 2-7", errdefs.ErrInvalidParameter, akid, AccessKeyPrefix)
 	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 func newAccount(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "Manage the accounts that may use the regional API (operator)"}
 	cmd.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
-	cmd.AddCommand(newAccountCreate(g), newAccountList(g), newAccountDelete(g), newAccountLimit(g))
+	cmd.AddCommand(newAccountCreate(g), newAccountList(g), newAccountDelete(g), newAccountLimit(g), newAccountKey(g))
 	asGroup(cmd)
 	return cmd
 }

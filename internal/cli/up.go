@@ -48,6 +48,7 @@ planes keep running, and the next 'cellplane up' on the same data directory adop
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	addBackupFlags(f, &cfg.Backup)
 	cfg.Tuning.AddFlags(f)
+	cfg.API.AddFlags(f)
 	f.StringVar(&cfg.Backup.S3AccessKeyID, "backup-s3-access-key-id", "", "S3 access key ID for backups (default $"+backup.EnvS3AccessKeyID+")")
 	f.StringVar(&cfg.Backup.S3SecretAccessKey, "backup-s3-secret-access-key", "", "S3 secret access key for backups (default $"+backup.EnvS3SecretAccessKey+"; prefer the variable: flags show in process lists)")
 	return cmd

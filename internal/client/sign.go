@@ -42,8 +42,12 @@ func (c *Client) sign(ctx context.Context, req *http.Request) error {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	// Sent (and signed), the hash lets the server check the signature before
+	// it reads the body, as it does for S3 clients.
+	req.Header.Set("X-Amz-Content-Sha256", hash)
 	creds := aws.Credentials{AccessKeyID: c.creds.AccessKeyID, SecretAccessKey: c.creds.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "eks", c.creds.Region, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hash, "eks", c.creds.Region, time.Now()); err != nil {
 		return fmt.Errorf("signing request: %w", err)
 	}
 	return nil

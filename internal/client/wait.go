@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/cellplane/cellplane/internal/eks"
@@ -94,10 +95,11 @@ func failureReason(cl *eks.Cluster) string {
 	return "no reason reported"
 }
 
-// permanent reports errors a retry cannot cure: answers in the 4xx range.
+// permanent reports errors a retry cannot cure: answers in the 4xx range but
+// 429, throttling, which the next poll may well get through.
 func permanent(err error) bool {
 	var apiErr *eks.APIError
-	return errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500
+	return errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 && apiErr.Status != http.StatusTooManyRequests
 }
 
 // waitTimeout explains an ended wait, with the last transient error if any.

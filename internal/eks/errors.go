@@ -38,6 +38,9 @@ const (
 	UnrecognizedClientException         = "UnrecognizedClientException"
 	InvalidSignatureException           = "InvalidSignatureException"
 	RequestEntityTooLargeException      = "RequestEntityTooLargeException"
+	// ThrottlingException (HTTP 429) is in every AWS SDK's list of throttle
+	// errors, so they back off and retry.
+	ThrottlingException = "ThrottlingException"
 )
 
 // sentinels maps error types back to errdefs, so code on the client side matches

@@ -14,8 +14,9 @@ import (
 
 // Accounts manages the accounts of the cellplane on a data directory.
 type Accounts struct {
-	store  *account.Store
-	region client.Client
+	store   *account.Store
+	region  client.Client
+	dataDir string
 }
 
 // Accounts connects to the region's store and loads the master key that
@@ -29,7 +30,7 @@ func (c *Client) Accounts() (*Accounts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the account master key: %w", err)
 	}
-	return &Accounts{store: &account.Store{Client: cl, Key: key}, region: cl}, nil
+	return &Accounts{store: &account.Store{Client: cl, Key: key}, region: cl, dataDir: c.dataDir}, nil
 }
 
 // Create makes an account with one access key; the secret is returned only here.

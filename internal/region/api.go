@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -22,8 +21,10 @@ import (
 	"github.com/cellplane/cellplane/internal/clusternames"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/keycache"
 	"github.com/cellplane/cellplane/internal/pki"
 	"github.com/cellplane/cellplane/internal/placement"
+	"github.com/cellplane/cellplane/internal/ratelimit"
 	regionapi "github.com/cellplane/cellplane/internal/region/api"
 	"github.com/cellplane/cellplane/internal/sigv4"
 	"github.com/cellplane/cellplane/internal/store"
@@ -65,7 +66,13 @@ func (s *Service) serveAPI(ctx, runCtx context.Context) (client.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := NewRegionAPI(s.region.RESTConfig(), &sigv4.Verifier{Keys: accounts}, s.cfg.Logger)
+	keys, err := cachedKeys(runCtx, s.region.RESTConfig(), accounts)
+	if err != nil {
+		return nil, err
+	}
+	verifier := &sigv4.Verifier{Keys: keys, Region: regionapi.DefaultRegion,
+		Hosts: []string{ipam.HostPort(s.block.RegionIP(), ipam.RegionAPIPort)}}
+	api, err := NewRegionAPI(s.region.RESTConfig(), verifier, s.cfg.Logger, WithLimits(s.cfg.API.Limits))
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +90,19 @@ func (s *Service) serveAPI(ctx, runCtx context.Context) (client.Reader, error) {
 	return api.Cache, s.ensureFirstAccount(ctx, accounts)
 }
 
+// cachedKeys puts the key cache in front of the account store, kept current
+// by a watch of the keys until ctx ends: a key deactivated or deleted is
+// refused as soon as the watch reports it, and a broken watch empties the
+// cache rather than let it keep what it may have missed.
+func cachedKeys(ctx context.Context, cfg *rest.Config, accounts *account.Store) (*keycache.Cache, error) {
+	keys := keycache.New(keycache.Config{Store: accounts})
+	_, err := account.WatchKeys(ctx, cfg, account.KeyEvents{Changed: keys.Invalidate, Lost: keys.Purge})
+	if err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
 // RegionAPI is the regional API's handler with the cache of the region store it
 // lists and places from. Start must run before the handler serves.
 type RegionAPI struct {
@@ -92,8 +112,17 @@ type RegionAPI struct {
 	names   *clusternames.Index
 }
 
+// APIOption adjusts the regional API NewRegionAPI composes.
+type APIOption func(*regionapi.Config)
+
+// WithLimits throttles sources and accounts over the limits; without it the
+// API sets none (benchmarks measure it that way).
+func WithLimits(c ratelimit.Config) APIOption {
+	return func(cfg *regionapi.Config) { cfg.Limiter = ratelimit.New(c) }
+}
+
 // NewRegionAPI composes the regional API on the region store that cfg reaches.
-func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger) (*RegionAPI, error) {
+func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger, opts ...APIOption) (*RegionAPI, error) {
 	sc, err := store.Scheme()
 	if err != nil {
 		return nil, err
@@ -107,9 +136,13 @@ func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger) 
 		return nil, fmt.Errorf("creating region cache: %w", err)
 	}
 	a := &RegionAPI{Cache: c, tally: placement.NewTally(), names: clusternames.New()}
-	a.Handler, err = regionapi.NewHandler(regionapi.Config{
+	apiCfg := regionapi.Config{
 		Client: cl, Cache: c, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log, Verifier: verifier,
-	})
+	}
+	for _, o := range opts {
+		o(&apiCfg)
+	}
+	a.Handler, err = regionapi.NewHandler(apiCfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating regional API: %w", err)
 	}
@@ -158,7 +191,7 @@ func (s *Service) listenTLS(h http.Handler) error {
 	}
 	addr := ipam.HostPort(ip, ipam.RegionAPIPort)
 	ln := s.apiLn
-	s.api = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.api = s.cfg.API.Server(h)
 	s.endpoint = datadir.Endpoint{URL: "https://" + addr, CAFile: filepath.Join(dir, "ca.crt"), PID: os.Getpid()}
 	s.wg.Add(1)
 	go func() {

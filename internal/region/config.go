@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cellplane/cellplane/internal/apiguard"
 	"github.com/cellplane/cellplane/internal/backup"
 	"github.com/cellplane/cellplane/internal/cell"
 	"github.com/cellplane/cellplane/internal/errdefs"
@@ -38,6 +39,9 @@ type Config struct {
 	Backup backup.Config
 	// Tuning adjusts how every cell runs and looks after control planes.
 	Tuning cell.Tuning
+	// API bounds the regional API's server: timeouts, header size and request
+	// rates. The zero value means apiguard.DefaultServing().
+	API apiguard.Serving
 	// Logger receives cellplane's own logs; Progress receives build progress.
 	Logger   *slog.Logger
 	Progress io.Writer
@@ -67,6 +71,11 @@ func (c *Config) Validate() error {
 	if err := c.Tuning.Validate(); err != nil {
 		return err
 	}
+	if c.API != (apiguard.Serving{}) {
+		if err := c.API.Validate(); err != nil {
+			return err
+		}
+	}
 	return c.Backup.Validate()
 }
 
@@ -79,6 +88,9 @@ func (c Config) withDefaults() Config {
 	}
 	c.DataDir = filepath.Clean(c.DataDir)
 	c.Tuning = c.Tuning.WithDefaults()
+	if c.API == (apiguard.Serving{}) {
+		c.API = apiguard.DefaultServing()
+	}
 	return c
 }
 

@@ -39,13 +39,8 @@ func (s *Service) ensureFirstAccount(ctx context.Context, store *account.Store) 
 func (s *Service) writeProfile(key account.AccessKey) error {
 	cfg := fmt.Sprintf("[profile %s]\nregion = %s\nendpoint_url = %s\nca_bundle = %s\n",
 		datadir.Profile, regionapi.DefaultRegion, s.endpoint.URL, s.endpoint.CAFile)
-	creds := fmt.Sprintf("[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
-		datadir.Profile, key.AccessKeyID, key.SecretAccessKey)
 	if err := pki.WriteFileAtomic(datadir.AWSConfigFile(s.cfg.DataDir), []byte(cfg), 0o600); err != nil {
 		return fmt.Errorf("writing AWS config: %w", err)
 	}
-	if err := pki.WriteFileAtomic(datadir.AWSCredentialsFile(s.cfg.DataDir), []byte(creds), 0o600); err != nil {
-		return fmt.Errorf("writing AWS credentials: %w", err)
-	}
-	return nil
+	return datadir.WriteAWSCredentials(s.cfg.DataDir, key.AccessKeyID, key.SecretAccessKey)
 }

@@ -17,6 +17,7 @@ const (
 	headerAuthz    = "Authorization"
 	querySignature = "X-Amz-Signature"
 	queryAlgorithm = "X-Amz-Algorithm"
+	maxAccessKeyID = 128
 )
 
 // authorization is the parsed Authorization header plus X-Amz-Date.
@@ -105,6 +106,11 @@ func (a *authorization) setCredential(v string) error {
 	parts := strings.Split(v, "/")
 	if len(parts) != 5 || parts[4] != scopeTerminal || slicesHasEmpty(parts) {
 		return fmt.Errorf("%w: Credential must have the form <AccessKeyID>/<YYYYMMDD>/<region>/<service>/aws4_request", ErrMalformed)
+	}
+	// IAM's bound; it also bounds what a made-up key may occupy in a cache of
+	// unknown keys.
+	if len(parts[0]) > maxAccessKeyID {
+		return fmt.Errorf("%w: Credential's access key ID is longer than %d characters", ErrMalformed, maxAccessKeyID)
 	}
 	if _, err := time.Parse(scopeDateFmt, parts[1]); err != nil {
 		return fmt.Errorf("%w: Credential scope date %q is not in the form YYYYMMDD", ErrMalformed, parts[1])

@@ -4,4 +4,8 @@
 // middleware that puts the verified account into the request context; it does not
 // store keys (see internal/account) nor write wire errors (the API's error table
 // maps this package's sentinel errors).
+//
+// A request is judged on its headers first (scope, region, Host, key, account)
+// and its body is read only after they pass, bounded by MaxBody; see
+// Verifier.Verify for when the signature itself is checked.
 package sigv4

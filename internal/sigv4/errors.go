@@ -14,7 +14,9 @@ import "errors"
 //	ErrBadSignature  → 403 InvalidSignatureException
 //	                   "The request signature we calculated does not match the signature
 //	                   you provided. Check your AWS Secret Access Key and signing method."
-//	                   (also wrong service or scope date, with the detail from the error)
+//	                   (also a wrong service, region, scope date or Host, and a body
+//	                   that does not hash to the signed X-Amz-Content-Sha256, with
+//	                   the detail from the error)
 //	ErrExpired       → 403 InvalidSignatureException "Signature expired: ..." or
 //	                   "Signature not yet current: ..." (the error text carries it)
 //	ErrBodyTooLarge  → 413 RequestEntityTooLargeException
@@ -23,9 +25,11 @@ var (
 	ErrMissingAuth = errors.New("missing authentication token")
 	// ErrMalformed: the Authorization header or a signing field cannot be parsed.
 	ErrMalformed = errors.New("incomplete signature")
-	// ErrUnknownKey: the access key ID is not known to the KeyStore.
+	// ErrUnknownKey: the access key ID is not known to the KeyStore, is not
+	// active, or belongs to no account.
 	ErrUnknownKey = errors.New("the security token included in the request is invalid")
-	// ErrBadSignature: the signature, its service or its scope date do not match.
+	// ErrBadSignature: the signature, its service, region or scope date, the
+	// Host, or the body's hash do not match.
 	ErrBadSignature = errors.New("the request signature we calculated does not match the signature you provided")
 	// ErrExpired: X-Amz-Date is further than MaxSkew from the server's clock.
 	ErrExpired = errors.New("signature expired or not yet current")

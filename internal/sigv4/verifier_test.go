@@ -252,6 +252,7 @@ func TestVerifyMalformedAuthorization(t *testing.T) {
 		"host not signed":          "AWS4-HMAC-SHA256 " + cred + ", SignedHeaders=x-amz-date, " + sig,
 		"date not signed":          "AWS4-HMAC-SHA256 " + cred + ", SignedHeaders=host, " + sig,
 		"upper-case signed header": "AWS4-HMAC-SHA256 " + cred + ", SignedHeaders=Host;x-amz-date, " + sig,
+		"overlong access key ID":   "AWS4-HMAC-SHA256 Credential=" + strings.Repeat("A", 129) + "/20260314/region-1/eks/aws4_request, SignedHeaders=host;x-amz-date, " + sig,
 		"garbage":                  "Bearer xyz",
 	}
 	v := &Verifier{Keys: StaticKeys{testCreds.AccessKeyID: testCreds}, Now: func() time.Time { return testNow }}

@@ -11,14 +11,17 @@ import (
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/ratelimit"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
 // authError answers a request the verifier refused. Its rejections are written
 // for the caller and carry no secret; anything else (the key store failing) is
-// internal and goes through the table as it is.
+// internal and goes through the table as it is. An unknown key gets the table's
+// message whatever the reason (never issued, inactive, deleted, no account), so
+// the answer tells nobody which keys exist.
 func (s *server) authError(w http.ResponseWriter, r *http.Request, err error) {
-	for _, kind := range []error{sigv4.ErrMissingAuth, sigv4.ErrMalformed, sigv4.ErrUnknownKey,
+	for _, kind := range []error{sigv4.ErrMissingAuth, sigv4.ErrMalformed,
 		sigv4.ErrBadSignature, sigv4.ErrExpired, sigv4.ErrBodyTooLarge} {
 		if errors.Is(err, kind) {
 			err = &publicError{kind: err, msg: err.Error()}
@@ -63,6 +66,7 @@ var errorTable = []struct {
 	{is(sigv4.ErrBadSignature), wireError{403, eks.InvalidSignatureException, "The request signature we calculated does not match the signature you provided."}},
 	{is(sigv4.ErrExpired), wireError{403, eks.InvalidSignatureException, "Signature expired."}},
 	{is(sigv4.ErrBodyTooLarge), wireError{413, eks.RequestEntityTooLargeException, "The request body is too large."}},
+	{is(ratelimit.ErrThrottled), wireError{429, eks.ThrottlingException, "Rate exceeded"}},
 	{is(errBadRequest), wireError{400, eks.BadRequestException, "The request is not valid."}},
 	{is(errResourceNotFoundByARN), wireError{404, eks.NotFoundException, "No resource was found for the ARN."}},
 	{is(errResourceInUse), wireError{409, eks.ResourceInUseException, "The resource is in use."}},
@@ -134,6 +138,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed", requestAttrs(r, err)...)
 	case errors.As(err, &pub):
 		msg = pub.msg
+	case errors.Is(err, ratelimit.ErrThrottled):
+		// A flood would flood the log too: throttled requests are debug detail.
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request throttled", requestAttrs(r, err)...)
 	default:
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "request rejected", requestAttrs(r, err)...)
 	}

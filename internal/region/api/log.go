@@ -40,9 +40,10 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 }
 
 // accessLevel keeps the log concise: reads that succeed (every poll of --wait) are
-// debug detail; changes and failures are what an operator wants to see.
+// debug detail, and so are throttled requests, which come in floods; changes and
+// failures are what an operator wants to see.
 func accessLevel(method string, status int) slog.Level {
-	if method == http.MethodGet && status < http.StatusBadRequest {
+	if (method == http.MethodGet && status < http.StatusBadRequest) || status == http.StatusTooManyRequests {
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo

@@ -10,9 +10,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/apiguard"
 	"github.com/cellplane/cellplane/internal/clusternames"
 	"github.com/cellplane/cellplane/internal/freshness"
 	"github.com/cellplane/cellplane/internal/quota"
+	"github.com/cellplane/cellplane/internal/ratelimit"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
@@ -47,6 +49,8 @@ type Config struct {
 	// Verifier checks every request's SigV4 signature and names its account.
 	// Nil serves everything as the default account (unit tests only).
 	Verifier *sigv4.Verifier
+	// Limiter throttles sources and accounts; nil sets no limits.
+	Limiter *ratelimit.Limiter
 }
 
 // setDefaults fills the optional fields.
@@ -95,11 +99,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	}
 	s := &server{store: cfg.Client, cache: cfg.Cache, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger,
 		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New()}
-	var h http.Handler = s.routes()
-	if cfg.Verifier != nil {
-		h = cfg.Verifier.Middleware(h, s.authError)
-	}
-	return s.accessLog(h), nil
+	return s.accessLog(apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 
 // routes registers the operations. Each path is also registered without a
