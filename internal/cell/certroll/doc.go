@@ -1,0 +1,15 @@
+// Package certroll restarts, one member at a time, the components of a tenant
+// control plane that read their certificates only when they start, once the
+// certificates on disk changed under them.
+//
+// Upstream, kube-apiserver reloads its serving certificate, client CA and
+// proxy and kubelet client certificates from disk, and etcd reads its
+// certificates on every handshake, so renewing theirs restarts nothing.
+// kube-controller-manager and kube-scheduler hold their kubeconfig's client
+// certificate on open connections (client-go notices a new file only every
+// five minutes, and kube-apiserver checks a client certificate's expiry on
+// every request), so this package restarts them: each member records what it
+// started with, and a member whose record differs from the disk is restarted
+// once its peers are healthy, waiting for it to be healthy before the next.
+// It decides when to restart; internal/pki decides when to renew.
+package certroll
