@@ -65,8 +65,7 @@ func (c CertTuning) Validate() error {
 		return fmt.Errorf("%w: negative certificate lifetime", errdefs.ErrInvalidConfig)
 	}
 	if err := c.Renewal().Validate(); err != nil {
-		return fmt.Errorf("%w: --leaf-cert-lifetime %s and --leaf-cert-renew-before %s: %w",
-			errdefs.ErrInvalidConfig, c.Renewal().Lifetime, c.Renewal().RenewBefore, err)
+		return fmt.Errorf("%w: %w (--leaf-cert-lifetime, --leaf-cert-renew-before)", errdefs.ErrInvalidConfig, err)
 	}
 	if k := c.Kubeconfig(); k < minKubeconfigCertLifetime || k > maxKubeconfigCertLifetime {
 		return fmt.Errorf("%w: --kubeconfig-cert-lifetime %s is not between %s and %s",

@@ -45,11 +45,11 @@ func DefaultRenewal() Renewal {
 func (r Renewal) Validate() error {
 	switch {
 	case r.Lifetime <= 0 || r.Lifetime > MaxLeafLifetime:
-		return fmt.Errorf("%w: leaf certificate lifetime %s is not between 0 and %s (the CA's)", ErrInvalidRequest, r.Lifetime, MaxLeafLifetime)
+		return fmt.Errorf("%w: leaf certificate lifetime %s is not between 0 and %s (the CA's)", ErrInvalidRenewal, r.Lifetime, MaxLeafLifetime)
 	case r.RenewBefore < MinRenewBefore:
-		return fmt.Errorf("%w: renewing leaf certificates %s before expiry leaves components no time to reload them; at least %s", ErrInvalidRequest, r.RenewBefore, MinRenewBefore)
+		return fmt.Errorf("%w: renewing leaf certificates %s before expiry leaves components no time to reload them; at least %s", ErrInvalidRenewal, r.RenewBefore, MinRenewBefore)
 	case r.Lifetime-r.RenewBefore < MinLeafUse:
-		return fmt.Errorf("%w: a leaf certificate living %s and renewed %s before expiry would be in use less than %s", ErrInvalidRequest, r.Lifetime, r.RenewBefore, MinLeafUse)
+		return fmt.Errorf("%w: a leaf certificate living %s and renewed %s before expiry would be in use less than %s", ErrInvalidRenewal, r.Lifetime, r.RenewBefore, MinLeafUse)
 	}
 	return nil
 }

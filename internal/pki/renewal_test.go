@@ -27,7 +27,7 @@ func TestRenewalValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.ren.Validate()
-			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrInvalidRequest)) {
+			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrInvalidRenewal)) {
 				t.Fatalf("Validate() = %v, want ok=%v", err, tt.ok)
 			}
 		})
@@ -104,8 +104,8 @@ func TestEnsureClusterWithRenewsInWindow(t *testing.T) {
 func TestEnsureClusterWithRefusesBadRenewal(t *testing.T) {
 	dir := t.TempDir()
 	_, _, err := EnsureClusterWith(dir, testSpec(), Renewal{Lifetime: time.Minute, RenewBefore: time.Hour})
-	if !errors.Is(err, ErrInvalidRequest) {
-		t.Fatalf("err = %v, want ErrInvalidRequest", err)
+	if !errors.Is(err, ErrInvalidRenewal) {
+		t.Fatalf("err = %v, want ErrInvalidRenewal", err)
 	}
 	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
 		t.Errorf("a refused renewal left %v (%v) behind", entries, err)
