@@ -44,7 +44,7 @@ func (c *CertTuning) AddFlags(f *pflag.FlagSet) {
 	f.Var((*positiveDuration)(&c.LeafRenewBefore), "leaf-cert-renew-before",
 		"renew a tenant leaf certificate this long before it expires, at least 1m (default 720h, 30 days)")
 	f.Var((*positiveDuration)(&c.KubeconfigLifetime), "kubeconfig-cert-lifetime",
-		"lifetime of the admin client certificate in the kubeconfig `cluster kubeconfig` hands out, 1m to 168h (default 12h)")
+		"lifetime of the admin client certificate in the kubeconfig that cluster kubeconfig hands out, 1m to 168h (default 12h)")
 }
 
 // Renewal is the leaf renewal policy the tuning asks for.
