@@ -54,7 +54,7 @@ func TestSecurityLeafCertificatesRollOverUnderLoad(t *testing.T) {
 	checkKubeconfigShortLived(t, kc)
 	roots := clusterRoots(t, cl)
 
-	servers := serverAddresses(t, cl)
+	servers := serverAddresses(t, describe(ctx, t, in, "rotate"))
 	first := map[string]*x509.Certificate{}
 	for name, addr := range servers {
 		first[name] = servingCert(ctx, t, addr)
@@ -238,7 +238,7 @@ func controllerPIDs(pids map[string]int) map[string]int {
 }
 
 func restartedAll(ctx context.Context, in *framework.Instance, before map[string]int) error {
-	cl, err := in.Client().DescribeCluster(ctx, "rotate")
+	cl, err := describeFull(ctx, in, "rotate")
 	if err != nil {
 		return err
 	}
