@@ -50,6 +50,8 @@ type Tuning struct {
 	// that must be free, above 0 and at most 1.
 	DefragMinDBBytes       int64
 	DefragMinFragmentation float64
+	// Certs is how long tenant certificates live; zero means the defaults.
+	Certs CertTuning
 }
 
 // WithDefaults fills what t leaves zero: a zero Tuning is DefaultTuning, and
@@ -83,6 +85,7 @@ func (t *Tuning) AddFlags(f *pflag.FlagSet) {
 		"etcd care defragments a member only once its backend is at least this many bytes (above 0)")
 	f.Var((*share)(&t.DefragMinFragmentation), "defrag-min-fragmentation",
 		"etcd care defragments a member only once this share of its backend is free, above 0 and at most 1")
+	t.Certs.AddFlags(f)
 }
 
 // positiveBytes is a flag of a number of bytes above zero.
@@ -124,7 +127,7 @@ func (t Tuning) Validate() error {
 	case t.DefragMinFragmentation < 0 || t.DefragMinFragmentation > 1:
 		return fmt.Errorf("%w: --defrag-min-fragmentation %v is not a share above 0 and at most 1", errdefs.ErrInvalidConfig, t.DefragMinFragmentation)
 	}
-	return nil
+	return t.Certs.Validate()
 }
 
 // Args are the flags that carry what differs from the defaults, for `up` to
@@ -142,7 +145,7 @@ func (t Tuning) Args() []string {
 	if t.DefragMinFragmentation != d.DefragMinFragmentation {
 		out = append(out, "--defrag-min-fragmentation", strconv.FormatFloat(t.DefragMinFragmentation, 'f', -1, 64))
 	}
-	return out
+	return append(out, t.Certs.Args()...)
 }
 
 // defragPolicy is etcd care's policy under the tuning.

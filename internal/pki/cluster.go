@@ -58,38 +58,70 @@ type ClusterFiles struct {
 // EnsureCluster brings the PKI of one tenant control plane under dir up to
 // date with spec and returns where its files are. It only writes what is
 // missing, corrupt or stale, so it is safe to call on every reconcile.
+// Leaves live a year and are renewed 30 days before they expire.
 func EnsureCluster(dir string, spec ClusterSpec) (*ClusterFiles, error) {
+	files, _, err := EnsureClusterWith(dir, spec, DefaultRenewal())
+	return files, err
+}
+
+// EnsureClusterWith is EnsureCluster with leaves that live and renew as ren
+// says (the zero Renewal is the default), and reports what it renewed and
+// when the next leaf is due.
+func EnsureClusterWith(dir string, spec ClusterSpec, ren Renewal) (*ClusterFiles, Renewed, error) {
+	ren = ren.orDefault()
+	if err := ren.Validate(); err != nil {
+		return nil, Renewed{}, err
+	}
 	if err := spec.validate(); err != nil {
-		return nil, err
+		return nil, Renewed{}, err
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("resolving PKI directory: %w", err)
+		return nil, Renewed{}, fmt.Errorf("resolving PKI directory: %w", err)
 	}
 	files := ClusterPaths(abs, spec)
 	if err := files.checkDistinct(); err != nil {
-		return nil, err
+		return nil, Renewed{}, err
 	}
-	if err := ensureClusterFiles(files, spec); err != nil {
-		return nil, fmt.Errorf("ensuring PKI of cluster %s: %w", spec.ClusterName, err)
+	out, err := ensureClusterFiles(files, spec, ren)
+	if err != nil {
+		return nil, Renewed{}, fmt.Errorf("ensuring PKI of cluster %s: %w", spec.ClusterName, err)
 	}
-	return files, nil
+	return files, out, nil
 }
 
 // ensureClusterFiles issues and writes everything at once. Creating a
 // cluster's PKI is bound by fsync, a millisecond or more a call on ext4 and
 // far more on a busy disk; written concurrently, the file system commits all
 // pairs in a few journal transactions instead of one each.
-func ensureClusterFiles(f *ClusterFiles, spec ClusterSpec) error {
+func ensureClusterFiles(f *ClusterFiles, spec ClusterSpec, ren Renewal) (Renewed, error) {
 	cas, tasks, err := loadClusterCAs(f, spec.ClusterName)
 	if err != nil {
-		return err
+		return Renewed{}, err
 	}
 	tasks = append(tasks, func() error { return ensureSAKey(f.SAKey, f.SAPub) })
-	for _, l := range clusterLeaves(f, spec, cas) {
-		tasks = append(tasks, l.ensure)
+	leaves := clusterLeaves(f, spec, cas)
+	results := make([]leafResult, len(leaves))
+	for i, l := range leaves {
+		tasks = append(tasks, func() (err error) { results[i], err = l.ensure(ren); return err })
 	}
-	return runAll(tasks)
+	if err := runAll(tasks); err != nil {
+		return Renewed{}, err
+	}
+	return summarize(leaves, results, ren), nil
+}
+
+func summarize(leaves []leaf, results []leafResult, ren Renewal) Renewed {
+	var out Renewed
+	for i, r := range results {
+		if r.issued {
+			out.Issued = append(out.Issued, leaves[i].name())
+		}
+		if due := r.notAfter.Add(-ren.RenewBefore); out.Next.IsZero() || due.Before(out.Next) {
+			out.Next = due
+		}
+	}
+	return out
 }
 
 // ClusterPaths returns where EnsureCluster keeps each file, without touching

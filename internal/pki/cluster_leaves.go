@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 var localhostIP = net.IPv4(127, 0, 0, 1)
@@ -31,11 +32,20 @@ type leaf struct {
 	req   CertRequest
 }
 
-func (l leaf) ensure() error {
-	if _, err := ensurePair(l.files, l.ca, l.req); err != nil {
-		return fmt.Errorf("ensuring %s: %w", strings.TrimSuffix(filepath.Base(l.files.Cert), ".crt"), err)
+func (l leaf) name() string { return strings.TrimSuffix(filepath.Base(l.files.Cert), ".crt") }
+
+// leafResult is what ensuring one leaf did.
+type leafResult struct {
+	issued   bool
+	notAfter time.Time
+}
+
+func (l leaf) ensure(ren Renewal) (leafResult, error) {
+	issued, notAfter, err := ensurePair(l.files, l.ca, l.req, ren)
+	if err != nil {
+		return leafResult{}, fmt.Errorf("ensuring %s: %w", l.name(), err)
 	}
-	return nil
+	return leafResult{issued, notAfter}, nil
 }
 
 // loadClusterCAs loads the cluster's CAs, or makes new ones in memory, and

@@ -72,7 +72,7 @@ func TestEnsureClusterLeavesChain(t *testing.T) {
 		}
 		signers := 0
 		for _, ca := range cas {
-			if checkChain(cert, ca, time.Now()) == nil {
+			if checkChain(cert, ca, DefaultRenewal(), time.Now()) == nil {
 				signers++
 			}
 		}

@@ -13,6 +13,10 @@ var (
 	// turned into certificates.
 	ErrInvalidRequest = errors.New("invalid certificate request")
 
+	// ErrInvalidRenewal marks a Renewal that would let certificates expire
+	// before components reload them, or renew them all the time.
+	ErrInvalidRenewal = errors.New("invalid leaf certificate lifetime")
+
 	// errStale marks a well-formed pair that no longer fits: signed by another
 	// CA, close to expiry, or issued for different names or usages.
 	errStale = errors.New("stale certificate")

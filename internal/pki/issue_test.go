@@ -90,7 +90,7 @@ func verifyLeaf(t *testing.T, certPEM, keyPEM []byte, ca *CA) *x509.Certificate 
 	if !keyMatches(key, cert.PublicKey) {
 		t.Fatal("key does not match certificate")
 	}
-	if err := checkChain(cert, ca, time.Now()); err != nil {
+	if err := checkChain(cert, ca, DefaultRenewal(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return cert

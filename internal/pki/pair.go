@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"cmp"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -9,65 +10,76 @@ import (
 	"time"
 )
 
-// renewBefore is how close to expiry a certificate may get before EnsurePair
-// replaces it, leaving a month for components to pick up the new one.
-const renewBefore = 30 * 24 * time.Hour
+// lifetimeSlack is how far a certificate's expiry may lie beyond the
+// configured lifetime from now before it counts as issued under a longer
+// lifetime, and is replaced: lowering the lifetime takes effect at once.
+const lifetimeSlack = time.Minute
 
 // EnsurePair makes dir/name.crt and dir/name.key hold a pair signed by ca
 // that satisfies req. An existing pair is kept when it still does, so
 // rerunning after a crash is a no-op; it reports whether it issued a new one.
+// The pair lives req.Validity (a year when zero) and is renewed 30 days
+// before it expires.
 func EnsurePair(dir, name string, ca *CA, req CertRequest) (bool, error) {
 	cert, key := pairPaths(dir, name)
-	issued, err := ensurePair(Pair{Cert: cert, Key: key}, ca, req)
+	ren := Renewal{Lifetime: cmp.Or(req.Validity, DefaultLeafLifetime), RenewBefore: DefaultLeafRenewBefore}
+	issued, _, err := ensurePair(Pair{Cert: cert, Key: key}, ca, req, ren)
 	if err != nil {
 		return false, fmt.Errorf("ensuring %s: %w", name, err)
 	}
 	return issued, nil
 }
 
-func ensurePair(p Pair, ca *CA, req CertRequest) (bool, error) {
+// ensurePair keeps or reissues p under ren and returns whether it issued and
+// when the pair on disk expires. req.Validity is replaced by ren.Lifetime.
+func ensurePair(p Pair, ca *CA, req CertRequest, ren Renewal) (bool, time.Time, error) {
+	req.Validity = ren.Lifetime
 	if err := req.validate(); err != nil {
-		return false, err
+		return false, time.Time{}, err
 	}
 	if err := ensureDir(filepath.Dir(p.Cert)); err != nil {
-		return false, err
+		return false, time.Time{}, err
 	}
-	err := checkPair(p.Cert, p.Key, ca, req, time.Now())
+	notAfter, err := checkPair(p.Cert, p.Key, ca, req, ren, time.Now())
 	if err == nil {
-		return false, nil
+		return false, notAfter, nil
 	}
 	if !replaceable(err) {
-		return false, fmt.Errorf("checking: %w", err)
+		return false, time.Time{}, fmt.Errorf("checking: %w", err)
 	}
-	if err := issuePair(p.Cert, p.Key, ca, req); err != nil {
-		return false, fmt.Errorf("issuing: %w", err)
+	if notAfter, err = issuePair(p.Cert, p.Key, ca, req); err != nil {
+		return false, time.Time{}, fmt.Errorf("issuing: %w", err)
 	}
-	return true, nil
+	return true, notAfter, nil
 }
 
-func issuePair(certFile, keyFile string, ca *CA, req CertRequest) error {
+func issuePair(certFile, keyFile string, ca *CA, req CertRequest) (time.Time, error) {
 	certPEM, keyPEM, err := ca.Issue(req)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
-	return writePair(certFile, keyFile, certPEM, keyPEM)
+	cert, err := parseCert(certPEM)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return cert.NotAfter, writePair(certFile, keyFile, certPEM, keyPEM)
 }
 
-// checkPair returns nil when the files on disk can be kept for req, an error
-// for which replaceable holds when they must be reissued, and any other error
-// when they could not be read.
-func checkPair(certFile, keyFile string, ca *CA, req CertRequest, now time.Time) error {
+// checkPair returns the certificate's expiry when the files on disk can be
+// kept for req, an error for which replaceable holds when they must be
+// reissued, and any other error when they could not be read.
+func checkPair(certFile, keyFile string, ca *CA, req CertRequest, ren Renewal, now time.Time) (time.Time, error) {
 	cert, err := readCert(certFile)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if err := checkKey(keyFile, cert); err != nil {
-		return err
+		return time.Time{}, err
 	}
-	if err := checkChain(cert, ca, now); err != nil {
-		return err
+	if err := checkChain(cert, ca, ren, now); err != nil {
+		return time.Time{}, err
 	}
-	return checkContent(cert, req)
+	return cert.NotAfter, checkContent(cert, req)
 }
 
 func readCert(path string) (*x509.Certificate, error) {
@@ -94,16 +106,20 @@ func checkKey(keyFile string, cert *x509.Certificate) error {
 }
 
 // checkChain rejects a certificate from another CA, which is how leaves follow
-// a CA that was regenerated, and one close to expiry.
-func checkChain(cert *x509.Certificate, ca *CA, now time.Time) error {
+// a CA that was regenerated, one close to expiry, and one issued under a
+// longer lifetime than ren allows.
+func checkChain(cert *x509.Certificate, ca *CA, ren Renewal, now time.Time) error {
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)
 	opts := x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
 	if _, err := cert.Verify(opts); err != nil {
 		return fmt.Errorf("%w: %w", errStale, err)
 	}
-	if now.Add(renewBefore).After(cert.NotAfter) {
+	if now.Add(ren.RenewBefore).After(cert.NotAfter) {
 		return fmt.Errorf("%w: expires %s", errStale, cert.NotAfter.Format(time.RFC3339))
+	}
+	if cert.NotAfter.After(now.Add(ren.Lifetime + lifetimeSlack)) {
+		return fmt.Errorf("%w: expires %s, beyond the lifetime of %s", errStale, cert.NotAfter.Format(time.RFC3339), ren.Lifetime)
 	}
 	return nil
 }

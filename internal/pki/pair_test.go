@@ -71,7 +71,7 @@ func TestEnsurePair(t *testing.T) {
 			if err != nil || issued != tt.wantIssued {
 				t.Fatalf("second EnsurePair: issued=%v err=%v, want issued=%v", issued, err, tt.wantIssued)
 			}
-			if err := checkPair(filepath.Join(dir, "svc.crt"), filepath.Join(dir, "svc.key"), tt.ca, tt.req, time.Now()); err != nil {
+			if _, err := checkPair(filepath.Join(dir, "svc.crt"), filepath.Join(dir, "svc.key"), tt.ca, tt.req, DefaultRenewal(), time.Now()); err != nil {
 				t.Errorf("pair on disk does not fit the request: %v", err)
 			}
 		})

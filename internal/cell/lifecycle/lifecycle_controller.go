@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -24,6 +25,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/zones"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/controlplane"
+	"github.com/cellplane/cellplane/internal/pki"
 )
 
 // Binaries hands out built components, building them on first use.
@@ -65,11 +67,18 @@ type Reconciler struct {
 	// Released is told a deleted cluster's UID once its processes are gone,
 	// so what the cell holds for it (its etcd connection) goes too.
 	Released func(uid string)
+	// Certs is how long leaf certificates live and when they renew; zero
+	// means pki's defaults (a year, renewed 30 days before).
+	Certs pki.Renewal
+	// KubeconfigCertLifetime is the life of the admin certificate in the
+	// published kubeconfig; zero means DefaultKubeconfigCertLifetime.
+	KubeconfigCertLifetime time.Duration
 
-	started time.Time
-	slots   slotAllocator
-	probers probers
-	secrets kubeconfigs
+	started  time.Time
+	slots    slotAllocator
+	probers  probers
+	secrets  kubeconfigs
+	renewals sync.Map // cluster UID → time.Time the next leaf is due
 }
 
 // SetupWithManager registers the controller.
@@ -79,6 +88,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.CreateTimeout = DefaultCreateTimeout
 	}
 	r.slots.client, r.secrets.client = r.Client, r.Client
+	r.secrets.lifetime = r.KubeconfigCertLifetime
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Cluster{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8})
@@ -181,6 +191,7 @@ func (r *Reconciler) teardown(ctx context.Context, c *v1alpha1.Cluster, p *contr
 		return err
 	}
 	r.probers.close(c.UID)
+	r.renewals.Delete(c.UID)
 	if r.Released != nil {
 		r.Released(string(c.UID))
 	}

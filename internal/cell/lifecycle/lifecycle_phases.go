@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/cell/certroll"
 	"github.com/cellplane/cellplane/internal/cell/etcdstate"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/components"
@@ -62,7 +63,21 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v
 			return ctrl.Result{}, err
 		}
 	}
-	return r.phaseHealth(ctx, log, c, plan)
+	res, err := r.phaseHealth(ctx, log, c, plan)
+	return r.beforeRenewal(c, res), err
+}
+
+// beforeRenewal brings the next pass forward to when the first leaf
+// certificate enters its renewal window, so a long poll never lets one lapse.
+func (r *Reconciler) beforeRenewal(c *v1alpha1.Cluster, res ctrl.Result) ctrl.Result {
+	next, ok := r.renewals.Load(c.UID)
+	if !ok || res.RequeueAfter == 0 {
+		return res
+	}
+	if until := max(time.Until(next.(time.Time)), pollCreating); until < res.RequeueAfter {
+		res.RequeueAfter = until
+	}
+	return res
 }
 
 // plan derives the control plane's description, building components on first use.
@@ -84,12 +99,23 @@ func (r *Reconciler) plan(ctx context.Context, c *v1alpha1.Cluster) (*controlpla
 	return r.Layout.Plan(c, kube, etcd), nil
 }
 
+// phasePKI issues what is missing and renews what is due. A renewal drops the
+// cluster's prober, whose connections hold the old admin certificate, and
+// the pass comes back before the next leaf is due.
 func (r *Reconciler) phasePKI(_ context.Context, c *v1alpha1.Cluster, p *controlplane.Plan) error {
-	if _, err := pki.EnsureCluster(p.PKIDir(), p.PKISpec()); err != nil {
+	_, renewed, err := pki.EnsureClusterWith(p.PKIDir(), p.PKISpec(), r.Certs)
+	if err != nil {
 		tenant.SetCondition(c, v1alpha1.ConditionPKIReady, false, "IssueFailed", err.Error())
 		return fmt.Errorf("issuing certificates: %w", err)
 	}
 	tenant.SetCondition(c, v1alpha1.ConditionPKIReady, true, "Issued", "")
+	r.renewals.Store(c.UID, renewed.Next)
+	if len(renewed.Issued) > 0 {
+		r.probers.close(c.UID)
+		if c.Status.Status == v1alpha1.StatusActive {
+			tenant.Logger(r.Logger, c).Info("renewed certificates", "leaves", renewed.Issued, "nextRenewal", renewed.Next.Format(time.RFC3339))
+		}
+	}
 	ca, err := os.ReadFile(p.Files().CA)
 	if err != nil {
 		return fmt.Errorf("reading cluster CA: %w", err)
@@ -123,6 +149,7 @@ func (r *Reconciler) phaseProcesses(ctx context.Context, _ *v1alpha1.Cluster, p 
 			continue
 		}
 		spec := p.Spec(m)
+		spec.BeforeStart = certroll.BeforeStart(p, m)
 		if m.Kind == controlplane.KindEtcd {
 			if err := os.MkdirAll(p.EtcdDataDir(m), 0o700); err != nil {
 				return fmt.Errorf("creating %s data directory: %w", m.Name(), err)
