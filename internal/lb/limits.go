@@ -160,8 +160,6 @@ func capsFor(c Config, files uint64) Config {
 	if files > fdReserve+4 {
 		c.MaxConnections = int((files - fdReserve) / 2)
 	}
-	if c.MaxConnectionsPerEndpoint > c.MaxConnections/2 {
-		c.MaxConnectionsPerEndpoint = max(1, c.MaxConnections/10)
-	}
+	c.MaxConnectionsPerEndpoint = max(1, min(c.MaxConnectionsPerEndpoint, c.MaxConnections/2))
 	return c
 }

@@ -195,7 +195,7 @@ func TestCapsForFileLimit(t *testing.T) {
 	}{
 		"enough":              {filesFor(20000), 20000, 2000},
 		"hard limit of 20000": {20000, (20000 - fdReserve) / 2, 2000},
-		"tight":               {fdReserve + 2000, 1000, 100},
+		"tight":               {fdReserve + 2000, 1000, 500},
 		"below the reserve":   {100, 2, 1},
 	} {
 		t.Run(name, func(t *testing.T) {
