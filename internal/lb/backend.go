@@ -18,7 +18,7 @@ type backend struct {
 	log     *slog.Logger
 	cancel  context.CancelFunc // stops the health loop
 
-	opened atomic.Uint64 // client connections dialled
+	opened atomic.Int64 // client connections dialled
 
 	mu       sync.Mutex
 	health   health

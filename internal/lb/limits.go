@@ -3,6 +3,7 @@ package lb
 import (
 	"context"
 	"errors"
+	"math"
 	"net"
 	"os"
 	"sync/atomic"
@@ -30,8 +31,8 @@ func newConnLimits(c Config) *connLimits {
 type connCounts struct {
 	open       atomic.Int64 // client connections, waiting or proxied
 	waiting    atomic.Int64 // client connections that have sent nothing yet
-	refused    atomic.Uint64
-	idleClosed atomic.Uint64
+	refused    atomic.Int64
+	idleClosed atomic.Int64
 	// lastRefusalLog and lastIdleLog are Unix nanoseconds of the last log
 	// line of each kind: a flood must not turn into a flood of log lines.
 	lastRefusalLog, lastIdleLog atomic.Int64
@@ -148,7 +149,9 @@ func fitFileLimit(c Config) Config {
 	return fit
 }
 
-func filesFor(connections int) uint64 { return uint64(2*connections + fdReserve) }
+func filesFor(connections int) uint64 {
+	return uint64(2*connections + fdReserve) //nolint:gosec // G115: connections is validated positive and far below 2^62
+}
 
 // capsFor lowers c's caps to what a limit of files descriptors holds, keeping
 // the per-endpoint cap at most half the total.
@@ -158,7 +161,7 @@ func capsFor(c Config, files uint64) Config {
 	}
 	c.MaxConnections = 2
 	if files > fdReserve+4 {
-		c.MaxConnections = int((files - fdReserve) / 2)
+		c.MaxConnections = int(min((files-fdReserve)/2, math.MaxInt32))
 	}
 	c.MaxConnectionsPerEndpoint = max(1, min(c.MaxConnectionsPerEndpoint, c.MaxConnections/2))
 	return c

@@ -25,8 +25,8 @@ type EndpointStatus struct {
 	// endpoint or the whole balancer was at its cap; IdleClosedConnections
 	// those closed for sending nothing within the first-byte timeout. Both
 	// count from the endpoint's start.
-	RefusedConnections    uint64          `json:"refusedConnections"`
-	IdleClosedConnections uint64          `json:"idleClosedConnections"`
+	RefusedConnections    int64           `json:"refusedConnections"`
+	IdleClosedConnections int64           `json:"idleClosedConnections"`
 	Backends              []BackendStatus `json:"backends"`
 }
 
@@ -39,7 +39,7 @@ type BackendStatus struct {
 	ActiveConnections int         `json:"activeConnections"`
 	// ConnectionsOpened counts the connections dialled to the backend for
 	// clients since it was added; health checks are not counted.
-	ConnectionsOpened uint64 `json:"connectionsOpened"`
+	ConnectionsOpened int64 `json:"connectionsOpened"`
 	// Draining is true while the backend is out of rotation by configuration.
 	Draining bool `json:"draining"`
 	// LastError is the error of the latest check, empty once one passes.

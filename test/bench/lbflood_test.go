@@ -130,12 +130,15 @@ func timeGETs(b *testing.B, c *http.Client, addr string, n int) []time.Duration 
 func openFlood(b *testing.B, addr string) []net.Conn {
 	var mu sync.Mutex
 	conns := make([]net.Conn, 0, floodConns)
+	sources := make([]*net.TCPAddr, 0, floodSources)
+	for i := range byte(floodSources) {
+		sources = append(sources, &net.TCPAddr{IP: net.IPv4(127, 0, 2, 1+i)})
+	}
 	var wg sync.WaitGroup
 	for w := range floodDialers {
 		wg.Go(func() {
 			for i := w; i < floodConns; i += floodDialers {
-				src := &net.TCPAddr{IP: net.IPv4(127, 0, 2, byte(1+i%floodSources))}
-				c, err := (&net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}).Dial("tcp", addr)
+				c, err := (&net.Dialer{LocalAddr: sources[i%floodSources], Timeout: 10 * time.Second}).Dial("tcp", addr)
 				if err != nil {
 					b.Errorf("flood connection %d: %v", i, err)
 					return
@@ -271,7 +274,7 @@ func (f *floodBalancer) listening(ctx context.Context, b *testing.B, id string) 
 func (f *floodBalancer) waitFlood(ctx context.Context, b *testing.B, held int) {
 	err := framework.Eventually(ctx, 2*time.Minute, 100*time.Millisecond, func() error {
 		ep := f.endpoint(ctx, b, "flooded")
-		if ep.WaitingConnections != held || ep.Connections+int(ep.RefusedConnections) != floodConns {
+		if ep.WaitingConnections != held || int64(ep.Connections)+ep.RefusedConnections != floodConns {
 			return fmt.Errorf("flooded endpoint holds %d (waiting %d) and refused %d of %d", ep.Connections, ep.WaitingConnections, ep.RefusedConnections, floodConns)
 		}
 		return nil

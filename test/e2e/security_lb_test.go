@@ -63,10 +63,13 @@ func TestIdleFloodLeavesOtherEndpointsServing(t *testing.T) {
 		t.Errorf("the serving endpoint's p99 under the flood is %.2fx its p99 without it, over 1.5x", ratio)
 	}
 	after := endpointStatus(ctx, t, flooded.Endpoint)
+	t.Logf("flood: %d connections dialled (%d refused at once); the balancer closed %d for silence and refused %d, and dialled its API servers %d times",
+		f.dialled.Load(), f.refusedSeen.Load(), after.IdleClosedConnections-before.IdleClosedConnections,
+		after.RefusedConnections-before.RefusedConnections, dialsOf(after)-dialsOf(before))
 	if opened, was := dialsOf(after), dialsOf(before); opened != was {
 		t.Errorf("the flooded endpoint dialled its API servers %d times during the flood, want none", opened-was)
 	}
-	if closed := after.IdleClosedConnections - before.IdleClosedConnections; closed < uint64(f.dialled.Load())-uint64(f.refusedSeen.Load()) {
+	if closed := after.IdleClosedConnections - before.IdleClosedConnections; closed < f.dialled.Load()-f.refusedSeen.Load() {
 		t.Errorf("the balancer counted %d connections closed for silence, the flood opened %d (%d refused)", closed, f.dialled.Load(), f.refusedSeen.Load())
 	}
 }
@@ -154,8 +157,8 @@ func endpointStatus(ctx context.Context, t *testing.T, endpoint string) lb.Endpo
 	return st
 }
 
-func dialsOf(st lb.EndpointStatus) uint64 {
-	var n uint64
+func dialsOf(st lb.EndpointStatus) int64 {
+	var n int64
 	for _, b := range st.Backends {
 		n += b.ConnectionsOpened
 	}
@@ -231,7 +234,7 @@ func (f *idleFlood) waitHeld(ctx context.Context, t *testing.T, before lb.Endpoi
 		if err != nil {
 			return err
 		}
-		if refused := st.RefusedConnections - before.RefusedConnections; st.WaitingConnections+int(refused) < idleFloodConns {
+		if refused := st.RefusedConnections - before.RefusedConnections; int64(st.WaitingConnections)+refused < idleFloodConns {
 			return fmt.Errorf("the flooded endpoint holds %d waiting connections and refused %d", st.WaitingConnections, refused)
 		}
 		return nil
