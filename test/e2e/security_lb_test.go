@@ -32,7 +32,7 @@ const (
 	// machine's other load, which moves p99 more than the flood, falls on
 	// both alike; readyzPerBlock is the GETs timed in each half of a cycle.
 	floodCycles    = 3
-	readyzPerBlock = 300
+	readyzPerBlock = 200
 )
 
 // TestIdleFloodLeavesOtherEndpointsServing floods one cluster's endpoint with
