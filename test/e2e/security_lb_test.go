@@ -191,8 +191,8 @@ type idleFlood struct {
 	conns map[net.Conn]struct{} // open now, for closeAll
 }
 
-// refusedWithin tells a refusal (closed at once) from a timeout.
-const refusedWithin = lb.DefaultFirstByteTimeout / 2
+// floodRefusedWithin tells a refusal (closed at once) from a timeout.
+const floodRefusedWithin = lb.DefaultFirstByteTimeout / 2
 
 func startIdleFlood(ctx context.Context, t *testing.T, endpoint string, n int) *idleFlood {
 	t.Helper()
@@ -232,7 +232,7 @@ func (f *idleFlood) hold(ctx context.Context) {
 			f.errs <- fmt.Errorf("an idle connection was still open %s after it was opened", time.Since(opened).Round(time.Second))
 			return
 		}
-		if time.Since(opened) < refusedWithin && !f.stop.Load() {
+		if time.Since(opened) < floodRefusedWithin && !f.stop.Load() {
 			// Refused: pace the next try, as the flood is of idle
 			// connections, not of connection attempts.
 			f.refusedSeen.Add(1)
