@@ -52,6 +52,9 @@ type Tuning struct {
 	DefragMinFragmentation float64
 	// Certs is how long tenant certificates live; zero means the defaults.
 	Certs CertTuning
+	// LB is the cell load balancer's connection limits; zero fields are the
+	// balancer's defaults.
+	LB LBLimits
 }
 
 // WithDefaults fills what t leaves zero: a zero Tuning is DefaultTuning, and
@@ -86,6 +89,7 @@ func (t *Tuning) AddFlags(f *pflag.FlagSet) {
 	f.Var((*share)(&t.DefragMinFragmentation), "defrag-min-fragmentation",
 		"etcd care defragments a member only once this share of its backend is free, above 0 and at most 1")
 	t.Certs.AddFlags(f)
+	t.LB.addFlags(f)
 }
 
 // positiveBytes is a flag of a number of bytes above zero.
@@ -127,7 +131,10 @@ func (t Tuning) Validate() error {
 	case t.DefragMinFragmentation < 0 || t.DefragMinFragmentation > 1:
 		return fmt.Errorf("%w: --defrag-min-fragmentation %v is not a share above 0 and at most 1", errdefs.ErrInvalidConfig, t.DefragMinFragmentation)
 	}
-	return t.Certs.Validate()
+	if err := t.Certs.Validate(); err != nil {
+		return err
+	}
+	return t.LB.validate()
 }
 
 // Args are the flags that carry what differs from the defaults, for `up` to
@@ -145,7 +152,8 @@ func (t Tuning) Args() []string {
 	if t.DefragMinFragmentation != d.DefragMinFragmentation {
 		out = append(out, "--defrag-min-fragmentation", strconv.FormatFloat(t.DefragMinFragmentation, 'f', -1, 64))
 	}
-	return append(out, t.Certs.Args()...)
+	out = append(out, t.Certs.Args()...)
+	return append(out, t.LB.args("lb-")...)
 }
 
 // defragPolicy is etcd care's policy under the tuning.

@@ -208,7 +208,7 @@ func (p *proc) startLB(ctx context.Context) error {
 	spec := process.Spec{
 		ID:       p.name + "/lb",
 		Path:     exe,
-		Args:     []string{"lb", "--config-dir", p.lbDir(), "--status-addr", p.lbStatusAddr()},
+		Args:     append([]string{"lb", "--config-dir", p.lbDir(), "--status-addr", p.lbStatusAddr()}, p.cfg.Tuning.LB.args("")...),
 		Dir:      filepath.Join(p.dir, "lb"),
 		StateDir: filepath.Join(p.dir, "lb"),
 		Name:     "lb",

@@ -24,6 +24,12 @@ func newLB(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&cfg.ConfigDir, "config-dir", "", "directory of endpoint files")
 	cmd.Flags().StringVar(&cfg.StatusAddr, "status-addr", "", "address serving /status and /healthz")
+	cmd.Flags().IntVar(&cfg.MaxConnections, "max-connections", lb.DefaultMaxConnections,
+		"client connections open on all endpoints together; more are closed at once")
+	cmd.Flags().IntVar(&cfg.MaxConnectionsPerEndpoint, "max-connections-per-endpoint", 0,
+		"client connections open on one endpoint, at most half of --max-connections (0: 2000 or a tenth of --max-connections, whichever is smaller)")
+	cmd.Flags().DurationVar(&cfg.FirstByteTimeout, "first-byte-timeout", lb.DefaultFirstByteTimeout,
+		"close a client connection that sends nothing for this long; no backend is dialled before its first bytes")
 	_ = cmd.MarkFlagRequired("config-dir")
 	return cmd
 }

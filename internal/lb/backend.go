@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,8 @@ type backend struct {
 	address string
 	log     *slog.Logger
 	cancel  context.CancelFunc // stops the health loop
+
+	opened atomic.Int64 // client connections dialled
 
 	mu       sync.Mutex
 	health   health
@@ -223,6 +226,7 @@ func (b *backend) status() BackendStatus {
 		State:             b.health.state,
 		Draining:          b.draining,
 		ActiveConnections: len(b.sessions),
+		ConnectionsOpened: b.opened.Load(),
 		LastError:         b.health.lastErr,
 	}
 }

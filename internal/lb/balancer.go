@@ -19,9 +19,10 @@ var ErrStarted = errors.New("load balancer already started")
 
 // Balancer serves every endpoint file of a config directory.
 type Balancer struct {
-	cfg Config
-	log *slog.Logger
-	wg  sync.WaitGroup
+	cfg    Config
+	log    *slog.Logger
+	wg     sync.WaitGroup
+	limits *connLimits
 
 	mu       sync.Mutex
 	ctx      context.Context // done once closed; parent of every endpoint
@@ -46,13 +47,17 @@ func New(cfg Config) (*Balancer, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Balancer{cfg: cfg, log: cfg.Logger, sources: make(map[string]*source)}, nil
+	return &Balancer{cfg: cfg, log: cfg.Logger, limits: newConnLimits(cfg), sources: make(map[string]*source)}, nil
 }
 
 // Run serves cfg until ctx is done, reloading at once on SIGHUP, and then
-// closes every listener and connection.
+// closes every listener and connection. It is a process's entry point: it
+// raises the process's open file limit to what the connection caps need.
 func Run(ctx context.Context, cfg Config) error {
-	b, err := New(cfg)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	b, err := New(fitFileLimit(cfg.withDefaults()))
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,8 @@ type endpoint struct {
 	health atomic.Pointer[healthCheck]
 	conns  atomic.Pointer[connPolicy]
 	rr     atomic.Uint32 // breaks ties between equally loaded backends
+	limits *connLimits   // the Balancer's, shared by every endpoint
+	counts connCounts
 
 	mu        sync.Mutex
 	ln        net.Listener
@@ -34,8 +36,8 @@ type endpoint struct {
 
 var listenConfig = net.ListenConfig{KeepAliveConfig: keepAlive}
 
-func newEndpoint(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, c EndpointConfig, hc *healthCheck) *endpoint {
-	e := &endpoint{id: c.ID, listen: c.Listen, log: log.With("endpoint", c.ID), wg: wg}
+func newEndpoint(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, limits *connLimits, c EndpointConfig, hc *healthCheck) *endpoint {
+	e := &endpoint{id: c.ID, listen: c.Listen, log: log.With("endpoint", c.ID), wg: wg, limits: limits}
 	e.ctx, e.cancel = context.WithCancel(ctx)
 	e.update(c, hc)
 	wg.Go(e.reapLoop)
@@ -159,6 +161,10 @@ func (e *endpoint) serve(ln net.Listener) {
 		conn, err := ln.Accept()
 		if err == nil {
 			backoff = 0
+			if !e.admit() {
+				e.refuse(conn)
+				continue
+			}
 			e.wg.Go(func() { e.handle(conn) })
 			continue
 		}
@@ -211,7 +217,13 @@ func (e *endpoint) listening() bool {
 func (e *endpoint) status() EndpointStatus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	st := EndpointStatus{ID: e.id, Listen: e.listen, Listening: e.ln != nil}
+	st := EndpointStatus{ID: e.id, Listen: e.listen, Listening: e.ln != nil,
+		Connections:           int(e.counts.open.Load()),
+		WaitingConnections:    int(e.counts.waiting.Load()),
+		MaxConnections:        int(e.limits.perEndpoint),
+		RefusedConnections:    e.counts.refused.Load(),
+		IdleClosedConnections: e.counts.idleClosed.Load(),
+	}
 	if e.ln != nil {
 		st.Listen = e.ln.Addr().String() // differs when the file asks for port 0
 	}

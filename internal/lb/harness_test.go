@@ -148,11 +148,19 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessWith(t, func(*Config) {})
+}
+
+// newHarnessWith is newHarness with the Balancer's Config changed by edit.
+func newHarnessWith(t testing.TB, edit func(*Config)) *harness {
+	t.Helper()
 	h := &harness{t: t, dir: t.TempDir(), caDir: t.TempDir()}
 	if err := os.WriteFile(h.caFile(), mustCert(t).pem, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(Config{ConfigDir: h.dir, StatusAddr: "127.0.0.1:0", ReloadInterval: 20 * time.Millisecond, Logger: testLogger(t)})
+	cfg := Config{ConfigDir: h.dir, StatusAddr: "127.0.0.1:0", ReloadInterval: 20 * time.Millisecond, Logger: testLogger(t)}
+	edit(&cfg)
+	b, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

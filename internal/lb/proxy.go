@@ -26,11 +26,18 @@ var (
 	errSessionClosed  = errors.New("connection closed by backend removal")
 )
 
-// handle proxies one accepted client connection until either side is done.
+// handle proxies one admitted client connection until either side is done.
+// The backend is dialled once the client has spoken, and gets what it said
+// first.
 func (e *endpoint) handle(client net.Conn) {
+	defer e.release()
 	// Either side may already be closed by pipe, a drain or a removal; a close
 	// error at the end of a proxied connection has no one to go to.
 	defer func() { _ = client.Close() }()
+	first, ok := e.awaitFirstBytes(client)
+	if !ok {
+		return
+	}
 	s := e.newSession(client)
 	b, server := e.connect(s)
 	if b == nil {
@@ -38,6 +45,10 @@ func (e *endpoint) handle(client net.Conn) {
 	}
 	defer b.remove(s)
 	defer func() { _ = server.Close() }()
+	if _, err := server.Write(first); err != nil {
+		b.log.Debug("forwarding the client's first bytes failed", "err", err)
+		return
+	}
 	pipe(client, server)
 }
 
@@ -69,6 +80,7 @@ func (e *endpoint) dial(b *backend, s *session) (net.Conn, error) {
 		}
 		return nil, fmt.Errorf("dialling backend %s: %w", b.address, err)
 	}
+	b.opened.Add(1)
 	if !b.attach(s, server) {
 		b.remove(s)
 		return nil, errSessionClosed

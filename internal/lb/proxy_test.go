@@ -129,6 +129,11 @@ func TestNoReachableBackendClosesClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	// A backend is dialled only once the client has spoken, as TLS clients
+	// do at once.
+	if _, err := conn.Write([]byte{0x16}); err != nil {
+		t.Fatal(err)
+	}
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Errorf("read = %v, want EOF from an immediate close", err)

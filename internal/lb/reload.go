@@ -153,7 +153,7 @@ func (b *Balancer) apply(src *source, cfg EndpointConfig, hc *healthCheck) {
 		b.removeEndpoint(src)
 	}
 	if src.ep == nil {
-		src.ep = newEndpoint(b.ctx, &b.wg, b.log, cfg, hc)
+		src.ep = newEndpoint(b.ctx, &b.wg, b.log, b.limits, cfg, hc)
 	} else {
 		src.ep.update(cfg, hc)
 		b.log.Info("endpoint updated", "endpoint", src.id)

@@ -14,8 +14,20 @@ type EndpointStatus struct {
 	// Error says why the file's current content is not fully in effect:
 	// it does not parse (the last good config keeps serving) or its address
 	// cannot be bound.
-	Error    string          `json:"error"`
-	Backends []BackendStatus `json:"backends"`
+	Error string `json:"error"`
+	// Connections counts the open client connections, WaitingConnections
+	// those of them that have sent nothing yet (no backend is dialled for
+	// them), and MaxConnections is the endpoint's cap.
+	Connections        int `json:"connections"`
+	WaitingConnections int `json:"waitingConnections"`
+	MaxConnections     int `json:"maxConnections"`
+	// RefusedConnections counts the connections closed at once because the
+	// endpoint or the whole balancer was at its cap; IdleClosedConnections
+	// those closed for sending nothing within the first-byte timeout. Both
+	// count from the endpoint's start.
+	RefusedConnections    int64           `json:"refusedConnections"`
+	IdleClosedConnections int64           `json:"idleClosedConnections"`
+	Backends              []BackendStatus `json:"backends"`
 }
 
 // BackendStatus is one backend of an EndpointStatus.
@@ -25,6 +37,9 @@ type BackendStatus struct {
 	Healthy           bool        `json:"healthy"`
 	State             HealthState `json:"state"`
 	ActiveConnections int         `json:"activeConnections"`
+	// ConnectionsOpened counts the connections dialled to the backend for
+	// clients since it was added; health checks are not counted.
+	ConnectionsOpened int64 `json:"connectionsOpened"`
 	// Draining is true while the backend is out of rotation by configuration.
 	Draining bool `json:"draining"`
 	// LastError is the error of the latest check, empty once one passes.
