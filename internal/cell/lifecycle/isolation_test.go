@@ -49,8 +49,10 @@ func TestReconcileIsolated(t *testing.T) {
 	p := r.Layout.Addresses(stored)
 	user := tenantuser.For(r.Layout.Cell.Octet(), int(*stored.Status.Slot))
 	ensured, _ := runner.calls()
-	if len(ensured) != 9 {
-		t.Fatalf("ensured %d processes, want 9", len(ensured))
+	// 3 etcd members, 2 each of the API server, its KMS plugin, the
+	// controller-manager and the scheduler: every kind isolated alike.
+	if len(ensured) != 11 {
+		t.Fatalf("ensured %d processes, want 11", len(ensured))
 	}
 	for _, s := range ensured {
 		if s.User == nil || s.User.UID != user.UID || s.Hostname != s.Name || s.Cgroup == nil {
@@ -68,6 +70,7 @@ func TestReconcileIsolated(t *testing.T) {
 		p.Files().CAKey:     "file 0640 root",
 		p.Files().EtcdCAKey: "file 0640 root",
 		p.LogDir():          "dir 0770 sticky root",
+		p.KMSDir():          "dir 0770 sticky root",
 		p.EtcdDataDir(p.Members(controlplane.KindEtcd)[0]): "dir 0700 tenant",
 	} {
 		if got := describeFile(t, path, user.UID, user.GID); got != want {
