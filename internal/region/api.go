@@ -66,7 +66,7 @@ func (s *Service) serveAPI(ctx, runCtx context.Context) (client.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := cachedKeys(runCtx, s.region.RESTConfig(), accounts)
+	keys, err := CachedKeys(runCtx, s.region.RESTConfig(), accounts)
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +90,11 @@ func (s *Service) serveAPI(ctx, runCtx context.Context) (client.Reader, error) {
 	return api.Cache, s.ensureFirstAccount(ctx, accounts)
 }
 
-// cachedKeys puts the key cache in front of the account store, kept current
+// CachedKeys puts the key cache in front of the account store, kept current
 // by a watch of the keys until ctx ends: a key deactivated or deleted is
 // refused as soon as the watch reports it, and a broken watch empties the
 // cache rather than let it keep what it may have missed.
-func cachedKeys(ctx context.Context, cfg *rest.Config, accounts *account.Store) (*keycache.Cache, error) {
+func CachedKeys(ctx context.Context, cfg *rest.Config, accounts *account.Store) (*keycache.Cache, error) {
 	keys := keycache.New(keycache.Config{Store: accounts})
 	_, err := account.WatchKeys(ctx, cfg, account.KeyEvents{Changed: keys.Invalidate, Lost: keys.Purge})
 	if err != nil {
