@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/test/framework"
 )
@@ -270,18 +271,20 @@ func cgroupDirs(groups map[string]string) []string {
 	return out
 }
 
-// checkLimits reads the defaults back: an even CPU share, 2 GiB, 4096 tasks.
+// checkLimits reads the defaults back: an even CPU share, 2 GiB and what
+// the three etcd members may hold at the default quota, 4096 tasks.
 func checkLimits(t *testing.T, groups map[string]string) {
 	t.Helper()
+	memory := strconv.FormatInt(2<<30+3*v1alpha1.DefaultEtcdQuotaBytes, 10)
 	want := map[string]string{}
 	if p, ok := groups["memory"]; ok {
 		want[filepath.Join("/sys/fs/cgroup/cpu", groups["cpu"], "cpu.shares")] = "1024"
-		want[filepath.Join("/sys/fs/cgroup/memory", p, "memory.limit_in_bytes")] = strconv.Itoa(2 << 30)
+		want[filepath.Join("/sys/fs/cgroup/memory", p, "memory.limit_in_bytes")] = memory
 		want[filepath.Join("/sys/fs/cgroup/pids", groups["pids"], "pids.max")] = "4096"
 	} else {
 		d := filepath.Join("/sys/fs/cgroup", groups[""])
 		want[filepath.Join(d, "cpu.weight")] = "100"
-		want[filepath.Join(d, "memory.max")] = strconv.Itoa(2 << 30)
+		want[filepath.Join(d, "memory.max")] = memory
 		want[filepath.Join(d, "pids.max")] = "4096"
 	}
 	for f, v := range want {

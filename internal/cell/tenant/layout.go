@@ -47,7 +47,8 @@ type Layout struct {
 type Isolation struct {
 	// Cgroups makes the clusters' cgroups; nil leaves cgroups out.
 	Cgroups *cgroup.Manager
-	// Limits are every cluster's cgroup limits.
+	// Limits are every cluster's cgroup limits; its memory limit grows by
+	// what its etcd members may hold (clusterLimits).
 	Limits cgroup.Limits
 }
 
@@ -72,11 +73,25 @@ func (l Layout) isolation(c *v1alpha1.Cluster) *controlplane.Isolation {
 	if l.Isolation == nil || c.Status.Slot == nil {
 		return nil
 	}
-	iso := &controlplane.Isolation{User: tenantuser.For(l.Cell.Octet(), int(*c.Status.Slot)), Limits: l.Isolation.Limits}
+	iso := &controlplane.Isolation{User: tenantuser.For(l.Cell.Octet(), int(*c.Status.Slot)), Limits: clusterLimits(l.Isolation.Limits, c)}
 	if l.Isolation.Cgroups != nil {
 		iso.Cgroup = l.Isolation.Cgroups.Group(CgroupName(l.Cell, c))
 	}
 	return iso
+}
+
+// clusterLimits are c's cgroup limits: the cell's, with room on top of its
+// memory for what its three etcd members may hold, since a member's memory
+// grows with its database up to the quota. Under a fixed limit a tenant that
+// filled its quota would have its members killed by the kernel, one after
+// another (seen with 256 MiB written to a 2 GiB group).
+func clusterLimits(base cgroup.Limits, c *v1alpha1.Cluster) cgroup.Limits {
+	quota := c.Spec.EtcdQuotaBytes
+	if quota <= 0 {
+		quota = v1alpha1.DefaultEtcdQuotaBytes
+	}
+	base.MemoryBytes += 3 * quota
+	return base
 }
 
 // ClusterDir is where one cluster's certificates, configs, data and logs live.
