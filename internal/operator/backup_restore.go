@@ -42,7 +42,7 @@ func (b *Backups) RequestRestore(ctx context.Context, account, name string, revi
 // second silently replace the first one's request.
 func (b *Backups) requestRestore(ctx context.Context, cl client.Client, account, name string, req v1alpha1.RestoreRequest) (v1alpha1.RestoreRequest, error) {
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		c, err := b.cluster(ctx, cl, account, name)
+		c, err := getCluster(ctx, cl, account, name)
 		if err != nil {
 			return err
 		}
@@ -154,7 +154,7 @@ func patchRestoreRequest(ctx context.Context, cl client.Client, c *v1alpha1.Clus
 // region holds it; nil when it was never restored in place. A request is
 // answered once its RequestID matches and its Phase is Done or Failed.
 func (b *Backups) RestoreStatus(ctx context.Context, account, name string) (*v1alpha1.RestoreStatus, error) {
-	c, err := b.regionCluster(ctx, account, name)
+	c, err := b.client.regionCluster(ctx, account, name)
 	if err != nil {
 		return nil, err
 	}

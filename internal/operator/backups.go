@@ -2,20 +2,15 @@ package operator
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/backup"
 	"github.com/cellplane/cellplane/internal/backup/objstore"
 	"github.com/cellplane/cellplane/internal/datadir"
-	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
 // Backups is the operator's view of a data directory's backups: it reads the
@@ -98,52 +93,14 @@ func (b *Backups) listSet(ctx context.Context, prefix string) (BackupSet, error)
 // and returns the time of the request: the full is taken once the cluster's
 // status.backup.lastFullTime is after it.
 func (b *Backups) Request(ctx context.Context, account, name string) (time.Time, error) {
-	cl, err := b.client.regionStore()
-	if err != nil {
-		return time.Time{}, err
-	}
-	c, err := b.cluster(ctx, cl, account, name)
-	if err != nil {
-		return time.Time{}, err
-	}
-	if c.Status.Status != v1alpha1.StatusActive {
-		return time.Time{}, fmt.Errorf("%w: cluster %s is %s, not ACTIVE", errdefs.ErrInvalidRequest, name, c.Status.Status)
-	}
-	now := time.Now().UTC()
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
-		v1alpha1.AnnotationBackupRequested: now.Format(time.RFC3339Nano)}}})
-	if err := cl.Patch(ctx, c, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return time.Time{}, fmt.Errorf("requesting a backup: %w", err)
-	}
-	return now, nil
+	return b.client.requestOfActive(ctx, account, name, v1alpha1.AnnotationBackupRequested, "a backup")
 }
 
 // Status returns the backup status the region holds for the cluster.
 func (b *Backups) Status(ctx context.Context, account, name string) (*v1alpha1.BackupStatus, error) {
-	c, err := b.regionCluster(ctx, account, name)
+	c, err := b.client.regionCluster(ctx, account, name)
 	if err != nil {
 		return nil, err
 	}
 	return c.Status.Backup, nil
-}
-
-// regionCluster reads the cluster as the region holds it.
-func (b *Backups) regionCluster(ctx context.Context, account, name string) (*v1alpha1.Cluster, error) {
-	cl, err := b.client.regionStore()
-	if err != nil {
-		return nil, err
-	}
-	return b.cluster(ctx, cl, account, name)
-}
-
-func (b *Backups) cluster(ctx context.Context, cl client.Client, account, name string) (*v1alpha1.Cluster, error) {
-	c := &v1alpha1.Cluster{}
-	key := types.NamespacedName{Namespace: v1alpha1.Namespace(account), Name: v1alpha1.ObjectName(name)}
-	if err := cl.Get(ctx, key, c); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			return nil, fmt.Errorf("%w: no cluster %q in account %s", errdefs.ErrNotFound, name, account)
-		}
-		return nil, fmt.Errorf("reading cluster %s: %w", name, err)
-	}
-	return c, nil
 }

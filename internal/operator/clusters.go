@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
@@ -21,20 +18,11 @@ func (c *Client) ClusterDetails(ctx context.Context, account, name string) (*eks
 	if !v1alpha1.ValidName(name) {
 		return nil, fmt.Errorf("%w: %q is not a cluster name", errdefs.ErrInvalidParameter, name)
 	}
-	cl, err := c.regionStore()
+	cluster, err := c.regionCluster(ctx, account, name)
 	if err != nil {
 		return nil, err
 	}
-	var cluster v1alpha1.Cluster
-	key := client.ObjectKey{Namespace: v1alpha1.Namespace(account), Name: v1alpha1.ObjectName(name)}
-	err = cl.Get(ctx, key, &cluster)
-	if apierrors.IsNotFound(err) || (err == nil && cluster.Spec.Name != name) {
-		return nil, fmt.Errorf("%w: no cluster %q in account %s", errdefs.ErrNotFound, name, account)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading cluster %s: %w", name, err)
-	}
-	return eks.ExtensionOf(&cluster), nil
+	return eks.ExtensionOf(cluster), nil
 }
 
 // WithDetails returns a copy of a cluster as the regional API described it to
