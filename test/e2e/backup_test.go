@@ -54,9 +54,10 @@ func TestBackupLocalDirectory(t *testing.T) {
 	})
 }
 
-// TestBackupMinIO backs a cluster up to a real S3 server.
-func TestBackupMinIO(t *testing.T) {
-	ctx := ctxFor(t)
+// startBackingUpToMinIO starts a MinIO and an instance backing up to it
+// under the prefix "cellplane", the S3 credentials in its environment.
+func startBackingUpToMinIO(ctx context.Context, t *testing.T) (*framework.Instance, *framework.MinIO) {
+	t.Helper()
 	mbins, err := framework.MinIOBinaries(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +68,13 @@ func TestBackupMinIO(t *testing.T) {
 		"--backup-s3-bucket", m.Bucket, "--backup-s3-prefix", "cellplane"}
 	in.Env = []string{backup.EnvS3AccessKeyID + "=" + m.AccessKey, backup.EnvS3SecretAccessKey + "=" + m.SecretKey}
 	in.Start(ctx)
+	return in, m
+}
+
+// TestBackupMinIO backs a cluster up to a real S3 server.
+func TestBackupMinIO(t *testing.T) {
+	ctx := ctxFor(t)
+	in, m := startBackingUpToMinIO(ctx, t)
 	// The secret reaches the cell through its environment, never its arguments.
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", in.CellPID(1)))
 	if err != nil {

@@ -24,16 +24,7 @@ import (
 // runs nothing, and the source's backups and data are as they were.
 func TestSecurityBackupTampering(t *testing.T) {
 	ctx := ctxFor(t)
-	mbins, err := framework.MinIOBinaries(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := framework.StartMinIO(t, mbins)
-	in := framework.NewInstance(t, bins)
-	in.Args = []string{"--backup-s3-endpoint", m.Endpoint, "--backup-s3-region", m.Region,
-		"--backup-s3-bucket", m.Bucket, "--backup-s3-prefix", "cellplane"}
-	in.Env = []string{backup.EnvS3AccessKeyID + "=" + m.AccessKey, backup.EnvS3SecretAccessKey + "=" + m.SecretKey}
-	in.Start(ctx)
+	in, m := startBackingUpToMinIO(ctx, t)
 	store, err := objstore.NewS3(m.StoreConfig("cellplane"))
 	if err != nil {
 		t.Fatal(err)
