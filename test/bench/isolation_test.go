@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cellplane/cellplane/internal/datadir"
+	"github.com/cellplane/cellplane/internal/runtime/cgroup"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -118,28 +119,21 @@ func clusterCgroup(b *testing.B, in *framework.Instance, name string) map[string
 	if err := json.Unmarshal(raw, &pf); err != nil {
 		b.Fatal(err)
 	}
-	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pf.PID))
+	groups, err := cgroup.ProcessGroups(pf.PID)
 	if err != nil {
 		b.Fatal(err)
 	}
 	out := map[string]string{}
-	for _, l := range strings.Split(strings.TrimSpace(string(cg)), "\n") {
-		parts := strings.SplitN(l, ":", 3)
-		for _, ctl := range strings.Split(parts[1], ",") {
-			if ctl == "cpu" || ctl == "memory" || ctl == "pids" {
-				out[ctl] = filepath.Join("/sys/fs/cgroup", ctl, parts[2])
-			}
+	for _, ctl := range []string{"cpu", "memory", "pids"} {
+		if p, ok := groups[ctl]; ok {
+			out[ctl] = filepath.Join("/sys/fs/cgroup", ctl, p)
 		}
 	}
-	if len(out) == 0 { // v2
-		for _, l := range strings.Split(string(cg), "\n") {
-			if p, ok := strings.CutPrefix(l, "0::"); ok {
-				out[""] = filepath.Join("/sys/fs/cgroup", p)
-			}
-		}
+	if p, ok := groups[""]; ok && len(out) == 0 { // v2
+		out[""] = filepath.Join("/sys/fs/cgroup", p)
 	}
 	if !strings.Contains(fmt.Sprint(out), "."+name) {
-		b.Fatalf("%s's API server is in no cgroup of its own: %s", name, cg)
+		b.Fatalf("%s's API server is in no cgroup of its own: %v", name, groups)
 	}
 	return out
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/datadir"
+	"github.com/cellplane/cellplane/internal/runtime/cgroup"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -233,17 +234,14 @@ func cgroupsOf(t *testing.T, tn tenant) map[string]string {
 	t.Helper()
 	var first map[string]string
 	for member, pid := range tn.pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		all, err := cgroup.ProcessGroups(pid)
 		if err != nil {
 			t.Fatal(err)
 		}
 		groups := map[string]string{}
-		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			parts := strings.SplitN(l, ":", 3)
-			for _, ctl := range strings.Split(parts[1], ",") {
-				if ctl == "cpu" || ctl == "memory" || ctl == "pids" || (ctl == "" && parts[0] == "0") {
-					groups[ctl] = parts[2]
-				}
+		for _, ctl := range []string{"cpu", "memory", "pids", ""} {
+			if p, ok := all[ctl]; ok {
+				groups[ctl] = p
 			}
 		}
 		if first == nil {

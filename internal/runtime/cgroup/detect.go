@@ -126,6 +126,16 @@ func parseMountinfo(b []byte) []mount {
 	return out
 }
 
+// ProcessGroups maps each controller of process pid to its group, as
+// /proc/<pid>/cgroup lists them; v2's unified hierarchy is "".
+func ProcessGroups(pid int) (map[string]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil, fmt.Errorf("reading process %d's cgroups: %w", pid, err)
+	}
+	return parseOwn(b), nil
+}
+
 // parseOwn maps each controller of /proc/self/cgroup ("4:memory:/a/b",
 // "1:cpu,cpuacct:/", "0::/x" for v2) to this process's group; v2 is "".
 func parseOwn(b []byte) map[string]string {
