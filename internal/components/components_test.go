@@ -232,15 +232,7 @@ func TestEtcdBuild(t *testing.T) {
 			t.Errorf("requirement %q is not pinned to %s", r, EtcdVersion)
 		}
 	}
-	var names []string
-	for _, p := range spec.packages {
-		n := binaryName(p)
-		if to, ok := spec.rename[n]; ok {
-			n = to
-		}
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := spec.binaries()
 	if want := []string{"etcd", "etcdctl", "etcdutl"}; !slices.Equal(names, want) {
 		t.Fatalf("installed binaries = %q, want %q", names, want)
 	}

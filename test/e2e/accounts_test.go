@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -26,18 +25,8 @@ func TestAccountIsolation(t *testing.T) {
 		t.Fatalf("owner CreateCluster: %v", err)
 	}
 
-	out, errOut, err := in.CLI(ctx, "account", "create", "team-b", "--output", "json")
-	if err != nil {
-		t.Fatalf("account create: %v\n%s", err, errOut)
-	}
-	var created struct {
-		Account   struct{ ID string }
-		AccessKey struct{ AccessKeyID, SecretAccessKey string }
-	}
-	if err := json.Unmarshal([]byte(out), &created); err != nil || created.AccessKey.SecretAccessKey == "" {
-		t.Fatalf("account create output: %v\n%s", err, out)
-	}
-	other := forgedClient(t, in.DataDir, created.AccessKey.AccessKeyID, created.AccessKey.SecretAccessKey)
+	key := createAccount(ctx, t, in, "team-b")
+	other := forgedClient(t, in.DataDir, key.AccessKeyID, key.SecretAccessKey)
 
 	list, err := other.ListClusters(ctx, &awseks.ListClustersInput{})
 	if err != nil || len(list.Clusters) != 0 {
@@ -54,14 +43,14 @@ func TestAccountIsolation(t *testing.T) {
 		t.Fatalf("the owner's cluster was disturbed: %v", err)
 	}
 
-	out, _, err = in.CLI(ctx, "account", "list")
-	if err != nil || !strings.Contains(out, created.Account.ID) || !strings.Contains(out, "team-b") {
+	out, _, err := in.CLI(ctx, "account", "list")
+	if err != nil || !strings.Contains(out, key.Account) || !strings.Contains(out, "team-b") {
 		t.Fatalf("account list: %v\n%s", err, out)
 	}
 	if _, errOut, err := in.CLI(ctx, "account", "delete", "000000000000"); err == nil || !strings.Contains(errOut, "first account") {
 		t.Fatalf("deleting the first account: %v %s", err, errOut)
 	}
-	if _, errOut, err := in.CLI(ctx, "account", "delete", created.Account.ID); err != nil {
+	if _, errOut, err := in.CLI(ctx, "account", "delete", key.Account); err != nil {
 		t.Fatalf("account delete: %v\n%s", err, errOut)
 	}
 	if _, err := other.ListClusters(ctx, &awseks.ListClustersInput{}); err == nil || !strings.Contains(err.Error(), "UnrecognizedClientException") {

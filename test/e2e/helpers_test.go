@@ -186,3 +186,23 @@ func listening(addr string) bool {
 	c.Close()
 	return true
 }
+
+// createdKey is an access key as `cellplane account create` prints it.
+type createdKey struct{ AccessKeyID, SecretAccessKey, Account string }
+
+// createAccount creates an account through the CLI and returns its first
+// key, whose Account is the new account's ID.
+func createAccount(ctx context.Context, t *testing.T, in *framework.Instance, name string) createdKey {
+	t.Helper()
+	out, errOut, err := in.CLI(ctx, "account", "create", name, "--output", "json")
+	if err != nil {
+		t.Fatalf("account create: %v\n%s", err, errOut)
+	}
+	var created struct {
+		AccessKey createdKey `json:"accessKey"`
+	}
+	if err := json.Unmarshal([]byte(out), &created); err != nil || created.AccessKey.SecretAccessKey == "" || created.AccessKey.Account == "" {
+		t.Fatalf("account create output: %v\n%s", err, out)
+	}
+	return created.AccessKey
+}

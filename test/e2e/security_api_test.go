@@ -387,20 +387,8 @@ func (a *apiAbuser) secretReads(ctx context.Context, t *testing.T) int {
 	return total
 }
 
-type createdKey struct{ AccessKeyID, SecretAccessKey, Account string }
-
 // newAccount creates an account through the CLI and returns its first key.
 func (a *apiAbuser) newAccount(ctx context.Context, t *testing.T, name string) createdKey {
 	t.Helper()
-	out, errOut, err := a.in.CLI(ctx, "account", "create", name, "--output", "json")
-	if err != nil {
-		t.Fatalf("account create: %v\n%s", err, errOut)
-	}
-	var created struct {
-		AccessKey createdKey `json:"accessKey"`
-	}
-	if err := json.Unmarshal([]byte(out), &created); err != nil || created.AccessKey.SecretAccessKey == "" {
-		t.Fatalf("account create output: %v\n%s", err, out)
-	}
-	return created.AccessKey
+	return createAccount(ctx, t, a.in, name)
 }

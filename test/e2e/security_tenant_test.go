@@ -130,24 +130,14 @@ func TestTenantProtectionAndQuotas(t *testing.T) {
 // its ID, its SDK client and the recorder of the client's raw responses.
 func tenantAccount(ctx context.Context, t *testing.T, in *framework.Instance, name string) (string, *awseks.Client, *rawResponses) {
 	t.Helper()
-	out, errOut, err := in.CLI(ctx, "account", "create", name, "--output", "json")
-	if err != nil {
-		t.Fatalf("account create: %v\n%s", err, errOut)
-	}
-	var created struct {
-		Account   struct{ ID string }
-		AccessKey struct{ AccessKeyID, SecretAccessKey string }
-	}
-	if err := json.Unmarshal([]byte(out), &created); err != nil || created.AccessKey.SecretAccessKey == "" {
-		t.Fatalf("account create output: %v\n%s", err, out)
-	}
-	base := forgedClient(t, in.DataDir, created.AccessKey.AccessKeyID, created.AccessKey.SecretAccessKey)
+	key := createAccount(ctx, t, in, name)
+	base := forgedClient(t, in.DataDir, key.AccessKeyID, key.SecretAccessKey)
 	raw := &rawResponses{}
 	sdk := awseks.New(base.Options(), func(o *awseks.Options) {
 		raw.inner = o.HTTPClient
 		o.HTTPClient = raw
 	})
-	return created.Account.ID, sdk, raw
+	return key.Account, sdk, raw
 }
 
 func createInput(name string, tags map[string]string, protect bool) *awseks.CreateClusterInput {
