@@ -213,47 +213,54 @@ func (s *S3) key(key string) (string, error) {
 // Put uploads the next size bytes of r: with one PutObject below the multipart
 // threshold, in parts from it on.
 func (s *S3) Put(ctx context.Context, key string, r io.ReadSeeker, size int64) error {
-	full, err := s.key(key)
+	full, err := s.keyForSize(key, size)
 	if err != nil {
-		return err
-	}
-	if err := validateSize(key, size); err != nil {
 		return err
 	}
 	if size >= s.threshold {
 		return s.putMultipart(ctx, key, full, r, size)
 	}
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+	return s.putObject(ctx, full, r, size, nil, fmt.Sprintf("storing object %q", key))
+}
+
+// keyForSize is the full key of an object of size bytes stored at key,
+// refusing a key or size S3 would not take.
+func (s *S3) keyForSize(key string, size int64) (string, error) {
+	full, err := s.key(key)
+	if err != nil {
+		return "", err
+	}
+	if err := validateSize(key, size); err != nil {
+		return "", err
+	}
+	return full, nil
+}
+
+// putObject stores size bytes of r at full with one PutObject, only if no
+// object is there when ifNoneMatch is "*".
+func (s *S3) putObject(ctx context.Context, full string, r io.ReadSeeker, size int64, ifNoneMatch *string, what string) error {
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(full),
 		Body:          r,
 		ContentLength: aws.Int64(size),
+		IfNoneMatch:   ifNoneMatch,
 	})
-	return s3Error(fmt.Sprintf("storing object %q", key), err)
+	return s3Error(what, err)
 }
 
 // Create is a single PutObject with If-None-Match: *, which S3 (since 2024) and
 // MinIO evaluate atomically: 412 Precondition Failed if the key exists, 409
 // ConditionalRequestConflict if another conditional write to it is in flight.
 func (s *S3) Create(ctx context.Context, key string, r io.ReadSeeker, size int64) error {
-	full, err := s.key(key)
+	full, err := s.keyForSize(key, size)
 	if err != nil {
-		return err
-	}
-	if err := validateSize(key, size); err != nil {
 		return err
 	}
 	if size >= s.threshold {
 		return fmt.Errorf("%w: object %q of %d bytes is too large to create conditionally", errdefs.ErrInvalidParameter, key, size)
 	}
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:        aws.String(s.bucket),
-		Key:           aws.String(full),
-		Body:          r,
-		ContentLength: aws.Int64(size),
-		IfNoneMatch:   aws.String("*"),
-	})
-	return s3Error(fmt.Sprintf("creating object %q", key), err)
+	return s.putObject(ctx, full, r, size, aws.String("*"), fmt.Sprintf("creating object %q", key))
 }
 
 // Get opens the object for reading; the caller closes it.
