@@ -73,7 +73,7 @@ func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *control
 			tenant.SetCondition(c, ConditionSecretsEncryption, false, "KeysLost", err.Error())
 			return err
 		}
-		set, changed = keyset.New(), true
+		set, changed = keyset.NewLabelled(KeyLabel(c)), true
 		log.Info("made the cluster's key for Secrets", "key", set.Primary)
 	} else if err != nil {
 		tenant.SetCondition(c, ConditionSecretsEncryption, false, "KeysUnreadable", err.Error())
@@ -95,6 +95,16 @@ func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *control
 	}
 	for _, m := range settled {
 		r.imported.Store(m, true)
+	}
+	if keyDisabled(c) {
+		// The plugins start without the keys (tenant.Layout.Plan): nothing
+		// to rotate, and nothing sealed until the key is enabled again.
+		tenant.SetCondition(c, ConditionSecretsEncryption, false, v1alpha1.ReasonKeyDisabled,
+			fmt.Sprintf("the customer key %s is disabled: the KMS plugins hold no keys, so Secrets cannot be written, nor read once the API servers restart; enable the key to recover", c.Spec.Encryption.KeyARN))
+		if changed {
+			return tenant.ErrReplan
+		}
+		return nil
 	}
 	rotated, err := r.startRotation(ctx, c, p.Dir(), &set)
 	if err != nil {
@@ -179,7 +189,7 @@ func (r *Concern) importFrom(ctx context.Context, prefix string, set *keyset.Set
 // the cluster Ready: every key it needs stays held until nothing is sealed
 // under it. The plugins' own condition reports the plugins.
 func (r *Concern) Health(ctx context.Context, c *v1alpha1.Cluster, p *controlplane.Plan, etcdHealthy bool) string {
-	if !etcdHealthy || c.Status.Status != v1alpha1.StatusActive || r.Dial == nil {
+	if !etcdHealthy || c.Status.Status != v1alpha1.StatusActive || r.Dial == nil || keyDisabled(c) {
 		return ""
 	}
 	msg, err := r.rewrap(ctx, c, p)
@@ -191,4 +201,19 @@ func (r *Concern) Health(ctx context.Context, c *v1alpha1.Cluster, p *controlpla
 		tenant.SetCondition(c, ConditionSecretsEncryption, true, "Rotating", msg)
 	}
 	return ""
+}
+
+// KeyLabel is what the cluster's keys are named after: its customer key's ID
+// and generation, "" without a customer key.
+func KeyLabel(c *v1alpha1.Cluster) string {
+	e := c.Spec.Encryption
+	if e == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s/%d", e.KeyID, e.KeyGeneration)
+}
+
+// keyDisabled reports whether the cluster's customer key is disabled.
+func keyDisabled(c *v1alpha1.Cluster) bool {
+	return c.Spec.Encryption != nil && c.Spec.Encryption.KeyState == v1alpha1.KeyStateDisabled
 }

@@ -79,19 +79,31 @@ func requestedRotation(c *v1alpha1.Cluster) (time.Time, bool) {
 	return t, err == nil
 }
 
-// startRotation answers a new rotation request: a new key becomes the
+// startRotation answers a new rotation request, or a customer key the
+// primary is not named after (a key just associated, or rotated: its
+// generation grew): a new key, named after the customer key, becomes the
 // primary, and every older key is to retire. The keyset is saved before the
-// record, so a crash between the two costs one more key, never a lost one.
+// record, so a crash between the two costs one more key, never a lost one;
+// a crash after the keyset is saved finds the primary named right, so the
+// customer key's rotation is not made twice.
 func (r *Concern) startRotation(ctx context.Context, c *v1alpha1.Cluster, dir string, set *keyset.Set) (bool, error) {
-	req, ok := requestedRotation(c)
-	if !ok || c.Status.Status != v1alpha1.StatusActive {
+	if c.Status.Status != v1alpha1.StatusActive {
 		return false, nil
 	}
 	rot, err := loadRotation(dir)
-	if err != nil || !req.After(rot.RequestedAt) {
+	if err != nil {
 		return false, err
 	}
-	k := keyset.NewKey()
+	req, asked := requestedRotation(c)
+	asked = asked && req.After(rot.RequestedAt)
+	label := KeyLabel(c)
+	if !asked && set.PrimaryKey().Label() == label {
+		return false, nil
+	}
+	if !asked {
+		req = rot.RequestedAt // still the last request answered
+	}
+	k := keyset.NewLabelledKey(label)
 	var retiring []string
 	for _, old := range set.Keys {
 		retiring = append(retiring, old.ID)
