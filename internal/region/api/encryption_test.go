@@ -112,7 +112,7 @@ func TestAssociateEncryptionConfig(t *testing.T) {
 	h.do("POST", path, eks.AssociateEncryptionConfigInput{}).wantError(t, 400, eks.InvalidParameterException, "encryptionConfig is required")
 	h.do("POST", path, eks.AssociateEncryptionConfigInput{EncryptionConfig: encryptionFor(k.Spec.KeyID)}).wantError(t, 400, eks.InvalidParameterException, "by its ARN")
 	h.do("POST", "/clusters/nope/encryption-config/associate", body).wantError(t, 404, eks.ResourceNotFoundException, "nope")
-	h.do("GET", path, nil).wantError(t, 405, "", "")
+	h.do("GET", path, nil).wantError(t, 405, eks.ClientException, "use POST")
 	if e := h.stored("later").Spec.Encryption; e != nil || h.updateCount() != 0 {
 		t.Fatalf("bad associations changed the cluster: %+v, %d updates", e, h.updateCount())
 	}
