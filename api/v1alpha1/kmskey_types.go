@@ -15,6 +15,15 @@ const (
 // cluster's customer key is disabled.
 const ReasonKeyDisabled = "KeyDisabled"
 
+// ReasonSecretsSealed is the SecretsEncryption condition's reason when every
+// key the cluster holds is in use and no rotation is pending: the message
+// names the key that seals new writes.
+const ReasonSecretsSealed = "KMSv2"
+
+// ReasonSecretsRotating is the SecretsEncryption condition's reason while a
+// rotation has keys left to retire.
+const ReasonSecretsRotating = "Rotating"
+
 // KMSKeySpec is a customer key of the region's key service, as the tenant
 // created and changed it. It lives in its account's namespace, named by its
 // key ID (a UUID), so another account's key is simply not there.

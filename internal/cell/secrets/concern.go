@@ -111,7 +111,14 @@ func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *control
 		return err
 	}
 	changed = changed || rotated
-	tenant.SetCondition(c, ConditionSecretsEncryption, true, "KMSv2",
+	// Until the old keys retire, the condition says Rotating: a caller that
+	// waits for the rotation (cluster rotate-secrets-key, an
+	// AssociateEncryptionConfig update) must not see it done when it began.
+	reason := v1alpha1.ReasonSecretsSealed
+	if rot, err := loadRotation(p.Dir()); err == nil && len(rot.Retiring) > 0 {
+		reason = v1alpha1.ReasonSecretsRotating
+	}
+	tenant.SetCondition(c, ConditionSecretsEncryption, true, reason,
 		fmt.Sprintf("%s%s (%d keys held)", keyMessage, set.Primary, len(set.Keys)))
 	if changed {
 		return tenant.ErrReplan
@@ -196,9 +203,9 @@ func (r *Concern) Health(ctx context.Context, c *v1alpha1.Cluster, p *controlpla
 	switch {
 	case err != nil:
 		tenant.Logger(r.Logger, c).Warn("rotating the cluster's key for Secrets", "err", err)
-		tenant.SetCondition(c, ConditionSecretsEncryption, true, "Rotating", "retrying: "+err.Error())
+		tenant.SetCondition(c, ConditionSecretsEncryption, true, v1alpha1.ReasonSecretsRotating, "retrying: "+err.Error())
 	case msg != "":
-		tenant.SetCondition(c, ConditionSecretsEncryption, true, "Rotating", msg)
+		tenant.SetCondition(c, ConditionSecretsEncryption, true, v1alpha1.ReasonSecretsRotating, msg)
 	}
 	return ""
 }

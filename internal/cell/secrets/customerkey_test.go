@@ -143,3 +143,38 @@ func TestDisabledKeyLeavesPluginsWithoutKeys(t *testing.T) {
 	}
 	checkCondition(t, c, metav1.ConditionTrue, before.Primary)
 }
+
+// TestRotationReportsRotatingUntilRetired: the pass that starts a rotation
+// reports it Rotating, not done, so nobody waiting for it stops early.
+func TestRotationReportsRotatingUntilRetired(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	c := cluster("waiting", 5)
+	bind(c, v1alpha1.KeyStateEnabled, 1)
+	p := h.plan(c)
+	if err := h.concern.Reconcile(ctx, c, p); !errors.Is(err, tenant.ErrReplan) {
+		t.Fatal(err)
+	}
+	if cond := meta.FindStatusCondition(c.Status.Conditions, ConditionSecretsEncryption); cond.Reason != v1alpha1.ReasonSecretsSealed {
+		t.Fatalf("a fresh keyset reports %s", cond.Reason)
+	}
+	c.Status.Status = v1alpha1.StatusActive
+	bind(c, v1alpha1.KeyStateEnabled, 2)
+	if err := h.concern.Reconcile(ctx, c, h.plan(c)); !errors.Is(err, tenant.ErrReplan) {
+		t.Fatal(err)
+	}
+	if cond := meta.FindStatusCondition(c.Status.Conditions, ConditionSecretsEncryption); cond.Reason != v1alpha1.ReasonSecretsRotating {
+		t.Fatalf("the pass that starts a rotation reports %s: %s", cond.Reason, cond.Message)
+	}
+	set, _ := h.keys.Load(ctx, p.Dir())
+	rot, _ := loadRotation(p.Dir())
+	if err := h.concern.retire(ctx, c, p, set, rot); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.concern.Reconcile(ctx, c, h.plan(c)); err != nil {
+		t.Fatal(err)
+	}
+	if cond := meta.FindStatusCondition(c.Status.Conditions, ConditionSecretsEncryption); cond.Reason != v1alpha1.ReasonSecretsSealed || !strings.Contains(cond.Message, "(1 keys held)") {
+		t.Fatalf("after retiring: %s %s", cond.Reason, cond.Message)
+	}
+}

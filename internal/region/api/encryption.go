@@ -149,7 +149,7 @@ func encryptionParams(cfgs []eks.EncryptionConfig) ([]v1alpha1.UpdateParam, erro
 func encryptionSettled(c *v1alpha1.Cluster) bool {
 	e := c.Spec.Encryption
 	cond := meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionSecretsEncryption)
-	return e != nil && cond != nil && cond.Status == metav1.ConditionTrue && cond.Reason == "KMSv2" &&
+	return e != nil && cond != nil && cond.Status == metav1.ConditionTrue && cond.Reason == v1alpha1.ReasonSecretsSealed &&
 		strings.Contains(cond.Message, e.KeyID+"/")
 }
 

@@ -132,7 +132,7 @@ func TestAssociateEncryptionConfig(t *testing.T) {
 
 	// The cell reports the rotation to the customer key finished.
 	c := h.stored("later")
-	c.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionSecretsEncryption, Status: metav1.ConditionTrue, Reason: "KMSv2",
+	c.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionSecretsEncryption, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonSecretsSealed,
 		Message: "Secrets are sealed by the KMS v2 plugins under key " + k.Spec.KeyID + "/1/cellplane:0123 (1 keys held)", LastTransitionTime: metav1.Now()}}
 	h.pushStatus("later", c.Status)
 	if got := h.do("GET", "/clusters/later/updates/"+u.ID, nil).update(t); got.Status != eks.UpdateStatusSuccessful {
