@@ -47,7 +47,7 @@ func TestSecurityCustomerKey(t *testing.T) {
 	checkBadEncryptionConfigs(ctx, t, sdk, keys, keyARN)
 
 	const name, later = "cmk", "cmk-later"
-	_, err = sdk.CreateCluster(ctx, &awseks.CreateClusterInput{Name: aws.String(name), EncryptionConfig: encryptionConfig(keyARN)})
+	_, err = sdk.CreateCluster(ctx, createWithKey(name, encryptionConfig(keyARN)))
 	if err != nil {
 		t.Fatalf("CreateCluster with encryptionConfig: %v", err)
 	}
@@ -105,6 +105,13 @@ func kmsClient(t *testing.T, dataDir string) *kms.Client {
 	return kms.NewFromConfig(cfg)
 }
 
+// createWithKey is a CreateCluster request with the fields the SDK requires.
+func createWithKey(name string, cfg []ekstypes.EncryptionConfig) *awseks.CreateClusterInput {
+	return &awseks.CreateClusterInput{Name: aws.String(name), EncryptionConfig: cfg,
+		RoleArn:            aws.String("arn:aws:iam::000000000000:role/eks"),
+		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: []string{"subnet-a"}}}
+}
+
 func encryptionConfig(keyARN string) []ekstypes.EncryptionConfig {
 	return []ekstypes.EncryptionConfig{{Resources: []string{"secrets"}, Provider: &ekstypes.Provider{KeyArn: aws.String(keyARN)}}}
 }
@@ -141,7 +148,7 @@ func checkBadEncryptionConfigs(ctx context.Context, t *testing.T, sdk *awseks.Cl
 		{"cmk-disabled-key", encryptionConfig(aws.ToString(off.KeyMetadata.Arn))},
 		{"cmk-bare-key-id", encryptionConfig(keyARN[strings.LastIndex(keyARN, "/")+1:])},
 	} {
-		_, err := sdk.CreateCluster(ctx, &awseks.CreateClusterInput{Name: aws.String(tc.name), EncryptionConfig: tc.cfg})
+		_, err := sdk.CreateCluster(ctx, createWithKey(tc.name, tc.cfg))
 		if code := apiCode(err); code != "InvalidParameterException" {
 			t.Errorf("CreateCluster %s: %v; want InvalidParameterException", tc.name, err)
 		} else {
