@@ -277,7 +277,14 @@ func checkDisabledKey(ctx context.Context, t *testing.T, in *framework.Instance,
 		if _, err := kubectl(ctx, kc, "get", "namespaces"); err != nil {
 			return err
 		}
-		now := componentPIDs(t, describe(ctx, t, in, name))
+		cl, err := describeFull(ctx, in, name)
+		if err != nil {
+			return err
+		}
+		now, err := pidsOf(cl)
+		if err != nil {
+			return err
+		}
 		for _, api := range []string{"kube-apiserver-a", "kube-apiserver-b"} {
 			if now[api] == pids[api] || !alive(now[api]) {
 				return fmt.Errorf("%s not restarted yet", api)
