@@ -32,18 +32,26 @@ type Binder struct {
 
 // Bind copies k into its account's clusters bound to it.
 func (b *Binder) Bind(ctx context.Context, k *Key) error {
+	return b.bindAccount(ctx, k.Account, []*Key{k})
+}
+
+// bindAccount copies keys, all of account, into the account's clusters
+// bound to them, listing the clusters once.
+func (b *Binder) bindAccount(ctx context.Context, account string, keys []*Key) error {
 	var list v1alpha1.ClusterList
-	if err := b.Client.List(ctx, &list, client.InNamespace(v1alpha1.Namespace(k.Account))); err != nil {
-		return fmt.Errorf("listing the clusters of account %s: %w", k.Account, err)
+	if err := b.Client.List(ctx, &list, client.InNamespace(v1alpha1.Namespace(account))); err != nil {
+		return fmt.Errorf("listing the clusters of account %s: %w", account, err)
 	}
-	want := SpecOf(k)
 	var errs []error
-	for i := range list.Items {
-		c := &list.Items[i]
-		if !bound(c, k.Spec.KeyID) || *c.Spec.Encryption == want {
-			continue
+	for _, k := range keys {
+		want := SpecOf(k)
+		for i := range list.Items {
+			c := &list.Items[i]
+			if !bound(c, k.Spec.KeyID) || *c.Spec.Encryption == want {
+				continue
+			}
+			errs = append(errs, b.copyInto(ctx, client.ObjectKeyFromObject(c), want))
 		}
-		errs = append(errs, b.copyInto(ctx, client.ObjectKeyFromObject(c), want))
 	}
 	return errors.Join(errs...)
 }
@@ -83,14 +91,18 @@ func (b *Binder) Resync(ctx context.Context) error {
 	if err := b.Client.List(ctx, &list); err != nil {
 		return fmt.Errorf("listing keys: %w", err)
 	}
-	var errs []error
+	byAccount := map[string][]*Key{}
 	for i := range list.Items {
 		k := &list.Items[i]
 		account, ok := strings.CutPrefix(k.Namespace, v1alpha1.Namespace(""))
 		if !ok {
 			continue
 		}
-		errs = append(errs, b.Bind(ctx, b.Keys.key(account, k)))
+		byAccount[account] = append(byAccount[account], b.Keys.key(account, k))
+	}
+	var errs []error
+	for account, keys := range byAccount {
+		errs = append(errs, b.bindAccount(ctx, account, keys))
 	}
 	return errors.Join(errs...)
 }
