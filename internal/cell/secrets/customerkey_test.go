@@ -178,3 +178,40 @@ func TestRotationReportsRotatingUntilRetired(t *testing.T) {
 		t.Fatalf("after retiring: %s %s", cond.Reason, cond.Message)
 	}
 }
+
+// TestLostRotationRecordIsRemade: a crash after the keyset of a customer
+// key's rotation was saved, before its record was, still retires the old key.
+func TestLostRotationRecordIsRemade(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	c := cluster("crashed", 6)
+	bind(c, v1alpha1.KeyStateEnabled, 1)
+	p := h.plan(c)
+	if err := h.concern.Reconcile(ctx, c, p); !errors.Is(err, tenant.ErrReplan) {
+		t.Fatal(err)
+	}
+	c.Status.Status = v1alpha1.StatusActive
+	if err := h.concern.Reconcile(ctx, c, h.plan(c)); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := h.keys.Load(ctx, p.Dir())
+	bind(c, v1alpha1.KeyStateEnabled, 2)
+	if err := h.concern.Reconcile(ctx, c, h.plan(c)); !errors.Is(err, tenant.ErrReplan) {
+		t.Fatal(err)
+	}
+	before, _ := loadRotation(p.Dir())
+	// The crash: the record goes back to what it was before the rotation.
+	if err := saveRotation(p.Dir(), rotation{Label: KeyLabel(c)[:len(KeyLabel(c))-1] + "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.concern.Reconcile(ctx, c, h.plan(c)); err != nil {
+		t.Fatalf("Reconcile after the crash = %v", err)
+	}
+	rot, _ := loadRotation(p.Dir())
+	if len(rot.Retiring) != 1 || rot.Retiring[0] != first.Primary || rot.Label != KeyLabel(c) {
+		t.Fatalf("record after the crash %+v (before it %+v); want %s retiring", rot, before, first.Primary)
+	}
+	if set, _ := h.keys.Load(ctx, p.Dir()); len(set.Keys) != 2 {
+		t.Fatalf("the crash cost a rotation more: %d keys", len(set.Keys))
+	}
+}
