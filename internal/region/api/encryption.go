@@ -119,9 +119,16 @@ func (s *server) associateEncryptionConfig(r *http.Request) (any, error) {
 		switch {
 		case c.Spec.Encryption == nil:
 			c.Spec.Encryption = spec
+			if in.ClientRequestToken != "" {
+				if c.Annotations == nil {
+					c.Annotations = map[string]string{}
+				}
+				c.Annotations[annotationAssociatedBy] = in.ClientRequestToken
+			}
 			return nil
-		case c.Spec.Encryption.KeyARN == spec.KeyARN && in.ClientRequestToken != "":
-			// A retry of a call that stored the key but not its update record.
+		case in.ClientRequestToken != "" && c.Annotations[annotationAssociatedBy] == in.ClientRequestToken:
+			// A retry of the call that stored the key, cut short before
+			// it recorded its update.
 			return errNoChange
 		}
 		return publicf(errdefs.ErrInvalidRequest, "Cluster %s already has an encryption config (key %s); it cannot be changed or removed.", c.Spec.Name, c.Spec.Encryption.KeyARN)
@@ -132,6 +139,12 @@ func (s *server) associateEncryptionConfig(r *http.Request) (any, error) {
 	update := v1alpha1.ClusterUpdateSpec{Type: typ, Params: params, ClientRequestToken: in.ClientRequestToken}
 	return updateOutput(s.recordUpdate(r.Context(), c, update, v1alpha1.UpdateInProgress))
 }
+
+// annotationAssociatedBy holds the clientRequestToken of the
+// AssociateEncryptionConfig call that stored the cluster's key, written with
+// the key: a retry of that call after a crash before its update was recorded
+// records it, where any other call is refused.
+const annotationAssociatedBy = "cellplane.io/encryption-associated-by"
 
 // encryptionParams is the update's one parameter, the config as JSON, as EKS
 // reports it.

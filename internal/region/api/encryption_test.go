@@ -126,6 +126,10 @@ func TestAssociateEncryptionConfig(t *testing.T) {
 		t.Fatalf("stored encryption %+v", e)
 	}
 	h.do("POST", path, body).wantError(t, 400, eks.InvalidRequestException, "already has an encryption config")
+	// The SDKs fill in a token of their own: a new one is another call.
+	withToken := body
+	withToken.ClientRequestToken = "another-call"
+	h.do("POST", path, withToken).wantError(t, 400, eks.InvalidRequestException, "already has an encryption config")
 	if n := h.updateCount(); n != 1 {
 		t.Fatalf("%d updates after a refused second association", n)
 	}
@@ -155,5 +159,32 @@ func TestDisabledKeyIsAHealthIssue(t *testing.T) {
 	d := h.do("GET", "/clusters/off", nil).cluster(t)
 	if len(d.Health.Issues) != 1 || d.Health.Issues[0].Code != eks.IssueKmsKeyDisabled || d.Health.Issues[0].ResourceIDs[0] != k.ARN {
 		t.Fatalf("health %+v; want KmsKeyDisabled naming %s", d.Health, k.ARN)
+	}
+}
+
+// TestAssociateRetryAfterCrash: a call that stored the key and was cut short
+// before recording its update records it when retried with its token.
+func TestAssociateRetryAfterCrash(t *testing.T) {
+	opt, keys := withKeys(t)
+	h := newHarness(t, opt)
+	k := h.key(keys, h.account)
+	h.activeCluster("cut")
+	c := h.stored("cut")
+	spec, err := keys.Resolve(context.Background(), h.account, k.ARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Spec.Encryption = &spec
+	c.Annotations[annotationAssociatedBy] = "tok-1"
+	if err := h.store.Update(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	body := eks.AssociateEncryptionConfigInput{EncryptionConfig: encryptionFor(k.ARN), ClientRequestToken: "tok-1"}
+	u := h.do("POST", "/clusters/cut/encryption-config/associate", body).update(t)
+	if u.Type != eks.UpdateTypeAssociateEncryptionConfig || h.updateCount() != 1 {
+		t.Fatalf("the retry answered %+v with %d updates", u, h.updateCount())
+	}
+	if again := h.do("POST", "/clusters/cut/encryption-config/associate", body).update(t); again.ID != u.ID {
+		t.Fatalf("a second retry made update %s, the first %s", again.ID, u.ID)
 	}
 }
