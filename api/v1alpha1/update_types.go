@@ -55,8 +55,8 @@ type ClusterUpdateSpec struct {
 	ClusterName string `json:"clusterName"`
 
 	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate,
-	// ConfigUpdate, DeletionProtectionUpdate.
-	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate
+	// ConfigUpdate, DeletionProtectionUpdate, AssociateEncryptionConfig.
+	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig
 	Type string `json:"type"`
 
 	// Params are the update's parameters.
