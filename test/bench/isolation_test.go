@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -35,7 +36,9 @@ const (
 // ConfigMap through its endpoint, client-go) while CPU burners run in a noisy
 // cluster's cgroup, against the same with no burner, and, for comparison,
 // with the burners in a sibling group with the cluster's weight but no CPU
-// cap (what every cluster's group was before the cap), and outside any
+// cap (what every cluster's group was before the cap), in one with the
+// cluster's cap over the kernel's default period of 100 ms instead of 10 ms,
+// and outside any
 // tenant's cgroup, each in a session of its own as every process of an
 // unisolated cellplane is (the kernel then gives each session, not each
 // cluster, a share of the CPU).
@@ -54,7 +57,12 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	wg.Wait()
 	noisy := clusterCgroup(b, in, "noisy")
 	b.Logf("noisy cluster's cgroups: %v", noisy)
-	uncapped := uncappedSibling(b, noisy)
+	uncapped := siblingGroup(b, noisy, "uncapped", nil)
+	quota := strconv.Itoa(cgroup.DefaultLimits().CPUMaxMilli * 100)
+	capped100 := siblingGroup(b, noisy, "capped-100ms", map[string]string{
+		"cpu.cfs_quota_us": quota,             // v1
+		"cpu.max":          quota + " 100000", // v2
+	})
 
 	cs := clientset(b, kc, "")
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Data: map[string]string{"k": "v"}}
@@ -71,7 +79,7 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	for range 200 {
 		get()
 	}
-	modes := []string{"unloaded", "burner-in-noisy-cgroup", "burner-in-uncapped-group", "burner-unisolated"}
+	modes := []string{"unloaded", "burner-in-noisy-cgroup", "burner-in-uncapped-group", "burner-in-capped-100ms-group", "burner-unisolated"}
 	got := map[string][]time.Duration{}
 	b.ResetTimer()
 	for i := range neighbourBlocks {
@@ -83,6 +91,8 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 				stop = burn(b, noisy)
 			case "burner-in-uncapped-group":
 				stop = burn(b, uncapped)
+			case "burner-in-capped-100ms-group":
+				stop = burn(b, capped100)
 			case "burner-unisolated":
 				stop = burn(b, nil)
 			}
@@ -107,26 +117,34 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	}
 	b.ReportMetric(p(got["burner-in-noisy-cgroup"], 0.99)/base, "ratio-p99")
 	b.ReportMetric(p(got["burner-in-uncapped-group"], 0.99)/base, "uncapped-ratio-p99")
+	b.ReportMetric(p(got["burner-in-capped-100ms-group"], 0.99)/base, "capped-100ms-ratio-p99")
 }
 
-// uncappedSibling makes a CPU group beside the cluster's group, with the
-// kernel's default weight (a cluster's) and no CPU cap, removed when the
+// siblingGroup makes a CPU group beside the cluster's group, with the
+// kernel's default weight (a cluster's), no CPU cap and then the given files
+// written (those of the other hierarchy version skipped), removed when the
 // benchmark ends. Only the cpu hierarchy: it is the one under test.
-func uncappedSibling(b *testing.B, cluster map[string]string) map[string]string {
+func siblingGroup(b *testing.B, cluster map[string]string, name string, files map[string]string) map[string]string {
 	b.Helper()
 	ctl := "cpu"
 	if _, v1 := cluster[ctl]; !v1 {
 		ctl = ""
 	}
-	dir := filepath.Join(filepath.Dir(cluster[ctl]), fmt.Sprintf("cellplane-bench-uncapped-%d", os.Getpid()))
+	dir := filepath.Join(filepath.Dir(cluster[ctl]), fmt.Sprintf("cellplane-bench-%s-%d", name, os.Getpid()))
 	if err := os.Mkdir(dir, 0o750); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
 		if err := os.Remove(dir); err != nil {
-			b.Errorf("removing the uncapped group: %v", err)
+			b.Errorf("removing the %s group: %v", name, err)
 		}
 	})
+	for f, v := range files {
+		err := os.WriteFile(filepath.Join(dir, f), []byte(v), 0o644)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			b.Fatal(err)
+		}
+	}
 	return map[string]string{ctl: dir}
 }
 
