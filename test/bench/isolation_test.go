@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -59,9 +58,9 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	b.Logf("noisy cluster's cgroups: %v", noisy)
 	uncapped := siblingGroup(b, noisy, "uncapped", nil)
 	quota := strconv.Itoa(cgroup.DefaultLimits().CPUMaxMilli * 100)
-	capped100 := siblingGroup(b, noisy, "capped-100ms", map[string]string{
-		"cpu.cfs_quota_us": quota,             // v1
-		"cpu.max":          quota + " 100000", // v2
+	capped100 := siblingGroup(b, noisy, "capped-100ms", map[cgroup.Version]map[string]string{
+		cgroup.V1: {"cpu.cfs_quota_us": quota},
+		cgroup.V2: {"cpu.max": quota + " 100000"},
 	})
 
 	cs := clientset(b, kc, "")
@@ -122,13 +121,13 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 
 // siblingGroup makes a CPU group beside the cluster's group, with the
 // kernel's default weight (a cluster's), no CPU cap and then the given files
-// written (those of the other hierarchy version skipped), removed when the
-// benchmark ends. Only the cpu hierarchy: it is the one under test.
-func siblingGroup(b *testing.B, cluster map[string]string, name string, files map[string]string) map[string]string {
+// of the hierarchy's version written, removed when the benchmark ends. Only
+// the cpu hierarchy: it is the one under test.
+func siblingGroup(b *testing.B, cluster map[string]string, name string, files map[cgroup.Version]map[string]string) map[string]string {
 	b.Helper()
-	ctl := "cpu"
+	ctl, version := "cpu", cgroup.V1
 	if _, v1 := cluster[ctl]; !v1 {
-		ctl = ""
+		ctl, version = "", cgroup.V2
 	}
 	dir := filepath.Join(filepath.Dir(cluster[ctl]), fmt.Sprintf("cellplane-bench-%s-%d", name, os.Getpid()))
 	if err := os.Mkdir(dir, 0o750); err != nil {
@@ -139,9 +138,8 @@ func siblingGroup(b *testing.B, cluster map[string]string, name string, files ma
 			b.Errorf("removing the %s group: %v", name, err)
 		}
 	})
-	for f, v := range files {
-		err := os.WriteFile(filepath.Join(dir, f), []byte(v), 0o644)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+	for f, v := range files[version] {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(v), 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}
