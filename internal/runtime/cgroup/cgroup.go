@@ -55,18 +55,18 @@ func DefaultLimits() Limits {
 // cpus cores: half of them, at least one core. A control plane bursts (an API
 // server starting, a large LIST), so the cap leaves it most of the machine,
 // but never all of it: the other half is where other clusters' requests run
-// while one cluster is saturated (measured in docs/performance.md, "A noisy
-// neighbour").
+// while one cluster is saturated (docs/performance.md, "A noisy neighbour",
+// has the figures and what they do and do not show).
 func DefaultCPUMaxMilli(cpus int) int {
 	return max(1000, cpus*1000/2)
 }
 
 // CPUPeriod is the period of the CPU cap. The kernel's default of 100 ms
-// lets a capped cluster burn both halves of a small machine for tens of
-// milliseconds and then stall as long; 10 ms keeps both the neighbours'
-// wait and a throttled cluster's stall short, for a timer interrupt per
-// period of a busy group (measured: the quiet cluster's p99.9 was lowest at
-// 10 ms).
+// lets a capped cluster burn every core of a small machine for tens of
+// milliseconds and then stall as long; 10 ms keeps both its neighbours' wait
+// and its own stalls to a few milliseconds, for a timer interrupt per period
+// of a busy group. The benchmark on a loaded machine told the two periods
+// apart by nothing beyond its noise (docs/performance.md).
 const CPUPeriod = 10 * time.Millisecond
 
 // minCPUMaxMilli is the smallest cap: the kernel refuses a quota below 1 ms
