@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"time"
 
@@ -55,6 +56,12 @@ type Tuning struct {
 	// LB is the cell load balancer's connection limits; zero fields are the
 	// balancer's defaults.
 	LB LBLimits
+	// TenantCPUMax caps the cores one cluster's control plane may use
+	// together, however idle the machine, when clusters have cgroups; zero
+	// means cgroup.DefaultCPUMaxMilli (half the machine, at least one core).
+	// A change applies to running clusters at their next pass, with no
+	// restart.
+	TenantCPUMax float64
 }
 
 // WithDefaults fills what t leaves zero: a zero Tuning is DefaultTuning, and
@@ -90,7 +97,16 @@ func (t *Tuning) AddFlags(f *pflag.FlagSet) {
 		"etcd care defragments a member only once this share of its backend is free, above 0 and at most 1")
 	t.Certs.AddFlags(f)
 	t.LB.addFlags(f)
+	f.Float64Var(&t.TenantCPUMax, "tenant-cpu-max", 0,
+		"cores one cluster's control plane may use at most, even on an idle machine, from 0.1 (0: half the machine's cores, at least 1; the machine's core count: no cap); needs root")
 }
+
+// maxTenantCPUMax is the largest --tenant-cpu-max: far beyond any machine.
+const maxTenantCPUMax = 1024
+
+// tenantCPUMaxMilli is the cluster CPU cap the tuning sets, in thousandths
+// of a core as cgroup.Limits holds it; zero leaves the default.
+func (t Tuning) tenantCPUMaxMilli() int { return int(math.Round(t.TenantCPUMax * 1000)) }
 
 // positiveBytes is a flag of a number of bytes above zero.
 type positiveBytes int64
@@ -130,6 +146,8 @@ func (t Tuning) Validate() error {
 		return fmt.Errorf("%w: --defrag-min-db-bytes %d is not a positive number of bytes", errdefs.ErrInvalidConfig, t.DefragMinDBBytes)
 	case t.DefragMinFragmentation < 0 || t.DefragMinFragmentation > 1:
 		return fmt.Errorf("%w: --defrag-min-fragmentation %v is not a share above 0 and at most 1", errdefs.ErrInvalidConfig, t.DefragMinFragmentation)
+	case t.TenantCPUMax != 0 && !(t.TenantCPUMax >= 0.1 && t.TenantCPUMax <= maxTenantCPUMax):
+		return fmt.Errorf("%w: --tenant-cpu-max %v is not a number of cores from 0.1 to %d (0 for the default)", errdefs.ErrInvalidConfig, t.TenantCPUMax, maxTenantCPUMax)
 	}
 	if err := t.Certs.Validate(); err != nil {
 		return err
@@ -151,6 +169,9 @@ func (t Tuning) Args() []string {
 	}
 	if t.DefragMinFragmentation != d.DefragMinFragmentation {
 		out = append(out, "--defrag-min-fragmentation", strconv.FormatFloat(t.DefragMinFragmentation, 'f', -1, 64))
+	}
+	if t.TenantCPUMax != 0 {
+		out = append(out, "--tenant-cpu-max", strconv.FormatFloat(t.TenantCPUMax, 'f', -1, 64))
 	}
 	out = append(out, t.Certs.Args()...)
 	return append(out, t.LB.args("lb-")...)

@@ -35,6 +35,11 @@ func TestTuningValidate(t *testing.T) {
 		"fragmentation all":     {Tuning{DefragMinFragmentation: 1}, true},
 		"fragmentation over 1":  {Tuning{DefragMinFragmentation: 1.5}, false},
 		"fragmentation below 0": {Tuning{DefragMinFragmentation: -0.1}, false},
+		"cpu cap 1.5 cores":     {Tuning{TenantCPUMax: 1.5}, true},
+		"cpu cap 0.1 cores":     {Tuning{TenantCPUMax: 0.1}, true},
+		"cpu cap below 0.1":     {Tuning{TenantCPUMax: 0.05}, false},
+		"cpu cap negative":      {Tuning{TenantCPUMax: -1}, false},
+		"cpu cap beyond 1024":   {Tuning{TenantCPUMax: 5000}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := tc.t.Validate()
@@ -87,6 +92,8 @@ func TestTuningArgs(t *testing.T) {
 			[]string{"--apiserver-goaway-chance", "0"}},
 		"defrag lowered": {Tuning{GoawayChance: d.GoawayChance, DefragMinDBBytes: 16 << 20, DefragMinFragmentation: 0.3},
 			[]string{"--defrag-min-db-bytes", "16777216", "--defrag-min-fragmentation", "0.3"}},
+		"cpu cap": {Tuning{GoawayChance: d.GoawayChance, DefragMinDBBytes: d.DefragMinDBBytes, DefragMinFragmentation: d.DefragMinFragmentation, TenantCPUMax: 1.5},
+			[]string{"--tenant-cpu-max", "1.5"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := tc.t.Args()

@@ -133,6 +133,9 @@ func (p *proc) run(ctx context.Context) error {
 	if p.isolation, err = tenant.DetectIsolation(); err != nil {
 		p.log.Warn("tenant isolation limited", "err", err)
 	}
+	if p.isolation != nil && p.cfg.Tuning.TenantCPUMax != 0 {
+		p.isolation.Limits.CPUMaxMilli = p.cfg.Tuning.tenantCPUMaxMilli()
+	}
 	// The etcd clients' own warnings (a member unreachable, a stream broken)
 	// go to the cell's log.
 	p.pool = etcdconn.New(zapslog.New(p.log.With("component", "etcd-client")))

@@ -34,9 +34,13 @@ const (
 // BenchmarkNoisyNeighbour measures a quiet cluster's GET latency (one
 // ConfigMap through its endpoint, client-go) while CPU burners run in a noisy
 // cluster's cgroup, against the same with no burner, and, for comparison,
-// with the burners outside any tenant's cgroup, each in a session of its own
-// as every process of an unisolated cellplane is (the kernel then gives each
-// session, not each cluster, a share of the CPU).
+// with the burners in a sibling group with the cluster's weight but no CPU
+// cap (what every cluster's group was before the cap), in one with the
+// cluster's cap over the kernel's default period of 100 ms instead of 10 ms,
+// and outside any
+// tenant's cgroup, each in a session of its own as every process of an
+// unisolated cellplane is (the kernel then gives each session, not each
+// cluster, a share of the CPU).
 func BenchmarkNoisyNeighbour(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("cgroups need root")
@@ -52,6 +56,12 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	wg.Wait()
 	noisy := clusterCgroup(b, in, "noisy")
 	b.Logf("noisy cluster's cgroups: %v", noisy)
+	uncapped := siblingGroup(b, noisy, "uncapped", nil)
+	quota := strconv.Itoa(cgroup.DefaultLimits().CPUMaxMilli * 100)
+	capped100 := siblingGroup(b, noisy, "capped-100ms", map[cgroup.Version]map[string]string{
+		cgroup.V1: {"cpu.cfs_quota_us": quota},
+		cgroup.V2: {"cpu.max": quota + " 100000"},
+	})
 
 	cs := clientset(b, kc, "")
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Data: map[string]string{"k": "v"}}
@@ -68,7 +78,7 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	for range 200 {
 		get()
 	}
-	modes := []string{"unloaded", "burner-in-noisy-cgroup", "burner-unisolated"}
+	modes := []string{"unloaded", "burner-in-noisy-cgroup", "burner-in-uncapped-group", "burner-in-capped-100ms-group", "burner-unisolated"}
 	got := map[string][]time.Duration{}
 	b.ResetTimer()
 	for i := range neighbourBlocks {
@@ -78,6 +88,10 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 			switch mode {
 			case "burner-in-noisy-cgroup":
 				stop = burn(b, noisy)
+			case "burner-in-uncapped-group":
+				stop = burn(b, uncapped)
+			case "burner-in-capped-100ms-group":
+				stop = burn(b, capped100)
 			case "burner-unisolated":
 				stop = burn(b, nil)
 			}
@@ -101,6 +115,35 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 		b.Logf("%-30s %d GETs: p50 %.3f ms, p99 %.3f ms (%.2fx the unloaded p99)", m, len(got[m]), p(got[m], 0.5), p(got[m], 0.99), p(got[m], 0.99)/base)
 	}
 	b.ReportMetric(p(got["burner-in-noisy-cgroup"], 0.99)/base, "ratio-p99")
+	b.ReportMetric(p(got["burner-in-uncapped-group"], 0.99)/base, "uncapped-ratio-p99")
+	b.ReportMetric(p(got["burner-in-capped-100ms-group"], 0.99)/base, "capped-100ms-ratio-p99")
+}
+
+// siblingGroup makes a CPU group beside the cluster's group, with the
+// kernel's default weight (a cluster's), no CPU cap and then the given files
+// of the hierarchy's version written, removed when the benchmark ends. Only
+// the cpu hierarchy: it is the one under test.
+func siblingGroup(b *testing.B, cluster map[string]string, name string, files map[cgroup.Version]map[string]string) map[string]string {
+	b.Helper()
+	ctl, version := "cpu", cgroup.V1
+	if _, v1 := cluster[ctl]; !v1 {
+		ctl, version = "", cgroup.V2
+	}
+	dir := filepath.Join(filepath.Dir(cluster[ctl]), fmt.Sprintf("cellplane-bench-%s-%d", name, os.Getpid()))
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := os.Remove(dir); err != nil {
+			b.Errorf("removing the %s group: %v", name, err)
+		}
+	})
+	for f, v := range files[version] {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(v), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return map[string]string{ctl: dir}
 }
 
 // clusterCgroup maps each cgroup v1 controller (or "" on v2) to the

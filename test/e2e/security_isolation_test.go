@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -269,19 +270,24 @@ func cgroupDirs(groups map[string]string) []string {
 	return out
 }
 
-// checkLimits reads the defaults back: an even CPU share, 2 GiB and what
-// the three etcd members may hold at the default quota, 4096 tasks.
+// checkLimits reads the defaults back: an even CPU share, a cap of half the
+// machine's cores (at least one) per 10 ms, 2 GiB and what the three etcd
+// members may hold at the default quota, 4096 tasks.
 func checkLimits(t *testing.T, groups map[string]string) {
 	t.Helper()
 	memory := strconv.FormatInt(2<<30+3*v1alpha1.DefaultEtcdQuotaBytes, 10)
+	quota := strconv.Itoa(cgroup.DefaultCPUMaxMilli(runtime.NumCPU()) * 10)
 	want := map[string]string{}
 	if p, ok := groups["memory"]; ok {
 		want[filepath.Join("/sys/fs/cgroup/cpu", groups["cpu"], "cpu.shares")] = "1024"
+		want[filepath.Join("/sys/fs/cgroup/cpu", groups["cpu"], "cpu.cfs_period_us")] = "10000"
+		want[filepath.Join("/sys/fs/cgroup/cpu", groups["cpu"], "cpu.cfs_quota_us")] = quota
 		want[filepath.Join("/sys/fs/cgroup/memory", p, "memory.limit_in_bytes")] = memory
 		want[filepath.Join("/sys/fs/cgroup/pids", groups["pids"], "pids.max")] = "4096"
 	} else {
 		d := filepath.Join("/sys/fs/cgroup", groups[""])
 		want[filepath.Join(d, "cpu.weight")] = "100"
+		want[filepath.Join(d, "cpu.max")] = quota + " 10000"
 		want[filepath.Join(d, "memory.max")] = memory
 		want[filepath.Join(d, "pids.max")] = "4096"
 	}

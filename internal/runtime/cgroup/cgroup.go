@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrUnavailable says the machine offers no usable cgroup hierarchy to this
@@ -28,6 +30,12 @@ type Limits struct {
 	// the CPU is contended, on v2's scale (1-10000, 100 for an even share);
 	// v1's cpu.shares get it scaled to 1024 for 100.
 	CPUWeight int
+	// CPUMaxMilli caps the CPU time the group may use, in thousandths of a
+	// core, however idle the machine (zero: no cap). Weight alone lets one
+	// busy cluster take every core the others leave idle for a moment, and
+	// their next request waits behind it; under a cap part of the machine
+	// stays free for them. It is a quota per CPUPeriod.
+	CPUMaxMilli int
 	// MemoryBytes is the memory limit; the kernel reclaims, then kills
 	// inside the group, beyond it.
 	MemoryBytes int64
@@ -35,18 +43,46 @@ type Limits struct {
 	Pids int
 }
 
-// DefaultLimits: an even CPU share, 2 GiB (an HA control plane idles at about
-// 1 GiB resident; the rest is room for the API servers' caches under load),
-// and 4096 tasks (a whole control plane runs a few hundred threads).
+// DefaultLimits: an even CPU share, at most half of the machine's cores
+// (DefaultCPUMaxMilli), 2 GiB (an HA control plane idles at about 1 GiB
+// resident; the rest is room for the API servers' caches under load), and
+// 4096 tasks (a whole control plane runs a few hundred threads).
 func DefaultLimits() Limits {
-	return Limits{CPUWeight: 100, MemoryBytes: 2 << 30, Pids: 4096}
+	return Limits{CPUWeight: 100, CPUMaxMilli: DefaultCPUMaxMilli(runtime.NumCPU()), MemoryBytes: 2 << 30, Pids: 4096}
 }
+
+// DefaultCPUMaxMilli is the default CPU cap of a cluster on a machine of
+// cpus cores: half of them, at least one core. A control plane bursts (an API
+// server starting, a large LIST), so the cap leaves it most of the machine,
+// but never all of it: the other half is where other clusters' requests run
+// while one cluster is saturated (docs/performance.md, "A noisy neighbour",
+// has the figures and what they do and do not show).
+func DefaultCPUMaxMilli(cpus int) int {
+	return max(1000, cpus*1000/2)
+}
+
+// CPUPeriod is the period of the CPU cap. The kernel's default of 100 ms
+// lets a capped cluster burn every core of a small machine for tens of
+// milliseconds and then stall as long; 10 ms keeps both its neighbours' wait
+// and its own stalls to a few milliseconds, for a timer interrupt per period
+// of a busy group. The benchmark on a loaded machine told the two periods
+// apart by nothing beyond its noise (docs/performance.md).
+const CPUPeriod = 10 * time.Millisecond
+
+// minCPUMaxMilli is the smallest cap: the kernel refuses a quota below 1 ms
+// per period. maxCPUMaxMilli is far beyond any machine's cores.
+const (
+	minCPUMaxMilli = 100
+	maxCPUMaxMilli = 1 << 20
+)
 
 // Validate refuses limits the kernel would refuse or that would starve.
 func (l Limits) Validate() error {
 	switch {
 	case l.CPUWeight < 1 || l.CPUWeight > 10000:
 		return fmt.Errorf("CPU weight %d: want 1 to 10000", l.CPUWeight)
+	case l.CPUMaxMilli != 0 && (l.CPUMaxMilli < minCPUMaxMilli || l.CPUMaxMilli > maxCPUMaxMilli):
+		return fmt.Errorf("CPU cap of %d thousandths of a core: want 0 (none) or %d to %d", l.CPUMaxMilli, minCPUMaxMilli, maxCPUMaxMilli)
 	case l.MemoryBytes < 64<<20:
 		return fmt.Errorf("memory limit %d bytes: want at least 64 MiB", l.MemoryBytes)
 	case l.Pids < 64:
@@ -115,8 +151,11 @@ func (g *Group) Ensure(l Limits) error {
 	if err := g.create(); err != nil {
 		return err
 	}
-	for file, value := range g.limitFiles(l) {
-		if err := writeFile(file, value); err != nil {
+	if g.version == V1 {
+		l.CPUMaxMilli = capBelow(l.CPUMaxMilli, ancestorsCPUMaxMilli(g.home[0]))
+	}
+	for _, f := range g.limitFiles(l) {
+		if err := writeFile(f.path, f.value); err != nil {
 			return err
 		}
 	}
@@ -158,22 +197,81 @@ func (g *Group) delegate() error {
 	return nil
 }
 
-// limitFiles maps each limit file to its value in the group's hierarchy.
-func (g *Group) limitFiles(l Limits) map[string]string {
+// limitFile is one file of a group and what Ensure writes to it.
+type limitFile struct{ path, value string }
+
+// limitFiles are the group's limit files with their values, in the order
+// they are written: on v1 the period before the quota, since the kernel
+// checks a quota against the period in place.
+func (g *Group) limitFiles(l Limits) []limitFile {
+	period := CPUPeriod.Microseconds()
+	quota := int64(-1) // v1's "no cap"
+	if l.CPUMaxMilli > 0 {
+		quota = int64(l.CPUMaxMilli) * period / 1000
+	}
 	if g.version == V2 {
 		d := g.dirs[0]
-		return map[string]string{
-			filepath.Join(d, "cpu.weight"): strconv.Itoa(l.CPUWeight),
-			filepath.Join(d, "memory.max"): strconv.FormatInt(l.MemoryBytes, 10),
-			filepath.Join(d, "pids.max"):   strconv.Itoa(l.Pids),
+		limit := "max"
+		if quota > 0 {
+			limit = strconv.FormatInt(quota, 10)
+		}
+		return []limitFile{
+			{filepath.Join(d, "cpu.weight"), strconv.Itoa(l.CPUWeight)},
+			{filepath.Join(d, "cpu.max"), limit + " " + strconv.FormatInt(period, 10)},
+			{filepath.Join(d, "memory.max"), strconv.FormatInt(l.MemoryBytes, 10)},
+			{filepath.Join(d, "pids.max"), strconv.Itoa(l.Pids)},
 		}
 	}
-	return map[string]string{
+	return []limitFile{
 		// cpu.shares' default of 1024 is v2's weight of 100.
-		filepath.Join(g.dirs[0], "cpu.shares"):            strconv.Itoa(max(2, l.CPUWeight*1024/100)),
-		filepath.Join(g.dirs[1], "memory.limit_in_bytes"): strconv.FormatInt(l.MemoryBytes, 10),
-		filepath.Join(g.dirs[2], "pids.max"):              strconv.Itoa(l.Pids),
+		{filepath.Join(g.dirs[0], "cpu.shares"), strconv.Itoa(max(2, l.CPUWeight*1024/100))},
+		{filepath.Join(g.dirs[0], "cpu.cfs_period_us"), strconv.FormatInt(period, 10)},
+		{filepath.Join(g.dirs[0], "cpu.cfs_quota_us"), strconv.FormatInt(quota, 10)},
+		{filepath.Join(g.dirs[1], "memory.limit_in_bytes"), strconv.FormatInt(l.MemoryBytes, 10)},
+		{filepath.Join(g.dirs[2], "pids.max"), strconv.Itoa(l.Pids)},
 	}
+}
+
+// ancestorsCPUMaxMilli is the tightest CPU cap of dir and the groups above
+// it on v1, in thousandths of a core (zero: none). v1 refuses (EINVAL) a
+// group a larger cap than an ancestor's, where v2 just applies the smaller:
+// cellplane in a container given fewer cores than the machine has would
+// otherwise fail every cluster's start. It stops where the hierarchy does
+// (no cpu.cfs_quota_us above the mount point).
+func ancestorsCPUMaxMilli(dir string) int {
+	tightest := 0
+	for ; ; dir = filepath.Dir(dir) {
+		quota, err1 := readInt(filepath.Join(dir, "cpu.cfs_quota_us"))
+		period, err2 := readInt(filepath.Join(dir, "cpu.cfs_period_us"))
+		if err1 != nil || err2 != nil || period <= 0 {
+			return tightest
+		}
+		if quota > 0 {
+			tightest = capBelow(tightest, max(1, int(quota*1000/period)))
+		}
+		if dir == filepath.Dir(dir) {
+			return tightest
+		}
+	}
+}
+
+// capBelow is the tighter of two caps, zero meaning none.
+func capBelow(a, b int) int {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
+}
+
+func readInt(path string) (int64, error) {
+	b, err := os.ReadFile(path) //nolint:gosec // G304: a cgroup file above a group of ours
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 }
 
 // AddProcess moves a running process, all its threads, into the group.

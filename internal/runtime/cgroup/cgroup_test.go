@@ -86,22 +86,78 @@ func TestDetect(t *testing.T) {
 }
 
 func TestLimitFiles(t *testing.T) {
-	l := Limits{CPUWeight: 50, MemoryBytes: 1 << 30, Pids: 100}
+	l := Limits{CPUWeight: 50, CPUMaxMilli: 1500, MemoryBytes: 1 << 30, Pids: 100}
 	v1 := (&Manager{version: V1, parents: map[string]string{"cpu": "/c", "memory": "/m", "pids": "/p"}}).Group("x/y")
-	if got, want := v1.limitFiles(l), map[string]string{
-		"/c/x/y/cpu.shares": "512", "/m/x/y/memory.limit_in_bytes": "1073741824", "/p/x/y/pids.max": "100",
-	}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("v1: %v, want %v", got, want)
+	if got, want := v1.limitFiles(l), []limitFile{
+		{"/c/x/y/cpu.shares", "512"}, {"/c/x/y/cpu.cfs_period_us", "10000"}, {"/c/x/y/cpu.cfs_quota_us", "15000"},
+		{"/m/x/y/memory.limit_in_bytes", "1073741824"}, {"/p/x/y/pids.max", "100"},
+	}; !slices.Equal(got, want) {
+		t.Errorf("v1: %v, want %v (the period before the quota)", got, want)
 	}
 	v2 := (&Manager{version: V2, parents: map[string]string{"": "/u"}}).Group("../../x")
-	if got, want := v2.limitFiles(l), map[string]string{
-		"/u/x/cpu.weight": "50", "/u/x/memory.max": "1073741824", "/u/x/pids.max": "100",
-	}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if got, want := v2.limitFiles(l), []limitFile{
+		{"/u/x/cpu.weight", "50"}, {"/u/x/cpu.max", "15000 10000"}, {"/u/x/memory.max", "1073741824"}, {"/u/x/pids.max", "100"},
+	}; !slices.Equal(got, want) {
 		t.Errorf("v2 (a name climbing out stays inside): %v, want %v", got, want)
 	}
-	for _, bad := range []Limits{{0, 1 << 30, 100}, {100, 1 << 20, 100}, {100, 1 << 30, 1}} {
+	l.CPUMaxMilli = 0
+	if got := v1.limitFiles(l)[2]; got != (limitFile{"/c/x/y/cpu.cfs_quota_us", "-1"}) {
+		t.Errorf("v1 without a cap: %v, want a quota of -1", got)
+	}
+	if got := v2.limitFiles(l)[1]; got != (limitFile{"/u/x/cpu.max", "max 10000"}) {
+		t.Errorf("v2 without a cap: %v, want max", got)
+	}
+	for _, bad := range []Limits{
+		{CPUWeight: 0, MemoryBytes: 1 << 30, Pids: 100},
+		{CPUWeight: 100, MemoryBytes: 1 << 20, Pids: 100},
+		{CPUWeight: 100, MemoryBytes: 1 << 30, Pids: 1},
+		{CPUWeight: 100, CPUMaxMilli: 99, MemoryBytes: 1 << 30, Pids: 100},
+		{CPUWeight: 100, CPUMaxMilli: -1000, MemoryBytes: 1 << 30, Pids: 100},
+	} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%+v: no error", bad)
+		}
+	}
+	if err := DefaultLimits().Validate(); err != nil {
+		t.Errorf("the defaults: %v", err)
+	}
+}
+
+func TestDefaultCPUMaxMilli(t *testing.T) {
+	for cpus, want := range map[int]int{1: 1000, 2: 1000, 3: 1500, 8: 4000, 64: 32000} {
+		if got := DefaultCPUMaxMilli(cpus); got != want {
+			t.Errorf("%d cores: %d, want %d", cpus, got, want)
+		}
+	}
+}
+
+// TestAncestorsCPUMaxMilli reads v1 caps above a group: the tightest wins,
+// and the walk stops where the hierarchy's files end.
+func TestAncestorsCPUMaxMilli(t *testing.T) {
+	root := t.TempDir()
+	write := func(dir string, quota, period int) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f, v := range map[string]int{"cpu.cfs_quota_us": quota, "cpu.cfs_period_us": period} {
+			if err := os.WriteFile(filepath.Join(dir, f), []byte(fmt.Sprintf("%d\n", v)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mount := filepath.Join(root, "cpu")
+	write(mount, -1, 100000)
+	write(filepath.Join(mount, "a"), 150000, 100000)  // 1.5 cores
+	write(filepath.Join(mount, "a", "b"), -1, 100000) // none of its own
+	if got := ancestorsCPUMaxMilli(filepath.Join(mount, "a", "b")); got != 1500 {
+		t.Errorf("under a 1.5-core parent: %d, want 1500", got)
+	}
+	if got := ancestorsCPUMaxMilli(mount); got != 0 {
+		t.Errorf("at an uncapped root: %d, want 0", got)
+	}
+	for _, tc := range [][3]int{{0, 0, 0}, {0, 700, 700}, {900, 0, 900}, {900, 700, 700}} {
+		if got := capBelow(tc[0], tc[1]); got != tc[2] {
+			t.Errorf("capBelow(%d, %d) = %d, want %d", tc[0], tc[1], got, tc[2])
 		}
 	}
 }
@@ -119,17 +175,24 @@ func TestEnsureOnThisMachine(t *testing.T) {
 	parent := m.Group(fmt.Sprintf("cellplane-cgroup-test-%d", os.Getpid()))
 	g := m.Group(fmt.Sprintf("cellplane-cgroup-test-%d/one", os.Getpid()))
 	t.Cleanup(func() { _ = g.Remove(); _ = parent.Remove() })
-	l := Limits{CPUWeight: 100, MemoryBytes: 512 << 20, Pids: 300}
-	if err := g.Ensure(l); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Ensure(l); err != nil {
-		t.Fatalf("second Ensure: %v", err)
-	}
-	for file, want := range g.limitFiles(l) {
-		b, err := os.ReadFile(file)
-		if err != nil || strings.TrimSpace(string(b)) != want {
-			t.Errorf("%s = %q, %v; want %s", file, b, err, want)
+	// Capped, then uncapped, then capped lower: each pass of a cluster
+	// writes what the operator set last.
+	for _, l := range []Limits{
+		{CPUWeight: 100, CPUMaxMilli: 1500, MemoryBytes: 512 << 20, Pids: 300},
+		{CPUWeight: 100, MemoryBytes: 512 << 20, Pids: 300},
+		{CPUWeight: 200, CPUMaxMilli: 200, MemoryBytes: 512 << 20, Pids: 300},
+	} {
+		if err := g.Ensure(l); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Ensure(l); err != nil {
+			t.Fatalf("second Ensure: %v", err)
+		}
+		for _, f := range g.limitFiles(l) {
+			b, err := os.ReadFile(f.path)
+			if err != nil || strings.TrimSpace(string(b)) != f.value {
+				t.Errorf("%+v: %s = %q, %v; want %s", l, f.path, b, err, f.value)
+			}
 		}
 	}
 	if err := g.Remove(); err != nil {

@@ -1,6 +1,6 @@
 // Package cgroup gives each tenant cluster a control group of its own, with a
-// CPU weight and a memory and process limit, on cgroup v1 or v2, whichever the
-// machine offers (Detect decides once at start).
+// CPU weight and cap and a memory and process limit, on cgroup v1 or v2,
+// whichever the machine offers (Detect decides once at start).
 //
 // Processes join a group before their first instruction, never after: on v1
 // the thread that forks them joins first (a v1 task is a thread, and a child
