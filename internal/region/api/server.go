@@ -120,6 +120,7 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("/clusters/{name}/updates", s.methodNotAllowed("GET, POST"))
 	mux.HandleFunc("GET /clusters/{name}/updates/{updateId}", s.handle(s.describeUpdate))
 	mux.HandleFunc("/clusters/{name}/updates/{updateId}", s.methodNotAllowed("GET"))
+	s.caRoutes(mux)
 	mux.HandleFunc("GET /cluster-versions", s.handle(s.describeClusterVersions))
 	mux.HandleFunc("/cluster-versions", s.methodNotAllowed("GET"))
 	// The ARN holds a slash ("cluster/<name>"): the SDKs escape it as %2F, which
