@@ -124,7 +124,16 @@ func (ps *pass) ids() []string {
 	return out
 }
 
-func (ps *pass) signerID() string { return pki.CAID(ps.signer.Cert) }
+// signerID is the ID the signer is known by: the wanted CA it is, or, for
+// a cluster that never rotated, the ID derived from it.
+func (ps *pass) signerID() string {
+	for _, w := range ps.want {
+		if ps.cas[w.ID].Cert.Equal(ps.signer.Cert) {
+			return w.ID
+		}
+	}
+	return pki.CAID(ps.signer.Cert)
+}
 
 // target is the CA the spec wants to sign.
 func (ps *pass) target() (v1alpha1.CertificateAuthority, bool) {
@@ -240,6 +249,9 @@ func (cn *Concern) retireOne(ctx context.Context, ps *pass, id string) (bool, v1
 	ca, err := pki.LoadCA(cf, kf)
 	if err != nil {
 		return false, v1alpha1.CertificateAuthorityStatus{}, fmt.Errorf("loading retired CA %s: %w", id, err)
+	}
+	if ca.Cert.Equal(ps.signer.Cert) {
+		return true, v1alpha1.CertificateAuthorityStatus{}, nil // never retire the signer, whatever the spec says
 	}
 	st := describe(id, ca)
 	st.Distribution, st.Signing = v1alpha1.CADistributionDeleting, v1alpha1.CASigningNotUsed
