@@ -147,6 +147,13 @@ func (ps *pass) target() (v1alpha1.CertificateAuthority, bool) {
 // statuses reports the wanted CAs.
 func (cn *Concern) statuses(ctx context.Context, ps *pass) ([]v1alpha1.CertificateAuthorityStatus, error) {
 	var out []v1alpha1.CertificateAuthorityStatus
+	if len(ps.c.Spec.CertificateAuthorities) == 0 {
+		// Never rotated: every component started with the one CA, so there is
+		// nothing to probe, which keeps a cluster's creation free of probes.
+		st := describe(ps.want[0].ID, ps.signer)
+		st.Distribution, st.Signing = v1alpha1.CADistributionComplete, v1alpha1.CASigningInUse
+		return append(out, st), nil
+	}
 	for _, w := range ps.want {
 		st := describe(w.ID, ps.cas[w.ID])
 		var err error
