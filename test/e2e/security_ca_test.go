@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ func TestSecurityCARotation(t *testing.T) {
 			t.Errorf("cluster delete: %v %s", err, errOut)
 		}
 	})
-	r := &rotation{t: t, ctx: ctx, sdk: sdk, name: name}
+	r := &rotation{t: t, ctx: ctx, sdk: sdk, name: name, in: in}
 	oldKC := kubeconfig(ctx, t, in, name)
 
 	cas := r.list()
@@ -181,6 +182,18 @@ type rotation struct {
 	ctx  context.Context
 	sdk  *awseks.Client
 	name string
+	in   *framework.Instance
+}
+
+// caLog is what cellplane logged about CAs, for a failure's message.
+func (r *rotation) caLog() string {
+	var out []string
+	for _, line := range strings.Split(r.in.Log(), "\n") {
+		if strings.Contains(line, "CA") || strings.Contains(line, "certificate") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func (r *rotation) list() []types.CertificateAuthoritySummary {
@@ -242,7 +255,7 @@ func (r *rotation) waitUpdate(u *types.Update, want types.UpdateStatus) {
 		return nil
 	})
 	if err != nil {
-		r.t.Fatalf("update %s did not become %s: %v; CAs %s", aws.ToString(u.Id), want, err, summaries(r.list()))
+		r.t.Fatalf("update %s did not become %s: %v; CAs %s\ncellplane log:\n%s", aws.ToString(u.Id), want, err, summaries(r.list()), r.caLog())
 	}
 }
 
@@ -259,7 +272,7 @@ func (r *rotation) waitCA(id, what string, done func(*types.CertificateAuthority
 		return nil
 	})
 	if err != nil {
-		r.t.Fatalf("CA %s not %s: %v", id, what, err)
+		r.t.Fatalf("CA %s not %s: %v\ncellplane log:\n%s", id, what, err, r.caLog())
 	}
 }
 

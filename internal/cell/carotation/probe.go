@@ -49,7 +49,12 @@ func (TLSProber) Accepts(ctx context.Context, p *controlplane.Plan, ca *pki.CA) 
 	if err != nil {
 		return nil, err
 	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
+	// GetClientCertificate rather than Certificates: given Certificates, Go
+	// sends none whose issuer the server does not list among the CAs it
+	// accepts, and the probe of a CA the API server dropped would pass as
+	// an anonymous request.
+	send := func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, GetClientCertificate: send, MinVersion: tls.VersionTLS12}}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: probeTimeout}
 	out := map[string]bool{}
