@@ -37,26 +37,15 @@ type TLSProber struct{}
 // Accepts asks each API server's /version with a certificate signed by ca:
 // 200 means it authenticated the certificate, 401 that it does not trust ca.
 func (TLSProber) Accepts(ctx context.Context, p *controlplane.Plan, ca *pki.CA) (map[string]bool, error) {
-	certPEM, keyPEM, err := ca.Issue(probeUser)
-	if err != nil {
-		return nil, fmt.Errorf("issuing probe certificate: %w", err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("loading probe certificate: %w", err)
-	}
 	roots, err := bundlePool(p)
 	if err != nil {
 		return nil, err
 	}
-	// GetClientCertificate rather than Certificates: given Certificates, Go
-	// sends none whose issuer the server does not list among the CAs it
-	// accepts, and the probe of a CA the API server dropped would pass as
-	// an anonymous request.
-	send := func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, GetClientCertificate: send, MinVersion: tls.VersionTLS12}}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: probeTimeout}
+	hc, err := probeClient(ca, roots)
+	if err != nil {
+		return nil, err
+	}
+	defer hc.CloseIdleConnections()
 	out := map[string]bool{}
 	for _, m := range p.Members(controlplane.KindAPIServer) {
 		ok, err := accepts(ctx, hc, m)
@@ -66,6 +55,26 @@ func (TLSProber) Accepts(ctx context.Context, p *controlplane.Plan, ca *pki.CA) 
 		out[m.Name()] = ok
 	}
 	return out, nil
+}
+
+// probeClient is an HTTPS client trusting roots that presents a fresh
+// certificate signed by ca.
+func probeClient(ca *pki.CA, roots *x509.CertPool) (*http.Client, error) {
+	certPEM, keyPEM, err := ca.Issue(probeUser)
+	if err != nil {
+		return nil, fmt.Errorf("issuing probe certificate: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("loading probe certificate: %w", err)
+	}
+	// GetClientCertificate rather than Certificates: given Certificates, Go
+	// sends none whose issuer the server does not list among the CAs it
+	// accepts, and the probe of a CA the API server dropped would pass as
+	// an anonymous request.
+	send := func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, GetClientCertificate: send, MinVersion: tls.VersionTLS12}}
+	return &http.Client{Transport: tr, Timeout: probeTimeout}, nil
 }
 
 func accepts(ctx context.Context, hc *http.Client, m controlplane.Member) (bool, error) {
