@@ -133,7 +133,7 @@ func recoverSigner(f *ClusterFiles) (*CA, bool) {
 		if err != nil {
 			continue
 		}
-		storedKey, _ := os.ReadFile(kf) //nolint:gosec // G304: the cluster's own CA store
+		storedKey, _ := os.ReadFile(kf)
 		if bytes.Equal(ca.CertPEM, certPEM) || (len(keyPEM) > 0 && bytes.Equal(storedKey, keyPEM)) {
 			return ca, true
 		}
