@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -145,6 +146,25 @@ func TestSecurityCARotation(t *testing.T) {
 	t.Logf("load through the rotation: %d requests, %d failed", ok, failed)
 	if failed > 0 || ok < 500 {
 		t.Fatalf("%d of %d requests failed (first: %v); want none of at least 500", failed, ok+failed, firstErr)
+	}
+
+	// Every API server serves a certificate of the new CA, and no component
+	// exited by itself: the controllers were restarted by the cell, one at
+	// a time, not by a certificate they could no longer use.
+	full := describe(ctx, t, in, name)
+	newRoots := x509.NewCertPool()
+	newRoots.AddCert(mustParseCA(t, aws.ToString(r.describe(newID).Data)))
+	for _, c := range full.Cellplane.Components {
+		if c.Restarts > 0 {
+			t.Errorf("%s exited by itself %d times during the rotation", c.Name, c.Restarts)
+		}
+		if !strings.HasPrefix(c.Name, "kube-apiserver") {
+			continue
+		}
+		cert := servingCert(ctx, t, c.Address)
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: newRoots}); err != nil {
+			t.Errorf("%s serves a certificate the new CA does not verify: %v", c.Name, err)
+		}
 	}
 
 	// The new CA alone works with kubectl.
@@ -376,6 +396,19 @@ func tokenKubeconfig(ctx context.Context, t *testing.T, adminKC, bundle string) 
 		t.Fatal(err)
 	}
 	return path
+}
+
+func mustParseCA(t *testing.T, b64 string) *x509.Certificate {
+	t.Helper()
+	pemData, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := pki.ParseBundle(pemData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs[0]
 }
 
 func summaries(cas []types.CertificateAuthoritySummary) string {
