@@ -233,6 +233,30 @@ type ClusterSpec struct {
 	// the cell made for it.
 	// +optional
 	CertificateAuthorities []CertificateAuthority `json:"certificateAuthorities,omitempty"`
+
+	// Encryption binds the cluster's Secrets to a customer key of the
+	// region's key service (EKS encryptionConfig). Set once: EKS cannot
+	// disassociate a key either.
+	// +optional
+	Encryption *EncryptionSpec `json:"encryption,omitempty"`
+}
+
+// EncryptionSpec is the customer key a cluster's Secrets are bound to, with
+// the key's state as the region last copied it from the key service: the cell
+// acts on these fields alone, so it keeps acting while the region is down.
+type EncryptionSpec struct {
+	// KeyARN is the key's ARN as the tenant gave it.
+	KeyARN string `json:"keyArn"`
+	// KeyID is the key's UUID; the cluster's own keys are named after it.
+	KeyID string `json:"keyId"`
+	// KeyState is Enabled or Disabled: a disabled key leaves the cluster's
+	// KMS plugins without keys.
+	// +kubebuilder:validation:Enum=Enabled;Disabled
+	KeyState string `json:"keyState"`
+	// KeyGeneration is the key's generation; the cell rotates the cluster's
+	// keys when it grows.
+	// +kubebuilder:validation:Minimum=1
+	KeyGeneration int64 `json:"keyGeneration"`
 }
 
 // RestoreSource names the backups a new cluster is restored from.

@@ -59,8 +59,9 @@ type ClusterUpdateSpec struct {
 	ClusterName string `json:"clusterName"`
 
 	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate,
-	// ConfigUpdate, DeletionProtectionUpdate, CertificateAuthorityUpdate.
-	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;CertificateAuthorityUpdate
+	// ConfigUpdate, DeletionProtectionUpdate, AssociateEncryptionConfig,
+	// CertificateAuthorityUpdate.
+	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate
 	Type string `json:"type"`
 
 	// Params are the update's parameters.

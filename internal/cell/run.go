@@ -205,10 +205,13 @@ func (p *proc) startLB(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("finding cellplane executable: %w", err)
 	}
+	cert, key, ca := p.store.LoadBalancerStatusTLS()
+	args := []string{"lb", "--config-dir", p.lbDir(), "--status-addr", p.lbStatusAddr(),
+		"--status-cert", cert, "--status-key", key, "--status-client-ca", ca}
 	spec := process.Spec{
 		ID:       p.name + "/lb",
 		Path:     exe,
-		Args:     append([]string{"lb", "--config-dir", p.lbDir(), "--status-addr", p.lbStatusAddr()}, p.cfg.Tuning.LB.args("")...),
+		Args:     append(args, p.cfg.Tuning.LB.args("")...),
 		Dir:      filepath.Join(p.dir, "lb"),
 		StateDir: filepath.Join(p.dir, "lb"),
 		Name:     "lb",

@@ -63,6 +63,7 @@ func newClusterCreate(g *globals) *cobra.Command {
 	f.StringVar(&from.Set, "backup-set", "", "with --from-backup: the backup set UID, as `cellplane backup list` shows (default: the newest with a full)")
 	f.Int64Var(&from.Revision, "backup-revision", 0, "with --from-backup: the source etcd revision to restore to (default: the newest covered)")
 	f.BoolVar(&in.DeletionProtection, "deletion-protection", false, "refuse 'cluster delete' once the cluster is ACTIVE, until 'cluster protect NAME --off' (default off, as on EKS)")
+	f.StringVar(&in.EncryptionKeyARN, "encryption-key", "", "ARN of a key of the region's key service (cellplane key create) to bind the cluster's Secrets to")
 	f.BoolVar(&wait, "wait", false, "wait until the cluster is ACTIVE, showing progress")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")
 	return cmd

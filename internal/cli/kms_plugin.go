@@ -20,12 +20,15 @@ func newKMSPlugin(g *globals) *cobra.Command {
 		Hidden: true,
 		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, nil))
+			if cfg.Disabled = os.Getenv(plugin.DisabledEnv); cfg.Disabled != "" {
+				return plugin.Serve(cmd.Context(), cfg)
+			}
 			keys, err := plugin.DecodeKeyset(os.Getenv(plugin.KeysetEnv))
 			if err != nil {
 				return err
 			}
 			cfg.Keys = keys
-			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, nil))
 			return plugin.Serve(cmd.Context(), cfg)
 		},
 	}

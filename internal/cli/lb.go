@@ -23,7 +23,10 @@ func newLB(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&cfg.ConfigDir, "config-dir", "", "directory of endpoint files")
-	cmd.Flags().StringVar(&cfg.StatusAddr, "status-addr", "", "address serving /status and /healthz")
+	cmd.Flags().StringVar(&cfg.StatusAddr, "status-addr", "", "address serving /status and /healthz, over mutual TLS only (needs the three --status-* files)")
+	cmd.Flags().StringVar(&cfg.StatusTLS.CertFile, "status-cert", "", "the status server's certificate (PEM)")
+	cmd.Flags().StringVar(&cfg.StatusTLS.KeyFile, "status-key", "", "the status server's private key (PEM)")
+	cmd.Flags().StringVar(&cfg.StatusTLS.ClientCAFile, "status-client-ca", "", "the CA that status clients' certificates must chain to (PEM)")
 	cmd.Flags().IntVar(&cfg.MaxConnections, "max-connections", lb.DefaultMaxConnections,
 		"client connections open on all endpoints together; more are closed at once")
 	cmd.Flags().IntVar(&cfg.MaxConnectionsPerEndpoint, "max-connections-per-endpoint", 0,

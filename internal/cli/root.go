@@ -55,7 +55,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", defaultDataDir(),
 		"directory holding all of cellplane's state (env CELLPLANE_DATA_DIR)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUp(g), newDown(g), newCluster(g), newAccount(g), newCell(g), newZone(g), newBackup(g), newComponents(g), newLB(g), newKMSPlugin(g), newVersion(g))
+	root.AddCommand(newUp(g), newDown(g), newCluster(g), newAccount(g), newCell(g), newZone(g), newBackup(g), newKey(g), newComponents(g), newLB(g), newKMSPlugin(g), newVersion(g))
 	asGroup(root)
 	return root
 }

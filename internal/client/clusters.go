@@ -30,6 +30,9 @@ type CreateClusterInput struct {
 	// DeletionProtection makes DeleteCluster refuse the cluster once it is
 	// ACTIVE, until UpdateClusterConfig turns it off.
 	DeletionProtection bool
+	// EncryptionKeyARN binds the cluster's Secrets to a key of the region's
+	// key service; empty leaves them under the service's keys.
+	EncryptionKeyARN string
 }
 
 // CreateCluster creates a cluster and returns it, CREATING.
@@ -37,6 +40,9 @@ func (c *Client) CreateCluster(ctx context.Context, in CreateClusterInput) (*eks
 	body := eks.CreateClusterInput{Name: in.Name, Version: in.Version, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken}
 	if in.DeletionProtection {
 		body.DeletionProtection = &in.DeletionProtection
+	}
+	if in.EncryptionKeyARN != "" {
+		body.EncryptionConfig = EncryptionConfig(in.EncryptionKeyARN)
 	}
 	if in.EtcdQuotaBytes != 0 || in.FromBackup != nil {
 		body.Cellplane = &eks.CreateOptions{EtcdQuotaBytes: in.EtcdQuotaBytes, FromBackup: in.FromBackup}

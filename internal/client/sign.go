@@ -28,8 +28,14 @@ func (c *Client) WithCredentials(creds Credentials) *Client {
 	return &out
 }
 
-// sign adds the SigV4 Authorization header; the body is hashed and put back.
+// sign adds the SigV4 Authorization header for the EKS API.
 func (c *Client) sign(ctx context.Context, req *http.Request) error {
+	return c.signFor(ctx, req, "eks")
+}
+
+// signFor adds the SigV4 Authorization header, scoped to service; the body
+// is hashed and put back.
+func (c *Client) signFor(ctx context.Context, req *http.Request, service string) error {
 	if c.creds == nil {
 		return nil
 	}
@@ -47,7 +53,7 @@ func (c *Client) sign(ctx context.Context, req *http.Request) error {
 	// it reads the body, as it does for S3 clients.
 	req.Header.Set("X-Amz-Content-Sha256", hash)
 	creds := aws.Credentials{AccessKeyID: c.creds.AccessKeyID, SecretAccessKey: c.creds.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hash, "eks", c.creds.Region, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hash, service, c.creds.Region, time.Now()); err != nil {
 		return fmt.Errorf("signing request: %w", err)
 	}
 	return nil

@@ -73,6 +73,10 @@ func (kmsPlugin) Command(p *Plan, m Member) (string, []string) {
 // whenever cellplane is started from another shell.
 func (kmsPlugin) Env(p *Plan, _ Member) []string {
 	env := []string{}
+	if p.in.SecretsKeyDisabled != "" {
+		// No keys: the customer key is disabled (see plugin.Disabled).
+		return append(env, plugin.DisabledEnv+"="+p.in.SecretsKeyDisabled)
+	}
 	if p.in.SecretsKeys != "" {
 		env = append(env, plugin.KeysetEnv+"="+p.in.SecretsKeys)
 	}

@@ -63,6 +63,10 @@ type Input struct {
 	// plugins take it in their environment (plugin.EncodeKeyset); empty
 	// until the cell has made one.
 	SecretsKeys string
+	// SecretsKeyDisabled, when set, is why the KMS plugins start without
+	// the keys: the cluster's customer key is disabled. SecretsKeys is then
+	// not handed to them.
+	SecretsKeyDisabled string
 	// Isolation, when set, runs every member as the cluster's own user, in
 	// its own cgroup and with a host name of its own.
 	Isolation *Isolation

@@ -3,7 +3,7 @@ package eks
 import "encoding/json"
 
 // CreateClusterInput is the body of POST /clusters. Fields EKS defines that are
-// not listed here (encryptionConfig, accessConfig, ...) are accepted and ignored,
+// not listed here (accessConfig, ...) are accepted and ignored,
 // because JSON decoding skips unknown fields.
 type CreateClusterInput struct {
 	Name                    string            `json:"name"`
@@ -17,6 +17,9 @@ type CreateClusterInput struct {
 	// DeletionProtection, when true, makes DeleteCluster refuse the cluster
 	// once it is ACTIVE, until UpdateClusterConfig turns it off.
 	DeletionProtection *bool `json:"deletionProtection,omitempty"`
+	// EncryptionConfig binds the cluster's Secrets to a key of the region's
+	// key service.
+	EncryptionConfig []EncryptionConfig `json:"encryptionConfig,omitempty"`
 	// Cellplane holds cellplane's own create options; EKS clients never send it.
 	Cellplane *CreateOptions `json:"cellplane,omitempty"`
 }

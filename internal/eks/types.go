@@ -37,6 +37,8 @@ type Cluster struct {
 	Health               *ClusterHealth    `json:"health,omitempty"`
 	// DeletionProtection is always sent, as EKS does.
 	DeletionProtection *bool `json:"deletionProtection,omitempty"`
+	// EncryptionConfig is the key the cluster's Secrets are bound to, if any.
+	EncryptionConfig []EncryptionConfig `json:"encryptionConfig,omitempty"`
 
 	// Cellplane is not part of EKS: it shows where the cluster runs and how far
 	// its creation got, so `describe` can report progress. SDKs ignore it.

@@ -126,6 +126,7 @@ func (b *Balancer) startStatus() error {
 	if err != nil {
 		return fmt.Errorf("starting status server: %w", err)
 	}
+	ln = b.cfg.StatusTLS.listen(ln)
 	b.statusLn = ln
 	b.statusSrv = &http.Server{Handler: b.statusHandler(), ReadHeaderTimeout: 5 * time.Second}
 	b.wg.Go(func() { b.serveStatusHTTP(ln) })

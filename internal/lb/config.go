@@ -26,8 +26,10 @@ const (
 type Config struct {
 	// ConfigDir holds one <id>.json file (an EndpointConfig) per endpoint.
 	ConfigDir string
-	// StatusAddr, when set, serves GET /status and GET /healthz.
+	// StatusAddr, when set, serves GET /status and GET /healthz over the
+	// mutual TLS of StatusTLS, which it then requires.
 	StatusAddr string
+	StatusTLS  StatusTLS
 	// ReloadInterval is how often ConfigDir is polled; zero means
 	// DefaultReloadInterval.
 	ReloadInterval time.Duration
@@ -62,6 +64,11 @@ func (c *Config) Validate() error {
 	if c.MaxConnections < 0 || c.MaxConnectionsPerEndpoint < 0 || c.FirstByteTimeout < 0 {
 		return fmt.Errorf("%w: max connections (%d), max connections per endpoint (%d) and first-byte timeout (%s) must not be negative",
 			ErrInvalidConfig, c.MaxConnections, c.MaxConnectionsPerEndpoint, c.FirstByteTimeout)
+	}
+	if c.StatusAddr != "" {
+		if err := c.StatusTLS.validate(); err != nil {
+			return err
+		}
 	}
 	d := c.withDefaults()
 	if d.MaxConnections < 2 || d.MaxConnectionsPerEndpoint > d.MaxConnections/2 {

@@ -144,6 +144,8 @@ type harness struct {
 	dir   string
 	caDir string
 	lb    *Balancer
+	// status is the status server's mutual TLS and its clients.
+	status *statusPKI
 }
 
 func newHarness(t testing.TB) *harness {
@@ -154,11 +156,11 @@ func newHarness(t testing.TB) *harness {
 // newHarnessWith is newHarness with the Balancer's Config changed by edit.
 func newHarnessWith(t testing.TB, edit func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), caDir: t.TempDir()}
+	h := &harness{t: t, dir: t.TempDir(), caDir: t.TempDir(), status: newStatusPKI(t)}
 	if err := os.WriteFile(h.caFile(), mustCert(t).pem, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{ConfigDir: h.dir, StatusAddr: "127.0.0.1:0", ReloadInterval: 20 * time.Millisecond, Logger: testLogger(t)}
+	cfg := Config{ConfigDir: h.dir, StatusAddr: "127.0.0.1:0", StatusTLS: h.status.files, ReloadInterval: 20 * time.Millisecond, Logger: testLogger(t)}
 	edit(&cfg)
 	b, err := New(cfg)
 	if err != nil {

@@ -73,7 +73,7 @@ func TestStartFailsOnBusyStatusAddr(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer squatter.Close()
-	b, err := New(Config{ConfigDir: t.TempDir(), StatusAddr: squatter.Addr().String()})
+	b, err := New(Config{ConfigDir: t.TempDir(), StatusAddr: squatter.Addr().String(), StatusTLS: newStatusPKI(t).files})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestStatusEndpoint(t *testing.T) {
 
 	var got []map[string]any
 	eventually(t, "status shows two connections on a", func() bool {
-		got = fetchStatus(t, h.lb.StatusAddr())
+		got = fetchStatus(t, h)
 		return len(got) == 1 && statusBackend(got[0], "a")["activeConnections"] == 2.0
 	})
 	ep := got[0]
@@ -38,7 +38,7 @@ func TestStatusEndpoint(t *testing.T) {
 
 func TestStatusHealthz(t *testing.T) {
 	h := newHarness(t)
-	resp, err := http.Get("http://" + h.lb.StatusAddr() + "/healthz")
+	resp, err := h.status.client.Get("https://" + h.lb.StatusAddr() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,9 +50,9 @@ func TestStatusHealthz(t *testing.T) {
 }
 
 // fetchStatus decodes into maps so the test pins the wire field names.
-func fetchStatus(t *testing.T, addr string) []map[string]any {
+func fetchStatus(t *testing.T, h *harness) []map[string]any {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/status")
+	resp, err := h.status.client.Get("https://" + h.lb.StatusAddr() + "/status")
 	if err != nil {
 		t.Fatalf("GET /status: %v", err)
 	}

@@ -18,10 +18,12 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 
 	"github.com/cellplane/cellplane/internal/account"
+	"github.com/cellplane/cellplane/internal/apiguard"
 	"github.com/cellplane/cellplane/internal/clusternames"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/keycache"
+	"github.com/cellplane/cellplane/internal/keyservice"
 	"github.com/cellplane/cellplane/internal/pki"
 	"github.com/cellplane/cellplane/internal/placement"
 	"github.com/cellplane/cellplane/internal/ratelimit"
@@ -110,6 +112,7 @@ type RegionAPI struct {
 	Cache   cache.Cache
 	tally   *placement.Tally
 	names   *clusternames.Index
+	binder  *keyservice.Binder
 }
 
 // APIOption adjusts the regional API NewRegionAPI composes.
@@ -136,17 +139,36 @@ func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger, 
 		return nil, fmt.Errorf("creating region cache: %w", err)
 	}
 	a := &RegionAPI{Cache: c, tally: placement.NewTally(), names: clusternames.New()}
+	keys := &keyservice.Store{Client: cl, Region: regionapi.DefaultRegion}
 	apiCfg := regionapi.Config{
 		Client: cl, Cache: c, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log, Verifier: verifier,
+		Keys: keys,
 	}
 	for _, o := range opts {
 		o(&apiCfg)
 	}
-	a.Handler, err = regionapi.NewHandler(apiCfg)
+	eksHandler, err := regionapi.NewHandler(apiCfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating regional API: %w", err)
 	}
+	a.binder = &keyservice.Binder{Client: cl, Keys: keys, Logger: log}
+	a.Handler = keyservice.Route(keyService(keys, a.binder, verifier, apiCfg.Limiter, log), eksHandler)
 	return a, nil
+}
+
+// keyService is the key service's KMS API behind the same guard as the EKS
+// API's, its signatures scoped to the service "kms", as AWS's are.
+func keyService(keys *keyservice.Store, b *keyservice.Binder, verifier *sigv4.Verifier, l *ratelimit.Limiter, log *slog.Logger) http.Handler {
+	h := &keyservice.Handler{Keys: keys, Binder: b, Logger: log}
+	var v *sigv4.Verifier
+	if verifier != nil {
+		kv := *verifier
+		kv.Service = keyservice.SigningName
+		v = &kv
+	} else {
+		h.DefaultAccount = v1alpha1.DefaultAccount
+	}
+	return apiguard.Guard(h, v, l, keyservice.WriteError(log))
 }
 
 // Start runs the cache until runCtx ends, then calls stopped with why; it
@@ -161,6 +183,8 @@ func (a *RegionAPI) Start(ctx, runCtx context.Context, stopped func(error)) erro
 		return err
 	}
 	go func() { stopped(a.Cache.Start(runCtx)) }()
+	// Copies key changes an interrupted call left uncopied into their clusters.
+	go a.binder.Run(runCtx, keyservice.DefaultResyncInterval)
 	synced := func() bool { return a.Cache.WaitForCacheSync(ctx) && a.tally.HasSynced() && a.names.HasSynced() }
 	if !toolscache.WaitForCacheSync(ctx.Done(), synced) {
 		return fmt.Errorf("region cache did not sync: %w", ctx.Err())

@@ -22,6 +22,10 @@ type files struct {
 	ca, serverCert, serverKey, adminCert, adminKey, saKey, saPub     string
 	etcdCA, etcdServerCert, etcdServerKey, etcdPeerCert, etcdPeerKey string
 	etcdClientCert, etcdClientKey                                    string
+	// lbStatus is the serving pair of the cell load balancer's status server,
+	// which shares the store's address and takes the store's client
+	// certificates.
+	lbStatusCert, lbStatusKey string
 	// encryption is the API server's EncryptionConfiguration: Secrets are
 	// sealed with a key of the store's own before they reach etcd.
 	encryption string
@@ -43,6 +47,7 @@ func ensurePKI(dir string, ip net.IP) (files, error) {
 	admin := pki.CertRequest{CommonName: "cellplane", Organization: []string{"system:masters"}, Usage: pki.Client}
 	etcdMember := pki.CertRequest{CommonName: "etcd", IPs: []net.IP{ip}, Usage: pki.ServerAndClient}
 	etcdClient := pki.CertRequest{CommonName: "kube-apiserver-etcd-client", Usage: pki.Client}
+	lbStatus := pki.CertRequest{CommonName: "cellplane-lb-status", IPs: []net.IP{ip}, Usage: pki.Server}
 	for _, p := range []struct {
 		name string
 		ca   *pki.CA
@@ -50,7 +55,7 @@ func ensurePKI(dir string, ip net.IP) (files, error) {
 	}{
 		{"apiserver", ca, server}, {"admin", ca, admin},
 		{"etcd-server", etcdCA, etcdMember}, {"etcd-peer", etcdCA, etcdMember},
-		{"apiserver-etcd-client", etcdCA, etcdClient},
+		{"apiserver-etcd-client", etcdCA, etcdClient}, {"lb-status", ca, lbStatus},
 	} {
 		if _, err := pki.EnsurePair(dir, p.name, p.ca, p.req); err != nil {
 			return files{}, fmt.Errorf("store %s certificate: %w", p.name, err)
@@ -70,7 +75,8 @@ func ensurePKI(dir string, ip net.IP) (files, error) {
 		etcdServerCert: p("etcd-server.crt"), etcdServerKey: p("etcd-server.key"),
 		etcdPeerCert: p("etcd-peer.crt"), etcdPeerKey: p("etcd-peer.key"),
 		etcdClientCert: p("apiserver-etcd-client.crt"), etcdClientKey: p("apiserver-etcd-client.key"),
-		encryption: p(encryptionFile),
+		encryption:   p(encryptionFile),
+		lbStatusCert: p("lb-status.crt"), lbStatusKey: p("lb-status.key"),
 	}, nil
 }
 

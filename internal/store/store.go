@@ -68,6 +68,14 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 // RESTConfig returns admin credentials for the store's API server.
 func (s *Store) RESTConfig() *rest.Config { return rest.CopyConfig(s.rest) }
 
+// LoadBalancerStatusTLS names the files of the cell load balancer's status
+// server, which listens on the store's address: its certificate and key,
+// issued by the store's CA, and that CA, which its clients' certificates (the
+// store's own client certificates) must chain to.
+func (s *Store) LoadBalancerStatusTLS() (cert, key, clientCA string) {
+	return s.files.lbStatusCert, s.files.lbStatusKey, s.files.ca
+}
+
 // Stop stops the store's processes, API server first so no write is cut mid-way.
 func (s *Store) Stop(ctx context.Context) error {
 	for _, spec := range []process.Spec{s.apiServerSpec(), s.etcdSpec()} {

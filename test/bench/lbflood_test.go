@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/cellplane/cellplane/internal/lb"
+	"github.com/cellplane/cellplane/internal/pki"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -173,6 +174,7 @@ func closeAll(conns []net.Conn) {
 // floodBalancer is a `cellplane lb` process with two endpoints.
 type floodBalancer struct {
 	status          string
+	statusClient    *http.Client
 	flooded, second string
 }
 
@@ -190,7 +192,15 @@ func startLBProcess(ctx context.Context, b *testing.B, cert *floodCert, args []s
 		}
 	}
 	bal := &floodBalancer{status: freeLoopbackAddr(b)}
-	cmd := exec.CommandContext(ctx, bins.Cellplane, append([]string{"lb", "--config-dir", dir, "--status-addr", bal.status}, args...)...)
+	statusPKI := statusFiles(b)
+	hc, err := framework.StatusClientFor(statusPKI)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bal.statusClient = hc
+	p := func(n string) string { return filepath.Join(statusPKI, n) }
+	cmd := exec.CommandContext(ctx, bins.Cellplane, append([]string{"lb", "--config-dir", dir, "--status-addr", bal.status,
+		"--status-cert", p("lb-status.crt"), "--status-key", p("lb-status.key"), "--status-client-ca", p("ca.crt")}, args...)...)
 	logf, err := os.Create(filepath.Join(b.TempDir(), "lb.log"))
 	if err != nil {
 		b.Fatal(err)
@@ -209,6 +219,25 @@ func startLBProcess(ctx context.Context, b *testing.B, cert *floodCert, args []s
 	return bal
 }
 
+// statusFiles lays out a CA, the balancer's status certificate and a client
+// certificate the way a cell store's pki directory holds them.
+func statusFiles(b *testing.B) string {
+	dir := b.TempDir()
+	ca, _, err := pki.EnsureCA(dir, "ca", "bench CA")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, req := range map[string]pki.CertRequest{
+		"lb-status": {CommonName: "lb-status", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.Server},
+		"admin":     {CommonName: "cellplane", Usage: pki.Client},
+	} {
+		if _, err := pki.EnsurePair(dir, name, ca, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func freeLoopbackAddr(b *testing.B) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -219,11 +248,11 @@ func freeLoopbackAddr(b *testing.B) string {
 }
 
 func (f *floodBalancer) statuses(ctx context.Context) ([]lb.EndpointStatus, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.status+"/status", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+f.status+"/status", nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := f.statusClient.Do(req)
 	if err != nil {
 		return nil, err
 	}

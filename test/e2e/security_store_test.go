@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -73,7 +75,11 @@ func TestManagementStoresRefuseStrangers(t *testing.T) {
 	// A cluster, so the cell store holds a tenant's admin kubeconfig.
 	createActive(ctx, t, in, "storeattack")
 
-	for _, s := range managementStores(t, in) {
+	stores := managementStores(t, in)
+	for _, s := range stores {
+		if s.name != "region" {
+			t.Run(s.name+"/lb-status", func(t *testing.T) { attackStatusServer(t, s, stores[0]) })
+		}
 		t.Run(s.name, func(t *testing.T) {
 			client := "https://" + ipam.HostPort(s.ip, ipam.EtcdClientPort)
 			ca := filepath.Join(s.pki, "etcd-ca.crt")
@@ -134,5 +140,52 @@ func TestManagementStoresRefuseStrangers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// attackStatusServer reads the cell load balancer's status server, which
+// shares the cell store's address and names every tenant's endpoints and
+// backends: in the clear, over TLS with no certificate, and with a
+// certificate of another store's CA, it shows nothing; the cell store's own
+// client reads it.
+func attackStatusServer(t *testing.T, cell, other managementStore) {
+	addr := ipam.HostPort(cell.ip, ipam.LoadBalancerStatusPort)
+	plain := &http.Client{Timeout: 3 * time.Second}
+	if resp, err := plain.Get("http://" + addr + "/status"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || bytes.Contains(body, []byte("backends")) {
+			t.Errorf("the status server answered in plain HTTP: %s %.200q", resp.Status, body)
+		}
+	}
+	own, err := framework.StatusClientFor(cell.pki)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := framework.StatusClientFor(other.pki)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownTLS := own.Transport.(*http.Transport).TLSClientConfig
+	// Trusts the server, as an attacker who copied the public CA would, but
+	// holds no certificate.
+	anonymous := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ownTLS.RootCAs, MinVersion: tls.VersionTLS12}}}
+	// Holds the other store's certificate and trusts this server.
+	strangerTLS := stranger.Transport.(*http.Transport).TLSClientConfig.Clone()
+	strangerTLS.RootCAs = ownTLS.RootCAs
+	stranger = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: strangerTLS}}
+	for name, hc := range map[string]*http.Client{"no client certificate": anonymous, "a certificate of another CA": stranger} {
+		if resp, err := hc.Get("https://" + addr + "/status"); err == nil {
+			_ = resp.Body.Close()
+			t.Errorf("the status server answered a client with %s: %s", name, resp.Status)
+		}
+	}
+	resp, err := own.Get("https://" + addr + "/status")
+	if err != nil {
+		t.Fatalf("the cell's own client: %v", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the cell's own client got %s", resp.Status)
 	}
 }

@@ -94,6 +94,7 @@ func NewInstance(t testing.TB, bins Binaries) *Instance {
 // Start runs `cellplane up` and waits until the regional API answers.
 func (in *Instance) Start(ctx context.Context) {
 	in.T.Helper()
+	registerDataDir(in.DataDir)
 	in.mu.Lock()
 	in.log = &lockedBuffer{}
 	args := []string{"up", "--data-dir", in.DataDir, "--address-block", in.Block}

@@ -73,7 +73,7 @@ func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *control
 			tenant.SetCondition(c, ConditionSecretsEncryption, false, "KeysLost", err.Error())
 			return err
 		}
-		set, changed = keyset.New(), true
+		set, changed = keyset.NewLabelled(KeyLabel(c)), true
 		log.Info("made the cluster's key for Secrets", "key", set.Primary)
 	} else if err != nil {
 		tenant.SetCondition(c, ConditionSecretsEncryption, false, "KeysUnreadable", err.Error())
@@ -96,12 +96,29 @@ func (r *Concern) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *control
 	for _, m := range settled {
 		r.imported.Store(m, true)
 	}
+	if keyDisabled(c) {
+		// The plugins start without the keys (tenant.Layout.Plan): nothing
+		// to rotate, and nothing sealed until the key is enabled again.
+		tenant.SetCondition(c, ConditionSecretsEncryption, false, v1alpha1.ReasonKeyDisabled,
+			fmt.Sprintf("the customer key %s is disabled: the KMS plugins hold no keys, so Secrets cannot be written, nor read once the API servers restart; enable the key to recover", c.Spec.Encryption.KeyARN))
+		if changed {
+			return tenant.ErrReplan
+		}
+		return nil
+	}
 	rotated, err := r.startRotation(ctx, c, p.Dir(), &set)
 	if err != nil {
 		return err
 	}
 	changed = changed || rotated
-	tenant.SetCondition(c, ConditionSecretsEncryption, true, "KMSv2",
+	// Until the old keys retire, the condition says Rotating: a caller that
+	// waits for the rotation (cluster rotate-secrets-key, an
+	// AssociateEncryptionConfig update) must not see it done when it began.
+	reason := v1alpha1.ReasonSecretsSealed
+	if rot, err := loadRotation(p.Dir()); err == nil && len(rot.Retiring) > 0 {
+		reason = v1alpha1.ReasonSecretsRotating
+	}
+	tenant.SetCondition(c, ConditionSecretsEncryption, true, reason,
 		fmt.Sprintf("%s%s (%d keys held)", keyMessage, set.Primary, len(set.Keys)))
 	if changed {
 		return tenant.ErrReplan
@@ -179,16 +196,31 @@ func (r *Concern) importFrom(ctx context.Context, prefix string, set *keyset.Set
 // the cluster Ready: every key it needs stays held until nothing is sealed
 // under it. The plugins' own condition reports the plugins.
 func (r *Concern) Health(ctx context.Context, c *v1alpha1.Cluster, p *controlplane.Plan, etcdHealthy bool) string {
-	if !etcdHealthy || c.Status.Status != v1alpha1.StatusActive || r.Dial == nil {
+	if !etcdHealthy || c.Status.Status != v1alpha1.StatusActive || r.Dial == nil || keyDisabled(c) {
 		return ""
 	}
 	msg, err := r.rewrap(ctx, c, p)
 	switch {
 	case err != nil:
 		tenant.Logger(r.Logger, c).Warn("rotating the cluster's key for Secrets", "err", err)
-		tenant.SetCondition(c, ConditionSecretsEncryption, true, "Rotating", "retrying: "+err.Error())
+		tenant.SetCondition(c, ConditionSecretsEncryption, true, v1alpha1.ReasonSecretsRotating, "retrying: "+err.Error())
 	case msg != "":
-		tenant.SetCondition(c, ConditionSecretsEncryption, true, "Rotating", msg)
+		tenant.SetCondition(c, ConditionSecretsEncryption, true, v1alpha1.ReasonSecretsRotating, msg)
 	}
 	return ""
+}
+
+// KeyLabel is what the cluster's keys are named after: its customer key's ID
+// and generation, "" without a customer key.
+func KeyLabel(c *v1alpha1.Cluster) string {
+	e := c.Spec.Encryption
+	if e == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s/%d", e.KeyID, e.KeyGeneration)
+}
+
+// keyDisabled reports whether the cluster's customer key is disabled.
+func keyDisabled(c *v1alpha1.Cluster) bool {
+	return c.Spec.Encryption != nil && c.Spec.Encryption.KeyState == v1alpha1.KeyStateDisabled
 }

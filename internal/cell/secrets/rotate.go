@@ -39,6 +39,9 @@ type rotation struct {
 	Retiring []string `json:"retiring,omitempty"`
 	// FinishedAt is when the old keys were dropped.
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// Label is the customer key generation the rotation moved to (see
+	// KeyLabel), "" for none.
+	Label string `json:"label,omitempty"`
 }
 
 func rotationPath(clusterDir string) string { return filepath.Join(clusterDir, "kms", "rotation.json") }
@@ -79,19 +82,38 @@ func requestedRotation(c *v1alpha1.Cluster) (time.Time, bool) {
 	return t, err == nil
 }
 
-// startRotation answers a new rotation request: a new key becomes the
+// startRotation answers a new rotation request, or a customer key the
+// primary is not named after (a key just associated, or rotated: its
+// generation grew): a new key, named after the customer key, becomes the
 // primary, and every older key is to retire. The keyset is saved before the
-// record, so a crash between the two costs one more key, never a lost one.
+// record, so a crash between the two costs one more key, never a lost one;
+// a crash after the keyset is saved finds the primary named right, so the
+// customer key's rotation is not made twice.
 func (r *Concern) startRotation(ctx context.Context, c *v1alpha1.Cluster, dir string, set *keyset.Set) (bool, error) {
-	req, ok := requestedRotation(c)
-	if !ok || c.Status.Status != v1alpha1.StatusActive {
+	if c.Status.Status != v1alpha1.StatusActive {
 		return false, nil
 	}
 	rot, err := loadRotation(dir)
-	if err != nil || !req.After(rot.RequestedAt) {
+	if err != nil {
 		return false, err
 	}
-	k := keyset.NewKey()
+	req, asked := requestedRotation(c)
+	asked = asked && req.After(rot.RequestedAt)
+	label := KeyLabel(c)
+	if !asked && set.PrimaryKey().Label() == label {
+		if label != "" && rot.Label != label {
+			// The primary is named after the customer key but no record
+			// says so: the keyset was saved and the record lost to a crash
+			// (or the keyset was made for the key). The keys beside the
+			// primary are then still to retire.
+			return false, saveRotation(dir, rotation{RequestedAt: rot.RequestedAt, Retiring: othersThan(*set), Label: label})
+		}
+		return false, nil
+	}
+	if !asked {
+		req = rot.RequestedAt // still the last request answered
+	}
+	k := keyset.NewLabelledKey(label)
 	var retiring []string
 	for _, old := range set.Keys {
 		retiring = append(retiring, old.ID)
@@ -100,11 +122,22 @@ func (r *Concern) startRotation(ctx context.Context, c *v1alpha1.Cluster, dir st
 	if err := r.Keys.Save(ctx, dir, *set); err != nil {
 		return false, err
 	}
-	if err := saveRotation(dir, rotation{RequestedAt: req, Retiring: retiring}); err != nil {
+	if err := saveRotation(dir, rotation{RequestedAt: req, Retiring: retiring, Label: label}); err != nil {
 		return false, err
 	}
 	tenant.Logger(r.Logger, c).Info("rotating the cluster's key for Secrets", "key", k.ID, "retiring", retiring)
 	return true, nil
+}
+
+// othersThan is every key of set but its primary.
+func othersThan(set keyset.Set) []string {
+	var out []string
+	for _, k := range set.Keys {
+		if k.ID != set.Primary {
+			out = append(out, k.ID)
+		}
+	}
+	return out
 }
 
 // rewrap carries a rotation on once the plugins hold the new key: it checks

@@ -108,7 +108,11 @@ func (l Layout) Plan(c *v1alpha1.Cluster, kube components.KubernetesBinaries, et
 		GoawayChance: l.GoawayChance, ZoneNetNS: l.ZoneNetNS, Components: l.Components, Cellplane: l.Cellplane,
 		Isolation: l.isolation(c),
 	}
-	if l.SecretsKeys != nil {
+	if e := c.Spec.Encryption; e != nil && e.KeyState == v1alpha1.KeyStateDisabled {
+		// The keys stay in the cell, wrapped, but no process gets them
+		// until the key is enabled again.
+		in.SecretsKeyDisabled = "the customer key " + e.KeyARN + " is disabled"
+	} else if l.SecretsKeys != nil {
 		in.SecretsKeys = l.SecretsKeys(in.Dir)
 	}
 	if l.Joined != nil {

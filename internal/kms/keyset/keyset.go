@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
@@ -33,16 +34,51 @@ type Set struct {
 }
 
 // NewKey returns a fresh random key.
-func NewKey() Key {
+func NewKey() Key { return NewLabelledKey("") }
+
+// NewLabelledKey returns a fresh random key whose ID starts with label and a
+// slash: a cluster bound to a customer key names its keys after it (the key
+// ID and generation), so etcd shows which customer key sealed each Secret.
+// An empty label gives the plain hash ID.
+func NewLabelledKey(label string) Key {
 	secret := make([]byte, KeySize)
 	rand.Read(secret) // never fails: crypto/rand crashes the program rather than return weak bytes
-	return Key{ID: idOf(secret), Secret: secret}
+	id := idOf(secret)
+	if label != "" {
+		id = label + "/" + id
+	}
+	return Key{ID: id, Secret: secret}
 }
 
 // New returns a set of one fresh key, its primary.
-func New() Set {
-	k := NewKey()
+func New() Set { return NewLabelled("") }
+
+// NewLabelled returns a set of one fresh key labelled label, its primary.
+func NewLabelled(label string) Set {
+	k := NewLabelledKey(label)
 	return Set{Primary: k.ID, Keys: []Key{k}}
+}
+
+// Label is what k's ID starts with before its hash; "" for an unlabelled key.
+func (k Key) Label() string {
+	i := strings.LastIndex(k.ID, "/")
+	if i < 0 {
+		return ""
+	}
+	return k.ID[:i]
+}
+
+// maxLabel keeps a key ID well under kube-apiserver's 1 KiB limit.
+const maxLabel = 256
+
+// namedByHash reports whether id is the key's own hash, labelled or not.
+func namedByHash(id string, secret []byte) bool {
+	h := idOf(secret)
+	if id == h {
+		return true
+	}
+	label, ok := strings.CutSuffix(id, "/"+h)
+	return ok && label != "" && len(label) <= maxLabel
 }
 
 // idOf names a key by a hash of it: stable, unique and revealing nothing. It
@@ -100,7 +136,7 @@ func (s Set) Validate() error {
 		switch {
 		case len(k.Secret) != KeySize:
 			return fmt.Errorf("%w: key %s is %d bytes, want %d", ErrInvalid, k.ID, len(k.Secret), KeySize)
-		case k.ID != idOf(k.Secret):
+		case !namedByHash(k.ID, k.Secret):
 			return fmt.Errorf("%w: key %q is not named by its hash", ErrInvalid, k.ID)
 		case seen[k.ID]:
 			return fmt.Errorf("%w: key %s given twice", ErrInvalid, k.ID)

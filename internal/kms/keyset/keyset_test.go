@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cellplane/cellplane/internal/backup/envelope"
@@ -116,5 +117,30 @@ func TestSaveLoadWrapped(t *testing.T) {
 	}
 	if _, err := Load(ctx, filepath.Join(dir, "none.json"), kms); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load of a missing keyset = %v, want ErrNotExist", err)
+	}
+}
+
+// TestLabelledKeys: a labelled key is named by its label and its hash, and
+// validates; a label pasted onto another key's hash does not.
+func TestLabelledKeys(t *testing.T) {
+	s := NewLabelled("5f1c8a2e-7b3d-4c9e-a1f0-2d3e4f5a6b7c/3")
+	k := s.PrimaryKey()
+	if k.Label() != "5f1c8a2e-7b3d-4c9e-a1f0-2d3e4f5a6b7c/3" || !strings.HasSuffix(k.ID, "/"+idOf(k.Secret)) {
+		t.Fatalf("labelled key %s has label %q", k.ID, k.Label())
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatalf("Validate = %v", err)
+	}
+	if NewKey().Label() != "" {
+		t.Fatal("an unlabelled key has a label")
+	}
+	other := NewKey()
+	forged := Set{Primary: "x/" + other.ID + "z", Keys: []Key{{ID: "x/" + other.ID + "z", Secret: other.Secret}}}
+	if err := forged.Validate(); err == nil {
+		t.Fatal("a key not named by its hash validates")
+	}
+	empty := Set{Primary: "/" + other.ID, Keys: []Key{{ID: "/" + other.ID, Secret: other.Secret}}}
+	if err := empty.Validate(); err == nil {
+		t.Fatal("a key with an empty label validates")
 	}
 }

@@ -13,6 +13,12 @@ import (
 // it never reaches the disk: the keys' only stored form stays the wrapped one.
 const KeysetEnv = "CELLPLANE_KMS_KEYSET"
 
+// DisabledEnv, set instead of KeysetEnv, starts the plugin without keys: the
+// cluster's customer key is disabled, and the value says so. It answers
+// every call with that reason, so kube-apiserver reports it and stops
+// writing Secrets once its data key's write lifetime ends.
+const DisabledEnv = "CELLPLANE_KMS_DISABLED"
+
 // EncodeKeyset is the value of KeysetEnv for s.
 func EncodeKeyset(s keyset.Set) (string, error) {
 	data, err := s.Marshal()

@@ -175,3 +175,24 @@ func TestListenRefusesNonSocket(t *testing.T) {
 		t.Error("the file was changed")
 	}
 }
+
+// TestDisabledServesNothing: without keys every seal and open fails, and
+// Status is unhealthy and names no key, so kube-apiserver's write lifetime
+// for its data key is not extended.
+func TestDisabledServesNothing(t *testing.T) {
+	ctx := context.Background()
+	d := Disabled("the customer key k is disabled")
+	if _, err := d.Encrypt(ctx, "uid", []byte("dek")); !errors.Is(err, ErrKeyDisabled) {
+		t.Errorf("Encrypt = %v; want ErrKeyDisabled", err)
+	}
+	if _, err := d.Decrypt(ctx, "uid", &kmsservice.DecryptRequest{KeyID: "k", Ciphertext: []byte("x")}); !errors.Is(err, ErrKeyDisabled) {
+		t.Errorf("Decrypt = %v; want ErrKeyDisabled", err)
+	}
+	st, err := d.Status(ctx)
+	if err != nil || st.Healthz == "ok" || !strings.Contains(st.Healthz, "disabled") || st.KeyID != "" || st.Version != "v2" {
+		t.Errorf("Status = %+v, %v; want unhealthy, v2, no key ID", st, err)
+	}
+	if err := (Config{Socket: "/tmp/x.sock", Disabled: "off"}).Validate(); err != nil {
+		t.Errorf("a disabled config without keys: %v", err)
+	}
+}

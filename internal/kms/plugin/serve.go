@@ -20,13 +20,19 @@ type Config struct {
 	// Socket is the unix socket kube-apiserver's EncryptionConfiguration names.
 	Socket string
 	Keys   keyset.Set
-	Logger *slog.Logger
+	// Disabled, when set, serves without keys: every call fails with this
+	// reason (see DisabledEnv). Keys are then ignored.
+	Disabled string
+	Logger   *slog.Logger
 }
 
 // Validate refuses a config the plugin cannot serve with.
 func (c Config) Validate() error {
 	if c.Socket == "" {
 		return fmt.Errorf("%w: the plugin needs a socket path", errdefs.ErrInvalidConfig)
+	}
+	if c.Disabled != "" {
+		return nil
 	}
 	if err := c.Keys.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errdefs.ErrInvalidConfig, err)
@@ -45,9 +51,13 @@ func Serve(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	svc, err := NewService(cfg.Keys)
-	if err != nil {
-		return err
+	var svc kmsservice.Service = Disabled(cfg.Disabled)
+	if cfg.Disabled == "" {
+		s, err := NewService(cfg.Keys)
+		if err != nil {
+			return err
+		}
+		svc = s
 	}
 	ln, err := Listen(cfg.Socket)
 	if err != nil {
@@ -58,7 +68,11 @@ func Serve(ctx context.Context, cfg Config) error {
 	// kmsservice.Service; its ListenAndServe is not used, as it cannot replace
 	// a stale socket or bind a path longer than a socket address.
 	kmsapi.RegisterKeyManagementServiceServer(gs, kmsservice.NewGRPCService(cfg.Socket, connectionTimeout, svc))
-	cfg.Logger.Info("KMS v2 plugin serving", "socket", cfg.Socket, "primaryKey", cfg.Keys.Primary, "keys", len(cfg.Keys.Keys))
+	if cfg.Disabled != "" {
+		cfg.Logger.Warn("KMS v2 plugin serving without keys", "socket", cfg.Socket, "reason", cfg.Disabled)
+	} else {
+		cfg.Logger.Info("KMS v2 plugin serving", "socket", cfg.Socket, "primaryKey", cfg.Keys.Primary, "keys", len(cfg.Keys.Keys))
+	}
 	stopped := context.AfterFunc(ctx, func() {
 		t := time.AfterFunc(stopGrace, gs.Stop)
 		gs.GracefulStop()

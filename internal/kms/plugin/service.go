@@ -85,3 +85,32 @@ func (s *Service) Decrypt(_ context.Context, _ string, req *kmsservice.DecryptRe
 func (s *Service) Status(context.Context) (*kmsservice.StatusResponse, error) {
 	return &kmsservice.StatusResponse{Version: apiVersion, Healthz: "ok", KeyID: s.primary}, nil
 }
+
+// ErrKeyDisabled: the cluster's customer key is disabled; the plugin holds
+// no keys.
+var ErrKeyDisabled = errors.New("the cluster's customer key is disabled")
+
+// Disabled is the plugin's service while the cluster's customer key is
+// disabled: it holds no keys, so it seals and opens nothing, and its Status
+// is unhealthy with the reason. Status names no key ID on purpose:
+// kube-apiserver extends its data key's write lifetime whenever Status
+// repeats the key ID it sealed under, even unhealthy, so a disabled plugin
+// that kept naming it would let writes go on for ever.
+type Disabled string
+
+var _ kmsservice.Service = Disabled("")
+
+// Encrypt refuses: there is no key to seal under.
+func (d Disabled) Encrypt(context.Context, string, []byte) (*kmsservice.EncryptResponse, error) {
+	return nil, fmt.Errorf("encrypting: %w: %s", ErrKeyDisabled, string(d))
+}
+
+// Decrypt refuses: there is no key to open with.
+func (d Disabled) Decrypt(context.Context, string, *kmsservice.DecryptRequest) ([]byte, error) {
+	return nil, fmt.Errorf("decrypting: %w: %s", ErrKeyDisabled, string(d))
+}
+
+// Status reports the plugin unhealthy, with the reason.
+func (d Disabled) Status(context.Context) (*kmsservice.StatusResponse, error) {
+	return &kmsservice.StatusResponse{Version: apiVersion, Healthz: "key disabled: " + string(d)}, nil
+}

@@ -28,6 +28,7 @@ func (s *server) toWire(account string, c *v1alpha1.Cluster) *eks.Cluster {
 		Tags:                 tagsOf(c),
 		Health:               healthOf(c),
 		DeletionProtection:   ptr(c.Spec.DeletionProtection),
+		EncryptionConfig:     encryptionOf(c),
 		Cellplane:            eks.ExtensionOf(c).ForTenant(),
 	}
 }
@@ -63,6 +64,9 @@ func tagsOf(c *v1alpha1.Cluster) map[string]string {
 // tools built for EKS look for the cause.
 func healthOf(c *v1alpha1.Cluster) *eks.ClusterHealth {
 	h := &eks.ClusterHealth{Issues: []eks.ClusterIssue{}}
+	if issue := keyIssue(c); issue != nil {
+		h.Issues = append(h.Issues, *issue)
+	}
 	if c.Status.Status != v1alpha1.StatusFailed {
 		return h
 	}

@@ -34,6 +34,9 @@ func (s *server) createCluster(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.withEncryption(r.Context(), account, &in, want); err != nil {
+		return nil, err
+	}
 	got, err := s.createOrAdopt(r.Context(), want)
 	if err != nil {
 		return nil, err
@@ -162,6 +165,7 @@ func sameRequest(existing, want *v1alpha1.Cluster) bool {
 		existing.Spec.EtcdQuotaBytes == want.Spec.EtcdQuotaBytes &&
 		existing.Spec.DeletionProtection == want.Spec.DeletionProtection &&
 		sameRestore(existing.Spec.RestoreFrom, want.Spec.RestoreFrom) &&
+		sameKey(existing.Spec.Encryption, want.Spec.Encryption) &&
 		maps.Equal(existing.Spec.Tags, want.Spec.Tags) &&
 		existing.Annotations[annotationEKSRequest] == want.Annotations[annotationEKSRequest]
 }

@@ -89,7 +89,7 @@ func TestCreateClusterEchoesEKSFields(t *testing.T) {
 		"resourcesVpcConfig": {"subnetIds": ["subnet-1", "subnet-2"], "endpointPublicAccess": true},
 		"kubernetesNetworkConfig": {"serviceIpv4Cidr": "10.100.0.0/16"},
 		"logging": {"clusterLogging": [{"types": ["api"], "enabled": true}]},
-		"encryptionConfig": [{"resources": ["secrets"]}], "accessConfig": {"authenticationMode": "API"},
+		"accessConfig": {"authenticationMode": "API"},
 		"bootstrapSelfManagedAddons": false
 	}`
 	got := h.do("POST", "/clusters", body).cluster(t)

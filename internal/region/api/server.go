@@ -51,6 +51,9 @@ type Config struct {
 	Verifier *sigv4.Verifier
 	// Limiter throttles sources and accounts; nil sets no limits.
 	Limiter *ratelimit.Limiter
+	// Keys resolves the customer keys encryptionConfig names; nil refuses
+	// encryptionConfig.
+	Keys KeyResolver
 }
 
 // setDefaults fills the optional fields.
@@ -89,6 +92,7 @@ type server struct {
 	log    *slog.Logger
 	quota  *quota.Clusters
 	fresh  *freshness.Tracker
+	keys   KeyResolver
 }
 
 // NewHandler returns the regional API as an http.Handler, access log included.
@@ -98,7 +102,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("configuring regional API: %w", err)
 	}
 	s := &server{store: cfg.Client, cache: cfg.Cache, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger,
-		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New()}
+		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New(), keys: cfg.Keys}
 	return s.accessLog(apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 
@@ -120,6 +124,8 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("/clusters/{name}/updates", s.methodNotAllowed("GET, POST"))
 	mux.HandleFunc("GET /clusters/{name}/updates/{updateId}", s.handle(s.describeUpdate))
 	mux.HandleFunc("/clusters/{name}/updates/{updateId}", s.methodNotAllowed("GET"))
+	mux.HandleFunc("POST /clusters/{name}/encryption-config/associate", s.handle(s.associateEncryptionConfig))
+	mux.HandleFunc("/clusters/{name}/encryption-config/associate", s.methodNotAllowed("POST"))
 	s.caRoutes(mux)
 	mux.HandleFunc("GET /cluster-versions", s.handle(s.describeClusterVersions))
 	mux.HandleFunc("/cluster-versions", s.methodNotAllowed("GET"))

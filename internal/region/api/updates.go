@@ -37,6 +37,7 @@ func (s *server) describeUpdate(r *http.Request) (any, error) {
 	if i < 0 {
 		return nil, publicf(errdefs.ErrNotFound, "No update found for ID: %s.", id)
 	}
+	s.settleEncryptionUpdate(r.Context(), &ups[i])
 	return eks.UpdateOutput{Update: toWireUpdate(&ups[i])}, nil
 }
 

@@ -53,6 +53,9 @@ func validateCreate(in *eks.CreateClusterInput) (string, error) {
 			return "", err
 		}
 	}
+	if _, err := encryptionKeyOf(in.EncryptionConfig); err != nil {
+		return "", err
+	}
 	return minor, validateToken(in.ClientRequestToken)
 }
 
