@@ -227,6 +227,13 @@ type ClusterSpec struct {
 	// +optional
 	RestoreFrom *RestoreSource `json:"restoreFrom,omitempty"`
 
+	// CertificateAuthorities are the Kubernetes CAs the cluster trusts, in
+	// the order the trust bundle lists them, one of them the signer. Empty
+	// until the tenant first rotates the CA: the cluster then has the one CA
+	// the cell made for it.
+	// +optional
+	CertificateAuthorities []CertificateAuthority `json:"certificateAuthorities,omitempty"`
+
 	// Encryption binds the cluster's Secrets to a customer key of the
 	// region's key service (EKS encryptionConfig). Set once: EKS cannot
 	// disassociate a key either.
@@ -417,9 +424,15 @@ type ClusterStatus struct {
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
 
-	// CertificateAuthorityData is the base64-encoded Kubernetes CA certificate.
+	// CertificateAuthorityData is the base64-encoded Kubernetes trust
+	// bundle: every CA the cluster trusts (one outside a CA rotation).
 	// +optional
 	CertificateAuthorityData string `json:"certificateAuthorityData,omitempty"`
+
+	// CertificateAuthorities are the Kubernetes CAs as the cell distributes
+	// them, in the spec's order.
+	// +optional
+	CertificateAuthorities []CertificateAuthorityStatus `json:"certificateAuthorities,omitempty"`
 
 	// KubernetesVersion is the exact version the API servers run, for example "v1.35.4".
 	// +optional

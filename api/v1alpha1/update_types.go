@@ -12,13 +12,17 @@ const (
 	UpdateTypeConfig         = "ConfigUpdate"
 	// UpdateTypeDeletionProtection turns a cluster's deletion protection on or off.
 	UpdateTypeDeletionProtection = "DeletionProtectionUpdate"
+	// UpdateTypeCertificateAuthority is one step of a CA rotation: a CA
+	// created, activated or deleted.
+	UpdateTypeCertificateAuthority = "CertificateAuthorityUpdate"
 )
 
 // Update statuses, spelled as EKS spells them on the wire. The status enum also
-// admits Failed and Cancelled, which nothing sets yet.
+// admits Cancelled, which nothing sets yet.
 const (
 	UpdateInProgress = "InProgress"
 	UpdateSuccessful = "Successful"
+	UpdateFailed     = "Failed"
 )
 
 // LabelCluster names the Cluster object an update belongs to.
@@ -55,8 +59,9 @@ type ClusterUpdateSpec struct {
 	ClusterName string `json:"clusterName"`
 
 	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate,
-	// ConfigUpdate, DeletionProtectionUpdate, AssociateEncryptionConfig.
-	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig
+	// ConfigUpdate, DeletionProtectionUpdate, AssociateEncryptionConfig,
+	// CertificateAuthorityUpdate.
+	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate
 	Type string `json:"type"`
 
 	// Params are the update's parameters.

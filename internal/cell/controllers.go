@@ -12,6 +12,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/agent"
 	"github.com/cellplane/cellplane/internal/cell/backups"
 	"github.com/cellplane/cellplane/internal/cell/care"
+	"github.com/cellplane/cellplane/internal/cell/carotation"
 	"github.com/cellplane/cellplane/internal/cell/certroll"
 	"github.com/cellplane/cellplane/internal/cell/endpoint"
 	"github.com/cellplane/cellplane/internal/cell/etcdstate"
@@ -70,6 +71,8 @@ func (p *proc) controllers() (manager.Manager, error) {
 			&restore.InPlace{Backups: bk, Dial: replay, Runner: p.runtime, Logger: p.log},
 			&members.Replacer{Dial: func(pl *controlplane.Plan) (members.Membership, error) { return p.pool.Get(pl) },
 				Runner: p.runtime, Logger: p.log},
+			// Before the Roller, which rolls out a trust bundle it changed.
+			&carotation.Concern{Runner: p.runtime, Logger: p.log},
 			&certroll.Roller{Runner: p.runtime, Logger: p.log},
 		},
 		Certs: p.cfg.Tuning.Certs.Renewal(), KubeconfigCertLifetime: p.cfg.Tuning.Certs.Kubeconfig(),

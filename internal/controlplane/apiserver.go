@@ -76,7 +76,7 @@ func (p *Plan) apiServerArgs(m Member) []string {
 		"--etcd-keyfile=" + f.APIServerEtcdClient.Key,
 		"--tls-cert-file=" + serving.Cert,
 		"--tls-private-key-file=" + serving.Key,
-		"--client-ca-file=" + f.CA,
+		"--client-ca-file=" + f.CABundle,
 		"--authorization-mode=Node,RBAC",
 		"--enable-admission-plugins=NodeRestriction",
 		"--enable-bootstrap-token-auth=true",

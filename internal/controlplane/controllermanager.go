@@ -35,11 +35,11 @@ func (controllerManager) Check(ctx context.Context, pr *Prober, m Member) error 
 func (controllerManager) Command(p *Plan, m Member) (string, []string) {
 	f := p.pki
 	return p.in.Kubernetes.KubeControllerManager, append(p.controllerArgs(m),
-		"--client-ca-file="+f.CA,
+		"--client-ca-file="+f.CABundle,
 		"--requestheader-client-ca-file="+f.FrontProxyCA,
 		"--cluster-signing-cert-file="+f.CA,
 		"--cluster-signing-key-file="+f.CAKey,
-		"--root-ca-file="+f.CA,
+		"--root-ca-file="+f.CABundle,
 		"--service-account-private-key-file="+f.SAKey,
 		"--use-service-account-credentials=true",
 		"--controllers=*,bootstrapsigner,tokencleaner",

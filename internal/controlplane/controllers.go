@@ -26,7 +26,7 @@ func (p *Plan) writeControllerKubeconfigs(kind string, pair pki.Pair) error {
 		opts := kubeconfig.Options{
 			ClusterName: p.in.ClusterName,
 			Server:      "https://" + p.member(KindAPIServer, m.Zone).Address(),
-			CAFile:      p.pki.CA,
+			CAFile:      p.pki.CABundle,
 			CertFile:    pair.Cert,
 			KeyFile:     pair.Key,
 			User:        m.Kind,

@@ -19,7 +19,7 @@ func (p *Plan) EndpointConfig() lb.EndpointConfig {
 	c := lb.EndpointConfig{
 		ID:          p.EndpointID(),
 		Listen:      p.EndpointAddress(),
-		HealthCheck: lb.HealthCheckConfig{Path: "/readyz?" + kmsHealthExclude, CAFile: p.pki.CA, IntervalMillis: 1000, FallCount: 2, RiseCount: 1},
+		HealthCheck: lb.HealthCheckConfig{Path: "/readyz?" + kmsHealthExclude, CAFile: p.pki.CABundle, IntervalMillis: 1000, FallCount: 2, RiseCount: 1},
 		// Busy HTTP/2 clients rebalance through --goaway-chance; this catches
 		// the quiet long-lived ones (watch-only), whose clients re-watch.
 		MaxConnectionAgeSeconds: EndpointMaxConnectionAge,

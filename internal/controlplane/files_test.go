@@ -60,8 +60,8 @@ func TestWriteConfigs(t *testing.T) {
 				if want := "https://" + local.Address(); cluster.Server != want {
 					t.Errorf("%s talks to %s, want its zone's API server %s", m.Name(), cluster.Server, want)
 				}
-				if cluster.CertificateAuthority != p.Files().CA {
-					t.Errorf("%s CA = %q, want %q", m.Name(), cluster.CertificateAuthority, p.Files().CA)
+				if cluster.CertificateAuthority != p.Files().CABundle {
+					t.Errorf("%s CA = %q, want %q", m.Name(), cluster.CertificateAuthority, p.Files().CABundle)
 				}
 				if user.ClientCertificate != pair.Cert || user.ClientKey != pair.Key {
 					t.Errorf("%s credentials = %s, %s; want %s, %s", m.Name(), user.ClientCertificate, user.ClientKey, pair.Cert, pair.Key)

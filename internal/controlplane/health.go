@@ -34,7 +34,7 @@ func NewProber(p *Plan) (*Prober, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}
-	kube, err := tlsClient(f.CA, f.Admin.Cert, f.Admin.Key)
+	kube, err := tlsClient(f.CABundle, f.Admin.Cert, f.Admin.Key)
 	if err != nil {
 		return nil, fmt.Errorf("admin client: %w", err)
 	}

@@ -265,7 +265,7 @@ func TestAPIServerSpec(t *testing.T) {
 				"secure-port":              "6443",
 				"service-account-issuer":   p.Endpoint(),
 				"audit-policy-file":        p.AuditPolicyPath(),
-				"client-ca-file":           p.Files().CA,
+				"client-ca-file":           p.Files().CABundle,
 				"etcd-cafile":              p.Files().EtcdCA,
 				"service-cluster-ip-range": ServiceCIDR,
 			} {
@@ -382,8 +382,8 @@ func TestEndpointConfig(t *testing.T) {
 		if host, port, _ := net.SplitHostPort(c.Listen); host != p.EndpointIP().String() || port != "6443" {
 			t.Errorf("Listen = %q, want %s:6443", c.Listen, p.EndpointIP())
 		}
-		if c.HealthCheck.CAFile != p.Files().CA || c.HealthCheck.Path != "/readyz?exclude=kms-providers" {
-			t.Errorf("HealthCheck = %+v, want /readyz without the KMS check against %s", c.HealthCheck, p.Files().CA)
+		if c.HealthCheck.CAFile != p.Files().CABundle || c.HealthCheck.Path != "/readyz?exclude=kms-providers" {
+			t.Errorf("HealthCheck = %+v, want /readyz without the KMS check against %s", c.HealthCheck, p.Files().CABundle)
 		}
 		var got []string
 		for _, b := range c.Backends {

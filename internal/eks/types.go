@@ -49,6 +49,8 @@ type Cluster struct {
 type Certificate struct {
 	// Data is the base64-encoded CA certificate of the cluster.
 	Data string `json:"data,omitempty"`
+	// Active names the CA that signs, while a rotation allows several.
+	Active *ActiveCertificateAuthority `json:"active,omitempty"`
 }
 
 // ClusterHealth is EKS's health object.

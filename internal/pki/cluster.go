@@ -42,7 +42,11 @@ type ClusterFiles struct {
 	APIServerEtcdClient Pair
 	CellplaneEtcdClient Pair
 
+	// CA and CAKey are the signer; CABundle is what components trust: the
+	// signer and, during a CA rotation, the other CAs (see bundle.go).
+	// CAStore is the directory of the CAs kept by ID for a rotation.
 	CA, CAKey         string
+	CABundle, CAStore string
 	APIServer         map[string]Pair
 	KubeletClient     Pair
 	ControllerManager Pair
@@ -108,6 +112,9 @@ func ensureClusterFiles(f *ClusterFiles, spec ClusterSpec, ren Renewal) (Renewed
 	if err := runAll(tasks); err != nil {
 		return Renewed{}, err
 	}
+	if err := ensureBundle(f); err != nil {
+		return Renewed{}, err
+	}
 	return summarize(leaves, results, ren), nil
 }
 
@@ -147,6 +154,7 @@ func ClusterPaths(dir string, spec ClusterSpec) *ClusterFiles {
 	}
 	f.EtcdCA, f.EtcdCAKey = pairPaths(etcd, "ca")
 	f.CA, f.CAKey = pairPaths(dir, "ca")
+	f.CABundle, f.CAStore = filepath.Join(dir, "ca-bundle.crt"), caStoreDir(dir)
 	f.FrontProxyCA, f.FrontProxyCAKey = pairPaths(dir, "front-proxy-ca")
 	for _, m := range spec.EtcdMembers {
 		f.EtcdServer[m.Name] = pairAt(etcd, "server-"+m.Name)
@@ -160,7 +168,7 @@ func ClusterPaths(dir string, spec ClusterSpec) *ClusterFiles {
 
 // all lists every file of the cluster's PKI.
 func (f *ClusterFiles) all() []string {
-	out := []string{f.EtcdCA, f.EtcdCAKey, f.CA, f.CAKey, f.FrontProxyCA, f.FrontProxyCAKey, f.SAKey, f.SAPub}
+	out := []string{f.EtcdCA, f.EtcdCAKey, f.CA, f.CAKey, f.CABundle, f.FrontProxyCA, f.FrontProxyCAKey, f.SAKey, f.SAPub}
 	for _, m := range []map[string]Pair{f.EtcdServer, f.EtcdPeer, f.APIServer} {
 		for _, p := range m {
 			out = append(out, p.Cert, p.Key)

@@ -67,6 +67,11 @@ func loadClusterCAs(f *ClusterFiles, cluster string) (*clusterCAs, []func() erro
 		if err != nil {
 			return nil, nil, err
 		}
+		if created && c.dst == &cas.kube {
+			if stored, ok := recoverSigner(f); ok {
+				ca = stored
+			}
+		}
 		if created {
 			writes = append(writes, func() error { return writeCA(ca, c.cert, c.key) })
 		}

@@ -14,8 +14,8 @@ import (
 func TestEnsureClusterIsIdempotent(t *testing.T) {
 	dir := t.TempDir()
 	files := mustCluster(t, dir, testSpec())
-	if n := len(allFiles(files)); n != 38 {
-		t.Errorf("%d files, want 38: 3 CAs, 15 leaf pairs and the service-account key", n)
+	if n := len(allFiles(files)); n != 39 {
+		t.Errorf("%d files, want 39: 3 CAs, the trust bundle, 15 leaf pairs and the service-account key", n)
 	}
 	before := snapshot(t, allFiles(files))
 	again := mustCluster(t, dir, testSpec())
@@ -73,8 +73,9 @@ func TestEnsureClusterFollowsRegeneratedCA(t *testing.T) {
 		{"etcd CA key lost", "etcd/ca.key", pairNames("etcd/apiserver-etcd-client", "etcd/ca",
 			"etcd/cellplane-etcd-client", "etcd/peer-etcd-a", "etcd/peer-etcd-b", "etcd/peer-etcd-c",
 			"etcd/server-etcd-a", "etcd/server-etcd-b", "etcd/server-etcd-c")},
-		{"kubernetes CA corrupt", "ca.crt", pairNames("admin", "apiserver-api-a", "apiserver-api-b",
-			"apiserver-kubelet-client", "ca", "controller-manager", "scheduler")},
+		// The new CA joins the trust bundle, which keeps the old one.
+		{"kubernetes CA corrupt", "ca.crt", sorted(append(pairNames("admin", "apiserver-api-a", "apiserver-api-b",
+			"apiserver-kubelet-client", "ca", "controller-manager", "scheduler"), "ca-bundle.crt"))},
 		{"front-proxy CA lost", "front-proxy-ca.crt", pairNames("front-proxy-ca", "front-proxy-client")},
 	}
 	for _, tt := range tests {
@@ -193,4 +194,9 @@ func pairNames(names ...string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+func sorted(s []string) []string {
+	slices.Sort(s)
+	return s
 }

@@ -20,13 +20,15 @@ import (
 )
 
 // startFiles names, per component kind that reads its certificates only at
-// start, the files it reads: its client pair and the CA its kubeconfig trusts.
+// start, the files it reads: its client pair and the trust bundle its
+// kubeconfig trusts; the controller-manager also signs with the signer CA
+// and publishes the bundle as kube-root-ca.crt.
 var startFiles = map[string]func(*pki.ClusterFiles) []string{
 	controlplane.KindControllerManager: func(f *pki.ClusterFiles) []string {
-		return []string{f.ControllerManager.Cert, f.ControllerManager.Key, f.CA}
+		return []string{f.ControllerManager.Cert, f.ControllerManager.Key, f.CABundle, f.CA, f.CAKey}
 	},
 	controlplane.KindScheduler: func(f *pki.ClusterFiles) []string {
-		return []string{f.Scheduler.Cert, f.Scheduler.Key, f.CA}
+		return []string{f.Scheduler.Cert, f.Scheduler.Key, f.CABundle}
 	},
 }
 
@@ -139,6 +141,25 @@ func (r *Roller) stale(p *controlplane.Plan, m controlplane.Member) (bool, error
 		return false, err
 	}
 	return string(rec) != sum+"\n", nil
+}
+
+// Pending names the running members that still run with other certificates
+// than those on disk: a CA rotation is distributed to them only once none is.
+func Pending(r tenant.Runner, p *controlplane.Plan) ([]string, error) {
+	rl := &Roller{Runner: r}
+	var out []string
+	for _, kind := range rollOrder {
+		for _, m := range p.Members(kind) {
+			stale, err := rl.stale(p, m)
+			if err != nil {
+				return nil, err
+			}
+			if stale {
+				out = append(out, m.Name())
+			}
+		}
+	}
+	return out, nil
 }
 
 func othersHealthy(ctx context.Context, chk Checker, members []controlplane.Member, m controlplane.Member) error {

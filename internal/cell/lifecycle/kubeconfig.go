@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,10 +55,16 @@ func (k kubeconfigs) publish(ctx context.Context, c *v1alpha1.Cluster, p *contro
 	if err != nil {
 		return fmt.Errorf("publishing kubeconfig: %w", err)
 	}
-	if k.current(s.Data[v1alpha1.KubeconfigSecretKey], ca, p.Endpoint(), time.Now()) {
+	// The kubeconfig trusts the bundle, so that it keeps working while the
+	// cluster's CA rotates; its certificate is the signer's.
+	bundle, err := os.ReadFile(p.Files().CABundle)
+	if err != nil {
+		return fmt.Errorf("publishing kubeconfig: reading trust bundle: %w", err)
+	}
+	if k.current(s.Data[v1alpha1.KubeconfigSecretKey], ca, bundle, p.Endpoint(), time.Now()) {
 		return nil
 	}
-	data, err := k.issue(c, p, ca)
+	data, err := k.issue(c, p, ca, bundle)
 	if err != nil {
 		return err
 	}
@@ -74,7 +81,7 @@ func (k kubeconfigs) publish(ctx context.Context, c *v1alpha1.Cluster, p *contro
 }
 
 // issue makes a kubeconfig with a new admin certificate.
-func (k kubeconfigs) issue(c *v1alpha1.Cluster, p *controlplane.Plan, ca *pki.CA) ([]byte, error) {
+func (k kubeconfigs) issue(c *v1alpha1.Cluster, p *controlplane.Plan, ca *pki.CA, bundle []byte) ([]byte, error) {
 	req := tenantAdmin
 	req.Validity = k.lifetimeOrDefault()
 	cert, key, err := ca.Issue(req)
@@ -83,16 +90,16 @@ func (k kubeconfigs) issue(c *v1alpha1.Cluster, p *controlplane.Plan, ca *pki.CA
 	}
 	return kubeconfig.Marshal(kubeconfig.Options{
 		ClusterName: c.Spec.Name, Server: p.Endpoint(), User: c.Spec.Name + "-admin",
-		CAData: ca.CertPEM, CertData: cert, KeyData: key,
+		CAData: bundle, CertData: cert, KeyData: key,
 	})
 }
 
 // current says whether a published kubeconfig may stay: it names this
-// endpoint and CA, its certificate chains to the CA, more than half of the
+// endpoint and trust bundle, its certificate chains to the signer ca, more than half of the
 // lifetime is left, and it was not issued under a longer lifetime (so a
 // year-long certificate from before, or a lowered lifetime, is replaced).
-func (k kubeconfigs) current(data []byte, ca *pki.CA, endpoint string, now time.Time) bool {
-	cert, ok := publishedCert(data, ca, endpoint)
+func (k kubeconfigs) current(data []byte, ca *pki.CA, bundle []byte, endpoint string, now time.Time) bool {
+	cert, ok := publishedCert(data, bundle, endpoint)
 	if !ok {
 		return false
 	}
@@ -104,8 +111,8 @@ func (k kubeconfigs) current(data []byte, ca *pki.CA, endpoint string, now time.
 }
 
 // publishedCert is the client certificate of a kubeconfig that points at
-// endpoint and trusts exactly ca.
-func publishedCert(data []byte, ca *pki.CA, endpoint string) (*x509.Certificate, bool) {
+// endpoint and trusts exactly bundle.
+func publishedCert(data []byte, bundle []byte, endpoint string) (*x509.Certificate, bool) {
 	if len(data) == 0 {
 		return nil, false
 	}
@@ -118,7 +125,7 @@ func publishedCert(data []byte, ca *pki.CA, endpoint string) (*x509.Certificate,
 		return nil, false
 	}
 	cl := cfg.Clusters[kctx.Cluster]
-	if cl.Server != endpoint || !bytes.Equal(cl.CertificateAuthorityData, ca.CertPEM) {
+	if cl.Server != endpoint || !bytes.Equal(cl.CertificateAuthorityData, bundle) {
 		return nil, false
 	}
 	block, _ := pem.Decode(cfg.AuthInfos[kctx.AuthInfo].ClientCertificateData)

@@ -116,9 +116,9 @@ func (r *Reconciler) phasePKI(_ context.Context, c *v1alpha1.Cluster, p *control
 			tenant.Logger(r.Logger, c).Info("renewed certificates", "leaves", renewed.Issued, "nextRenewal", renewed.Next.Format(time.RFC3339))
 		}
 	}
-	ca, err := os.ReadFile(p.Files().CA)
+	ca, err := os.ReadFile(p.Files().CABundle)
 	if err != nil {
-		return fmt.Errorf("reading cluster CA: %w", err)
+		return fmt.Errorf("reading cluster trust bundle: %w", err)
 	}
 	c.Status.CertificateAuthorityData = base64.StdEncoding.EncodeToString(ca)
 	return nil

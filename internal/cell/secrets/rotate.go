@@ -291,7 +291,7 @@ func adminClient(p *controlplane.Plan, m controlplane.Member) (kubernetes.Interf
 	f := p.Files()
 	cfg := &rest.Config{
 		Host:            "https://" + m.Address(),
-		TLSClientConfig: rest.TLSClientConfig{CAFile: f.CA, CertFile: f.Admin.Cert, KeyFile: f.Admin.Key},
+		TLSClientConfig: rest.TLSClientConfig{CAFile: f.CABundle, CertFile: f.Admin.Cert, KeyFile: f.Admin.Key},
 		Timeout:         10 * time.Second,
 	}
 	return kubernetes.NewForConfig(cfg)

@@ -13,9 +13,9 @@ import (
 // embedded, pointing at its endpoint.
 func AdminKubeconfig(c *v1alpha1.Cluster, p *controlplane.Plan) ([]byte, error) {
 	f := p.Files()
-	ca, err := os.ReadFile(f.CA)
+	ca, err := os.ReadFile(f.CABundle)
 	if err != nil {
-		return nil, fmt.Errorf("reading CA: %w", err)
+		return nil, fmt.Errorf("reading trust bundle: %w", err)
 	}
 	cert, err := os.ReadFile(f.Admin.Cert)
 	if err != nil {

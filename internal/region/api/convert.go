@@ -22,7 +22,7 @@ func (s *server) toWire(account string, c *v1alpha1.Cluster) *eks.Cluster {
 		RoleArn:              echo.RoleArn,
 		ResourcesVpcConfig:   echo.ResourcesVpcConfig,
 		Status:               wireStatus(c),
-		CertificateAuthority: &eks.Certificate{Data: c.Status.CertificateAuthorityData},
+		CertificateAuthority: certificateOf(c),
 		ClientRequestToken:   c.Spec.ClientRequestToken,
 		PlatformVersion:      PlatformVersion,
 		Tags:                 tagsOf(c),

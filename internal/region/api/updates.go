@@ -94,7 +94,11 @@ func refuseSubresource(r *http.Request) error {
 
 // updatesOf lists a cluster's updates sorted by object name.
 func (s *server) updatesOf(ctx context.Context, c *v1alpha1.Cluster) ([]v1alpha1.ClusterUpdate, error) {
-	return s.updates().List(ctx, c)
+	ups, err := s.updates().List(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return s.settleCA(ctx, c, ups)
 }
 
 // updateByToken returns the cluster's update made with token, or nil. A token
