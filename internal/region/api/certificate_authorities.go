@@ -118,7 +118,7 @@ func (s *server) caRetry(ctx context.Context, c *v1alpha1.Cluster, op, token, id
 	u := &ups[i]
 	made := caParam(u)
 	if u.Spec.Type != eks.UpdateTypeCertificateAuthority || (op != clusterca.OpCreate && made != id) || caOp(u) != op {
-		return nil, publicf(errdefs.ErrInvalidParameter, "The clientRequestToken %s was used for a different update of cluster %s (%s).", token, c.Spec.Name, u.Spec.ID)
+		return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The clientRequestToken %s was used for a different update of cluster %s (%s).", token, c.Spec.Name, u.Spec.ID)
 	}
 	ca, ok := clusterca.Find(c, made)
 	if !ok {
@@ -162,7 +162,7 @@ func (s *server) describeCertificateAuthority(r *http.Request) (any, error) {
 	id := r.PathValue("caId")
 	ca, ok := clusterca.Find(c, id)
 	if !ok {
-		return nil, publicf(errdefs.ErrNotFound, "No certificate authority found for ID %s on cluster %s.", id, c.Spec.Name)
+		return nil, errdefs.Publicf(errdefs.ErrNotFound, "No certificate authority found for ID %s on cluster %s.", id, c.Spec.Name)
 	}
 	return eks.DescribeCertificateAuthorityOutput{CertificateAuthority: toWireCA(ca)}, nil
 }
@@ -204,7 +204,7 @@ func caPageStart(l []clusterca.CA, token string) (int, error) {
 	last, ok := strings.CutPrefix(string(raw), tokenPrefix)
 	i := slices.IndexFunc(l, func(ca clusterca.CA) bool { return ca.Spec.ID == last })
 	if err != nil || !ok || i < 0 {
-		return 0, publicf(errdefs.ErrInvalidParameter, "The nextToken is not valid: pass the nextToken of a previous ListCertificateAuthorities response for this cluster unchanged.")
+		return 0, errdefs.Publicf(errdefs.ErrInvalidParameter, "The nextToken is not valid: pass the nextToken of a previous ListCertificateAuthorities response for this cluster unchanged.")
 	}
 	return i + 1, nil
 }
@@ -230,7 +230,7 @@ func publicCA(err error) error {
 	if errors.Is(kind, clusterca.ErrInUse) {
 		kind = errResourceInUse
 	}
-	return &publicError{kind: kind, msg: ref.Msg}
+	return &errdefs.PublicError{Kind: kind, Msg: ref.Msg}
 }
 
 // certificateOf is DescribeCluster's certificateAuthority: the trust bundle

@@ -23,7 +23,7 @@ func decodeBody(r *http.Request, v any) error {
 		return bodyError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return publicf(errdefs.ErrInvalidRequest, "The request body must hold a single JSON object; found more data after it.")
+		return errdefs.Publicf(errdefs.ErrInvalidRequest, "The request body must hold a single JSON object; found more data after it.")
 	}
 	return nil
 }
@@ -37,19 +37,19 @@ func bodyError(err error) error {
 	)
 	switch {
 	case errors.Is(err, io.EOF):
-		return publicf(errdefs.ErrInvalidRequest, "The request body is empty; expected a JSON object.")
+		return errdefs.Publicf(errdefs.ErrInvalidRequest, "The request body is empty; expected a JSON object.")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return publicf(errdefs.ErrInvalidRequest, "The request body ends in the middle of its JSON object.")
+		return errdefs.Publicf(errdefs.ErrInvalidRequest, "The request body ends in the middle of its JSON object.")
 	case errors.As(err, &tooLong):
-		return publicf(errdefs.ErrInvalidRequest, "The request body is larger than %d bytes.", maxBodyBytes)
+		return errdefs.Publicf(errdefs.ErrInvalidRequest, "The request body is larger than %d bytes.", maxBodyBytes)
 	case errors.As(err, &syntax):
-		return publicf(errdefs.ErrInvalidRequest, "The request body is not valid JSON (at byte %d).", syntax.Offset)
+		return errdefs.Publicf(errdefs.ErrInvalidRequest, "The request body is not valid JSON (at byte %d).", syntax.Offset)
 	case errors.As(err, &typ) && typ.Field != "":
-		return publicf(errdefs.ErrInvalidRequest, "The field %s must be a JSON %s.", typ.Field, jsonKind(typ.Type))
+		return errdefs.Publicf(errdefs.ErrInvalidRequest, "The field %s must be a JSON %s.", typ.Field, jsonKind(typ.Type))
 	case errors.As(err, &typ):
-		return publicf(errdefs.ErrInvalidRequest, "The request body must be a JSON object.")
+		return errdefs.Publicf(errdefs.ErrInvalidRequest, "The request body must be a JSON object.")
 	}
-	return publicf(errdefs.ErrInvalidRequest, "The request body could not be read.")
+	return errdefs.Publicf(errdefs.ErrInvalidRequest, "The request body could not be read.")
 }
 
 // jsonKind names the JSON type that decodes into t.

@@ -143,17 +143,17 @@ func adoptOrRefuse(existing, want *v1alpha1.Cluster, err error) (*v1alpha1.Clust
 		return nil, err
 	case existing == nil:
 		// Created and deleted again while this request ran.
-		return nil, publicf(errdefs.ErrAlreadyExists, "Cluster %s was changed by another request; retry.", name)
+		return nil, errdefs.Publicf(errdefs.ErrAlreadyExists, "Cluster %s was changed by another request; retry.", name)
 	case existing.Spec.Name != name:
-		return nil, publicf(errdefs.ErrAlreadyExists, "The cluster name %s cannot be used in this account: it is stored under the same object name as cluster %s. Choose another name.", name, existing.Spec.Name)
+		return nil, errdefs.Publicf(errdefs.ErrAlreadyExists, "The cluster name %s cannot be used in this account: it is stored under the same object name as cluster %s. Choose another name.", name, existing.Spec.Name)
 	case existing.DeletionTimestamp != nil:
-		return nil, publicf(errdefs.ErrAlreadyExists, "Cluster already exists with name: %s. It is being deleted; retry once the deletion completes.", name)
+		return nil, errdefs.Publicf(errdefs.ErrAlreadyExists, "Cluster already exists with name: %s. It is being deleted; retry once the deletion completes.", name)
 	case sameRequest(existing, want):
 		return existing, nil
 	case want.Spec.ClientRequestToken != "" && existing.Spec.ClientRequestToken == want.Spec.ClientRequestToken:
-		return nil, publicf(errdefs.ErrAlreadyExists, "Cluster already exists with name: %s. It was created with this clientRequestToken but different parameters.", name)
+		return nil, errdefs.Publicf(errdefs.ErrAlreadyExists, "Cluster already exists with name: %s. It was created with this clientRequestToken but different parameters.", name)
 	}
-	return nil, publicf(errdefs.ErrAlreadyExists, "Cluster already exists with name: %s", name)
+	return nil, errdefs.Publicf(errdefs.ErrAlreadyExists, "Cluster already exists with name: %s", name)
 }
 
 // sameRequest reports whether existing was created by a request identical to the
@@ -188,10 +188,10 @@ func (s *server) place(ctx context.Context, c *v1alpha1.Cluster) (done func(), e
 	switch {
 	case errors.Is(err, errdefs.ErrLimitExceeded):
 		s.log.Warn("no cell has room", "cluster", c.Spec.Name, "error", err)
-		return nil, &publicError{kind: err, msg: fmt.Sprintf("Cluster %s cannot be placed: every cell of this region is full or draining. Retry later or ask the operator to add capacity.", c.Spec.Name)}
+		return nil, &errdefs.PublicError{Kind: err, Msg: fmt.Sprintf("Cluster %s cannot be placed: every cell of this region is full or draining. Retry later or ask the operator to add capacity.", c.Spec.Name)}
 	case errors.Is(err, errdefs.ErrUnavailable):
 		s.log.Warn("no reachable cell has room", "cluster", c.Spec.Name, "error", err)
-		return nil, &publicError{kind: err, msg: fmt.Sprintf("Cluster %s cannot be placed right now: no cell with room is reachable. Retry in a minute.", c.Spec.Name)}
+		return nil, &errdefs.PublicError{Kind: err, Msg: fmt.Sprintf("Cluster %s cannot be placed right now: no cell with room is reachable. Retry in a minute.", c.Spec.Name)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("placing cluster %s: %w", c.Spec.Name, err)
@@ -208,7 +208,7 @@ func quotaError(want *v1alpha1.Cluster, err error) error {
 	if !errors.As(err, &ex) {
 		return err
 	}
-	return &publicError{kind: err, msg: fmt.Sprintf("Cluster %s cannot be created: account %s has %d clusters in this region and may have at most %d. Delete a cluster (deleting ones count until they are gone) or ask the operator to raise the limit.",
+	return &errdefs.PublicError{Kind: err, Msg: fmt.Sprintf("Cluster %s cannot be created: account %s has %d clusters in this region and may have at most %d. Delete a cluster (deleting ones count until they are gone) or ask the operator to raise the limit.",
 		want.Spec.Name, ex.Account, ex.Used, ex.Limit)}
 }
 

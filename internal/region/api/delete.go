@@ -35,7 +35,7 @@ func (s *server) deleteCluster(r *http.Request) (any, error) {
 				return err
 			}
 			if fresh.UID != uid {
-				return publicf(errResourceInUse, "Cluster %s was deleted and created again while this request ran; retry.", c.Spec.Name)
+				return errdefs.Publicf(errResourceInUse, "Cluster %s was deleted and created again while this request ran; retry.", c.Spec.Name)
 			}
 			c = fresh
 		}
@@ -65,7 +65,7 @@ func refuseProtected(c *v1alpha1.Cluster) error {
 	case eks.StatusCreating, eks.StatusFailed:
 		return nil
 	}
-	return publicf(errdefs.ErrInvalidRequest, "Cluster %s has deletion protection enabled; turn it off first with UpdateClusterConfig (deletionProtection false), then delete the cluster.", c.Spec.Name)
+	return errdefs.Publicf(errdefs.ErrInvalidRequest, "Cluster %s has deletion protection enabled; turn it off first with UpdateClusterConfig (deletionProtection false), then delete the cluster.", c.Spec.Name)
 }
 
 // markDeleted deletes the object that was just read, and no other: the UID

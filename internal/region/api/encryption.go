@@ -34,14 +34,14 @@ func encryptionKeyOf(cfgs []eks.EncryptionConfig) (string, error) {
 		return "", nil
 	}
 	if len(cfgs) > 1 {
-		return "", publicf(errdefs.ErrInvalidParameter, "encryptionConfig takes one entry; got %d.", len(cfgs))
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "encryptionConfig takes one entry; got %d.", len(cfgs))
 	}
 	c := cfgs[0]
 	if len(c.Resources) != 1 || c.Resources[0] != eks.ResourceSecrets {
-		return "", publicf(errdefs.ErrInvalidParameter, "encryptionConfig.resources must be [\"secrets\"]; got %q.", c.Resources)
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "encryptionConfig.resources must be [\"secrets\"]; got %q.", c.Resources)
 	}
 	if c.Provider == nil || strings.TrimSpace(c.Provider.KeyArn) == "" {
-		return "", publicf(errdefs.ErrInvalidParameter, "encryptionConfig.provider.keyArn is required: the ARN of a key of the key service in this region.")
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "encryptionConfig.provider.keyArn is required: the ARN of a key of the key service in this region.")
 	}
 	return c.Provider.KeyArn, nil
 }
@@ -50,11 +50,11 @@ func encryptionKeyOf(cfgs []eks.EncryptionConfig) (string, error) {
 // account cannot use is the caller's error, with the key service's reason.
 func (s *server) resolveKey(ctx context.Context, account, keyARN string) (*v1alpha1.EncryptionSpec, error) {
 	if s.keys == nil {
-		return nil, publicf(errdefs.ErrInvalidParameter, "This region has no key service: encryptionConfig cannot be used.")
+		return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "This region has no key service: encryptionConfig cannot be used.")
 	}
 	spec, err := s.keys.Resolve(ctx, account, keyARN)
 	if keyservice.Unusable(err) {
-		return nil, publicf(errdefs.ErrInvalidParameter, "The key in encryptionConfig cannot be used: %s.", err.Error())
+		return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The key in encryptionConfig cannot be used: %s.", err.Error())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("resolving key %s: %w", keyARN, err)
@@ -93,7 +93,7 @@ func (s *server) associateEncryptionConfig(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if arn == "" {
-		return nil, publicf(errdefs.ErrInvalidParameter, "encryptionConfig is required.")
+		return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "encryptionConfig is required.")
 	}
 	c, err := s.clusterOfRequest(r)
 	if err != nil {
@@ -131,7 +131,7 @@ func (s *server) associateEncryptionConfig(r *http.Request) (any, error) {
 			// it recorded its update.
 			return errNoChange
 		}
-		return publicf(errdefs.ErrInvalidRequest, "Cluster %s already has an encryption config (key %s); it cannot be changed or removed.", c.Spec.Name, c.Spec.Encryption.KeyARN)
+		return errdefs.Publicf(errdefs.ErrInvalidRequest, "Cluster %s already has an encryption config (key %s); it cannot be changed or removed.", c.Spec.Name, c.Spec.Encryption.KeyARN)
 	})
 	if err != nil {
 		return nil, err

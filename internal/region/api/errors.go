@@ -24,7 +24,7 @@ func (s *server) authError(w http.ResponseWriter, r *http.Request, err error) {
 	for _, kind := range []error{sigv4.ErrMissingAuth, sigv4.ErrMalformed,
 		sigv4.ErrBadSignature, sigv4.ErrExpired, sigv4.ErrBodyTooLarge} {
 		if errors.Is(err, kind) {
-			err = &publicError{kind: err, msg: err.Error()}
+			err = &errdefs.PublicError{Kind: err, Msg: err.Error()}
 			break
 		}
 	}
@@ -109,35 +109,18 @@ func classify(err error) wireError {
 	return internalError
 }
 
-// publicError is an error whose message is written for the API's caller. Only
-// these messages reach the caller; any other error is answered with its table
-// row's generic message, so store details (namespaces, object names, addresses)
-// never leak.
-type publicError struct {
-	kind error
-	msg  string
-}
-
-func (e *publicError) Error() string { return e.msg }
-func (e *publicError) Unwrap() error { return e.kind }
-
-// publicf returns an error of kind (a sentinel) with a message for the caller.
-func publicf(kind error, format string, args ...any) error {
-	return &publicError{kind: kind, msg: fmt.Sprintf(format, args...)}
-}
-
 // writeError answers err as an EKS error: the type both in the header the AWS
 // SDKs read first and in the body's "__type", which they fall back to.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	wire := classify(err)
 	msg := wire.message
-	var pub *publicError
+	var pub *errdefs.PublicError
 	switch {
 	case wire == internalError:
 		msg = fmt.Sprintf("%s Request ID: %s.", wire.message, requestID(r))
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed", requestAttrs(r, err)...)
 	case errors.As(err, &pub):
-		msg = pub.msg
+		msg = pub.Msg
 	case errors.Is(err, ratelimit.ErrThrottled):
 		// A flood would flood the log too: throttled requests are debug detail.
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request throttled", requestAttrs(r, err)...)

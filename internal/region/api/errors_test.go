@@ -70,14 +70,6 @@ func TestErrorTableRoundTrips(t *testing.T) {
 	}
 }
 
-func TestPublicMessageWinsOverWrapping(t *testing.T) {
-	err := fmt.Errorf("creating cluster x: %w", publicf(errdefs.ErrInvalidParameter, "Bad thing."))
-	var pub *publicError
-	if !errors.As(err, &pub) || pub.msg != "Bad thing." || !errors.Is(err, errdefs.ErrInvalidParameter) {
-		t.Fatal("a wrapped public error lost its message or its kind")
-	}
-}
-
 func TestNewHandlerValidates(t *testing.T) {
 	if _, err := NewHandler(Config{Placer: StaticPlacer{Cell: "c"}}); err == nil {
 		t.Error("a handler without a store client was built")

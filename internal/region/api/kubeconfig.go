@@ -45,7 +45,7 @@ func (s *server) kubeconfig(r *http.Request) (any, error) {
 func kubeconfigNotReady(c *v1alpha1.Cluster) error {
 	status := wireStatus(c)
 	if status == eks.StatusFailed && c.Status.Reason != "" {
-		return publicf(errdefs.ErrNotFound, "The kubeconfig of cluster %s is not available: the cluster is FAILED: %s", c.Spec.Name, redact.Text(c.Status.Reason))
+		return errdefs.Publicf(errdefs.ErrNotFound, "The kubeconfig of cluster %s is not available: the cluster is FAILED: %s", c.Spec.Name, redact.Text(c.Status.Reason))
 	}
-	return publicf(errdefs.ErrNotFound, "The kubeconfig of cluster %s is not available yet: the cluster is %s.", c.Spec.Name, status)
+	return errdefs.Publicf(errdefs.ErrNotFound, "The kubeconfig of cluster %s is not available yet: the cluster is %s.", c.Spec.Name, status)
 }

@@ -88,7 +88,7 @@ func parseMaxResults(v string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < eks.MinListResults || n > eks.MaxListResults {
-		return 0, publicf(errdefs.ErrInvalidParameter, "maxResults must be an integer from %d to %d; got %q.", eks.MinListResults, eks.MaxListResults, v)
+		return 0, errdefs.Publicf(errdefs.ErrInvalidParameter, "maxResults must be an integer from %d to %d; got %q.", eks.MinListResults, eks.MaxListResults, v)
 	}
 	return n, nil
 }
@@ -105,7 +105,7 @@ func decodeToken(token string) (string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	last, ok := strings.CutPrefix(string(raw), tokenPrefix)
 	if err != nil || !ok || !v1alpha1.ValidName(last) {
-		return "", publicf(errdefs.ErrInvalidParameter, "The nextToken is not valid: pass the nextToken of a previous ListClusters response unchanged.")
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "The nextToken is not valid: pass the nextToken of a previous ListClusters response unchanged.")
 	}
 	return last, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/apiguard"
 	"github.com/cellplane/cellplane/internal/clusternames"
+	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/freshness"
 	"github.com/cellplane/cellplane/internal/quota"
 	"github.com/cellplane/cellplane/internal/ratelimit"
@@ -161,13 +162,13 @@ func (s *server) handle(op operation) http.HandlerFunc {
 func (s *server) methodNotAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		s.writeError(w, r, publicf(errMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, allow))
+		s.writeError(w, r, errdefs.Publicf(errMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, allow))
 	}
 }
 
 // unknownRoute answers paths the API does not serve.
 func unknownRoute(r *http.Request) (any, error) {
-	return nil, publicf(errUnknownRoute, "No operation is served at %s %s.", r.Method, r.URL.Path)
+	return nil, errdefs.Publicf(errUnknownRoute, "No operation is served at %s %s.", r.Method, r.URL.Path)
 }
 
 // accountFor returns the account a request acts for. Until requests are signed

@@ -44,7 +44,7 @@ func (s *server) getCluster(ctx context.Context, account, name string) (*v1alpha
 
 // clusterNotFound is EKS's answer for an unknown cluster, word for word.
 func clusterNotFound(name string) error {
-	return publicf(errdefs.ErrNotFound, "No cluster found for name: %s.", name)
+	return errdefs.Publicf(errdefs.ErrNotFound, "No cluster found for name: %s.", name)
 }
 
 // accountNamespace reads the account's namespace, nil before its first cluster

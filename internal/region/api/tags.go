@@ -29,7 +29,7 @@ func (s *server) tagResource(r *http.Request) (any, error) {
 		return nil, rekind(err, errBadRequest)
 	}
 	if len(in.Tags) == 0 {
-		return nil, publicf(errBadRequest, "The tags field is required and must hold at least one tag.")
+		return nil, errdefs.Publicf(errBadRequest, "The tags field is required and must hold at least one tag.")
 	}
 	if err := validateTags(in.Tags); err != nil {
 		return nil, rekind(err, errBadRequest)
@@ -50,7 +50,7 @@ func (s *server) tagResource(r *http.Request) (any, error) {
 func (s *server) untagResource(r *http.Request) (any, error) {
 	keys := r.URL.Query()[eks.QueryTagKeys]
 	if len(keys) == 0 {
-		return nil, publicf(errBadRequest, "The tagKeys parameter is required: name at least one tag key to remove.")
+		return nil, errdefs.Publicf(errBadRequest, "The tagKeys parameter is required: name at least one tag key to remove.")
 	}
 	c, err := s.clusterByARN(r)
 	if err != nil {
@@ -97,7 +97,7 @@ func (s *server) clusterByARN(r *http.Request) (*v1alpha1.Cluster, error) {
 	account := accountFor(r)
 	region, owner, name, ok := parseClusterARN(arn)
 	if !ok {
-		return nil, publicf(errBadRequest, "The resource ARN %q is not valid: expected arn:cellplane:eks:<region>:<account>:cluster/<name>.", arn)
+		return nil, errdefs.Publicf(errBadRequest, "The resource ARN %q is not valid: expected arn:cellplane:eks:<region>:<account>:cluster/<name>.", arn)
 	}
 	noteCluster(r, name)
 	if region != s.region || owner != account {
@@ -129,18 +129,18 @@ func validAccount(a string) bool {
 }
 
 func resourceNotFound(arn string) error {
-	return publicf(errResourceNotFoundByARN, "No resource found for ARN: %s.", arn)
+	return errdefs.Publicf(errResourceNotFoundByARN, "No resource found for ARN: %s.", arn)
 }
 
 // rekind keeps a public error's message but gives it another kind, for
 // operations whose model names other error types than CreateCluster's. A
 // limit stays a limit.
 func rekind(err, kind error) error {
-	var pub *publicError
+	var pub *errdefs.PublicError
 	if !errors.As(err, &pub) || errors.Is(err, errdefs.ErrLimitExceeded) {
 		return err
 	}
-	return &publicError{kind: kind, msg: pub.msg}
+	return &errdefs.PublicError{Kind: kind, Msg: pub.Msg}
 }
 
 // isNotFound reports whether err is the cluster-not-found answer.

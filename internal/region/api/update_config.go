@@ -108,7 +108,7 @@ func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
 	}
 	switch {
 	case ch.logging == nil && ch.vpc == nil:
-		return nil, publicf(errdefs.ErrInvalidParameter, "The request changes nothing: pass logging, resourcesVpcConfig or deletionProtection.")
+		return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The request changes nothing: pass logging, resourcesVpcConfig or deletionProtection.")
 	case ch.vpc == nil:
 		ch.typ = eks.UpdateTypeLogging
 	case ch.logging == nil && !slices.ContainsFunc(ch.params, isSubnetOrGroup):
@@ -128,7 +128,7 @@ func protectionChange(in *eks.UpdateClusterConfigInput) (*configChange, error) {
 		raw  json.RawMessage
 	}{{"logging", in.Logging}, {"resourcesVpcConfig", in.ResourcesVpcConfig}} {
 		if raw := bytes.TrimSpace(f.raw); len(raw) > 0 && string(raw) != "null" {
-			return nil, publicf(errdefs.ErrInvalidParameter, "deletionProtection is updated on its own: send %s in a separate UpdateClusterConfig request.", f.name)
+			return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "deletionProtection is updated on its own: send %s in a separate UpdateClusterConfig request.", f.name)
 		}
 	}
 	return &configChange{
@@ -195,7 +195,7 @@ func mergeObjects(base, patch json.RawMessage) json.RawMessage {
 // requireActive refuses to change a cluster that is not ACTIVE, as EKS does.
 func requireActive(c *v1alpha1.Cluster) error {
 	if st := wireStatus(c); st != eks.StatusActive {
-		return publicf(errResourceInUse, "Cluster %s is %s; it can be updated only when ACTIVE.", c.Spec.Name, st)
+		return errdefs.Publicf(errResourceInUse, "Cluster %s is %s; it can be updated only when ACTIVE.", c.Spec.Name, st)
 	}
 	return nil
 }

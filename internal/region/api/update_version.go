@@ -23,7 +23,7 @@ func (s *server) updateClusterVersion(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if in.Version == "" {
-		return nil, publicf(errdefs.ErrInvalidParameter, "The version is missing: name the Kubernetes minor to update to.")
+		return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The version is missing: name the Kubernetes minor to update to.")
 	}
 	c, err := s.clusterOfRequest(r)
 	if err != nil {
@@ -63,7 +63,7 @@ func (s *server) updateClusterVersion(r *http.Request) (any, error) {
 func upgradeTarget(version string) (string, error) {
 	r, ok := lookupRelease(version)
 	if !ok {
-		return "", publicf(errdefs.ErrInvalidParameter, "Kubernetes version %q is not supported. Supported versions: %s.", version, offeredMinors())
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "Kubernetes version %q is not supported. Supported versions: %s.", version, offeredMinors())
 	}
 	return r.Minor, nil
 }
@@ -72,10 +72,10 @@ func upgradeTarget(version string) (string, error) {
 func checkUpgrade(c *v1alpha1.Cluster, target string) error {
 	cur := c.Spec.Version
 	if target == cur {
-		return publicf(errdefs.ErrInvalidParameter, "Cluster %s already runs Kubernetes %s.", c.Spec.Name, cur)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "Cluster %s already runs Kubernetes %s.", c.Spec.Name, cur)
 	}
 	if next, ok := nextMinor(cur); !ok || next != target {
-		return publicf(errdefs.ErrInvalidParameter, "Unsupported Kubernetes minor version update from %s to %s: update one minor version at a time.", cur, target)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "Unsupported Kubernetes minor version update from %s to %s: update one minor version at a time.", cur, target)
 	}
 	return requireActive(c)
 }
@@ -88,7 +88,7 @@ func (s *server) refuseConcurrent(r *http.Request, c *v1alpha1.Cluster) error {
 	}
 	for _, u := range ups {
 		if st := toWireUpdate(&u).Status; st == eks.UpdateStatusInProgress {
-			return publicf(errResourceInUse, "Update %s of cluster %s is in progress; retry when it has finished.", u.Spec.ID, c.Spec.Name)
+			return errdefs.Publicf(errResourceInUse, "Update %s of cluster %s is in progress; retry when it has finished.", u.Spec.ID, c.Spec.Name)
 		}
 	}
 	return nil

@@ -35,7 +35,7 @@ func (s *server) describeUpdate(r *http.Request) (any, error) {
 	id := r.PathValue("updateId")
 	i := slices.IndexFunc(ups, func(u v1alpha1.ClusterUpdate) bool { return u.Spec.ID == id })
 	if i < 0 {
-		return nil, publicf(errdefs.ErrNotFound, "No update found for ID: %s.", id)
+		return nil, errdefs.Publicf(errdefs.ErrNotFound, "No update found for ID: %s.", id)
 	}
 	s.settleEncryptionUpdate(r.Context(), &ups[i])
 	return eks.UpdateOutput{Update: toWireUpdate(&ups[i])}, nil
@@ -86,7 +86,7 @@ func refuseSubresource(r *http.Request) error {
 		{"nodegroupName", "nodegroup"}, {"addonName", "addon"}, {"capabilityName", "capability"},
 	} {
 		if v := q.Get(f.param); v != "" {
-			return publicf(errdefs.ErrNotFound, "No %s found for name: %s.", f.kind, v)
+			return errdefs.Publicf(errdefs.ErrNotFound, "No %s found for name: %s.", f.kind, v)
 		}
 	}
 	return nil
@@ -118,7 +118,7 @@ func (s *server) updateByToken(ctx context.Context, c *v1alpha1.Cluster, token, 
 			continue
 		}
 		if u.Spec.Type != typ || !slices.Equal(u.Spec.Params, params) {
-			return nil, publicf(errdefs.ErrInvalidParameter, "The clientRequestToken %s was used for a different update of cluster %s (%s).", token, c.Spec.Name, u.Spec.ID)
+			return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The clientRequestToken %s was used for a different update of cluster %s (%s).", token, c.Spec.Name, u.Spec.ID)
 		}
 		return u, nil
 	}
@@ -130,7 +130,7 @@ func (s *server) updateByToken(ctx context.Context, c *v1alpha1.Cluster, token, 
 func (s *server) recordUpdate(ctx context.Context, c *v1alpha1.Cluster, spec v1alpha1.ClusterUpdateSpec, status string) (*v1alpha1.ClusterUpdate, error) {
 	u, err := s.updates().Record(ctx, c, spec, status)
 	if errors.Is(err, clusterupdates.ErrFull) {
-		return nil, publicf(errdefs.ErrLimitExceeded, "Cluster %s keeps at most %d update records, and too many of them are in progress to make room; retry once one finishes.", c.Spec.Name, clusterupdates.MaxPerCluster)
+		return nil, errdefs.Publicf(errdefs.ErrLimitExceeded, "Cluster %s keeps at most %d update records, and too many of them are in progress to make room; retry once one finishes.", c.Spec.Name, clusterupdates.MaxPerCluster)
 	}
 	return u, err
 }

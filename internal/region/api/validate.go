@@ -45,7 +45,7 @@ func validateCreate(in *eks.CreateClusterInput) (string, error) {
 	}
 	if o := in.Cellplane; o != nil && o.EtcdQuotaBytes != 0 &&
 		(o.EtcdQuotaBytes < v1alpha1.MinEtcdQuotaBytes || o.EtcdQuotaBytes > v1alpha1.MaxEtcdQuotaBytes) {
-		return "", publicf(errdefs.ErrInvalidParameter, "cellplane.etcdQuotaBytes must be from %d (16 MiB) to %d (8 GiB); got %d.",
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "cellplane.etcdQuotaBytes must be from %d (16 MiB) to %d (8 GiB); got %d.",
 			v1alpha1.MinEtcdQuotaBytes, v1alpha1.MaxEtcdQuotaBytes, o.EtcdQuotaBytes)
 	}
 	if o := in.Cellplane; o != nil && o.FromBackup != nil {
@@ -66,15 +66,15 @@ var setUIDPattern = regexp.MustCompile(`^[0-9a-zA-Z-]{1,64}$`)
 func validateFromBackup(name string, fb *eks.FromBackup) error {
 	switch {
 	case fb.Cluster == "":
-		return publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.cluster is missing: name the cluster whose backups to restore.")
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.cluster is missing: name the cluster whose backups to restore.")
 	case !v1alpha1.ValidName(fb.Cluster):
-		return publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.cluster %q is not a valid cluster name. %s", fb.Cluster, nameRule)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.cluster %q is not a valid cluster name. %s", fb.Cluster, nameRule)
 	case v1alpha1.ObjectName(fb.Cluster) == v1alpha1.ObjectName(name):
-		return publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.cluster cannot be the cluster being created (%s).", name)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.cluster cannot be the cluster being created (%s).", name)
 	case fb.Set != "" && !setUIDPattern.MatchString(fb.Set):
-		return publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.set %q is not a backup set UID (as `cellplane backup list` shows).", fb.Set)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.set %q is not a backup set UID (as `cellplane backup list` shows).", fb.Set)
 	case fb.Revision < 0:
-		return publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.revision must be 0 (the newest covered) or a positive etcd revision; got %d.", fb.Revision)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "cellplane.fromBackup.revision must be 0 (the newest covered) or a positive etcd revision; got %d.", fb.Revision)
 	}
 	return nil
 }
@@ -82,9 +82,9 @@ func validateFromBackup(name string, fb *eks.FromBackup) error {
 func validateName(name string) error {
 	switch {
 	case name == "":
-		return publicf(errdefs.ErrInvalidParameter, "The cluster name is missing. %s", nameRule)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "The cluster name is missing. %s", nameRule)
 	case !v1alpha1.ValidName(name):
-		return publicf(errdefs.ErrInvalidParameter, "The cluster name %q is not valid. %s", name, nameRule)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "The cluster name %q is not valid. %s", name, nameRule)
 	}
 	return nil
 }
@@ -97,7 +97,7 @@ func resolveVersion(version string) (string, error) {
 	}
 	release, err := components.Lookup(version)
 	if err != nil {
-		return "", publicf(errdefs.ErrInvalidParameter, "Kubernetes version %q is not supported. Supported versions: %s.", version, supportedMinors())
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "Kubernetes version %q is not supported. Supported versions: %s.", version, supportedMinors())
 	}
 	return release.Minor, nil
 }
@@ -116,7 +116,7 @@ func validateTags(tags map[string]string) error {
 	if len(tags) > maxTags {
 		// A quota, as the issue's "50 tags per resource" and AWS's tagging
 		// limits have it: ResourceLimitExceededException, not a bad parameter.
-		return publicf(errdefs.ErrLimitExceeded, "A cluster can have at most %d tags; this would give it %d.", maxTags, len(tags))
+		return errdefs.Publicf(errdefs.ErrLimitExceeded, "A cluster can have at most %d tags; this would give it %d.", maxTags, len(tags))
 	}
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
@@ -134,22 +134,22 @@ func validateTags(tags map[string]string) error {
 func validateTag(key, value string) error {
 	switch n := utf8.RuneCountInString(key); {
 	case n == 0 || n > maxTagKeyLength:
-		return publicf(errdefs.ErrInvalidParameter, "The tag key %q must be 1-%d characters.", key, maxTagKeyLength)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "The tag key %q must be 1-%d characters.", key, maxTagKeyLength)
 	case strings.HasPrefix(strings.ToLower(key), "aws:"):
-		return publicf(errdefs.ErrInvalidParameter, "The tag key %q is not allowed: the aws: prefix is reserved.", key)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "The tag key %q is not allowed: the aws: prefix is reserved.", key)
 	case !tagPattern.MatchString(key):
-		return publicf(errdefs.ErrInvalidParameter, "The tag key %q may contain only letters, digits, spaces and _ . : / = + - @.", key)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "The tag key %q may contain only letters, digits, spaces and _ . : / = + - @.", key)
 	case utf8.RuneCountInString(value) > maxTagValueLength:
-		return publicf(errdefs.ErrInvalidParameter, "The value of tag %q must be at most %d characters.", key, maxTagValueLength)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "The value of tag %q must be at most %d characters.", key, maxTagValueLength)
 	case !tagPattern.MatchString(value):
-		return publicf(errdefs.ErrInvalidParameter, "The value of tag %q may contain only letters, digits, spaces and _ . : / = + - @.", key)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "The value of tag %q may contain only letters, digits, spaces and _ . : / = + - @.", key)
 	}
 	return nil
 }
 
 func validateToken(token string) error {
 	if len(token) > maxTokenLength || strings.ContainsFunc(token, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
-		return publicf(errdefs.ErrInvalidParameter, "The clientRequestToken must be at most %d printable ASCII characters.", maxTokenLength)
+		return errdefs.Publicf(errdefs.ErrInvalidParameter, "The clientRequestToken must be at most %d printable ASCII characters.", maxTokenLength)
 	}
 	return nil
 }
@@ -192,10 +192,10 @@ func encodeEcho(e echoed) (string, error) {
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
-		return "", publicf(errdefs.ErrInvalidParameter, "The roleArn, resourcesVpcConfig, kubernetesNetworkConfig or logging field cannot be encoded.")
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "The roleArn, resourcesVpcConfig, kubernetesNetworkConfig or logging field cannot be encoded.")
 	}
 	if len(b) > maxEchoBytes {
-		return "", publicf(errdefs.ErrInvalidParameter, "The roleArn, resourcesVpcConfig, kubernetesNetworkConfig and logging fields together exceed %d bytes.", maxEchoBytes)
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "The roleArn, resourcesVpcConfig, kubernetesNetworkConfig and logging fields together exceed %d bytes.", maxEchoBytes)
 	}
 	return string(b), nil
 }
@@ -208,11 +208,11 @@ func compactObject(name string, raw json.RawMessage) (json.RawMessage, error) {
 		return nil, nil
 	}
 	if raw[0] != '{' {
-		return nil, publicf(errdefs.ErrInvalidRequest, "The field %s must be a JSON object.", name)
+		return nil, errdefs.Publicf(errdefs.ErrInvalidRequest, "The field %s must be a JSON object.", name)
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
-		return nil, publicf(errdefs.ErrInvalidRequest, "The field %s is not valid JSON.", name)
+		return nil, errdefs.Publicf(errdefs.ErrInvalidRequest, "The field %s is not valid JSON.", name)
 	}
 	return buf.Bytes(), nil
 }

@@ -111,7 +111,7 @@ func versionsAfter(all []eks.ClusterVersion, token string) (int, error) {
 			}
 		}
 	}
-	return 0, publicf(errdefs.ErrInvalidParameter, "The nextToken is not valid: pass the nextToken of a previous DescribeClusterVersions response unchanged, with the same filters.")
+	return 0, errdefs.Publicf(errdefs.ErrInvalidParameter, "The nextToken is not valid: pass the nextToken of a previous DescribeClusterVersions response unchanged, with the same filters.")
 }
 
 // matches reports whether the query's value for key, when given, equals v.
@@ -127,7 +127,7 @@ func parseBool(q url.Values, key string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, publicf(errdefs.ErrInvalidParameter, "%s must be true or false; got %q.", key, v)
+		return false, errdefs.Publicf(errdefs.ErrInvalidParameter, "%s must be true or false; got %q.", key, v)
 	}
 	return b, nil
 }
@@ -139,7 +139,7 @@ func parseLimit(v string, lo, hi, def int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, publicf(errdefs.ErrInvalidParameter, "maxResults must be an integer from %d to %d; got %q.", lo, hi, v)
+		return 0, errdefs.Publicf(errdefs.ErrInvalidParameter, "maxResults must be an integer from %d to %d; got %q.", lo, hi, v)
 	}
 	return n, nil
 }
