@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,7 +13,9 @@ import (
 	"github.com/cellplane/cellplane/internal/clusterca"
 	"github.com/cellplane/cellplane/internal/clusterupdates"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/paging"
 )
 
 // caRoutes registers the CA rotation operations. The rules live in
@@ -62,7 +63,7 @@ func (s *server) activateCertificateAuthority(r *http.Request) (any, error) {
 // DELETE /clusters/{name}/certificate-authorities/{caId}?clientRequestToken=T.
 func (s *server) deleteCertificateAuthority(r *http.Request) (any, error) {
 	token := r.URL.Query().Get("clientRequestToken")
-	if err := validateToken(token); err != nil {
+	if err := eksinput.ValidateToken(token); err != nil {
 		return nil, err
 	}
 	id := r.PathValue("caId")
@@ -172,7 +173,7 @@ func (s *server) describeCertificateAuthority(r *http.Request) (any, error) {
 // the trust bundle's order.
 func (s *server) listCertificateAuthorities(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("maxResults"), eks.MinListCAResults, eks.MaxListCAResults, eks.DefaultListCAResults)
+	limit, err := paging.ParseLimit(q.Get("maxResults"), eks.MinListCAResults, eks.MaxListCAResults, eks.DefaultListCAResults)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +191,7 @@ func (s *server) listCertificateAuthorities(r *http.Request) (any, error) {
 		out.CertificateAuthorities = append(out.CertificateAuthorities, *toWireCASummary(ca))
 	}
 	if start+limit < len(l) {
-		out.NextToken = encodeToken(l[start+limit-1].Spec.ID)
+		out.NextToken = paging.EncodeToken(l[start+limit-1].Spec.ID)
 	}
 	return out, nil
 }
@@ -200,10 +201,9 @@ func caPageStart(l []clusterca.CA, token string) (int, error) {
 	if token == "" {
 		return 0, nil
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	last, ok := strings.CutPrefix(string(raw), tokenPrefix)
+	last, ok := paging.DecodeToken(token)
 	i := slices.IndexFunc(l, func(ca clusterca.CA) bool { return ca.Spec.ID == last })
-	if err != nil || !ok || i < 0 {
+	if !ok || i < 0 {
 		return 0, errdefs.Publicf(errdefs.ErrInvalidParameter, "The nextToken is not valid: pass the nextToken of a previous ListCertificateAuthorities response for this cluster unchanged.")
 	}
 	return i + 1, nil
@@ -213,11 +213,11 @@ func caPageStart(l []clusterca.CA, token string) (int, error) {
 func caToken(r *http.Request) (string, error) {
 	var in eks.CertificateAuthorityInput
 	if r.ContentLength != 0 {
-		if err := decodeBody(r, &in); err != nil {
+		if err := eksinput.DecodeBody(r, &in); err != nil {
 			return "", err
 		}
 	}
-	return in.ClientRequestToken, validateToken(in.ClientRequestToken)
+	return in.ClientRequestToken, eksinput.ValidateToken(in.ClientRequestToken)
 }
 
 // publicCA turns the rules' refusals into errors for the caller.

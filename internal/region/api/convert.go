@@ -7,6 +7,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/redact"
 )
 
@@ -82,8 +83,8 @@ func ptr[T any](v T) *T { return &v }
 
 // echoedOf reads the echoed request fields back. An annotation that no longer
 // parses (edited by hand) is ignored: it only ever feeds the echo.
-func echoedOf(c *v1alpha1.Cluster) echoed {
-	var e echoed
+func echoedOf(c *v1alpha1.Cluster) eksinput.Echoed {
+	var e eksinput.Echoed
 	if raw := c.Annotations[annotationEKSRequest]; raw != "" {
 		_ = json.Unmarshal([]byte(raw), &e)
 	}

@@ -14,18 +14,19 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/clusternames"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/quota"
 )
 
 // annotationEKSRequest holds the JSON of the create request's fields that
-// cellplane stores only to echo (see echoed).
+// cellplane stores only to echo (see eksinput.Echoed).
 const annotationEKSRequest = "cellplane.io/eks-create-request"
 
 // createCluster serves CreateCluster: POST /clusters.
 func (s *server) createCluster(r *http.Request) (any, error) {
 	var in eks.CreateClusterInput
-	if err := decodeBody(r, &in); err != nil {
+	if err := eksinput.DecodeBody(r, &in); err != nil {
 		return nil, err
 	}
 	noteCluster(r, in.Name)
@@ -46,11 +47,11 @@ func (s *server) createCluster(r *http.Request) (any, error) {
 
 // newCluster validates a request and builds the object it asks for, not yet placed.
 func newCluster(account string, in *eks.CreateClusterInput) (*v1alpha1.Cluster, error) {
-	minor, err := validateCreate(in)
+	minor, err := eksinput.ValidateCreate(in)
 	if err != nil {
 		return nil, err
 	}
-	echo, err := echoOf(in)
+	echo, err := eksinput.EchoOf(in)
 	if err != nil {
 		return nil, err
 	}

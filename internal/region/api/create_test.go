@@ -14,6 +14,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
@@ -143,8 +144,8 @@ func TestCreateClusterValidation(t *testing.T) {
 		{"tags not an object", `{"name": "x", "tags": ["a"]}`, 400, eks.InvalidRequestException, "The field tags must be a JSON object."},
 		{"vpc config not an object", `{"name": "x", "resourcesVpcConfig": "subnet-1"}`, 400, eks.InvalidRequestException, "The field resourcesVpcConfig must be a JSON object."},
 		{"trailing data", `{"name": "x"} {"name": "y"}`, 400, eks.InvalidRequestException, "must hold a single JSON object"},
-		{"body too large", `{"name": "x", "roleArn": "` + strings.Repeat("a", maxBodyBytes) + `"}`, 400, eks.InvalidRequestException, "larger than 1048576 bytes"},
-		{"echoed fields too large", `{"name": "x", "roleArn": "` + strings.Repeat("a", maxEchoBytes) + `"}`, 400, eks.InvalidParameterException, "together exceed"},
+		{"body too large", `{"name": "x", "roleArn": "` + strings.Repeat("a", eksinput.MaxBodyBytes) + `"}`, 400, eks.InvalidRequestException, "larger than 1048576 bytes"},
+		{"echoed fields too large", `{"name": "x", "roleArn": "` + strings.Repeat("a", eksinput.MaxEchoBytes) + `"}`, 400, eks.InvalidParameterException, "together exceed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
@@ -277,7 +278,7 @@ func TestCreateClusterLogsNoBody(t *testing.T) {
 func TestStoredEchoAnnotationIsCompact(t *testing.T) {
 	h := newHarness(t)
 	h.do("POST", "/clusters", `{"name":"c","resourcesVpcConfig": { "subnetIds" : [ "s" ] }}`).cluster(t)
-	var e echoed
+	var e eksinput.Echoed
 	if err := json.Unmarshal([]byte(h.stored("c").Annotations[annotationEKSRequest]), &e); err != nil || string(e.ResourcesVpcConfig) != `{"subnetIds":["s"]}` {
 		t.Fatalf("annotation %v, %v", e, err)
 	}

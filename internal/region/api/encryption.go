@@ -13,6 +13,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/keyservice"
 )
@@ -24,26 +25,6 @@ type KeyResolver interface {
 	// key. An unusable key (missing, another account's, disabled) is an
 	// error keyservice.Unusable reports.
 	Resolve(ctx context.Context, account, keyARN string) (v1alpha1.EncryptionSpec, error)
-}
-
-// encryptionKeyOf validates an encryptionConfig as EKS takes it: one entry,
-// resources exactly ["secrets"], a provider with a key ARN. It returns the
-// ARN, "" when cfgs is empty.
-func encryptionKeyOf(cfgs []eks.EncryptionConfig) (string, error) {
-	if len(cfgs) == 0 {
-		return "", nil
-	}
-	if len(cfgs) > 1 {
-		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "encryptionConfig takes one entry; got %d.", len(cfgs))
-	}
-	c := cfgs[0]
-	if len(c.Resources) != 1 || c.Resources[0] != eks.ResourceSecrets {
-		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "encryptionConfig.resources must be [\"secrets\"]; got %q.", c.Resources)
-	}
-	if c.Provider == nil || strings.TrimSpace(c.Provider.KeyArn) == "" {
-		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "encryptionConfig.provider.keyArn is required: the ARN of a key of the key service in this region.")
-	}
-	return c.Provider.KeyArn, nil
 }
 
 // resolveKey turns a key ARN into the cluster's encryption spec; a key the
@@ -64,7 +45,7 @@ func (s *server) resolveKey(ctx context.Context, account, keyARN string) (*v1alp
 
 // withEncryption binds want to the key its create request names, if any.
 func (s *server) withEncryption(ctx context.Context, account string, in *eks.CreateClusterInput, want *v1alpha1.Cluster) error {
-	arn, err := encryptionKeyOf(in.EncryptionConfig)
+	arn, err := eksinput.EncryptionKey(in.EncryptionConfig)
 	if err != nil || arn == "" {
 		return err
 	}
@@ -82,13 +63,13 @@ func sameKey(a, b *v1alpha1.EncryptionSpec) bool {
 // under a key of the cluster's named after it (see settleEncryptionUpdate).
 func (s *server) associateEncryptionConfig(r *http.Request) (any, error) {
 	var in eks.AssociateEncryptionConfigInput
-	if err := decodeBody(r, &in); err != nil {
+	if err := eksinput.DecodeBody(r, &in); err != nil {
 		return nil, err
 	}
-	if err := validateToken(in.ClientRequestToken); err != nil {
+	if err := eksinput.ValidateToken(in.ClientRequestToken); err != nil {
 		return nil, err
 	}
-	arn, err := encryptionKeyOf(in.EncryptionConfig)
+	arn, err := eksinput.EncryptionKey(in.EncryptionConfig)
 	if err != nil {
 		return nil, err
 	}

@@ -1,30 +1,24 @@
 package api
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/paging"
 )
-
-// tokenPrefix versions the nextToken format, so it can change without old tokens
-// being misread.
-const tokenPrefix = "v1:"
 
 // listClusters serves ListClusters: GET /clusters?maxResults=N&nextToken=T. Pages
 // are cut from the names in byte order, so a token stays meaningful while
 // clusters come and go between calls.
 func (s *server) listClusters(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	limit, err := parseMaxResults(q.Get("maxResults"))
+	limit, err := paging.ParseLimit(q.Get("maxResults"), eks.MinListResults, eks.MaxListResults, eks.DefaultListResults)
 	if err != nil {
 		return nil, err
 	}
@@ -79,22 +73,7 @@ func paginate(names []string, after string, limit int) ([]string, string) {
 	if end == len(names) || len(page) == 0 {
 		return page, ""
 	}
-	return page, encodeToken(page[len(page)-1])
-}
-
-func parseMaxResults(v string) (int, error) {
-	if v == "" {
-		return eks.DefaultListResults, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < eks.MinListResults || n > eks.MaxListResults {
-		return 0, errdefs.Publicf(errdefs.ErrInvalidParameter, "maxResults must be an integer from %d to %d; got %q.", eks.MinListResults, eks.MaxListResults, v)
-	}
-	return n, nil
-}
-
-func encodeToken(last string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + last))
+	return page, paging.EncodeToken(page[len(page)-1])
 }
 
 // decodeToken returns the last name of the previous page; "" for the first page.
@@ -102,9 +81,8 @@ func decodeToken(token string) (string, error) {
 	if token == "" {
 		return "", nil
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	last, ok := strings.CutPrefix(string(raw), tokenPrefix)
-	if err != nil || !ok || !v1alpha1.ValidName(last) {
+	last, ok := paging.DecodeToken(token)
+	if !ok || !v1alpha1.ValidName(last) {
 		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "The nextToken is not valid: pass the nextToken of a previous ListClusters response unchanged.")
 	}
 	return last, nil

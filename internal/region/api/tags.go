@@ -5,10 +5,10 @@ import (
 	"errors"
 	"maps"
 	"net/http"
-	"strings"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
@@ -25,13 +25,13 @@ func (s *server) listTags(r *http.Request) (any, error) {
 // the cluster's, new values winning, within the limits CreateCluster applies.
 func (s *server) tagResource(r *http.Request) (any, error) {
 	var in eks.TagResourceInput
-	if err := decodeBody(r, &in); err != nil {
+	if err := eksinput.DecodeBody(r, &in); err != nil {
 		return nil, rekind(err, errBadRequest)
 	}
 	if len(in.Tags) == 0 {
 		return nil, errdefs.Publicf(errBadRequest, "The tags field is required and must hold at least one tag.")
 	}
-	if err := validateTags(in.Tags); err != nil {
+	if err := eksinput.ValidateTags(in.Tags); err != nil {
 		return nil, rekind(err, errBadRequest)
 	}
 	c, err := s.clusterByARN(r)
@@ -40,7 +40,7 @@ func (s *server) tagResource(r *http.Request) (any, error) {
 	}
 	err = s.editTags(r.Context(), accountFor(r), c, func(tags map[string]string) error {
 		maps.Copy(tags, in.Tags)
-		return rekind(validateTags(tags), errBadRequest)
+		return rekind(eksinput.ValidateTags(tags), errBadRequest)
 	})
 	return eks.EmptyOutput{}, err
 }
@@ -95,7 +95,7 @@ func (s *server) editTags(ctx context.Context, account string, c *v1alpha1.Clust
 func (s *server) clusterByARN(r *http.Request) (*v1alpha1.Cluster, error) {
 	arn := r.PathValue("resourceArn")
 	account := accountFor(r)
-	region, owner, name, ok := parseClusterARN(arn)
+	region, owner, name, ok := eksinput.ClusterARN(arn)
 	if !ok {
 		return nil, errdefs.Publicf(errBadRequest, "The resource ARN %q is not valid: expected arn:cellplane:eks:<region>:<account>:cluster/<name>.", arn)
 	}
@@ -108,24 +108,6 @@ func (s *server) clusterByARN(r *http.Request) (*v1alpha1.Cluster, error) {
 		return nil, resourceNotFound(arn)
 	}
 	return c, err
-}
-
-// parseClusterARN splits arn:cellplane:eks:<region>:<account>:cluster/<name>.
-func parseClusterARN(arn string) (region, account, name string, ok bool) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[1] != "cellplane" || parts[2] != "eks" || parts[3] == "" {
-		return "", "", "", false
-	}
-	name, ok = strings.CutPrefix(parts[5], "cluster/")
-	if !ok || !validAccount(parts[4]) || !v1alpha1.ValidName(name) {
-		return "", "", "", false
-	}
-	return parts[3], parts[4], name, true
-}
-
-// validAccount reports whether a is a 12-digit AWS-style account ID.
-func validAccount(a string) bool {
-	return len(a) == 12 && strings.Trim(a, "0123456789") == ""
 }
 
 func resourceNotFound(arn string) error {

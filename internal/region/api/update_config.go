@@ -9,6 +9,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
@@ -19,7 +20,7 @@ import (
 // takes effect at once, and is recorded as Successful too.
 func (s *server) updateClusterConfig(r *http.Request) (any, error) {
 	var in eks.UpdateClusterConfigInput
-	if err := decodeBody(r, &in); err != nil {
+	if err := eksinput.DecodeBody(r, &in); err != nil {
 		return nil, err
 	}
 	change, err := configChangeOf(&in)
@@ -80,7 +81,7 @@ var vpcParams = []struct{ field, param string }{
 
 // configChangeOf validates the request and names the update it makes.
 func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
-	if err := validateToken(in.ClientRequestToken); err != nil {
+	if err := eksinput.ValidateToken(in.ClientRequestToken); err != nil {
 		return nil, err
 	}
 	if in.DeletionProtection != nil {
@@ -88,10 +89,10 @@ func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
 	}
 	var ch configChange
 	var err error
-	if ch.logging, err = compactObject("logging", in.Logging); err != nil {
+	if ch.logging, err = eksinput.CompactObject("logging", in.Logging); err != nil {
 		return nil, err
 	}
-	if ch.vpc, err = compactObject("resourcesVpcConfig", in.ResourcesVpcConfig); err != nil {
+	if ch.vpc, err = eksinput.CompactObject("resourcesVpcConfig", in.ResourcesVpcConfig); err != nil {
 		return nil, err
 	}
 	if ch.logging != nil {
@@ -174,7 +175,7 @@ func mergedEcho(c *v1alpha1.Cluster, ch *configChange) (string, error) {
 	if ch.vpc != nil {
 		e.ResourcesVpcConfig = mergeObjects(e.ResourcesVpcConfig, ch.vpc)
 	}
-	return encodeEcho(e)
+	return eksinput.EncodeEcho(e)
 }
 
 // mergeObjects overlays the top-level fields of patch on base, both JSON objects.

@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/clusterversions"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
@@ -16,10 +18,10 @@ import (
 // VersionUpdate; the cell carries the upgrade out.
 func (s *server) updateClusterVersion(r *http.Request) (any, error) {
 	var in eks.UpdateClusterVersionInput
-	if err := decodeBody(r, &in); err != nil {
+	if err := eksinput.DecodeBody(r, &in); err != nil {
 		return nil, err
 	}
-	if err := validateToken(in.ClientRequestToken); err != nil {
+	if err := eksinput.ValidateToken(in.ClientRequestToken); err != nil {
 		return nil, err
 	}
 	if in.Version == "" {
@@ -61,7 +63,7 @@ func (s *server) updateClusterVersion(r *http.Request) (any, error) {
 
 // upgradeTarget resolves the requested version to an offered minor.
 func upgradeTarget(version string) (string, error) {
-	r, ok := lookupRelease(version)
+	r, ok := clusterversions.Lookup(version)
 	if !ok {
 		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "Kubernetes version %q is not supported. Supported versions: %s.", version, offeredMinors())
 	}
@@ -106,7 +108,7 @@ func nextMinor(minor string) (string, bool) {
 
 func offeredMinors() string {
 	var out []string
-	for _, r := range releases() {
+	for _, r := range clusterversions.Offered() {
 		out = append(out, r.Minor)
 	}
 	return strings.Join(out, ", ")

@@ -10,6 +10,7 @@ import (
 	"github.com/cellplane/cellplane/internal/clusterupdates"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/paging"
 	"github.com/cellplane/cellplane/internal/redact"
 )
 
@@ -46,7 +47,7 @@ func (s *server) describeUpdate(r *http.Request) (any, error) {
 // cuts its pages from cluster names.
 func (s *server) listUpdates(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("maxResults"), eks.MinListUpdatesResults, eks.MaxListUpdatesResults, eks.DefaultListUpdatesResults)
+	limit, err := paging.ParseLimit(q.Get("maxResults"), eks.MinListUpdatesResults, eks.MaxListUpdatesResults, eks.DefaultListUpdatesResults)
 	if err != nil {
 		return nil, err
 	}

@@ -5,16 +5,18 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/cellplane/cellplane/internal/clusterversions"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/paging"
 )
 
 // withReleases offers rs instead of components' releases for one test.
 func withReleases(t *testing.T, rs ...components.Release) {
 	t.Helper()
-	old := releases
-	releases = func() []components.Release { return append([]components.Release(nil), rs...) }
-	t.Cleanup(func() { releases = old })
+	old := clusterversions.Offered
+	clusterversions.Offered = func() []components.Release { return append([]components.Release(nil), rs...) }
+	t.Cleanup(func() { clusterversions.Offered = old })
 }
 
 func (r response) versions(t *testing.T) eks.DescribeClusterVersionsOutput {
@@ -87,7 +89,7 @@ func TestDescribeClusterVersionsFiltersAndPages(t *testing.T) {
 
 func TestDescribeClusterVersionsInvalidParameters(t *testing.T) {
 	h := newHarness(t)
-	for _, q := range []string{"maxResults=0", "maxResults=101", "maxResults=x", "nextToken=garbage", "nextToken=" + encodeToken("1.99"), "defaultOnly=maybe", "includeAll=2x"} {
+	for _, q := range []string{"maxResults=0", "maxResults=101", "maxResults=x", "nextToken=garbage", "nextToken=" + paging.EncodeToken("1.99"), "defaultOnly=maybe", "includeAll=2x"} {
 		h.do("GET", "/cluster-versions?"+q, nil).wantError(t, 400, eks.InvalidParameterException, "")
 	}
 	h.do("POST", "/cluster-versions", nil).wantError(t, 405, eks.ClientException, "not allowed")

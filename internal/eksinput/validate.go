@@ -1,4 +1,4 @@
-package api
+package eksinput
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
-	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/clusterversions"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
@@ -20,9 +20,9 @@ const (
 	maxTagKeyLength   = 128
 	maxTagValueLength = 256
 	maxTokenLength    = 64
-	// maxEchoBytes bounds the EKS fields stored only to be echoed; annotations
+	// MaxEchoBytes bounds the EKS fields stored only to be echoed; annotations
 	// share a 256 KiB budget per object.
-	maxEchoBytes = 16 << 10
+	MaxEchoBytes = 16 << 10
 )
 
 const nameRule = "The cluster name must be 1-100 characters, start with a letter or digit, and contain only letters, digits, hyphens and underscores."
@@ -30,17 +30,17 @@ const nameRule = "The cluster name must be 1-100 characters, start with a letter
 // tagPattern is AWS's character set for tag keys and values.
 var tagPattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 
-// validateCreate checks a CreateCluster request and returns the Kubernetes minor
+// ValidateCreate checks a CreateCluster request and returns the Kubernetes minor
 // it asks for, defaulted.
-func validateCreate(in *eks.CreateClusterInput) (string, error) {
+func ValidateCreate(in *eks.CreateClusterInput) (string, error) {
 	if err := validateName(in.Name); err != nil {
 		return "", err
 	}
-	minor, err := resolveVersion(in.Version)
+	minor, err := clusterversions.Resolve(in.Version)
 	if err != nil {
 		return "", err
 	}
-	if err := validateTags(in.Tags); err != nil {
+	if err := ValidateTags(in.Tags); err != nil {
 		return "", err
 	}
 	if o := in.Cellplane; o != nil && o.EtcdQuotaBytes != 0 &&
@@ -53,10 +53,10 @@ func validateCreate(in *eks.CreateClusterInput) (string, error) {
 			return "", err
 		}
 	}
-	if _, err := encryptionKeyOf(in.EncryptionConfig); err != nil {
+	if _, err := EncryptionKey(in.EncryptionConfig); err != nil {
 		return "", err
 	}
-	return minor, validateToken(in.ClientRequestToken)
+	return minor, ValidateToken(in.ClientRequestToken)
 }
 
 // setUIDPattern is what a backup set UID may hold: the cluster UIDs Kubernetes
@@ -89,30 +89,9 @@ func validateName(name string) error {
 	return nil
 }
 
-// resolveVersion maps the requested version (a minor or an exact release) to the
-// minor stored, so "1.35" and "v1.35.4" are the same request.
-func resolveVersion(version string) (string, error) {
-	if version == "" {
-		return components.Default().Minor, nil
-	}
-	release, err := components.Lookup(version)
-	if err != nil {
-		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "Kubernetes version %q is not supported. Supported versions: %s.", version, supportedMinors())
-	}
-	return release.Minor, nil
-}
-
-func supportedMinors() string {
-	var minors []string
-	for _, r := range components.Releases() {
-		minors = append(minors, r.Minor)
-	}
-	return strings.Join(minors, ", ")
-}
-
-// validateTags checks keys in sorted order, so the same request always gets the
+// ValidateTags checks keys in sorted order, so the same request always gets the
 // same error.
-func validateTags(tags map[string]string) error {
+func ValidateTags(tags map[string]string) error {
 	if len(tags) > maxTags {
 		// A quota, as the issue's "50 tags per resource" and AWS's tagging
 		// limits have it: ResourceLimitExceededException, not a bad parameter.
@@ -147,28 +126,29 @@ func validateTag(key, value string) error {
 	return nil
 }
 
-func validateToken(token string) error {
+// ValidateToken checks an idempotency token (clientRequestToken); "" is none.
+func ValidateToken(token string) error {
 	if len(token) > maxTokenLength || strings.ContainsFunc(token, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 		return errdefs.Publicf(errdefs.ErrInvalidParameter, "The clientRequestToken must be at most %d printable ASCII characters.", maxTokenLength)
 	}
 	return nil
 }
 
-// echoed holds the EKS request fields that mean nothing to cellplane. They are
+// Echoed holds the EKS request fields that mean nothing to cellplane. They are
 // stored as an annotation only so that DescribeCluster can echo them and a retry
 // with the same token can be recognised as the same request.
-type echoed struct {
+type Echoed struct {
 	RoleArn                 string          `json:"roleArn,omitempty"`
 	ResourcesVpcConfig      json.RawMessage `json:"resourcesVpcConfig,omitempty"`
 	KubernetesNetworkConfig json.RawMessage `json:"kubernetesNetworkConfig,omitempty"`
 	Logging                 json.RawMessage `json:"logging,omitempty"`
 }
 
-// echoOf checks the echoed fields of a request and encodes them compactly, so
+// EchoOf checks the echoed fields of a request and encodes them compactly, so
 // requests that differ only in whitespace compare equal. It returns "" when the
 // request has none.
-func echoOf(in *eks.CreateClusterInput) (string, error) {
-	e := echoed{RoleArn: in.RoleArn}
+func EchoOf(in *eks.CreateClusterInput) (string, error) {
+	e := Echoed{RoleArn: in.RoleArn}
 	var err error
 	for _, f := range []struct {
 		name string
@@ -179,14 +159,16 @@ func echoOf(in *eks.CreateClusterInput) (string, error) {
 		{"kubernetesNetworkConfig", in.KubernetesNetworkConfig, &e.KubernetesNetworkConfig},
 		{"logging", in.Logging, &e.Logging},
 	} {
-		if *f.dst, err = compactObject(f.name, f.raw); err != nil {
+		if *f.dst, err = CompactObject(f.name, f.raw); err != nil {
 			return "", err
 		}
 	}
-	return encodeEcho(e)
+	return EncodeEcho(e)
 }
 
-func encodeEcho(e echoed) (string, error) {
+// EncodeEcho encodes e for the annotation, "" when it holds nothing, and
+// refuses it when larger than MaxEchoBytes.
+func EncodeEcho(e Echoed) (string, error) {
 	if e.RoleArn == "" && e.ResourcesVpcConfig == nil && e.KubernetesNetworkConfig == nil && e.Logging == nil {
 		return "", nil
 	}
@@ -194,15 +176,15 @@ func encodeEcho(e echoed) (string, error) {
 	if err != nil {
 		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "The roleArn, resourcesVpcConfig, kubernetesNetworkConfig or logging field cannot be encoded.")
 	}
-	if len(b) > maxEchoBytes {
-		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "The roleArn, resourcesVpcConfig, kubernetesNetworkConfig and logging fields together exceed %d bytes.", maxEchoBytes)
+	if len(b) > MaxEchoBytes {
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "The roleArn, resourcesVpcConfig, kubernetesNetworkConfig and logging fields together exceed %d bytes.", MaxEchoBytes)
 	}
 	return string(b), nil
 }
 
-// compactObject returns raw compacted, nil for an absent or null field, and an
+// CompactObject returns raw compacted, nil for an absent or null field, and an
 // error when the field is not a JSON object.
-func compactObject(name string, raw json.RawMessage) (json.RawMessage, error) {
+func CompactObject(name string, raw json.RawMessage) (json.RawMessage, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
@@ -215,4 +197,24 @@ func compactObject(name string, raw json.RawMessage) (json.RawMessage, error) {
 		return nil, errdefs.Publicf(errdefs.ErrInvalidRequest, "The field %s is not valid JSON.", name)
 	}
 	return buf.Bytes(), nil
+}
+
+// EncryptionKey validates an encryptionConfig as EKS takes it: one entry,
+// resources exactly ["secrets"], a provider with a key ARN. It returns the
+// ARN, "" when cfgs is empty.
+func EncryptionKey(cfgs []eks.EncryptionConfig) (string, error) {
+	if len(cfgs) == 0 {
+		return "", nil
+	}
+	if len(cfgs) > 1 {
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "encryptionConfig takes one entry; got %d.", len(cfgs))
+	}
+	c := cfgs[0]
+	if len(c.Resources) != 1 || c.Resources[0] != eks.ResourceSecrets {
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "encryptionConfig.resources must be [\"secrets\"]; got %q.", c.Resources)
+	}
+	if c.Provider == nil || strings.TrimSpace(c.Provider.KeyArn) == "" {
+		return "", errdefs.Publicf(errdefs.ErrInvalidParameter, "encryptionConfig.provider.keyArn is required: the ARN of a key of the key service in this region.")
+	}
+	return c.Provider.KeyArn, nil
 }
