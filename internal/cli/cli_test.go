@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/internal/cli/clikit"
-	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
@@ -67,68 +65,6 @@ func TestNameArg(t *testing.T) {
 		if err != nil && (clikit.ExitCode(err) != 2 || !strings.Contains(err.Error(), "cellplane describe") ||
 			!strings.Contains(err.Error(), fmt.Sprintf("got %d", len(tc.args)))) {
 			t.Errorf("nameArg(%q) = %q: want a usage error naming the command and the count", tc.args, err)
-		}
-	}
-}
-
-func TestCheckOutput(t *testing.T) {
-	for _, tc := range []struct {
-		output string
-		ok     bool
-	}{
-		{"table", true}, {"json", true}, {"yaml", false}, {"", false}, {"JSON", false},
-	} {
-		err := (&clikit.Globals{Output: tc.output}).CheckOutput()
-		if (err == nil) != tc.ok || (err != nil && clikit.ExitCode(err) != 2) {
-			t.Errorf("checkOutput(%q) = %v, want ok=%v (usage error otherwise)", tc.output, err, tc.ok)
-		}
-	}
-}
-
-func TestUserMessage(t *testing.T) {
-	apiErr := &eks.APIError{Type: eks.ResourceNotFoundException, Message: "No cluster found for name: demo.", Status: 404}
-	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
-	for _, tc := range []struct {
-		name string
-		err  error
-		want string // exact, or a substring when prefixed by "~"
-	}{
-		{"API error", apiErr, "No cluster found for name: demo."},
-		{"wrapped API error", fmt.Errorf("describing: %w", apiErr), "No cluster found for name: demo."},
-		{"refused", fmt.Errorf("Get \"https://127.100.0.1:8443/clusters\": %w", dial), "~cellplane up"},
-		{"read error is not a hint", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("reset")}, "read tcp: reset"},
-		{"plain", errors.New("writing kubeconfig: disk full"), "writing kubeconfig: disk full"},
-		{"usage", clikit.Usagef("--output must be table or json"), "--output must be table or json"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := clikit.UserMessage(tc.err)
-			if sub, ok := strings.CutPrefix(tc.want, "~"); ok {
-				if !strings.Contains(got, sub) {
-					t.Fatalf("userMessage = %q, want it to mention %q", got, sub)
-				}
-				return
-			}
-			if got != tc.want {
-				t.Fatalf("userMessage = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestExitCode(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		err  error
-		want int
-	}{
-		{"usage", clikit.Usagef("bad"), 2},
-		{"wrapped usage", fmt.Errorf("create: %w", clikit.Usagef("bad")), 2},
-		{"API error", &eks.APIError{Type: eks.InvalidParameterException, Message: "bad", Status: 400}, 1},
-		{"not found", fmt.Errorf("x: %w", errdefs.ErrNotFound), 1},
-		{"plain", errors.New("boom"), 1},
-	} {
-		if got := clikit.ExitCode(tc.err); got != tc.want {
-			t.Errorf("%s: exitCode = %d, want %d", tc.name, got, tc.want)
 		}
 	}
 }
