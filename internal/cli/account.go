@@ -3,29 +3,30 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/operator"
 )
 
 func newAccount(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "Manage the accounts that may use the regional API (operator)"}
-	cmd.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	cmd.PersistentFlags().StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
 	cmd.AddCommand(newAccountCreate(g), newAccountList(g), newAccountDelete(g), newAccountLimit(g), newAccountKey(g))
-	asGroup(cmd)
+	clikit.AsGroup(cmd)
 	return cmd
 }
 
 func (g *globals) accounts() (*operator.Accounts, error) {
-	if err := g.checkOutput(); err != nil {
+	if err := g.CheckOutput(); err != nil {
 		return nil, err
 	}
-	return g.operator().Accounts()
+	return g.Operator().Accounts()
 }
 
 func newAccountCreate(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create an account and its first access key (the secret is shown once)",
-		Args:  exactlyOne("account name"),
+		Args:  clikit.ExactlyOne("account name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := g.accounts()
 			if err != nil {
@@ -35,12 +36,12 @@ func newAccountCreate(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return g.printJSON(map[string]any{"account": acct, "accessKey": key})
+			if g.Output == "json" {
+				return g.PrintJSON(map[string]any{"account": acct, "accessKey": key})
 			}
-			g.printf("account %s (%s) created\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+			g.Printf("account %s (%s) created\naws_access_key_id = %s\naws_secret_access_key = %s\n",
 				acct.ID, acct.Name, key.AccessKeyID, key.SecretAccessKey)
-			g.note("The secret key is shown only now; cellplane keeps it encrypted.\n")
+			g.Note("The secret key is shown only now; cellplane keeps it encrypted.\n")
 			return nil
 		},
 	}
@@ -50,7 +51,7 @@ func newAccountList(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List accounts",
-		Args:  noArgs,
+		Args:  clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := g.accounts()
 			if err != nil {
@@ -60,15 +61,15 @@ func newAccountList(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return g.printJSON(map[string]any{"accounts": accts})
+			if g.Output == "json" {
+				return g.PrintJSON(map[string]any{"accounts": accts})
 			}
-			w := g.table()
-			w.println("ID\tNAME\tCREATED")
+			w := g.Table()
+			w.Println("ID\tNAME\tCREATED")
 			for _, x := range accts {
-				w.printf("%s\t%s\t%s\n", x.ID, x.Name, x.CreatedAt.Format("2006-01-02 15:04:05"))
+				w.Printf("%s\t%s\t%s\n", x.ID, x.Name, x.CreatedAt.Format("2006-01-02 15:04:05"))
 			}
-			return w.flush()
+			return w.Flush()
 		},
 	}
 }
@@ -77,7 +78,7 @@ func newAccountDelete(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete an account and its access keys (it must own no clusters)",
-		Args:  exactlyOne("account ID"),
+		Args:  clikit.ExactlyOne("account ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := g.accounts()
 			if err != nil {
@@ -86,7 +87,7 @@ func newAccountDelete(g *globals) *cobra.Command {
 			if err := a.Delete(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			g.printf("account %s deleted\n", args[0])
+			g.Printf("account %s deleted\n", args[0])
 			return nil
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/internal/account"
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 )
 
 func newAccountKey(g *globals) *cobra.Command {
@@ -18,14 +19,14 @@ holds can only be rotated: 'rotate' writes the new key into the profile.`,
 	cmd.AddCommand(newAccountKeyCreate(g), newAccountKeyList(g),
 		newAccountKeyStatus(g, "activate", account.KeyActive), newAccountKeyStatus(g, "deactivate", account.KeyInactive),
 		newAccountKeyDelete(g), newAccountKeyRotate(g))
-	asGroup(cmd)
+	clikit.AsGroup(cmd)
 	return cmd
 }
 
 // accountAndKey accepts an account ID and an access key ID.
 func accountAndKey(cmd *cobra.Command, args []string) error {
 	if len(args) != 2 {
-		return usagef("%s needs an account ID and an access key ID, got %d arguments", cmd.CommandPath(), len(args))
+		return clikit.Usagef("%s needs an account ID and an access key ID, got %d arguments", cmd.CommandPath(), len(args))
 	}
 	return nil
 }
@@ -34,7 +35,7 @@ func newAccountKeyCreate(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "create ACCOUNT_ID",
 		Short: "Create an access key for the account (the secret is shown once)",
-		Args:  exactlyOne("account ID"),
+		Args:  clikit.ExactlyOne("account ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := g.accounts()
 			if err != nil {
@@ -44,12 +45,12 @@ func newAccountKeyCreate(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return g.printJSON(map[string]any{"accessKey": key})
+			if g.Output == "json" {
+				return g.PrintJSON(map[string]any{"accessKey": key})
 			}
-			g.printf("access key created for account %s\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+			g.Printf("access key created for account %s\naws_access_key_id = %s\naws_secret_access_key = %s\n",
 				key.Account, key.AccessKeyID, key.SecretAccessKey)
-			g.note("The secret key is shown only now; cellplane keeps it encrypted.\n")
+			g.Note("The secret key is shown only now; cellplane keeps it encrypted.\n")
 			return nil
 		},
 	}
@@ -59,7 +60,7 @@ func newAccountKeyList(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list ACCOUNT_ID",
 		Short: "List the account's access keys and their status",
-		Args:  exactlyOne("account ID"),
+		Args:  clikit.ExactlyOne("account ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := g.accounts()
 			if err != nil {
@@ -69,15 +70,15 @@ func newAccountKeyList(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return g.printJSON(map[string]any{"accessKeys": keys})
+			if g.Output == "json" {
+				return g.PrintJSON(map[string]any{"accessKeys": keys})
 			}
-			w := g.table()
-			w.println("ACCESS KEY ID\tSTATUS\tCREATED")
+			w := g.Table()
+			w.Println("ACCESS KEY ID\tSTATUS\tCREATED")
 			for _, k := range keys {
-				w.printf("%s\t%s\t%s\n", k.AccessKeyID, k.Status, k.CreatedAt.Format("2006-01-02 15:04:05"))
+				w.Printf("%s\t%s\t%s\n", k.AccessKeyID, k.Status, k.CreatedAt.Format("2006-01-02 15:04:05"))
 			}
-			return w.flush()
+			return w.Flush()
 		},
 	}
 }

@@ -25,19 +25,19 @@ locked out. Delete the old key once nothing uses it any more.`,
 			if rot.New.AccessKeyID == "" {
 				return err
 			}
-			if g.output == "json" {
-				if jerr := g.printJSON(rot); jerr != nil {
+			if g.Output == "json" {
+				if jerr := g.PrintJSON(rot); jerr != nil {
 					return jerr
 				}
 				return err
 			}
-			g.printf("new access key for account %s\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+			g.Printf("new access key for account %s\naws_access_key_id = %s\naws_secret_access_key = %s\n",
 				rot.New.Account, rot.New.AccessKeyID, rot.New.SecretAccessKey)
 			if rot.ProfileUpdated {
-				g.note("The profile %s now holds the new key.\n", datadir.AWSCredentialsFile(g.dataDir))
+				g.Note("The profile %s now holds the new key.\n", datadir.AWSCredentialsFile(g.DataDir))
 			}
 			if err == nil {
-				g.note("Access key %s is Inactive; delete it once nothing uses it.\n", rot.Old.AccessKeyID)
+				g.Note("Access key %s is Inactive; delete it once nothing uses it.\n", rot.Old.AccessKeyID)
 			}
 			return err
 		},

@@ -20,10 +20,10 @@ func newAccountKeyStatus(g *globals, verb string, status account.KeyStatus) *cob
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return g.printJSON(map[string]any{"accessKey": key})
+			if g.Output == "json" {
+				return g.PrintJSON(map[string]any{"accessKey": key})
 			}
-			g.printf("access key %s of account %s is %s\n", key.AccessKeyID, key.Account, key.Status)
+			g.Printf("access key %s of account %s is %s\n", key.AccessKeyID, key.Account, key.Status)
 			return nil
 		},
 	}
@@ -42,7 +42,7 @@ func newAccountKeyDelete(g *globals) *cobra.Command {
 			if err := a.DeleteKey(cmd.Context(), args[0], args[1]); err != nil {
 				return err
 			}
-			g.printf("access key %s of account %s deleted\n", args[1], args[0])
+			g.Printf("access key %s of account %s deleted\n", args[1], args[0])
 			return nil
 		},
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/quota"
 )
 
@@ -13,13 +14,13 @@ func newAccountLimit(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "limit ID",
 		Short: "Show or set how many clusters an account may have (default 100, as on EKS)",
-		Args:  exactlyOne("account ID"),
+		Args:  clikit.ExactlyOne("account ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var n *int
 			if maxClusters != "" && maxClusters != "default" {
 				v, err := strconv.Atoi(maxClusters)
 				if err != nil || v < 0 || v > quota.MaxClustersLimit {
-					return usagef("--max-clusters wants a whole number from 0 to %d, or default; got %q", quota.MaxClustersLimit, maxClusters)
+					return clikit.Usagef("--max-clusters wants a whole number from 0 to %d, or default; got %q", quota.MaxClustersLimit, maxClusters)
 				}
 				n = &v
 			}
@@ -36,14 +37,14 @@ func newAccountLimit(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return g.printJSON(map[string]any{"limit": limit})
+			if g.Output == "json" {
+				return g.PrintJSON(map[string]any{"limit": limit})
 			}
 			source := "the default"
 			if limit.Override {
 				source = "set by the operator"
 			}
-			g.printf("account %s may have %d clusters (%s)\n", limit.Account, limit.MaxClusters, source)
+			g.Printf("account %s may have %d clusters (%s)\n", limit.Account, limit.MaxClusters, source)
 			return nil
 		},
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 )
 
 func newBackupCreate(g *globals, f *backupFlags) *cobra.Command {
@@ -16,7 +18,7 @@ func newBackupCreate(g *globals, f *backupFlags) *cobra.Command {
 		Long: `Ask the cell that runs the cluster for a full snapshot now. Backups are also taken
 continuously: a full snapshot every hour and incrementals every two seconds. With
 --wait the command returns once the full is stored and verified.`,
-		Args: exactlyOne("cluster name"),
+		Args: clikit.ExactlyOne("cluster name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := g.backups()
 			if err != nil {
@@ -26,7 +28,7 @@ continuously: a full snapshot every hour and incrementals every two seconds. Wit
 			if err != nil {
 				return err
 			}
-			g.note("full backup of %s requested\n", args[0])
+			g.Note("full backup of %s requested\n", args[0])
 			if !wait {
 				return nil
 			}
@@ -38,10 +40,10 @@ continuously: a full snapshot every hour and incrementals every two seconds. Wit
 					return err
 				}
 				if st != nil && st.LastFullTime != nil && st.LastFullTime.After(at) {
-					if g.output == "json" {
-						return g.printJSON(map[string]any{"backup": st})
+					if g.Output == "json" {
+						return g.PrintJSON(map[string]any{"backup": st})
 					}
-					g.printf("full backup of %s at revision %d, %d bytes, stored %s\n", args[0], st.LastFullRevision, st.LastFullBytes, st.LastFullTime.UTC().Format(time.RFC3339))
+					g.Printf("full backup of %s at revision %d, %d bytes, stored %s\n", args[0], st.LastFullRevision, st.LastFullBytes, st.LastFullTime.UTC().Format(time.RFC3339))
 					return nil
 				}
 				select {

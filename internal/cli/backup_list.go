@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/internal/backup"
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/operator"
 )
 
@@ -38,7 +39,7 @@ while cellplane is down and after the cluster was deleted. Each cluster that eve
 had the name has its own set, told apart by UID. Only backups that were stored
 completely (with a manifest) are listed. The recovery point is the time by which
 every acknowledged write is in the backups.`,
-		Args: exactlyOne("cluster name"),
+		Args: clikit.ExactlyOne("cluster name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := g.backups()
 			if err != nil {
@@ -48,11 +49,11 @@ every acknowledged write is in the backups.`,
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return g.printJSON(map[string]any{"sets": backupSetsJSON(sets)})
+			if g.Output == "json" {
+				return g.PrintJSON(map[string]any{"sets": backupSetsJSON(sets)})
 			}
 			if len(sets) == 0 {
-				g.printf("no backups of %s\n", args[0])
+				g.Printf("no backups of %s\n", args[0])
 				return nil
 			}
 			for _, s := range sets {
@@ -88,26 +89,26 @@ func backupSetsJSON(sets []operator.BackupSet) []backupSetJSON {
 }
 
 func (g *globals) printBackupSet(s operator.BackupSet) error {
-	g.printf("set %s at %s\n", s.UID, s.Location)
-	w := g.table()
-	w.println("ID\tKIND\tREVISIONS\tTIME\tBYTES")
+	g.Printf("set %s at %s\n", s.UID, s.Location)
+	w := g.Table()
+	w.Println("ID\tKIND\tREVISIONS\tTIME\tBYTES")
 	for _, e := range entriesOf(s.Catalog) {
 		revs := fmt.Sprint(e.Revision)
 		if e.Kind == backup.KindIncremental {
 			revs = fmt.Sprintf("%d-%d", e.First, e.Revision)
 		}
-		w.printf("%s\t%s\t%s\t%s\t%d\n", e.ID(), e.Kind, revs, e.Created.UTC().Format(time.RFC3339), e.Size)
+		w.Printf("%s\t%s\t%s\t%s\t%d\n", e.ID(), e.Kind, revs, e.Created.UTC().Format(time.RFC3339), e.Size)
 	}
-	if err := w.flush(); err != nil {
+	if err := w.Flush(); err != nil {
 		return err
 	}
 	switch {
 	case s.Latest == nil:
-		g.printf("no full backup yet: nothing to restore\n")
+		g.Printf("no full backup yet: nothing to restore\n")
 	case s.RecoveryPoint.IsZero():
-		g.printf("restorable to revision %d\n", s.Latest.Revision)
+		g.Printf("restorable to revision %d\n", s.Latest.Revision)
 	default:
-		g.printf("restorable to revision %d; recovery point %s (%s ago)\n", s.Latest.Revision,
+		g.Printf("restorable to revision %d; recovery point %s (%s ago)\n", s.Latest.Revision,
 			s.RecoveryPoint.UTC().Format(time.RFC3339Nano), time.Since(s.RecoveryPoint).Round(100*time.Millisecond))
 	}
 	return nil

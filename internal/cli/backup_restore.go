@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/operator"
 )
 
@@ -38,7 +39,7 @@ shows). The cluster must be ACTIVE, and one restore runs at a time. With --wait
 
 cellplane also restores a cluster in place by itself when a majority of its
 etcd members lose their data.`,
-		Args: exactlyOne("cluster name"),
+		Args: clikit.ExactlyOne("cluster name"),
 		RunE: func(cmd *cobra.Command, args []string) error { return g.restore(cmd, f, r, args[0]) },
 	}
 	cmd.Flags().Int64Var(&r.revision, "revision", 0, "restore to etcd revision `N` (default: the newest the backups cover)")
@@ -52,14 +53,14 @@ etcd members lose their data.`,
 // restore checks the command line before touching anything: without --yes
 // nothing is read or requested.
 func (g *globals) restore(cmd *cobra.Command, f *backupFlags, r restoreFlags, name string) error {
-	if err := g.checkOutput(); err != nil {
+	if err := g.CheckOutput(); err != nil {
 		return err
 	}
 	if r.revision < 0 {
-		return usagef("--revision must be 0 (the newest the backups cover) or a positive etcd revision, got %d", r.revision)
+		return clikit.Usagef("--revision must be 0 (the newest the backups cover) or a positive etcd revision, got %d", r.revision)
 	}
 	if !r.yes {
-		return usagef("restoring replaces the etcd data of cluster %s with its backup's: every write after the restored revision is lost. Run again with --yes to go ahead", name)
+		return clikit.Usagef("restoring replaces the etcd data of cluster %s with its backup's: every write after the restored revision is lost. Run again with --yes to go ahead", name)
 	}
 	b, err := g.backups()
 	if err != nil {
@@ -69,10 +70,10 @@ func (g *globals) restore(cmd *cobra.Command, f *backupFlags, r restoreFlags, na
 	if err != nil {
 		return err
 	}
-	g.note("restore of cluster %s %s requested (ID %s)\n", name, restoreTarget(req), req.ID)
+	g.Note("restore of cluster %s %s requested (ID %s)\n", name, restoreTarget(req), req.ID)
 	if !r.wait {
-		if g.output == "json" {
-			return g.printJSON(map[string]any{"request": req})
+		if g.Output == "json" {
+			return g.PrintJSON(map[string]any{"request": req})
 		}
 		return nil
 	}
@@ -104,7 +105,7 @@ func (g *globals) waitRestored(cmd *cobra.Command, b *operator.Backups, account,
 		}
 		if st != nil && st.RequestID == req.ID {
 			if step := restoreStep(st); step != last {
-				g.note("  %6.1fs  %s\n", time.Since(start).Seconds(), step)
+				g.Note("  %6.1fs  %s\n", time.Since(start).Seconds(), step)
 				last = step
 			}
 			if st.Phase == v1alpha1.RestorePhaseDone || st.Phase == v1alpha1.RestorePhaseFailed {
@@ -136,16 +137,16 @@ func restoreStep(st *v1alpha1.RestoreStatus) string {
 // restoreResult prints the summary, and the JSON status for scripts whatever
 // the outcome; a failed restore is an error, so the exit code says it.
 func (g *globals) restoreResult(name string, st *v1alpha1.RestoreStatus, took time.Duration) error {
-	if g.output == "json" {
-		if err := g.printJSON(map[string]any{"restore": st}); err != nil {
+	if g.Output == "json" {
+		if err := g.PrintJSON(map[string]any{"restore": st}); err != nil {
 			return err
 		}
 	}
 	if st.Phase == v1alpha1.RestorePhaseFailed {
 		return fmt.Errorf("restore of cluster %s failed: %s", name, st.Message)
 	}
-	if g.output != "json" {
-		g.printf("cluster %s restored to revision %d (full at revision %d, set %s) in %s\n",
+	if g.Output != "json" {
+		g.Printf("cluster %s restored to revision %d (full at revision %d, set %s) in %s\n",
 			name, st.Revision, st.FullRevision, st.Set, took.Round(100*time.Millisecond))
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
@@ -26,8 +27,8 @@ func TestBackupRestoreUsage(t *testing.T) {
 	} {
 		dir := t.TempDir()
 		_, _, err := cli{t, dir}.run(append([]string{"backup", "restore"}, tc.args...)...)
-		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.msg) {
-			t.Errorf("%q = %v (exit %d), want a usage error saying %q", tc.args, err, exitCode(err), tc.msg)
+		if err == nil || clikit.ExitCode(err) != 2 || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%q = %v (exit %d), want a usage error saying %q", tc.args, err, clikit.ExitCode(err), tc.msg)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("%q left %d entries in the data directory", tc.args, len(entries))
@@ -60,18 +61,18 @@ func TestRestoreStep(t *testing.T) {
 
 func TestRestoreResult(t *testing.T) {
 	var out strings.Builder
-	g := &globals{output: "table", stdout: &out}
+	g := &globals{clikit.Globals{Output: "table", Stdout: &out}}
 	done := &v1alpha1.RestoreStatus{Phase: v1alpha1.RestorePhaseDone, Set: "uid-1", FullRevision: 100, Revision: 150}
 	if err := g.restoreResult("demo", done, 0); err != nil || !strings.Contains(out.String(), "cluster demo restored to revision 150 (full at revision 100, set uid-1)") {
 		t.Fatalf("Done: %v, printed %q", err, out.String())
 	}
 	failed := &v1alpha1.RestoreStatus{Phase: v1alpha1.RestorePhaseFailed, Message: "full at revision 100 is corrupt"}
 	err := g.restoreResult("demo", failed, 0)
-	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "restore of cluster demo failed: full at revision 100 is corrupt") {
+	if err == nil || clikit.ExitCode(err) != 1 || !strings.Contains(err.Error(), "restore of cluster demo failed: full at revision 100 is corrupt") {
 		t.Fatalf("Failed: %v", err)
 	}
 	out.Reset()
-	g.output = "json"
+	g.Output = "json"
 	if err := g.restoreResult("demo", failed, 0); err == nil || !strings.Contains(out.String(), `"phase": "Failed"`) {
 		t.Fatalf("Failed with -o json: %v, printed %q", err, out.String())
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 
 	"github.com/spf13/cobra"
 
@@ -17,17 +18,17 @@ import (
 
 func newCell(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "cell", Short: "Show and steer the cells clusters are placed in (operator)"}
-	cmd.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	cmd.PersistentFlags().StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
 	cmd.AddCommand(newCellList(g), newCellDrain(g), newCellUpdate(g), newCellRun(g))
-	asGroup(cmd)
+	clikit.AsGroup(cmd)
 	return cmd
 }
 
 func (g *globals) cells() (*operator.Cells, error) {
-	if err := g.checkOutput(); err != nil {
+	if err := g.CheckOutput(); err != nil {
 		return nil, err
 	}
-	return g.operator().Cells()
+	return g.Operator().Cells()
 }
 
 // cellJSON is one cell in `cell list -o json`.
@@ -57,7 +58,7 @@ CLUSTERS counts the clusters the region placed there, deleting ones included.
 ZONES OUT lists zones shifted out by an operator and zones the cell's probes found
 impaired (evacuated automatically until they heal); FAULTS the zone faults injected
 with 'cellplane zone fault'.`,
-		Args: noArgs,
+		Args: clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.cells()
 			if err != nil {
@@ -67,7 +68,7 @@ with 'cellplane zone fault'.`,
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
+			if g.Output == "json" {
 				out := make([]cellJSON, len(views))
 				for i, v := range views {
 					out[i] = cellJSON{Name: v.Name, State: string(v.State), Clusters: v.Placed, Capacity: v.Capacity,
@@ -77,18 +78,18 @@ with 'cellplane zone fault'.`,
 						out[i].Heartbeat = &hb.Time
 					}
 				}
-				return g.printJSON(map[string]any{"cells": out})
+				return g.PrintJSON(map[string]any{"cells": out})
 			}
-			w := g.table()
-			w.println("NAME\tSTATE\tCLUSTERS\tCAPACITY\tHEARTBEAT\tZONES OUT\tFAULTS")
+			w := g.Table()
+			w.Println("NAME\tSTATE\tCLUSTERS\tCAPACITY\tHEARTBEAT\tZONES OUT\tFAULTS")
 			for _, v := range views {
 				hb := "never"
 				if v.Age >= 0 {
 					hb = v.Age.Round(time.Second).String() + " ago"
 				}
-				w.printf("%s\t%s\t%d\t%d\t%s\t%s\t%s\n", v.Name, v.State, v.Placed, v.Capacity, hb, zonesOut(v.Cell), faultsOf(v.Cell))
+				w.Printf("%s\t%s\t%d\t%d\t%s\t%s\t%s\n", v.Name, v.State, v.Placed, v.Capacity, hb, zonesOut(v.Cell), faultsOf(v.Cell))
 			}
-			return w.flush()
+			return w.Flush()
 		},
 	}
 }
@@ -98,7 +99,7 @@ func newCellDrain(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drain NAME",
 		Short: "Stop placing new clusters in a cell (its clusters stay and keep serving)",
-		Args:  exactlyOne("cell name"),
+		Args:  clikit.ExactlyOne("cell name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.cells()
 			if err != nil {
@@ -108,9 +109,9 @@ func newCellDrain(g *globals) *cobra.Command {
 				return err
 			}
 			if undo {
-				g.printf("cell %s takes new clusters again\n", args[0])
+				g.Printf("cell %s takes new clusters again\n", args[0])
 			} else {
-				g.printf("cell %s is draining: it gets no new clusters; its clusters keep serving\n", args[0])
+				g.Printf("cell %s is draining: it gets no new clusters; its clusters keep serving\n", args[0])
 			}
 			return nil
 		},
@@ -124,13 +125,13 @@ func newCellUpdate(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "update NAME --capacity N",
 		Short: "Change how many clusters the region places in a cell",
-		Args:  exactlyOne("cell name"),
+		Args:  clikit.ExactlyOne("cell name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("capacity") {
-				return usagef("nothing to update: give --capacity N")
+				return clikit.Usagef("nothing to update: give --capacity N")
 			}
 			if capacity < 0 {
-				return usagef("--capacity must be 0 or more, got %d", capacity)
+				return clikit.Usagef("--capacity must be 0 or more, got %d", capacity)
 			}
 			c, err := g.cells()
 			if err != nil {
@@ -139,7 +140,7 @@ func newCellUpdate(g *globals) *cobra.Command {
 			if err := c.SetCapacity(cmd.Context(), args[0], capacity); err != nil {
 				return err
 			}
-			g.printf("cell %s capacity is %d\n", args[0], capacity)
+			g.Printf("cell %s capacity is %d\n", args[0], capacity)
 			return nil
 		},
 	}
@@ -154,10 +155,10 @@ func newCellRun(g *globals) *cobra.Command {
 		Use:    "run",
 		Short:  "Run one cell: its store, load balancer and controllers (started by cellplane up)",
 		Hidden: true,
-		Args:   noArgs,
+		Args:   clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.DataDir = g.dataDir
-			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, nil))
+			cfg.DataDir = g.DataDir
+			cfg.Logger = slog.New(slog.NewTextHandler(g.Stderr, nil))
 			// Credentials come only from the environment cellplane up gives the cell.
 			backupCredentialsFromEnv(&cfg.Backup)
 			return cell.Run(cmd.Context(), cfg)

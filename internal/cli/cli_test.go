@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 
-	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
@@ -35,7 +34,7 @@ func TestParseTags(t *testing.T) {
 	} {
 		got, err := parseTags(tc.in)
 		if tc.usage {
-			if err == nil || exitCode(err) != 2 {
+			if err == nil || clikit.ExitCode(err) != 2 {
 				t.Errorf("parseTags(%q) = %v, %v; want a usage error", tc.in, got, err)
 			}
 			continue
@@ -63,71 +62,9 @@ func TestNameArg(t *testing.T) {
 			t.Errorf("nameArg(%q) = %v, want ok=%v", tc.args, err, tc.ok)
 			continue
 		}
-		if err != nil && (exitCode(err) != 2 || !strings.Contains(err.Error(), "cellplane describe") ||
+		if err != nil && (clikit.ExitCode(err) != 2 || !strings.Contains(err.Error(), "cellplane describe") ||
 			!strings.Contains(err.Error(), fmt.Sprintf("got %d", len(tc.args)))) {
 			t.Errorf("nameArg(%q) = %q: want a usage error naming the command and the count", tc.args, err)
-		}
-	}
-}
-
-func TestCheckOutput(t *testing.T) {
-	for _, tc := range []struct {
-		output string
-		ok     bool
-	}{
-		{"table", true}, {"json", true}, {"yaml", false}, {"", false}, {"JSON", false},
-	} {
-		err := (&globals{output: tc.output}).checkOutput()
-		if (err == nil) != tc.ok || (err != nil && exitCode(err) != 2) {
-			t.Errorf("checkOutput(%q) = %v, want ok=%v (usage error otherwise)", tc.output, err, tc.ok)
-		}
-	}
-}
-
-func TestUserMessage(t *testing.T) {
-	apiErr := &eks.APIError{Type: eks.ResourceNotFoundException, Message: "No cluster found for name: demo.", Status: 404}
-	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
-	for _, tc := range []struct {
-		name string
-		err  error
-		want string // exact, or a substring when prefixed by "~"
-	}{
-		{"API error", apiErr, "No cluster found for name: demo."},
-		{"wrapped API error", fmt.Errorf("describing: %w", apiErr), "No cluster found for name: demo."},
-		{"refused", fmt.Errorf("Get \"https://127.100.0.1:8443/clusters\": %w", dial), "~cellplane up"},
-		{"read error is not a hint", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("reset")}, "read tcp: reset"},
-		{"plain", errors.New("writing kubeconfig: disk full"), "writing kubeconfig: disk full"},
-		{"usage", usagef("--output must be table or json"), "--output must be table or json"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := userMessage(tc.err)
-			if sub, ok := strings.CutPrefix(tc.want, "~"); ok {
-				if !strings.Contains(got, sub) {
-					t.Fatalf("userMessage = %q, want it to mention %q", got, sub)
-				}
-				return
-			}
-			if got != tc.want {
-				t.Fatalf("userMessage = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestExitCode(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		err  error
-		want int
-	}{
-		{"usage", usagef("bad"), 2},
-		{"wrapped usage", fmt.Errorf("create: %w", usagef("bad")), 2},
-		{"API error", &eks.APIError{Type: eks.InvalidParameterException, Message: "bad", Status: 400}, 1},
-		{"not found", fmt.Errorf("x: %w", errdefs.ErrNotFound), 1},
-		{"plain", errors.New("boom"), 1},
-	} {
-		if got := exitCode(tc.err); got != tc.want {
-			t.Errorf("%s: exitCode = %d, want %d", tc.name, got, tc.want)
 		}
 	}
 }
@@ -141,7 +78,7 @@ type cli struct {
 func (c cli) run(args ...string) (stdout, stderr string, err error) {
 	c.t.Helper()
 	var out, errOut bytes.Buffer
-	g := &globals{stdout: &out, stderr: &errOut}
+	g := &globals{clikit.Globals{Stdout: &out, Stderr: &errOut}}
 	root := newRoot(g)
 	root.SetOut(&out)
 	root.SetErr(&errOut)
@@ -165,12 +102,12 @@ func TestNotRunning(t *testing.T) {
 			t.Errorf("%q = %v, want errdefs.ErrNotRunning", args, err)
 			continue
 		}
-		msg := userMessage(err)
+		msg := clikit.UserMessage(err)
 		if !strings.Contains(msg, "cellplane up") || !strings.Contains(msg, dir) {
 			t.Errorf("%q says %q: want the data directory and a hint to run cellplane up", args, msg)
 		}
-		if exitCode(err) != 1 {
-			t.Errorf("%q exit code %d, want 1", args, exitCode(err))
+		if clikit.ExitCode(err) != 1 {
+			t.Errorf("%q exit code %d, want 1", args, clikit.ExitCode(err))
 		}
 	}
 }
@@ -187,8 +124,8 @@ func TestUsageErrorsComeFirst(t *testing.T) {
 		{"cluster", "delete", "demo", "-o", "xml"},
 	} {
 		_, _, err := c.run(args...)
-		if err == nil || errors.Is(err, errdefs.ErrNotRunning) || exitCode(err) != 2 {
-			t.Errorf("%q = %v (exit %d), want a usage error", args, err, exitCode(err))
+		if err == nil || errors.Is(err, errdefs.ErrNotRunning) || clikit.ExitCode(err) != 2 {
+			t.Errorf("%q = %v (exit %d), want a usage error", args, err, clikit.ExitCode(err))
 		}
 	}
 }
@@ -202,8 +139,8 @@ func TestCobraUsageErrorsExitTwo(t *testing.T) {
 		{"bogus"},
 	} {
 		_, _, err := c.run(args...)
-		if err == nil || exitCode(err) != 2 {
-			t.Errorf("%q = %v (exit %d), want exit code 2", args, err, exitCode(err))
+		if err == nil || clikit.ExitCode(err) != 2 {
+			t.Errorf("%q = %v (exit %d), want exit code 2", args, err, clikit.ExitCode(err))
 		}
 	}
 }

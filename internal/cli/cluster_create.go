@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/client"
 	"github.com/cellplane/cellplane/internal/eks"
 )
@@ -31,16 +32,16 @@ func newClusterCreate(g *globals) *cobra.Command {
 			if quota != "" {
 				q, err := resource.ParseQuantity(quota)
 				if err != nil {
-					return usagef("--etcd-quota %q is not a size such as 64Mi or 8Gi", quota)
+					return clikit.Usagef("--etcd-quota %q is not a size such as 64Mi or 8Gi", quota)
 				}
 				in.EtcdQuotaBytes = q.Value()
 			}
 			if from.Cluster != "" {
 				in.FromBackup = &from
 			} else if from.Set != "" || from.Revision != 0 {
-				return usagef("--backup-set and --backup-revision go with --from-backup")
+				return clikit.Usagef("--backup-set and --backup-revision go with --from-backup")
 			}
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -77,7 +78,7 @@ func parseTags(kvs []string) (map[string]string, error) {
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, usagef("--tag wants key=value, got %q", kv)
+			return nil, clikit.Usagef("--tag wants key=value, got %q", kv)
 		}
 		tags[k] = v
 	}

@@ -20,7 +20,7 @@ func newClusterDelete(g *globals) *cobra.Command {
 		Short: "Delete a cluster: every process, port and file of it (refused while deletion protection is on)",
 		Args:  nameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -43,10 +43,10 @@ func (g *globals) waitDeleted(cmd *cobra.Command, c *client.Client, name string,
 	ctx, cancel := contextWithTimeout(cmd, timeout)
 	defer cancel()
 	start := time.Now()
-	g.note("deleting cluster %s\n", name)
+	g.Note("deleting cluster %s\n", name)
 	_, err := client.WaitFor(ctx, c, name, func(*eks.Cluster) bool { return false }, nil)
 	if errors.Is(err, errdefs.ErrNotFound) {
-		g.note("cluster %s deleted in %s\n", name, time.Since(start).Round(100*time.Millisecond))
+		g.Note("cluster %s deleted in %s\n", name, time.Since(start).Round(100*time.Millisecond))
 		return nil
 	}
 	if err == nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/eks"
 )
 
@@ -24,9 +25,9 @@ func newClusterDescribe(g *globals) *cobra.Command {
 func (g *globals) operatorView(cl *eks.Cluster) *eks.Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	full, err := g.operator().WithDetails(ctx, cl)
+	full, err := g.Operator().WithDetails(ctx, cl)
 	if err != nil {
-		g.note("showing the tenant's view of cluster %s: the operator's details (cell, addresses, PIDs) are not readable: %v\n", cl.Name, err)
+		g.Note("showing the tenant's view of cluster %s: the operator's details (cell, addresses, PIDs) are not readable: %v\n", cl.Name, err)
 		return cl
 	}
 	return full
@@ -39,7 +40,7 @@ func describing(g *globals, use, short string, show func(*eks.Cluster) error) *c
 		Short: short,
 		Args:  nameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -54,36 +55,36 @@ func describing(g *globals, use, short string, show func(*eks.Cluster) error) *c
 
 // showCluster prints one cluster as JSON or as a human-readable summary.
 func (g *globals) showCluster(cl *eks.Cluster) error {
-	if g.output == "json" {
-		return g.printJSON(map[string]any{"cluster": cl})
+	if g.Output == "json" {
+		return g.PrintJSON(map[string]any{"cluster": cl})
 	}
-	w := g.table()
-	w.printf("Name:\t%s\nARN:\t%s\nVersion:\t%s\nStatus:\t%s\nEndpoint:\t%s\nCreated:\t%s\n",
+	w := g.Table()
+	w.Printf("Name:\t%s\nARN:\t%s\nVersion:\t%s\nStatus:\t%s\nEndpoint:\t%s\nCreated:\t%s\n",
 		cl.Name, cl.Arn, cl.Version, cl.Status, orDash(cl.Endpoint), age(cl)+" ago")
 	if cl.DeletionProtection != nil {
-		w.printf("Deletion protection:\t%s\n", onOff(*cl.DeletionProtection))
+		w.Printf("Deletion protection:\t%s\n", onOff(*cl.DeletionProtection))
 	}
 	if x := cl.Cellplane; x != nil {
 		if x.Cell != "" {
-			w.printf("Cell:\t%s\n", x.Cell)
+			w.Printf("Cell:\t%s\n", x.Cell)
 		}
 		if x.Reason != "" {
-			w.printf("Reason:\t%s\n", x.Reason)
+			w.Printf("Reason:\t%s\n", x.Reason)
 		}
 		writeEtcdWork(w, x)
 		if len(x.Components) > 0 && x.Cell == "" {
-			w.println("\nCOMPONENT\tZONE\tREADY\tRESTARTS")
+			w.Println("\nCOMPONENT\tZONE\tREADY\tRESTARTS")
 			for _, m := range x.Components {
-				w.printf("%s\t%s\t%t\t%d\n", m.Name, m.Zone, m.Ready, m.Restarts)
+				w.Printf("%s\t%s\t%t\t%d\n", m.Name, m.Zone, m.Ready, m.Restarts)
 			}
 		} else if len(x.Components) > 0 {
-			w.println("\nCOMPONENT\tZONE\tADDRESS\tPID\tREADY\tRESTARTS")
+			w.Println("\nCOMPONENT\tZONE\tADDRESS\tPID\tREADY\tRESTARTS")
 			for _, m := range x.Components {
-				w.printf("%s\t%s\t%s\t%d\t%t\t%d\n", m.Name, m.Zone, m.Address, m.PID, m.Ready, m.Restarts)
+				w.Printf("%s\t%s\t%s\t%d\t%t\t%d\n", m.Name, m.Zone, m.Address, m.PID, m.Ready, m.Restarts)
 			}
 		}
 	}
-	return w.flush()
+	return w.Flush()
 }
 
 func age(cl *eks.Cluster) string {
@@ -102,10 +103,10 @@ func orDash(s string) string {
 
 // writeEtcdWork shows etcd's orchestration: a member replacement or a
 // restore in progress, and the history behind the members' identities.
-func writeEtcdWork(w *table, x *eks.Extension) {
+func writeEtcdWork(w *clikit.Table, x *eks.Extension) {
 	for _, c := range x.Conditions {
 		if c.Type == v1alpha1.ConditionEtcdMembers && c.Status == "False" {
-			w.printf("Etcd members:\t%s: %s\n", c.Reason, c.Message)
+			w.Printf("Etcd members:\t%s: %s\n", c.Reason, c.Message)
 		}
 	}
 	if m := x.EtcdMembership; m != nil {
@@ -114,14 +115,14 @@ func writeEtcdWork(w *table, x *eks.Extension) {
 			if r.PromotedAt != nil {
 				when += ", promoted " + agoOrNever(r.PromotedAt)
 			}
-			w.printf("Replaced member:\t%s as %s, %s (%s)\n", r.Member, orDash(r.LearnerID), r.Phase, when)
+			w.Printf("Replaced member:\t%s as %s, %s (%s)\n", r.Member, orDash(r.LearnerID), r.Phase, when)
 		}
 	}
 	if r := x.Restore; r != nil {
-		w.printf("Restore:\t%s (%s) from set %s: full at revision %d, incrementals to %d; started %s\n",
+		w.Printf("Restore:\t%s (%s) from set %s: full at revision %d, incrementals to %d; started %s\n",
 			r.Phase, r.Reason, orDash(r.Set), r.FullRevision, r.Revision, agoOrNever(r.StartedAt))
 		if r.Message != "" {
-			w.printf("\t%s\n", r.Message)
+			w.Printf("\t%s\n", r.Message)
 		}
 	}
 }

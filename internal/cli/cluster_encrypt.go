@@ -1,6 +1,10 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/cli/clikit"
+)
 
 func newClusterEncrypt(g *globals) *cobra.Command {
 	var key, token string
@@ -10,9 +14,9 @@ func newClusterEncrypt(g *globals) *cobra.Command {
 		Args:  nameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if key == "" {
-				return usagef("--key is required: the ARN of a key, as 'cellplane key create' shows it")
+				return clikit.Usagef("--key is required: the ARN of a key, as 'cellplane key create' shows it")
 			}
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -20,10 +24,10 @@ func newClusterEncrypt(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return g.printJSON(map[string]any{"update": u})
+			if g.Output == "json" {
+				return g.PrintJSON(map[string]any{"update": u})
 			}
-			g.printf("cluster %s: Secrets are being resealed under key %s (update %s, %s)\n", args[0], key, u.ID, u.Status)
+			g.Printf("cluster %s: Secrets are being resealed under key %s (update %s, %s)\n", args[0], key, u.ID, u.Status)
 			return nil
 		},
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/eks"
 )
 
@@ -66,13 +67,13 @@ func fragmentation(m eks.EtcdMember) float64 {
 func percent(part, whole int64) float64 { return 100 * float64(part) / float64(whole) }
 
 func (g *globals) showHealth(h health) error {
-	if g.output == "json" {
-		return g.printJSON(h)
+	if g.Output == "json" {
+		return g.PrintJSON(h)
 	}
-	w := g.table()
-	w.printf("Cluster:\t%s (%s)\n", h.Cluster, h.Status)
+	w := g.Table()
+	w.Printf("Cluster:\t%s (%s)\n", h.Cluster, h.Status)
 	if h.Etcd == nil {
-		w.println("Etcd:\tnot measured yet")
+		w.Println("Etcd:\tnot measured yet")
 	} else {
 		writeEtcd(w, h)
 	}
@@ -80,51 +81,51 @@ func (g *globals) showHealth(h health) error {
 		writeBackup(w, h)
 	}
 	if r := h.Restore; r != nil {
-		w.println("\nLast restore:")
+		w.Println("\nLast restore:")
 		writeRestore(w, r)
 	}
-	return w.flush()
+	return w.Flush()
 }
 
 // writeRestore shows a restore: in place, or the one a cluster was created by.
-func writeRestore(w *table, r *eks.Restore) {
-	w.printf("Phase:\t%s (%s), started %s\n", r.Phase, r.Reason, agoOrNever(r.StartedAt))
-	w.printf("From:\tset %s, full at revision %d, incrementals to %d\n", orDash(r.Set), r.FullRevision, r.Revision)
-	w.printf("Message:\t%s\n", orDash(r.Message))
+func writeRestore(w *clikit.Table, r *eks.Restore) {
+	w.Printf("Phase:\t%s (%s), started %s\n", r.Phase, r.Reason, agoOrNever(r.StartedAt))
+	w.Printf("From:\tset %s, full at revision %d, incrementals to %d\n", orDash(r.Set), r.FullRevision, r.Revision)
+	w.Printf("Message:\t%s\n", orDash(r.Message))
 }
 
-func writeEtcd(w *table, h health) {
+func writeEtcd(w *clikit.Table, h health) {
 	e := h.Etcd
-	w.printf("Observed:\t%s\n", agoOrNever(e.ObservedAt))
-	w.printf("Quorum:\t%t\n", e.Quorum)
-	w.printf("Leader:\t%s\n", orDash(e.Leader))
-	w.printf("Quota:\t%s, %.0f%% used by the largest member\n", iecBytes(e.QuotaBytes), h.QuotaUsedPercent)
-	w.printf("Fragmentation:\t%.0f%% (largest member)\n", h.FragmentationPercent)
-	w.printf("Alarms:\t%s\n", orDash(strings.Join(e.Alarms, ", ")))
-	w.printf("Last defragmentation:\t%s\n", agoOrNever(e.LastDefragmentation))
-	w.printf("Last compaction:\t%s\n", agoOrNever(e.LastCompaction))
-	w.printf("Message:\t%s\n", orDash(e.Message))
-	w.println("\nMEMBER\tZONE\tID\tLEADER\tHEALTHY\tDB SIZE\tIN USE\tERROR")
+	w.Printf("Observed:\t%s\n", agoOrNever(e.ObservedAt))
+	w.Printf("Quorum:\t%t\n", e.Quorum)
+	w.Printf("Leader:\t%s\n", orDash(e.Leader))
+	w.Printf("Quota:\t%s, %.0f%% used by the largest member\n", iecBytes(e.QuotaBytes), h.QuotaUsedPercent)
+	w.Printf("Fragmentation:\t%.0f%% (largest member)\n", h.FragmentationPercent)
+	w.Printf("Alarms:\t%s\n", orDash(strings.Join(e.Alarms, ", ")))
+	w.Printf("Last defragmentation:\t%s\n", agoOrNever(e.LastDefragmentation))
+	w.Printf("Last compaction:\t%s\n", agoOrNever(e.LastCompaction))
+	w.Printf("Message:\t%s\n", orDash(e.Message))
+	w.Println("\nMEMBER\tZONE\tID\tLEADER\tHEALTHY\tDB SIZE\tIN USE\tERROR")
 	for _, m := range e.Members {
-		w.printf("%s\t%s\t%s\t%t\t%t\t%s\t%s\t%s\n", m.Name, orDash(m.Zone), orDash(m.ID), m.Leader,
+		w.Printf("%s\t%s\t%s\t%t\t%t\t%s\t%s\t%s\n", m.Name, orDash(m.Zone), orDash(m.ID), m.Leader,
 			m.Healthy, iecBytes(m.DBSizeBytes), iecBytes(m.DBSizeInUseBytes), orDash(m.Error))
 	}
 }
 
-func writeBackup(w *table, h health) {
+func writeBackup(w *clikit.Table, h health) {
 	b := h.Backup
-	w.println("\nBackup:")
-	w.printf("Location:\t%s\n", orDash(b.Location))
-	w.printf("Last success:\t%s\n", agoOrNever(b.LastSuccessTime))
-	w.printf("Last full:\t%s, %s at revision %d (%d kept)\n", agoOrNever(b.LastFullTime), iecBytes(b.LastFullBytes), b.LastFullRevision, b.Fulls)
-	w.printf("Revision:\t%d\n", b.Revision)
+	w.Println("\nBackup:")
+	w.Printf("Location:\t%s\n", orDash(b.Location))
+	w.Printf("Last success:\t%s\n", agoOrNever(b.LastSuccessTime))
+	w.Printf("Last full:\t%s, %s at revision %d (%d kept)\n", agoOrNever(b.LastFullTime), iecBytes(b.LastFullBytes), b.LastFullRevision, b.Fulls)
+	w.Printf("Revision:\t%d\n", b.Revision)
 	rp := "-"
 	if h.RecoveryPointSeconds != nil {
 		rp = (time.Duration(*h.RecoveryPointSeconds * float64(time.Second))).Round(time.Second).String()
 	}
-	w.printf("Recovery point:\t%s\n", rp)
+	w.Printf("Recovery point:\t%s\n", rp)
 	if b.LastError != "" {
-		w.printf("Last error:\t%s\n", b.LastError)
+		w.Printf("Last error:\t%s\n", b.LastError)
 	}
 }
 

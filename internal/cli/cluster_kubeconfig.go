@@ -15,7 +15,7 @@ func newClusterKubeconfig(g *globals) *cobra.Command {
 		Short: "Print an admin kubeconfig for the cluster (or write it with --output FILE)",
 		Args:  nameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
+			c, err := g.Client()
 			if err != nil {
 				return err
 			}
@@ -24,14 +24,14 @@ func newClusterKubeconfig(g *globals) *cobra.Command {
 				return err
 			}
 			if file == "" || file == "-" {
-				_, err = g.stdout.Write(data)
+				_, err = g.Stdout.Write(data)
 				return err
 			}
 			// It carries admin credentials: readable by its owner only.
 			if err := pki.WriteFileAtomic(file, data, 0o600); err != nil {
 				return fmt.Errorf("writing kubeconfig: %w", err)
 			}
-			g.note("wrote the admin kubeconfig of %s to %s\n", args[0], file)
+			g.Note("wrote the admin kubeconfig of %s to %s\n", args[0], file)
 			return nil
 		},
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/eks"
 )
 
@@ -10,9 +11,9 @@ func newClusterList(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List clusters with their status",
-		Args:  noArgs,
+		Args:  clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -28,15 +29,15 @@ func newClusterList(g *globals) *cobra.Command {
 				}
 				clusters = append(clusters, cl)
 			}
-			if g.output == "json" {
-				return g.printJSON(map[string]any{"clusters": clusters})
+			if g.Output == "json" {
+				return g.PrintJSON(map[string]any{"clusters": clusters})
 			}
-			w := g.table()
-			w.println("NAME\tVERSION\tSTATUS\tENDPOINT\tAGE")
+			w := g.Table()
+			w.Println("NAME\tVERSION\tSTATUS\tENDPOINT\tAGE")
 			for _, cl := range clusters {
-				w.printf("%s\t%s\t%s\t%s\t%s\n", cl.Name, cl.Version, cl.Status, cl.Endpoint, age(cl))
+				w.Printf("%s\t%s\t%s\t%s\t%s\n", cl.Name, cl.Version, cl.Status, cl.Endpoint, age(cl))
 			}
-			return w.flush()
+			return w.Flush()
 		},
 	}
 }

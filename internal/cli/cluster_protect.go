@@ -14,7 +14,7 @@ func newClusterProtect(g *globals) *cobra.Command {
 		Short: "Turn deletion protection on (or off with --off): a protected ACTIVE cluster cannot be deleted",
 		Args:  nameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -23,10 +23,10 @@ func newClusterProtect(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return g.printJSON(map[string]any{"update": u})
+			if g.Output == "json" {
+				return g.PrintJSON(map[string]any{"update": u})
 			}
-			g.printf("deletion protection of cluster %s is %s (update %s, %s)\n", args[0], onOff(on), u.ID, u.Status)
+			g.Printf("deletion protection of cluster %s is %s (update %s, %s)\n", args[0], onOff(on), u.ID, u.Status)
 			return nil
 		},
 	}

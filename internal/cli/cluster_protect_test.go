@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/eks"
 )
 
@@ -22,8 +23,8 @@ func TestClusterDeletionProtection(t *testing.T) {
 
 	_, _, err := r.cli.run("cluster", "delete", "guarded")
 	var apiErr *eks.APIError
-	if !errors.As(err, &apiErr) || apiErr.Type != eks.InvalidRequestException || exitCode(err) != 1 ||
-		!strings.Contains(userMessage(err), "turn it off first") {
+	if !errors.As(err, &apiErr) || apiErr.Type != eks.InvalidRequestException || clikit.ExitCode(err) != 1 ||
+		!strings.Contains(clikit.UserMessage(err), "turn it off first") {
 		t.Fatalf("delete of a protected cluster = %v", err)
 	}
 	if r.stored("guarded").DeletionTimestamp != nil {
@@ -42,7 +43,7 @@ func TestClusterDeletionProtection(t *testing.T) {
 		t.Fatal("delete after protect --off did not delete")
 	}
 
-	if _, _, err := r.cli.run("cluster", "protect"); exitCode(err) != 2 {
+	if _, _, err := r.cli.run("cluster", "protect"); clikit.ExitCode(err) != 2 {
 		t.Errorf("protect without a name = %v, want a usage error", err)
 	}
 }

@@ -25,7 +25,7 @@ on the data directory, as the other operator commands do. With --wait the comman
 returns once the old keys are gone.`,
 		Args: nameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			op := g.operator()
+			op := g.Operator()
 			before, err := op.SecretsEncryption(cmd.Context(), account, args[0])
 			if err != nil {
 				return err
@@ -33,7 +33,7 @@ returns once the old keys are gone.`,
 			if _, err := op.RotateSecretsKey(cmd.Context(), account, args[0]); err != nil {
 				return err
 			}
-			g.note("key rotation of %s requested\n", args[0])
+			g.Note("key rotation of %s requested\n", args[0])
 			if !wait {
 				return nil
 			}
@@ -47,12 +47,12 @@ returns once the old keys are gone.`,
 				}
 				// Done: not rotating, one key held, and not the one before.
 				if cond != nil && cond.Reason != "Rotating" && strings.Contains(cond.Message, "(1 keys held)") && !sameKey(before, cond) {
-					g.printf("%s: %s\n", args[0], cond.Message)
+					g.Printf("%s: %s\n", args[0], cond.Message)
 					return nil
 				}
 				if cond != nil && cond.Message != last {
 					last = cond.Message
-					g.note("  %s\n", cond.Message)
+					g.Note("  %s\n", cond.Message)
 				}
 				select {
 				case <-ctx.Done():

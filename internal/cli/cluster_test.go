@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/sigv4"
 
@@ -145,9 +146,9 @@ func TestClusterCommands(t *testing.T) {
 
 	_, _, err := r.cli.run("cluster", "create", "demo")
 	var apiErr *eks.APIError
-	if !errors.As(err, &apiErr) || apiErr.Type != eks.ResourceInUseException || exitCode(err) != 1 {
+	if !errors.As(err, &apiErr) || apiErr.Type != eks.ResourceInUseException || clikit.ExitCode(err) != 1 {
 		t.Errorf("second create = %v, want ResourceInUseException", err)
-	} else if msg := userMessage(err); strings.Contains(msg, eks.ResourceInUseException) || !strings.Contains(msg, "demo") {
+	} else if msg := clikit.UserMessage(err); strings.Contains(msg, eks.ResourceInUseException) || !strings.Contains(msg, "demo") {
 		t.Errorf("user sees %q, want the API's own message", msg)
 	}
 
@@ -202,7 +203,7 @@ func TestClusterCommands(t *testing.T) {
 func TestClusterKubeconfig(t *testing.T) {
 	r := newRegion(t)
 	r.must("cluster", "create", "demo")
-	if _, _, err := r.cli.run("cluster", "kubeconfig", "demo"); err == nil || !strings.Contains(userMessage(err), "not available yet") {
+	if _, _, err := r.cli.run("cluster", "kubeconfig", "demo"); err == nil || !strings.Contains(clikit.UserMessage(err), "not available yet") {
 		t.Fatalf("kubeconfig before the cluster is up = %v", err)
 	}
 
@@ -315,7 +316,7 @@ func TestClusterCreateWaitFailed(t *testing.T) {
 	r.report("demo", v1alpha1.ClusterStatus{Status: v1alpha1.StatusFailed, Reason: "etcd-a: exit status 1"})
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(userMessage(err), "etcd-a: exit status 1") || exitCode(err) != 1 {
+		if err == nil || !strings.Contains(clikit.UserMessage(err), "etcd-a: exit status 1") || clikit.ExitCode(err) != 1 {
 			t.Fatalf("create --wait on a FAILED cluster = %v, want the reason", err)
 		}
 	case <-time.After(20 * time.Second):
@@ -325,7 +326,7 @@ func TestClusterCreateWaitFailed(t *testing.T) {
 
 func TestProgressShowsEachComponentOnce(t *testing.T) {
 	var errOut strings.Builder
-	p := &progress{g: &globals{stderr: &errOut}, start: time.Now(), seen: map[string]bool{}}
+	p := &progress{g: &globals{clikit.Globals{Stderr: &errOut}}, start: time.Now(), seen: map[string]bool{}}
 	cl := func(ready ...string) *eks.Cluster {
 		x := &eks.Extension{}
 		for _, n := range []string{"etcd-a", "etcd-b", "kube-apiserver-a"} {

@@ -3,13 +3,14 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/components"
 )
 
 func newComponents(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "components", Short: "Manage the upstream binaries cellplane runs"}
 	cmd.AddCommand(newComponentsBuild(g), newComponentsList(g))
-	asGroup(cmd)
+	clikit.AsGroup(cmd)
 	return cmd
 }
 
@@ -19,9 +20,9 @@ func newComponentsBuild(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Build every offered Kubernetes release and etcd into the cache (once per version)",
-		Args:  noArgs,
+		Args:  clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c := components.New(components.Config{CacheDir: cacheDir, Progress: g.stderr, SumFile: sumFile})
+			c := components.New(components.Config{CacheDir: cacheDir, Progress: g.Stderr, SumFile: sumFile})
 			if _, err := c.Etcd(cmd.Context()); err != nil {
 				return err
 			}
@@ -48,12 +49,12 @@ func newComponentsList(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the offered Kubernetes versions",
-		Args:  noArgs,
+		Args:  clikit.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			for _, r := range components.Releases() {
-				g.printf("%s\t%s\n", r.Minor, r.Version)
+				g.Printf("%s\t%s\n", r.Minor, r.Version)
 			}
-			g.printf("etcd\t%s\n", components.EtcdVersion)
+			g.Printf("etcd\t%s\n", components.EtcdVersion)
 			return nil
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/down"
 )
 
@@ -29,7 +30,7 @@ Tenant control planes are your users' clusters: down lists them and asks before
 stopping anything. --yes skips the question, for scripts; without --yes and without a
 terminal to ask on, down stops nothing at all. The data is kept: 'cellplane up' starts
 everything again, tenant clusters included. With nothing running, down succeeds.`,
-		Args: noArgs,
+		Args: clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return g.down(cmd.Context(), yes) },
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "stop tenant control planes without asking")
@@ -37,23 +38,23 @@ everything again, tenant clusters included. With nothing running, down succeeds.
 }
 
 func (g *globals) down(ctx context.Context, yes bool) error {
-	plan, err := down.Find(g.dataDir)
+	plan, err := down.Find(g.DataDir)
 	if err != nil {
 		return err
 	}
 	if plan.Empty() {
-		g.printf("nothing of cellplane runs on %s\n", g.dataDir)
+		g.Printf("nothing of cellplane runs on %s\n", g.DataDir)
 		return nil
 	}
-	g.note("running on %s: %s\n", g.dataDir, plan.Describe())
+	g.Note("running on %s: %s\n", g.DataDir, plan.Describe())
 	confirm := g.confirmDown
 	if yes {
 		confirm = func(*down.Plan) (bool, error) { return true, nil }
 	}
 	res, err := down.Stop(ctx, plan, down.Options{
 		Confirm:  confirm,
-		Progress: g.stderr,
-		Logger:   slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Progress: g.Stderr,
+		Logger:   slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return err
@@ -62,7 +63,7 @@ func (g *globals) down(ctx context.Context, yes bool) error {
 	if res.Up {
 		what = "cellplane up and " + what
 	}
-	g.printf("stopped %s on %s; the data is kept: 'cellplane up' starts everything again\n", what, g.dataDir)
+	g.Printf("stopped %s on %s; the data is kept: 'cellplane up' starts everything again\n", what, g.DataDir)
 	return nil
 }
 
@@ -70,12 +71,12 @@ func (g *globals) down(ctx context.Context, yes bool) error {
 // terminal there is no one to ask, so it refuses, and down stops nothing.
 func (g *globals) confirmDown(p *down.Plan) (bool, error) {
 	clusters, procs := p.Clusters(), len(p.Tenant())
-	in, ok := g.stdin.(*os.File)
+	in, ok := g.Stdin.(*os.File)
 	if !ok || !isTerminal(in) {
-		return false, usagef("%s (%s) run on %s and stdin is not a terminal to confirm on: pass --yes to stop them",
-			count(len(clusters), "tenant cluster"), count(procs, "process"), g.dataDir)
+		return false, clikit.Usagef("%s (%s) run on %s and stdin is not a terminal to confirm on: pass --yes to stop them",
+			count(len(clusters), "tenant cluster"), count(procs, "process"), g.DataDir)
 	}
-	g.note("This stops %s (%s): %s\n"+
+	g.Note("This stops %s (%s): %s\n"+
 		"Their endpoints stop answering until 'cellplane up' runs again; their data is kept.\n"+
 		"Stop them? [y/N] ", count(len(clusters), "tenant cluster"), count(procs, "process"), listSome(clusters, 10))
 	line, err := bufio.NewReader(in).ReadString('\n')

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 )
 
@@ -45,8 +46,8 @@ func TestDownAsksForTenants(t *testing.T) {
 	store, sStart := sleeper(t, dir, "region/store/logs/etcd.pid", "4242.2")
 
 	_, stderr, err := c.run("down")
-	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--yes") || !strings.Contains(err.Error(), "1 tenant cluster (1 process)") {
-		t.Fatalf("down without --yes = %v (exit %d); want a usage error asking for --yes", err, exitCode(err))
+	if err == nil || clikit.ExitCode(err) != 2 || !strings.Contains(err.Error(), "--yes") || !strings.Contains(err.Error(), "1 tenant cluster (1 process)") {
+		t.Fatalf("down without --yes = %v (exit %d); want a usage error asking for --yes", err, clikit.ExitCode(err))
 	}
 	if !process.Alive(tenant, tStart) || !process.Alive(store, sStart) {
 		t.Fatalf("down without confirmation stopped something (tenant alive %v, store alive %v)",

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/kms/plugin"
 )
 
@@ -18,9 +19,9 @@ func newKMSPlugin(g *globals) *cobra.Command {
 		Use:    "kms-plugin",
 		Short:  "Run a tenant cluster's KMS v2 plugin (started by the cell)",
 		Hidden: true,
-		Args:   noArgs,
+		Args:   clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, nil))
+			cfg.Logger = slog.New(slog.NewTextHandler(g.Stderr, nil))
 			if cfg.Disabled = os.Getenv(plugin.DisabledEnv); cfg.Disabled != "" {
 				return plugin.Serve(cmd.Context(), cfg)
 			}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/lb"
 )
 
@@ -16,9 +17,9 @@ func newLB(g *globals) *cobra.Command {
 		Use:    "lb",
 		Short:  "Run a cell's load balancer (started by cellplane up)",
 		Hidden: true,
-		Args:   noArgs,
+		Args:   clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, nil))
+			cfg.Logger = slog.New(slog.NewTextHandler(g.Stderr, nil))
 			return lb.Run(cmd.Context(), cfg)
 		},
 	}

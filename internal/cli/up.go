@@ -13,6 +13,7 @@ import (
 
 	"github.com/cellplane/cellplane/internal/backup"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/region"
@@ -29,9 +30,9 @@ func newUp(g *globals) *cobra.Command {
 each cell runs as its own process, so it keeps healing its clusters while the region
 is down. Components are built on first use. Ctrl-C stops cellplane; tenant control
 planes keep running, and the next 'cellplane up' on the same data directory adopts them.`,
-		Args: noArgs,
+		Args: clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.DataDir = g.dataDir
+			cfg.DataDir = g.DataDir
 			if cmd.Flags().Changed("zone-namespaces") {
 				cfg.ZoneNamespaces = &zoneNamespaces
 			}
@@ -79,12 +80,12 @@ func runUp(ctx context.Context, g *globals, cfg region.Config, verbose bool) err
 	if verbose {
 		level = slog.LevelDebug
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-	cfg.Progress = g.stderr
+	cfg.Logger = slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Progress = g.Stderr
 	// Said first: isolation is what keeps one tenant's processes from
 	// another's files, and an operator should know at once when it is off.
 	if _, err := tenant.DetectIsolation(); err != nil {
-		g.note("warning: %v\n", err)
+		g.Note("warning: %v\n", err)
 	}
 	start := time.Now()
 	svc, err := region.Start(ctx, cfg)
@@ -108,7 +109,7 @@ func runUp(ctx context.Context, g *globals, cfg region.Config, verbose bool) err
 
 func printWelcome(g *globals, cfg region.Config, svc *region.Service, took time.Duration) {
 	kube, _ := components.New(components.Config{CacheDir: cfg.CacheDir}).Kubernetes(context.Background(), components.Default())
-	g.note(`
+	g.Note(`
 cellplane is up (%s) — data directory %s
   regional API  %s
   cells         %d ('cellplane cell list'; logs in %s)

@@ -21,15 +21,15 @@ func (g *globals) waitActive(cmd *cobra.Command, c *client.Client, cl *eks.Clust
 	ctx, cancel := contextWithTimeout(cmd, timeout)
 	defer cancel()
 	start := time.Now()
-	g.note("creating cluster %s (Kubernetes %s)\n", cl.Name, cl.Version)
+	g.Note("creating cluster %s (Kubernetes %s)\n", cl.Name, cl.Version)
 	p := &progress{g: g, start: start, seen: map[string]bool{}}
 	done, err := client.WaitFor(ctx, c, cl.Name, func(x *eks.Cluster) bool { return x.Status == "ACTIVE" }, p.show)
 	if err != nil {
 		return err
 	}
-	g.note("cluster %s is ACTIVE after %s: %s\n", done.Name, time.Since(start).Round(100*time.Millisecond), done.Endpoint)
-	if g.output == "json" {
-		return g.printJSON(map[string]any{"cluster": g.operatorView(done)})
+	g.Note("cluster %s is ACTIVE after %s: %s\n", done.Name, time.Since(start).Round(100*time.Millisecond), done.Endpoint)
+	if g.Output == "json" {
+		return g.PrintJSON(map[string]any{"cluster": g.operatorView(done)})
 	}
 	return nil
 }
@@ -56,5 +56,5 @@ func (p *progress) show(cl *eks.Cluster) {
 		return
 	}
 	sort.Strings(ready)
-	p.g.note("  %6.1fs  ready: %s\n", time.Since(p.start).Seconds(), strings.Join(ready, ", "))
+	p.g.Note("  %6.1fs  ready: %s\n", time.Since(p.start).Seconds(), strings.Join(ready, ", "))
 }

@@ -6,13 +6,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/operator"
 )
 
 func newZone(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "zone", Short: "Shift zones out of a cell and back, inject zone faults (operator)"}
 	cmd.AddCommand(newZoneShift(g), newZoneFault(g))
-	asGroup(cmd)
+	clikit.AsGroup(cmd)
 	return cmd
 }
 
@@ -31,7 +32,7 @@ for quorum. The cell keeps a shift in force while the region is away. One zone a
 time. --undo brings the zone back: its controllers start again and new connections
 reach its API servers again, while existing ones stay where they are until they
 rebalance (--goaway-chance and the endpoint's maximum connection age).`,
-		Args: exactlyOne("zone"),
+		Args: clikit.ExactlyOne("zone"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.cells()
 			if err != nil {
@@ -44,9 +45,9 @@ rebalance (--goaway-chance and the endpoint's maximum connection age).`,
 				return err
 			}
 			if undo {
-				g.printf("zone %s of cell %s is back in rotation\n", args[0], cell)
+				g.Printf("zone %s of cell %s is back in rotation\n", args[0], cell)
 			} else {
-				g.printf("zone %s is shifted out of cell %s; its clusters evacuate it (see the ZoneShifted condition)\n", args[0], cell)
+				g.Printf("zone %s is shifted out of cell %s; its clusters evacuate it (see the ZoneShifted condition)\n", args[0], cell)
 			}
 			return nil
 		},
@@ -70,7 +71,7 @@ func onlyCell(ctx context.Context, c *operator.Cells, name string) (string, erro
 		for _, v := range views {
 			names = append(names, v.Name)
 		}
-		return "", usagef("the region has %d cells (%s): name one with --cell", len(views), strings.Join(names, ", "))
+		return "", clikit.Usagef("the region has %d cells (%s): name one with --cell", len(views), strings.Join(names, ", "))
 	}
 	return views[0].Name, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 )
 
 func newZoneFault(g *globals) *cobra.Command {
@@ -34,7 +35,7 @@ and lists it in 'cellplane cell list'.
 Its zone health probes then judge the zone, and an impaired zone is evacuated as by
 'cellplane zone shift' until it heals. A latency or loss fault lives in the cell's
 process: the cell applies its faults again when it restarts.`,
-		Args: exactlyOne("zone"),
+		Args: clikit.ExactlyOne("zone"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fault, err := faultFromFlags(cut, blackhole, clear, latency, loss)
 			if err != nil {
@@ -58,9 +59,9 @@ process: the cell applies its faults again when it restarts.`,
 				}
 			}
 			if fault == nil {
-				g.printf("zone %s of cell %s: fault cleared\n", args[0], cell)
+				g.Printf("zone %s of cell %s: fault cleared\n", args[0], cell)
 			} else {
-				g.printf("zone %s of cell %s: %s injected\n", args[0], cell, describeFault(*fault))
+				g.Printf("zone %s of cell %s: %s injected\n", args[0], cell, describeFault(*fault))
 			}
 			return nil
 		},
@@ -88,7 +89,7 @@ func faultFromFlags(cut, blackhole, clear bool, latency time.Duration, loss int)
 	}
 	switch {
 	case chosen != 1:
-		return nil, usagef("choose one of --cut, --blackhole, --latency/--loss or --clear")
+		return nil, clikit.Usagef("choose one of --cut, --blackhole, --latency/--loss or --clear")
 	case clear:
 		return nil, nil
 	case cut:
@@ -97,10 +98,10 @@ func faultFromFlags(cut, blackhole, clear bool, latency time.Duration, loss int)
 		return &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultBlackhole}, nil
 	}
 	if latency < 0 || latency > 5*time.Second || latency%time.Millisecond != 0 {
-		return nil, usagef("--latency must be whole milliseconds from 0 to 5s, got %s", latency)
+		return nil, clikit.Usagef("--latency must be whole milliseconds from 0 to 5s, got %s", latency)
 	}
 	if loss < 0 || loss > 100 {
-		return nil, usagef("--loss must be from 0 to 100, got %d", loss)
+		return nil, clikit.Usagef("--loss must be from 0 to 100, got %d", loss)
 	}
 	// Both were checked above: at most 5000 and at most 100.
 	return &v1alpha1.ZoneFault{Kind: v1alpha1.ZoneFaultDegrade,

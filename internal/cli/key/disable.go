@@ -1,14 +1,18 @@
-package cli
+package key
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
 
-func newKeyDisable(g *globals) *cobra.Command {
+	"github.com/cellplane/cellplane/internal/cli/clikit"
+)
+
+func newDisable(g *clikit.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "disable KEY",
 		Short: "Disable a key: its clusters report KmsKeyDisabled, Secret writes fail within minutes, and nothing is readable once their API servers restart",
 		Args:  keyArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -19,7 +23,7 @@ func newKeyDisable(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.showKey(k)
+			return show(g, k)
 		},
 	}
 }

@@ -1,14 +1,18 @@
-package cli
+package key
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
 
-func newKeyEnable(g *globals) *cobra.Command {
+	"github.com/cellplane/cellplane/internal/cli/clikit"
+)
+
+func newEnable(g *clikit.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "enable KEY",
 		Short: "Enable a key again: its clusters read and write their Secrets again",
 		Args:  keyArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -19,7 +23,7 @@ func newKeyEnable(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.showKey(k)
+			return show(g, k)
 		},
 	}
 }

@@ -1,14 +1,18 @@
-package cli
+package key
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
 
-func newKeyRotate(g *globals) *cobra.Command {
+	"github.com/cellplane/cellplane/internal/cli/clikit"
+)
+
+func newRotate(g *clikit.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rotate KEY",
 		Short: "Rotate a key on demand: its clusters reseal every Secret under the new generation and drop the old one",
 		Args:  keyArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -19,7 +23,7 @@ func newKeyRotate(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.showKey(k)
+			return show(g, k)
 		},
 	}
 }

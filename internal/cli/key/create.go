@@ -1,15 +1,19 @@
-package cli
+package key
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
 
-func newKeyCreate(g *globals) *cobra.Command {
+	"github.com/cellplane/cellplane/internal/cli/clikit"
+)
+
+func newCreate(g *clikit.Globals) *cobra.Command {
 	var description string
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create an enabled key; give its ARN to 'cluster create --encryption-key' or 'cluster encrypt'",
-		Args:  noArgs,
+		Args:  clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -17,7 +21,7 @@ func newKeyCreate(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.showKey(k)
+			return show(g, k)
 		},
 	}
 	cmd.Flags().StringVar(&description, "description", "", "what the key is for")

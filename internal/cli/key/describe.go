@@ -1,14 +1,18 @@
-package cli
+package key
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
 
-func newKeyDescribe(g *globals) *cobra.Command {
+	"github.com/cellplane/cellplane/internal/cli/clikit"
+)
+
+func newDescribe(g *clikit.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe KEY",
 		Short: "Show a key, named by its ID or ARN",
 		Args:  keyArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -16,7 +20,7 @@ func newKeyDescribe(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.showKey(k)
+			return show(g, k)
 		},
 	}
 }

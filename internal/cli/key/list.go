@@ -1,14 +1,18 @@
-package cli
+package key
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
 
-func newKeyList(g *globals) *cobra.Command {
+	"github.com/cellplane/cellplane/internal/cli/clikit"
+)
+
+func newList(g *clikit.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the account's keys",
-		Args:  noArgs,
+		Args:  clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect()
+			c, err := g.Connect()
 			if err != nil {
 				return err
 			}
@@ -16,15 +20,15 @@ func newKeyList(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return g.printJSON(map[string]any{"keys": ids})
+			if g.Output == "json" {
+				return g.PrintJSON(map[string]any{"keys": ids})
 			}
 			for _, id := range ids {
 				k, err := c.DescribeKey(cmd.Context(), id)
 				if err != nil {
 					return err
 				}
-				if err := g.showKey(k); err != nil {
+				if err := show(g, k); err != nil {
 					return err
 				}
 			}
