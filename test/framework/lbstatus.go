@@ -109,7 +109,7 @@ func statusClient(storeIP net.IP) (*http.Client, error) {
 }
 
 func servesIP(certFile string, ip net.IP) bool {
-	data, err := os.ReadFile(certFile)
+	data, err := os.ReadFile(filepath.Clean(certFile))
 	if err != nil {
 		return false
 	}
@@ -128,7 +128,7 @@ func StatusClientFor(pkiDir string) (*http.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the cell's client certificate: %w", err)
 	}
-	caPEM, err := os.ReadFile(filepath.Join(pkiDir, "ca.crt"))
+	caPEM, err := os.ReadFile(filepath.Clean(filepath.Join(pkiDir, "ca.crt")))
 	if err != nil {
 		return nil, err
 	}
