@@ -378,7 +378,18 @@ func TestInPlaceRestoreInformer(t *testing.T) {
 		t.Fatalf("status.restore = %+v, want Done, Requested, up to revision %d at least", r, last)
 	}
 
-	if _, err := kubectl(ctx, kc, "create", "configmap", "after"); err != nil {
+	// The restore reports Done once etcd holds the restored revision; the API
+	// servers it stopped may still be coming back, and a write sent that moment
+	// can meet a reset connection (kubectl does not retry a POST). The write
+	// must land within a minute.
+	err = framework.Eventually(ctx, time.Minute, 500*time.Millisecond, func() error {
+		out, err := kubectl(ctx, kc, "create", "configmap", "after")
+		if err != nil && strings.Contains(out+err.Error(), "already exists") {
+			return nil // an earlier attempt landed but its answer was lost
+		}
+		return err
+	})
+	if err != nil {
 		t.Fatalf("no write after the restore: %v", err)
 	}
 	err = framework.Eventually(ctx, 2*time.Minute, 250*time.Millisecond, func() error {
