@@ -58,7 +58,7 @@ type Tuning struct {
 	LB LBLimits
 	// TenantCPUMax caps the cores one cluster's control plane may use
 	// together, however idle the machine, when clusters have cgroups; zero
-	// means cgroup.DefaultCPUMaxMilli (half the machine, at least one core).
+	// means cgroup.DefaultCPUMaxMilli (the machine's cores: no cap).
 	// A change applies to running clusters at their next pass, with no
 	// restart.
 	TenantCPUMax float64
@@ -98,7 +98,7 @@ func (t *Tuning) AddFlags(f *pflag.FlagSet) {
 	t.Certs.AddFlags(f)
 	t.LB.addFlags(f)
 	f.Float64Var(&t.TenantCPUMax, "tenant-cpu-max", 0,
-		"cores one cluster's control plane may use at most, even on an idle machine, from 0.1 (0: half the machine's cores, at least 1; the machine's core count: no cap); needs root")
+		"cores one cluster's control plane may use at most, even on an idle machine, from 0.1 (0 or the machine's core count: no cap); needs root")
 }
 
 // maxTenantCPUMax is the largest --tenant-cpu-max: far beyond any machine.

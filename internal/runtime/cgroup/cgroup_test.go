@@ -124,7 +124,7 @@ func TestLimitFiles(t *testing.T) {
 }
 
 func TestDefaultCPUMaxMilli(t *testing.T) {
-	for cpus, want := range map[int]int{1: 1000, 2: 1000, 3: 1500, 8: 4000, 64: 32000} {
+	for cpus, want := range map[int]int{1: 1000, 2: 2000, 3: 3000, 8: 8000, 64: 64000} {
 		if got := DefaultCPUMaxMilli(cpus); got != want {
 			t.Errorf("%d cores: %d, want %d", cpus, got, want)
 		}
