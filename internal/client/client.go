@@ -40,6 +40,12 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return err
 	}
+	return c.send(req, out)
+}
+
+// send sends a built and signed request and decodes a 200 answer into out
+// (nil: the body is dropped), any other status into an error.
+func (c *Client) send(req *http.Request, out any) error {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
@@ -51,6 +57,9 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	}
 	if resp.StatusCode != http.StatusOK {
 		return decodeError(resp, body)
+	}
+	if out == nil {
+		return nil
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("decoding response: %w", err)
