@@ -233,12 +233,21 @@ func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 func signatureMatches(a authorization, secret, canonical string) bool {
 	hash := sha256.Sum256([]byte(canonical))
 	stringToSign := strings.Join([]string{algorithm, a.RawDate, a.Scope(), hex.EncodeToString(hash[:])}, "\n")
-	key := hmacSHA256([]byte("AWS4"+secret), a.ScopeDate)
-	for _, part := range []string{a.Region, a.Service, scopeTerminal} {
-		key = hmacSHA256(key, part)
-	}
+	key := SigningKey(secret, a.ScopeDate, a.Region, a.Service)
 	want := hex.EncodeToString(hmacSHA256(key, stringToSign))
 	return hmac.Equal([]byte(want), []byte(strings.ToLower(a.Signature)))
+}
+
+// SigningKey is the SigV4 signing key a secret derives for one day
+// (yyyymmdd), region and service. It signs only requests scoped to those, so
+// a verifier may be given it in place of the secret (the cells' sign-in
+// authenticators are).
+func SigningKey(secret, day, region, service string) []byte {
+	key := hmacSHA256([]byte("AWS4"+secret), day)
+	for _, part := range []string{region, service, scopeTerminal} {
+		key = hmacSHA256(key, part)
+	}
+	return key
 }
 
 func hmacSHA256(key []byte, data string) []byte {

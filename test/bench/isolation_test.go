@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,14 +34,13 @@ const (
 
 // BenchmarkNoisyNeighbour measures a quiet cluster's GET latency (one
 // ConfigMap through its endpoint, client-go) while CPU burners run in a noisy
-// cluster's cgroup, against the same with no burner, and, for comparison,
-// with the burners in a sibling group with the cluster's weight but no CPU
-// cap (what every cluster's group was before the cap), in one with the
-// cluster's cap over the kernel's default period of 100 ms instead of 10 ms,
-// and outside any
-// tenant's cgroup, each in a session of its own as every process of an
-// unisolated cellplane is (the kernel then gives each session, not each
-// cluster, a share of the CPU).
+// cluster's cgroup (the shipped layout: an even weight and no CPU cap), against
+// the same with no burner, and, for comparison, with the burners in sibling
+// groups with the cluster's weight and a CPU cap of half and of three quarters
+// of the machine over cellplane's 10 ms period (what --tenant-cpu-max sets),
+// and outside any tenant's cgroup, each in a session of its own as every
+// process of an unisolated cellplane is (the kernel then gives each session,
+// not each cluster, a share of the CPU).
 func BenchmarkNoisyNeighbour(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("cgroups need root")
@@ -56,12 +56,21 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	wg.Wait()
 	noisy := clusterCgroup(b, in, "noisy")
 	b.Logf("noisy cluster's cgroups: %v", noisy)
-	uncapped := siblingGroup(b, noisy, "uncapped", nil)
-	quota := strconv.Itoa(cgroup.DefaultLimits().CPUMaxMilli * 100)
-	capped100 := siblingGroup(b, noisy, "capped-100ms", map[cgroup.Version]map[string]string{
-		cgroup.V1: {"cpu.cfs_quota_us": quota},
-		cgroup.V2: {"cpu.max": quota + " 100000"},
-	})
+	capped := func(name string, milli int) map[string]string {
+		period := strconv.FormatInt(cgroup.CPUPeriod.Microseconds(), 10)
+		quota := strconv.FormatInt(int64(milli)*cgroup.CPUPeriod.Microseconds()/1000, 10)
+		return siblingGroup(b, noisy, name, map[cgroup.Version][][2]string{
+			cgroup.V1: {{"cpu.cfs_period_us", period}, {"cpu.cfs_quota_us", quota}},
+			cgroup.V2: {{"cpu.max", quota + " " + period}},
+		})
+	}
+	cores := goruntime.NumCPU()
+	groups := map[string]map[string]string{
+		"burner-in-noisy-cgroup":          noisy,
+		"burner-in-half-capped-group":     capped("half", cores*500),
+		"burner-in-3quarter-capped-group": capped("3quarter", cores*750),
+		"burner-unisolated":               nil,
+	}
 
 	cs := clientset(b, kc, "")
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Data: map[string]string{"k": "v"}}
@@ -78,22 +87,15 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 	for range 200 {
 		get()
 	}
-	modes := []string{"unloaded", "burner-in-noisy-cgroup", "burner-in-uncapped-group", "burner-in-capped-100ms-group", "burner-unisolated"}
+	modes := []string{"unloaded", "burner-in-noisy-cgroup", "burner-in-half-capped-group", "burner-in-3quarter-capped-group", "burner-unisolated"}
 	got := map[string][]time.Duration{}
 	b.ResetTimer()
 	for i := range neighbourBlocks {
 		for j := range modes {
 			mode := modes[(i+j)%len(modes)]
 			var stop func()
-			switch mode {
-			case "burner-in-noisy-cgroup":
-				stop = burn(b, noisy)
-			case "burner-in-uncapped-group":
-				stop = burn(b, uncapped)
-			case "burner-in-capped-100ms-group":
-				stop = burn(b, capped100)
-			case "burner-unisolated":
-				stop = burn(b, nil)
+			if mode != "unloaded" {
+				stop = burn(b, groups[mode])
 			}
 			for range neighbourPerBlock {
 				got[mode] = append(got[mode], get())
@@ -115,15 +117,15 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 		b.Logf("%-30s %d GETs: p50 %.3f ms, p99 %.3f ms (%.2fx the unloaded p99)", m, len(got[m]), p(got[m], 0.5), p(got[m], 0.99), p(got[m], 0.99)/base)
 	}
 	b.ReportMetric(p(got["burner-in-noisy-cgroup"], 0.99)/base, "ratio-p99")
-	b.ReportMetric(p(got["burner-in-uncapped-group"], 0.99)/base, "uncapped-ratio-p99")
-	b.ReportMetric(p(got["burner-in-capped-100ms-group"], 0.99)/base, "capped-100ms-ratio-p99")
+	b.ReportMetric(p(got["burner-in-half-capped-group"], 0.99)/base, "half-capped-ratio-p99")
+	b.ReportMetric(p(got["burner-in-3quarter-capped-group"], 0.99)/base, "3quarter-capped-ratio-p99")
 }
 
 // siblingGroup makes a CPU group beside the cluster's group, with the
 // kernel's default weight (a cluster's), no CPU cap and then the given files
-// of the hierarchy's version written, removed when the benchmark ends. Only
+// of the hierarchy's version written in order, removed when the benchmark ends. Only
 // the cpu hierarchy: it is the one under test.
-func siblingGroup(b *testing.B, cluster map[string]string, name string, files map[cgroup.Version]map[string]string) map[string]string {
+func siblingGroup(b *testing.B, cluster map[string]string, name string, files map[cgroup.Version][][2]string) map[string]string {
 	b.Helper()
 	ctl, version := "cpu", cgroup.V1
 	if _, v1 := cluster[ctl]; !v1 {
@@ -138,8 +140,8 @@ func siblingGroup(b *testing.B, cluster map[string]string, name string, files ma
 			b.Errorf("removing the %s group: %v", name, err)
 		}
 	})
-	for f, v := range files[version] {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(v), 0o644); err != nil {
+	for _, f := range files[version] {
+		if err := os.WriteFile(filepath.Join(dir, f[0]), []byte(f[1]), 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}
