@@ -29,6 +29,16 @@ func RegionStoreDir(dataDir string) string { return RegionDir(dataDir, "store") 
 // MasterKeyFile holds the key that encrypts accounts' secret keys.
 func MasterKeyFile(dataDir string) string { return RegionDir(dataDir, "keys", "master.key") }
 
+// SessionRegionKeyFile holds the key that seals temporary credentials'
+// secrets inside their session tokens; only the regional API reads it.
+func SessionRegionKeyFile(dataDir string) string {
+	return RegionDir(dataDir, "keys", "session-region.key")
+}
+
+// SessionCellKeyFile holds the key that seals the claims and STS signing keys
+// of session tokens; the regional API and every cell read it.
+func SessionCellKeyFile(dataDir string) string { return RegionDir(dataDir, "keys", "session-cell.key") }
+
 // BackupKEKFile holds the key-encryption key of a data directory's backups.
 func BackupKEKFile(dataDir string) string { return filepath.Join(dataDir, "keys", "backup-kek") }
 
