@@ -54,6 +54,7 @@ func keySecret(k AccessKey, ciphertext, nonce []byte) *corev1.Secret {
 		},
 		Data: map[string][]byte{
 			"account":    []byte(k.Account),
+			"principal":  []byte(k.Principal),
 			"ciphertext": ciphertext,
 			"nonce":      nonce,
 			"status":     []byte(k.Status),
@@ -63,15 +64,22 @@ func keySecret(k AccessKey, ciphertext, nonce []byte) *corev1.Secret {
 }
 
 // keyFromSecret is the key a Secret holds, without its secret. Keys stored
-// before keys had a status are active.
+// before keys had a status are active; keys stored before principals belong
+// to the account's admin user.
 func keyFromSecret(s *corev1.Secret) AccessKey {
 	status := KeyStatus(s.Data["status"])
 	if status == "" {
 		status = KeyActive
 	}
+	account := string(s.Data["account"])
+	principal := string(s.Data["principal"])
+	if principal == "" {
+		principal = AdminUserARN(account)
+	}
 	return AccessKey{
 		AccessKeyID: strings.ToUpper(strings.TrimPrefix(s.Name, "accesskey-")),
-		Account:     string(s.Data["account"]),
+		Account:     account,
+		Principal:   principal,
 		Status:      status,
 		CreatedAt:   parseTime(s.Data["createdAt"]),
 	}

@@ -166,7 +166,7 @@ func (s *Store) Lookup(ctx context.Context, akid string) (sigv4.Credentials, err
 	if err != nil {
 		return sigv4.Credentials{}, fmt.Errorf("looking up access key: %w", err)
 	}
-	return sigv4.Credentials{AccessKeyID: akid, SecretAccessKey: plain, Account: key.Account}, nil
+	return sigv4.Credentials{AccessKeyID: akid, SecretAccessKey: plain, Account: key.Account, Principal: key.Principal}, nil
 }
 
 // checkOwner refuses a key whose account does not exist (a key left behind
@@ -230,7 +230,7 @@ func (s *Store) createKey(ctx context.Context, accountID string) (AccessKey, err
 	if err != nil {
 		return AccessKey{}, fmt.Errorf("sealing access key: %w", err)
 	}
-	k := AccessKey{AccessKeyID: akid, SecretAccessKey: secret, Account: accountID, Status: KeyActive, CreatedAt: now()}
+	k := AccessKey{AccessKeyID: akid, SecretAccessKey: secret, Account: accountID, Principal: AdminUserARN(accountID), Status: KeyActive, CreatedAt: now()}
 	if err := s.Client.Create(ctx, keySecret(k, ciphertext, nonce)); err != nil {
 		return AccessKey{}, createErr("access key", err)
 	}

@@ -25,12 +25,27 @@ type Account struct {
 // AccessKey is one signing key of an account. SecretAccessKey is set only in
 // the value returned when the key is created: it is never readable again.
 type AccessKey struct {
-	AccessKeyID     string    `json:"accessKeyId"`
-	SecretAccessKey string    `json:"secretAccessKey,omitempty"`
-	Account         string    `json:"account"`
-	Status          KeyStatus `json:"status"`
-	CreatedAt       time.Time `json:"createdAt"`
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey,omitempty"`
+	Account         string `json:"account"`
+	// Principal is the ARN of the IAM user the key signs for
+	// (arn:aws:iam::<account>:user/<name>). Keys stored before principals
+	// existed sign for the account's admin user (AdminUserARN).
+	Principal string    `json:"principal"`
+	Status    KeyStatus `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
 }
+
+// AdminUserName is the user every account's first key belongs to.
+const AdminUserName = "admin"
+
+// UserARN is the ARN of the account's user name.
+func UserARN(accountID, name string) string {
+	return "arn:aws:iam::" + accountID + ":user/" + name
+}
+
+// AdminUserARN is the ARN of the account's admin user.
+func AdminUserARN(accountID string) string { return UserARN(accountID, AdminUserName) }
 
 // KeyStatus says whether a key may sign requests, as IAM's access key status.
 type KeyStatus string

@@ -5,11 +5,15 @@ import (
 	"fmt"
 )
 
-// Credentials is one access key and the account it acts for.
+// Credentials is one access key and the account and principal it acts for.
 type Credentials struct {
 	AccessKeyID     string
 	SecretAccessKey string
 	Account         string
+	// Principal is the ARN the key signs as: an IAM user
+	// (arn:aws:iam::<account>:user/<name>) or, for temporary credentials, an
+	// assumed role (arn:aws:sts::<account>:assumed-role/<role>/<session>).
+	Principal string
 }
 
 // KeyStore finds the credentials of an access key ID. Lookup returns an error
