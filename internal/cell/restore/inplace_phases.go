@@ -34,6 +34,8 @@ type InPlace struct {
 	Dial    Dialer
 	Runner  tenant.Stopper
 	Logger  *slog.Logger
+	// Serving reports whether every API server serves; nil probes them.
+	Serving func(ctx context.Context, p *controlplane.Plan) bool
 }
 
 var _ tenant.Concern = (*InPlace)(nil)
@@ -48,7 +50,7 @@ func (r *InPlace) Reconcile(ctx context.Context, c *v1alpha1.Cluster, p *control
 	log := tenant.Logger(r.Logger, c)
 	switch {
 	case ok && rec.InPlaceDone():
-		return finish(c, rec, job)
+		return r.finish(ctx, c, p, rec, job)
 	case !ok:
 		if r.start(ctx, log, c, p) {
 			return tenant.ErrReplan // report Restoring before the slow steps
@@ -166,7 +168,7 @@ func (r *InPlace) run(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster
 	}
 	log.Info("etcd restored in place", "reason", job.Reason, "full", job.Plan.Full.Revision, "revision", job.Plan.Revision,
 		"replayed", rep.Applied, "took", time.Since(job.StartedAt).Round(time.Millisecond))
-	return finish(c, rec, job)
+	return r.finish(ctx, c, p, rec, job)
 }
 
 // restoreFull restores the full into the stopped members and records it.
@@ -207,15 +209,26 @@ func restoreStatus(c *v1alpha1.Cluster, job etcdstate.InPlaceJob) *v1alpha1.Rest
 	return st
 }
 
-// finish reports the restore done, and removes its records once the store
-// shows that report.
-func finish(c *v1alpha1.Cluster, rec etcdstate.Records, job etcdstate.InPlaceJob) error {
+// finish reports the restore done once every API server serves the restored
+// data, and removes its records once the store shows that report. Until the
+// API servers serve, the restore stays Replaying: a client that waits for
+// Done may use the cluster at once.
+func (r *InPlace) finish(ctx context.Context, c *v1alpha1.Cluster, p *controlplane.Plan, rec etcdstate.Records, job etcdstate.InPlaceJob) error {
 	stored := c.Status.Restore
 	if stored != nil && stored.Phase == v1alpha1.RestorePhaseDone && stored.RequestID == job.RequestID &&
 		stored.StartedAt.Equal(tenant.Time(job.StartedAt)) {
 		return rec.ClearInPlace()
 	}
 	st := restoreStatus(c, job)
+	serving := r.Serving
+	if serving == nil {
+		serving = apiServersServe
+	}
+	if !serving(ctx, p) {
+		// The processes phase starts them; a later pass finds them serving.
+		st.Phase, st.Message = v1alpha1.RestorePhaseReplaying, "etcd restored; waiting for the API servers to serve the restored data"
+		return nil
+	}
 	st.Phase, st.FinishedAt = v1alpha1.RestorePhaseDone, tenant.Time(time.Now())
 	st.Message = fmt.Sprintf("restored in place from backup set %s: full at revision %d, incrementals to revision %d",
 		job.Set, job.Plan.Full.Revision, job.Plan.Revision)
@@ -255,6 +268,21 @@ func etcdServes(ctx context.Context, p *controlplane.Plan) bool {
 	defer pr.Close()
 	for _, m := range p.Members(controlplane.KindEtcd) {
 		if pr.Check(ctx, m) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// apiServersServe reports whether every API server passes its probe.
+func apiServersServe(ctx context.Context, p *controlplane.Plan) bool {
+	pr, err := controlplane.NewProber(p)
+	if err != nil {
+		return false
+	}
+	defer pr.Close()
+	for _, m := range p.Members(controlplane.KindAPIServer) {
+		if pr.CheckAPIServer(ctx, m) != nil {
 			return false
 		}
 	}

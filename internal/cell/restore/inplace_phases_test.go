@@ -268,8 +268,9 @@ func TestInPlaceRun(t *testing.T) {
 	}
 }
 
-// Once replayed, the restore is reported Done; its records go only once the
-// store shows that report, so a lost status patch is made again.
+// Once replayed, the restore is reported Done when the API servers serve the
+// restored data, not before; its records go only once the store shows that
+// report, so a lost status patch is made again.
 func TestInPlaceFinish(t *testing.T) {
 	c := testCluster()
 	p := testPlan(t, c)
@@ -279,8 +280,15 @@ func TestInPlaceFinish(t *testing.T) {
 	must(t, rec.SaveInPlace(job))
 	must(t, rec.MarkInPlaceRestored())
 	must(t, rec.MarkInPlaceDone())
-	r := &InPlace{Backups: testBackups(t), Runner: &fakeStopper{}, Logger: discard}
+	serving := false
+	r := &InPlace{Backups: testBackups(t), Runner: &fakeStopper{}, Logger: discard,
+		Serving: func(context.Context, *controlplane.Plan) bool { return serving }}
 
+	must(t, r.Reconcile(context.Background(), c, p))
+	if st := c.Status.Restore; st == nil || st.Phase != v1alpha1.RestorePhaseReplaying || !strings.Contains(st.Message, "waiting for the API servers") {
+		t.Fatalf("status.restore = %+v before the API servers serve, want Replaying and waiting for them", st)
+	}
+	serving = true
 	must(t, r.Reconcile(context.Background(), c, p))
 	st := c.Status.Restore
 	if st == nil || st.Phase != v1alpha1.RestorePhaseDone || st.RequestID != requestID || st.FinishedAt == nil ||
