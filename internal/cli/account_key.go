@@ -11,9 +11,9 @@ func newAccountKey(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
 		Short: "Manage an account's access keys: create, list, activate, deactivate, delete, rotate",
-		Long: `Manage an account's access keys. An account holds at most two keys, active or not,
-which is what a rotation needs. A deactivated or deleted key is refused by the regional
-API within milliseconds. The first account's key that this data directory's AWS profile
+		Long: `Manage the access keys of an account's admin user (see 'cellplane user key' for
+other users). A user holds at most two keys, active or not, which is what a rotation
+needs. A deactivated or deleted key is refused by the regional API within milliseconds. The first account's key that this data directory's AWS profile
 holds can only be rotated: 'rotate' writes the new key into the profile.`,
 	}
 	cmd.AddCommand(newAccountKeyCreate(g), newAccountKeyList(g),
