@@ -40,12 +40,12 @@ const (
 type Verifier struct {
 	Keys     KeyStore
 	Sessions SessionOpener
-	Service string
-	Region  string
-	Hosts   []string
-	Now     func() time.Time
-	MaxSkew time.Duration
-	MaxBody int64
+	Service  string
+	Region   string
+	Hosts    []string
+	Now      func() time.Time
+	MaxSkew  time.Duration
+	MaxBody  int64
 }
 
 // Verify checks r's signature and returns the credentials that signed it.
