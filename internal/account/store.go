@@ -148,7 +148,7 @@ func (s *Store) CreateAccessKeyFor(ctx context.Context, accountID, principal str
 		}
 	}
 	if held >= MaxKeysPerUser {
-		return AccessKey{}, fmt.Errorf("%w: %s has %d access keys, the most a user may have; delete one first",
+		return AccessKey{}, fmt.Errorf("%w: %s has %d access keys, the most it may have; delete one first",
 			errdefs.ErrLimitExceeded, principal, held)
 	}
 	return s.createKey(ctx, accountID, principal)
