@@ -89,7 +89,7 @@ func (v *Verifier) Verify(r *http.Request) (Credentials, error) {
 }
 
 // HeaderSecurityToken carries the session token of temporary credentials.
-const HeaderSecurityToken = "X-Amz-Security-Token"
+const HeaderSecurityToken = "X-Amz-Security-Token" //nolint:gosec // G101: a header name, not a credential
 
 // credentials are those of the session token when the request carries one,
 // else those the key store holds for akid.

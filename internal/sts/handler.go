@@ -233,7 +233,7 @@ func assumeRoleInput(form url.Values, caller identity) (assumeRoleParams, error)
 		in.duration = time.Duration(secs) * time.Second
 	}
 	if _, chained := iam.RoleOfSession(caller.arn); chained && in.duration > MaxChained {
-		return in, fmt.Errorf("%w: The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.", errValidation)
+		return in, fmt.Errorf("%w: The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining", errValidation)
 	}
 	return in, nil
 }
