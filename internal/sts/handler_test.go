@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -222,5 +225,41 @@ func TestProtocolErrors(t *testing.T) {
 	}
 	if status != http.StatusForbidden {
 		t.Errorf("unsigned request status %d", status)
+	}
+
+	signed := func(form url.Values) (int, string) {
+		body := form.Encode()
+		req, _ := http.NewRequest(http.MethodPost, f.url+"/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		sum := sha256.Sum256([]byte(body))
+		c := aws.Credentials{AccessKeyID: f.admin.AccessKeyID, SecretAccessKey: f.admin.SecretAccessKey}
+		if err := v4.NewSigner().SignHTTP(context.Background(), c, req, hex.EncodeToString(sum[:]), "sts", "local", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(out)
+	}
+	for name, tt := range map[string]struct {
+		form   url.Values
+		status int
+		code   string
+	}{
+		"no action":       {url.Values{"Version": {sts.Version}}, 400, "MissingAction"},
+		"unknown action":  {url.Values{"Action": {"GetSessionToken"}, "Version": {sts.Version}}, 400, "InvalidAction"},
+		"another version": {url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2099-01-01"}}, 400, "InvalidAction"},
+		"served":          {url.Values{"Action": {"GetCallerIdentity"}, "Version": {sts.Version}}, 200, ""},
+	} {
+		status, body := signed(tt.form)
+		if status != tt.status || (tt.code != "" && !strings.Contains(body, "<Code>"+tt.code+"</Code>")) {
+			t.Errorf("%s: %d %s; want %d %s", name, status, body, tt.status, tt.code)
+		}
+		if tt.code == "" && !strings.Contains(body, `<GetCallerIdentityResponse xmlns="`+sts.Namespace+`">`) {
+			t.Errorf("%s: %s", name, body)
+		}
 	}
 }
