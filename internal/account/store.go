@@ -115,10 +115,21 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) error {
 	return s.delete(ctx, accountName(id))
 }
 
-// CreateAccessKey adds an access key to an existing account.
+// CreateAccessKey adds an access key of the admin user to an existing account.
 func (s *Store) CreateAccessKey(ctx context.Context, accountID string) (AccessKey, error) {
+	return s.CreateAccessKeyFor(ctx, accountID, AdminUserARN(accountID))
+}
+
+// CreateAccessKeyFor adds an access key that signs for principal, a user ARN
+// of the account, to an existing account. The caller (internal/iam) has
+// checked that the user exists; this checks the ARN names the account.
+func (s *Store) CreateAccessKeyFor(ctx context.Context, accountID, principal string) (AccessKey, error) {
 	if err := validateID(accountID); err != nil {
 		return AccessKey{}, err
+	}
+	prefix := UserARN(accountID, "")
+	if len(principal) <= len(prefix) || principal[:len(prefix)] != prefix {
+		return AccessKey{}, fmt.Errorf("%w: principal %q is not a user of account %s", errdefs.ErrInvalidParameter, principal, accountID)
 	}
 	if err := s.checkKey(); err != nil {
 		return AccessKey{}, err
@@ -130,11 +141,17 @@ func (s *Store) CreateAccessKey(ctx context.Context, accountID string) (AccessKe
 	if err != nil {
 		return AccessKey{}, err
 	}
-	if len(keys) >= MaxKeysPerAccount {
-		return AccessKey{}, fmt.Errorf("%w: account %s has %d access keys, the most it may have; delete one first",
-			errdefs.ErrLimitExceeded, accountID, len(keys))
+	held := 0
+	for _, k := range keys {
+		if k.Principal == principal {
+			held++
+		}
 	}
-	return s.createKey(ctx, accountID)
+	if held >= MaxKeysPerUser {
+		return AccessKey{}, fmt.Errorf("%w: %s has %d access keys, the most it may have; delete one first",
+			errdefs.ErrLimitExceeded, principal, held)
+	}
+	return s.createKey(ctx, accountID, principal)
 }
 
 // Lookup implements sigv4.KeyStore: it decrypts the secret of akid. Unknown or
@@ -209,7 +226,7 @@ func (s *Store) create(ctx context.Context, id, name string) (Account, AccessKey
 	if err := s.Client.Create(ctx, accountSecret(a)); err != nil {
 		return Account{}, AccessKey{}, createErr("account "+id, err)
 	}
-	k, err := s.createKey(ctx, id)
+	k, err := s.createKey(ctx, id, AdminUserARN(id))
 	if err != nil {
 		_ = s.delete(ctx, accountName(id))
 		return Account{}, AccessKey{}, err
@@ -217,7 +234,7 @@ func (s *Store) create(ctx context.Context, id, name string) (Account, AccessKey
 	return a, k, nil
 }
 
-func (s *Store) createKey(ctx context.Context, accountID string) (AccessKey, error) {
+func (s *Store) createKey(ctx context.Context, accountID, principal string) (AccessKey, error) {
 	akid, err := newAccessKeyID()
 	if err != nil {
 		return AccessKey{}, err
@@ -230,7 +247,7 @@ func (s *Store) createKey(ctx context.Context, accountID string) (AccessKey, err
 	if err != nil {
 		return AccessKey{}, fmt.Errorf("sealing access key: %w", err)
 	}
-	k := AccessKey{AccessKeyID: akid, SecretAccessKey: secret, Account: accountID, Principal: AdminUserARN(accountID), Status: KeyActive, CreatedAt: now()}
+	k := AccessKey{AccessKeyID: akid, SecretAccessKey: secret, Account: accountID, Principal: principal, Status: KeyActive, CreatedAt: now()}
 	if err := s.Client.Create(ctx, keySecret(k, ciphertext, nonce)); err != nil {
 		return AccessKey{}, createErr("access key", err)
 	}

@@ -119,7 +119,7 @@ func TestLookupRoundTrip(t *testing.T) {
 		t.Fatalf("CreateAccount: %v", err)
 	}
 	got, err := s.Lookup(ctx, k.AccessKeyID)
-	want := sigv4.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, Account: a.ID}
+	want := sigv4.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, Account: a.ID, Principal: AdminUserARN(a.ID)}
 	if err != nil || got != want {
 		t.Fatalf("Lookup = %+v, %v; want %+v", got, err, want)
 	}

@@ -57,9 +57,10 @@ const (
 	KeyInactive KeyStatus = "Inactive"
 )
 
-// MaxKeysPerAccount is how many access keys, active or not, an account may
-// hold: two, as IAM allows a user, which is what a rotation needs.
-const MaxKeysPerAccount = 2
+// MaxKeysPerUser is how many access keys, active or not, one user of an
+// account may hold: two, as IAM allows, which is what a rotation needs. Each
+// user counts its own keys, the admin user's included.
+const MaxKeysPerUser = 2
 
 // Objects is the part of a controller-runtime client the store uses, so it runs
 // on the region's management store or a fake.

@@ -11,9 +11,9 @@ func newAccountKey(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
 		Short: "Manage an account's access keys: create, list, activate, deactivate, delete, rotate",
-		Long: `Manage an account's access keys. An account holds at most two keys, active or not,
-which is what a rotation needs. A deactivated or deleted key is refused by the regional
-API within milliseconds. The first account's key that this data directory's AWS profile
+		Long: `Manage the access keys of an account's admin user (see 'cellplane user key' for
+other users). A user holds at most two keys, active or not, which is what a rotation
+needs. A deactivated or deleted key is refused by the regional API within milliseconds. The first account's key that this data directory's AWS profile
 holds can only be rotated: 'rotate' writes the new key into the profile.`,
 	}
 	cmd.AddCommand(newAccountKeyCreate(g), newAccountKeyList(g),
@@ -59,7 +59,7 @@ func newAccountKeyCreate(g *globals) *cobra.Command {
 func newAccountKeyList(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list ACCOUNT_ID",
-		Short: "List the account's access keys and their status",
+		Short: "List the account's access keys (every user's), their status and the user each signs for",
 		Args:  clikit.ExactlyOne("account ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := g.accounts()
@@ -74,9 +74,9 @@ func newAccountKeyList(g *globals) *cobra.Command {
 				return g.PrintJSON(map[string]any{"accessKeys": keys})
 			}
 			w := g.Table()
-			w.Println("ACCESS KEY ID\tSTATUS\tCREATED")
+			w.Println("ACCESS KEY ID\tSTATUS\tCREATED\tPRINCIPAL")
 			for _, k := range keys {
-				w.Printf("%s\t%s\t%s\n", k.AccessKeyID, k.Status, k.CreatedAt.Format("2006-01-02 15:04:05"))
+				w.Printf("%s\t%s\t%s\t%s\n", k.AccessKeyID, k.Status, k.CreatedAt.Format("2006-01-02 15:04:05"), k.Principal)
 			}
 			return w.Flush()
 		},

@@ -36,6 +36,7 @@ const (
 	MissingAuthenticationTokenException = "MissingAuthenticationTokenException"
 	IncompleteSignatureException        = "IncompleteSignatureException"
 	UnrecognizedClientException         = "UnrecognizedClientException"
+	ExpiredTokenException               = "ExpiredTokenException"
 	InvalidSignatureException           = "InvalidSignatureException"
 	RequestEntityTooLargeException      = "RequestEntityTooLargeException"
 	// ThrottlingException (HTTP 429) is in every AWS SDK's list of throttle

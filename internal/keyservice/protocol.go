@@ -24,22 +24,10 @@ const (
 	maxBody     = 64 << 10
 )
 
-// IsKMS reports whether r is a KMS call, which the regional API's listener
-// hands to this package instead of the EKS routes.
+// IsKMS reports whether r is a KMS call, which the regional API's routing
+// point (internal/region) hands to this package instead of the EKS routes.
 func IsKMS(r *http.Request) bool {
 	return strings.HasPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
-}
-
-// Route sends KMS calls to kms and everything else to eks: both APIs share
-// the regional API's address, as AWS's endpoints would share a region.
-func Route(kms, eks http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if IsKMS(r) {
-			kms.ServeHTTP(w, r)
-			return
-		}
-		eks.ServeHTTP(w, r)
-	})
 }
 
 // wireError is a KMS error as it goes on the wire.
@@ -65,6 +53,7 @@ var wireErrors = []struct {
 	{errMethod, wireError{http.StatusMethodNotAllowed, "ValidationException"}},
 	{sigv4.ErrMissingAuth, wireError{http.StatusForbidden, "MissingAuthenticationTokenException"}},
 	{sigv4.ErrMalformed, wireError{http.StatusBadRequest, "IncompleteSignatureException"}},
+	{sigv4.ErrExpiredToken, wireError{http.StatusBadRequest, "ExpiredTokenException"}},
 	{sigv4.ErrUnknownKey, wireError{http.StatusBadRequest, "UnrecognizedClientException"}},
 	{sigv4.ErrBadSignature, wireError{http.StatusBadRequest, "InvalidSignatureException"}},
 	{sigv4.ErrExpired, wireError{http.StatusBadRequest, "InvalidSignatureException"}},

@@ -10,11 +10,13 @@ import (
 	"github.com/cellplane/cellplane/internal/account"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/iam"
 )
 
 // Accounts manages the accounts of the cellplane on a data directory.
 type Accounts struct {
 	store   *account.Store
+	iam     *iam.Store
 	region  client.Client
 	dataDir string
 }
@@ -30,12 +32,14 @@ func (c *Client) Accounts() (*Accounts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the account master key: %w", err)
 	}
-	return &Accounts{store: &account.Store{Client: cl, Key: key}, region: cl, dataDir: c.dataDir}, nil
+	st := &account.Store{Client: cl, Key: key}
+	return &Accounts{store: st, iam: &iam.Store{Client: cl, Accounts: st}, region: cl, dataDir: c.dataDir}, nil
 }
 
-// Create makes an account with one access key; the secret is returned only here.
+// Create makes an account with its admin user and the user's first access
+// key; the secret is returned only here.
 func (a *Accounts) Create(ctx context.Context, name string) (account.Account, account.AccessKey, error) {
-	return a.store.CreateAccount(ctx, name)
+	return a.iam.CreateAccount(ctx, name)
 }
 
 // List returns every account.
@@ -43,7 +47,7 @@ func (a *Accounts) List(ctx context.Context) ([]account.Account, error) {
 	return a.store.ListAccounts(ctx)
 }
 
-// Delete removes an account and its keys. It refuses while the account still
+// Delete removes an account, its users, roles and keys. It refuses while the account still
 // owns clusters (their control planes would be left without an owner) and for
 // the first account, whose key is cellplane's own profile.
 func (a *Accounts) Delete(ctx context.Context, id string) error {
@@ -57,5 +61,5 @@ func (a *Accounts) Delete(ctx context.Context, id string) error {
 	if n := len(clusters.Items); n > 0 {
 		return fmt.Errorf("%w: account %s still has %d clusters; delete them first", errdefs.ErrInvalidRequest, id, n)
 	}
-	return a.store.DeleteAccount(ctx, id)
+	return a.iam.DeleteAccount(ctx, id)
 }

@@ -80,7 +80,7 @@ func (a *Accounts) RotateKey(ctx context.Context, accountID, akid string) (Rotat
 	if err != nil {
 		return Rotation{}, err
 	}
-	fresh, err := a.store.CreateAccessKey(ctx, accountID)
+	fresh, err := a.store.CreateAccessKeyFor(ctx, accountID, old.Principal)
 	if err != nil {
 		return Rotation{}, fmt.Errorf("rotating access key %s: %w", akid, err)
 	}

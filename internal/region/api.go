@@ -21,6 +21,7 @@ import (
 	"github.com/cellplane/cellplane/internal/apiguard"
 	"github.com/cellplane/cellplane/internal/clusternames"
 	"github.com/cellplane/cellplane/internal/datadir"
+	"github.com/cellplane/cellplane/internal/iam"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/keycache"
 	"github.com/cellplane/cellplane/internal/keyservice"
@@ -28,8 +29,10 @@ import (
 	"github.com/cellplane/cellplane/internal/placement"
 	"github.com/cellplane/cellplane/internal/ratelimit"
 	regionapi "github.com/cellplane/cellplane/internal/region/api"
+	"github.com/cellplane/cellplane/internal/sessiontoken"
 	"github.com/cellplane/cellplane/internal/sigv4"
 	"github.com/cellplane/cellplane/internal/store"
+	"github.com/cellplane/cellplane/internal/sts"
 )
 
 // ErrAddressInUse is returned when another program holds the instance's addresses.
@@ -74,7 +77,11 @@ func (s *Service) serveAPI(ctx, runCtx context.Context) (client.Reader, error) {
 	}
 	verifier := &sigv4.Verifier{Keys: keys, Region: regionapi.DefaultRegion,
 		Hosts: []string{ipam.HostPort(s.block.RegionIP(), ipam.RegionAPIPort)}}
-	api, err := NewRegionAPI(s.region.RESTConfig(), verifier, s.cfg.Logger, WithLimits(s.cfg.API.Limits))
+	sealer, err := s.sessionSealer()
+	if err != nil {
+		return nil, err
+	}
+	api, err := NewRegionAPI(s.region.RESTConfig(), verifier, s.cfg.Logger, WithLimits(s.cfg.API.Limits), WithSTS(sealer))
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +96,26 @@ func (s *Service) serveAPI(ctx, runCtx context.Context) (client.Reader, error) {
 	if err := s.listenTLS(api.Handler); err != nil {
 		return nil, err
 	}
-	return api.Cache, s.ensureFirstAccount(ctx, accounts)
+	principals := &iam.Store{Client: cl, Accounts: accounts}
+	if err := s.ensureFirstAccount(ctx, accounts); err != nil {
+		return nil, err
+	}
+	return api.Cache, principals.EnsureAdmins(ctx)
+}
+
+// sessionSealer loads (or makes, on the first start) the keys that seal
+// temporary credentials: the region key, which only this process reads, and
+// the cell key, which cells are given to check sign-in tokens.
+func (s *Service) sessionSealer() (*sessiontoken.Sealer, error) {
+	regionKey, err := sessiontoken.LoadOrCreateKey(datadir.SessionRegionKeyFile(s.cfg.DataDir))
+	if err != nil {
+		return nil, fmt.Errorf("loading the session region key: %w", err)
+	}
+	cellKey, err := sessiontoken.LoadOrCreateKey(datadir.SessionCellKeyFile(s.cfg.DataDir))
+	if err != nil {
+		return nil, fmt.Errorf("loading the session cell key: %w", err)
+	}
+	return &sessiontoken.Sealer{RegionKey: regionKey, CellKey: cellKey, Region: regionapi.DefaultRegion}, nil
 }
 
 // CachedKeys puts the key cache in front of the account store, kept current
@@ -116,12 +142,24 @@ type RegionAPI struct {
 }
 
 // APIOption adjusts the regional API NewRegionAPI composes.
-type APIOption func(*regionapi.Config)
+type APIOption func(*apiOptions)
+
+type apiOptions struct {
+	eks    regionapi.Config
+	sealer *sessiontoken.Sealer
+}
 
 // WithLimits throttles sources and accounts over the limits; without it the
 // API sets none (benchmarks measure it that way).
 func WithLimits(c ratelimit.Config) APIOption {
-	return func(cfg *regionapi.Config) { cfg.Limiter = ratelimit.New(c) }
+	return func(o *apiOptions) { o.eks.Limiter = ratelimit.New(c) }
+}
+
+// WithSTS serves STS, issuing temporary credentials sealed by sealer, and
+// makes every API accept them; without it the API serves no STS and
+// refuses session tokens.
+func WithSTS(sealer *sessiontoken.Sealer) APIOption {
+	return func(o *apiOptions) { o.sealer = sealer }
 }
 
 // NewRegionAPI composes the regional API on the region store that cfg reaches.
@@ -140,20 +178,61 @@ func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger, 
 	}
 	a := &RegionAPI{Cache: c, tally: placement.NewTally(), names: clusternames.New()}
 	keys := &keyservice.Store{Client: cl, Region: regionapi.DefaultRegion}
-	apiCfg := regionapi.Config{
-		Client: cl, Cache: c, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log, Verifier: verifier,
+	o := apiOptions{eks: regionapi.Config{
+		Client: cl, Cache: c, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log,
 		Keys: keys,
+	}}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	for _, o := range opts {
-		o(&apiCfg)
+	if o.sealer != nil && verifier != nil {
+		v := *verifier
+		v.Sessions = o.sealer
+		verifier = &v
 	}
-	eksHandler, err := regionapi.NewHandler(apiCfg)
+	o.eks.Verifier = verifier
+	eksHandler, err := regionapi.NewHandler(o.eks)
 	if err != nil {
 		return nil, fmt.Errorf("creating regional API: %w", err)
 	}
 	a.binder = &keyservice.Binder{Client: cl, Keys: keys, Logger: log}
-	a.Handler = keyservice.Route(keyService(keys, a.binder, verifier, apiCfg.Limiter, log), eksHandler)
+	services := serviceRoutes{
+		kms: keyService(keys, a.binder, verifier, o.eks.Limiter, log),
+		eks: eksHandler,
+	}
+	if o.sealer != nil && verifier != nil {
+		principals := &iam.Store{Client: cl, Accounts: &account.Store{Client: cl}}
+		services.sts = stsService(principals, o.sealer, verifier, o.eks.Limiter, log)
+	}
+	a.Handler = services
 	return a, nil
+}
+
+// serviceRoutes is the regional API's one routing point: the AWS services
+// it serves share its address, as a region's endpoints would share a host,
+// and each request goes to the one it is for. KMS calls name their
+// operation in X-Amz-Target; STS calls are signed for "sts" (or, unsigned,
+// are form POSTs to /); everything else is EKS's.
+type serviceRoutes struct{ kms, sts, eks http.Handler }
+
+func (s serviceRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case keyservice.IsKMS(r):
+		s.kms.ServeHTTP(w, r)
+	case s.sts != nil && sts.IsSTS(r):
+		s.sts.ServeHTTP(w, r)
+	default:
+		s.eks.ServeHTTP(w, r)
+	}
+}
+
+// stsService is STS behind the same guard as the other APIs, its
+// signatures scoped to the service "sts".
+func stsService(p *iam.Store, sealer *sessiontoken.Sealer, verifier *sigv4.Verifier, l *ratelimit.Limiter, log *slog.Logger) http.Handler {
+	v := *verifier
+	v.Service = sts.SigningName
+	h := &sts.Handler{Principals: p, Sealer: sealer, Logger: log}
+	return apiguard.Guard(h, &v, l, sts.WriteError(log))
 }
 
 // keyService is the key service's KMS API behind the same guard as the EKS

@@ -146,3 +146,19 @@ func slicesHasEmpty(parts []string) bool {
 	}
 	return false
 }
+
+// SigningService is the service the credential scope of r's Authorization
+// header names ("eks", "kms", "sts"), "" when r carries none or one that does
+// not parse. It lets one listener route the services it serves by what the
+// client signed for, before any of them verifies anything.
+func SigningService(r *http.Request) string {
+	header := r.Header.Get(headerAuthz)
+	if header == "" {
+		return ""
+	}
+	a, err := parseAuthorization(header)
+	if err != nil {
+		return ""
+	}
+	return a.Service
+}

@@ -20,6 +20,12 @@ import "errors"
 //	ErrExpired       → 403 InvalidSignatureException "Signature expired: ..." or
 //	                   "Signature not yet current: ..." (the error text carries it)
 //	ErrBodyTooLarge  → 413 RequestEntityTooLargeException
+//	ErrExpiredToken  → 403 ExpiredTokenException
+//	                   "The security token included in the request is expired"
+//
+// A session token that is not one of ours, was tampered with or does not
+// belong to the access key that signed wraps ErrUnknownKey, as AWS answers
+// UnrecognizedClientException for it.
 var (
 	// ErrMissingAuth: the request carries no Authorization or no X-Amz-Date header.
 	ErrMissingAuth = errors.New("missing authentication token")
@@ -35,4 +41,6 @@ var (
 	ErrExpired = errors.New("signature expired or not yet current")
 	// ErrBodyTooLarge: the body exceeds the bound the verifier reads to hash it.
 	ErrBodyTooLarge = errors.New("request body too large")
+	// ErrExpiredToken: the session token of temporary credentials has expired.
+	ErrExpiredToken = errors.New("the security token included in the request is expired")
 )

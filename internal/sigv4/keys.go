@@ -23,6 +23,15 @@ type KeyStore interface {
 	Lookup(ctx context.Context, accessKeyID string) (Credentials, error)
 }
 
+// SessionOpener finds the credentials of temporary credentials from their
+// session token (the X-Amz-Security-Token header), without a store: the token
+// carries them, sealed. It returns an error wrapping ErrUnknownKey when the
+// token is not valid for accessKeyID and ErrExpiredToken when it has expired;
+// any other error is internal.
+type SessionOpener interface {
+	OpenSession(accessKeyID, token string) (Credentials, error)
+}
+
 // StaticKeys is a KeyStore over a fixed map keyed by access key ID, for tests and
 // single-account development setups.
 type StaticKeys map[string]Credentials

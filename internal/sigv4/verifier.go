@@ -32,14 +32,20 @@ const (
 // of Service, Now, MaxSkew and MaxBody mean "eks", time.Now, 15 minutes and
 // 256 KiB. Region and Hosts, when set, are what the credential scope and the
 // Host header must name; the regional API always sets both.
+//
+// Sessions, when set, opens the session tokens of temporary credentials: a
+// request with an X-Amz-Security-Token header is checked with the secret its
+// token carries and never reaches Keys. Without Sessions such a request is
+// refused as signed by an unknown key.
 type Verifier struct {
-	Keys    KeyStore
-	Service string
-	Region  string
-	Hosts   []string
-	Now     func() time.Time
-	MaxSkew time.Duration
-	MaxBody int64
+	Keys     KeyStore
+	Sessions SessionOpener
+	Service  string
+	Region   string
+	Hosts    []string
+	Now      func() time.Time
+	MaxSkew  time.Duration
+	MaxBody  int64
 }
 
 // Verify checks r's signature and returns the credentials that signed it.
@@ -72,7 +78,7 @@ func (v *Verifier) Verify(r *http.Request) (Credentials, error) {
 	if err != nil {
 		return Credentials{}, err
 	}
-	creds, err := v.lookup(r, a.AccessKeyID)
+	creds, err := v.credentials(r, a.AccessKeyID)
 	if err != nil {
 		return Credentials{}, err
 	}
@@ -80,6 +86,29 @@ func (v *Verifier) Verify(r *http.Request) (Credentials, error) {
 		return creds, v.verifyThenStream(r, a, creds, claimed)
 	}
 	return creds, v.streamThenVerify(r, a, creds)
+}
+
+// HeaderSecurityToken carries the session token of temporary credentials.
+const HeaderSecurityToken = "X-Amz-Security-Token" //nolint:gosec // G101: a header name, not a credential
+
+// credentials are those of the session token when the request carries one,
+// else those the key store holds for akid.
+func (v *Verifier) credentials(r *http.Request, akid string) (Credentials, error) {
+	token := r.Header.Get(HeaderSecurityToken)
+	if token == "" {
+		return v.lookup(r, akid)
+	}
+	if v.Sessions == nil {
+		return Credentials{}, fmt.Errorf("%w: temporary credentials are not accepted here", ErrUnknownKey)
+	}
+	creds, err := v.Sessions.OpenSession(akid, token)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("opening the session token: %w", err)
+	}
+	if creds.Account == "" || creds.AccessKeyID != akid {
+		return Credentials{}, fmt.Errorf("%w: the session token does not belong to access key %s", ErrUnknownKey, akid)
+	}
+	return creds, nil
 }
 
 // lookup finds the key and refuses one that names no account: a request must

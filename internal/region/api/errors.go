@@ -62,6 +62,7 @@ var errorTable = []struct {
 }{
 	{is(sigv4.ErrMissingAuth), wireError{403, eks.MissingAuthenticationTokenException, "Missing Authentication Token"}},
 	{is(sigv4.ErrMalformed), wireError{400, eks.IncompleteSignatureException, "The request signature is incomplete."}},
+	{is(sigv4.ErrExpiredToken), wireError{403, eks.ExpiredTokenException, "The security token included in the request is expired"}},
 	{is(sigv4.ErrUnknownKey), wireError{403, eks.UnrecognizedClientException, "The security token included in the request is invalid."}},
 	{is(sigv4.ErrBadSignature), wireError{403, eks.InvalidSignatureException, "The request signature we calculated does not match the signature you provided."}},
 	{is(sigv4.ErrExpired), wireError{403, eks.InvalidSignatureException, "Signature expired."}},
