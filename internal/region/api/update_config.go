@@ -116,7 +116,7 @@ func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
 	}
 	switch {
 	case ch.logging == nil && ch.vpc == nil:
-		return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The request changes nothing: pass logging, resourcesVpcConfig, deletionProtection or accessConfig.")
+		return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The request changes nothing: pass logging, resourcesVpcConfig or deletionProtection (or accessConfig, on its own).")
 	case ch.vpc == nil:
 		ch.typ = eks.UpdateTypeLogging
 	case ch.logging == nil && !slices.ContainsFunc(ch.params, isSubnetOrGroup):
