@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/smithy-go"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
@@ -179,81 +180,82 @@ func TestAccessEntriesSDK(t *testing.T) {
 		for _, tc := range []struct {
 			name string
 			call func() error
-			want any
+			want string // the EKS error code
 			msg  string
 		}{
 			// TODO(lead): with the IAM store wired in as Config.Principals,
 			// add a well-formed user that does not exist here.
-			{"principal that is no user or role", create("arn:aws:iam::" + account + ":group/devs"), &types.InvalidParameterException{}, "IAM user or role"},
-			{"session principal", create("arn:aws:sts::" + account + ":assumed-role/ops/s1"), &types.InvalidParameterException{}, "IAM user or role"},
-			{"principal of another account", create("arn:aws:iam::999999999999:user/eve"), &types.InvalidParameterException{}, "another account"},
-			{"entry that exists", create(alice), &types.ResourceInUseException{}, "already in use"},
-			{"system group", create(bob, func(in *awseks.CreateAccessEntryInput) { in.KubernetesGroups = []string{"system:masters"} }), &types.InvalidParameterException{}, "cannot start with system:"},
-			{"system username", create(bob, func(in *awseks.CreateAccessEntryInput) { in.Username = aws.String("system:admin") }), &types.InvalidParameterException{}, "must not begin with system:"},
-			{"session template for a user", create(bob, func(in *awseks.CreateAccessEntryInput) { in.Username = aws.String("bob-{{SessionName}}") }), &types.InvalidParameterException{}, "only valid for IAM roles"},
-			{"unknown template", create(bob, func(in *awseks.CreateAccessEntryInput) { in.Username = aws.String("{{EC2PrivateDNSName}}") }), &types.InvalidParameterException{}, "not supported"},
-			{"type other than STANDARD", create(bob, func(in *awseks.CreateAccessEntryInput) { in.Type = aws.String("EC2_LINUX") }), &types.InvalidParameterException{}, "STANDARD"},
+			{"principal that is no user or role", create("arn:aws:iam::" + account + ":group/devs"), "InvalidParameterException", "IAM user or role"},
+			{"session principal", create("arn:aws:sts::" + account + ":assumed-role/ops/s1"), "InvalidParameterException", "IAM user or role"},
+			{"principal of another account", create("arn:aws:iam::999999999999:user/eve"), "InvalidParameterException", "another account"},
+			{"entry that exists", create(alice), "ResourceInUseException", "already in use"},
+			{"system group", create(bob, func(in *awseks.CreateAccessEntryInput) { in.KubernetesGroups = []string{"system:masters"} }), "InvalidParameterException", "cannot start with system:"},
+			{"system username", create(bob, func(in *awseks.CreateAccessEntryInput) { in.Username = aws.String("system:admin") }), "InvalidParameterException", "must not begin with system:"},
+			{"session template for a user", create(bob, func(in *awseks.CreateAccessEntryInput) { in.Username = aws.String("bob-{{SessionName}}") }), "InvalidParameterException", "only valid for IAM roles"},
+			{"unknown template", create(bob, func(in *awseks.CreateAccessEntryInput) { in.Username = aws.String("{{EC2PrivateDNSName}}") }), "InvalidParameterException", "not supported"},
+			{"type other than STANDARD", create(bob, func(in *awseks.CreateAccessEntryInput) { in.Type = aws.String("EC2_LINUX") }), "InvalidParameterException", "STANDARD"},
 			{"unknown cluster", func() error {
 				_, err := sdk.CreateAccessEntry(ctx, &awseks.CreateAccessEntryInput{ClusterName: aws.String("ae-none"), PrincipalArn: aws.String(bob)})
 				return err
-			}, &types.ResourceNotFoundException{}, "No cluster found"},
+			}, "ResourceNotFoundException", "No cluster found"},
 			{"describe unknown entry", func() error {
 				_, err := sdk.DescribeAccessEntry(ctx, &awseks.DescribeAccessEntryInput{ClusterName: api, PrincipalArn: aws.String(bob)})
 				return err
-			}, &types.ResourceNotFoundException{}, "could not be found"},
+			}, "ResourceNotFoundException", "could not be found"},
 			{"update unknown entry", func() error {
 				_, err := sdk.UpdateAccessEntry(ctx, &awseks.UpdateAccessEntryInput{ClusterName: api, PrincipalArn: aws.String(bob), Username: aws.String("b")})
 				return err
-			}, &types.ResourceNotFoundException{}, "could not be found"},
+			}, "ResourceNotFoundException", "could not be found"},
 			{"update to a system group", func() error {
 				_, err := sdk.UpdateAccessEntry(ctx, &awseks.UpdateAccessEntryInput{ClusterName: api, PrincipalArn: aws.String(alice), KubernetesGroups: []string{"system:nodes"}})
 				return err
-			}, &types.InvalidParameterException{}, "cannot start with system:"},
+			}, "InvalidParameterException", "cannot start with system:"},
 			{"delete unknown entry", func() error {
 				_, err := sdk.DeleteAccessEntry(ctx, &awseks.DeleteAccessEntryInput{ClusterName: api, PrincipalArn: aws.String(bob)})
 				return err
-			}, &types.ResourceNotFoundException{}, "could not be found"},
+			}, "ResourceNotFoundException", "could not be found"},
 			{"list on unknown cluster", func() error {
 				_, err := sdk.ListAccessEntries(ctx, &awseks.ListAccessEntriesInput{ClusterName: aws.String("ae-none")})
 				return err
-			}, &types.ResourceNotFoundException{}, "No cluster found"},
+			}, "ResourceNotFoundException", "No cluster found"},
 			{"list by unknown policy", func() error {
 				_, err := sdk.ListAccessEntries(ctx, &awseks.ListAccessEntriesInput{ClusterName: api, AssociatedPolicyArn: aws.String("arn:aws:eks::aws:cluster-access-policy/Nope")})
 				return err
-			}, &types.InvalidParameterException{}, "not a valid access policy"},
-			{"unknown policy", associate("ae-api", alice, "arn:aws:eks::aws:cluster-access-policy/AmazonEKSRootPolicy", scope(types.AccessScopeTypeCluster)), &types.InvalidParameterException{}, "not a valid access policy"},
-			{"namespace scope without namespaces", associate("ae-api", alice, viewPolicy, scope(types.AccessScopeTypeNamespace)), &types.InvalidParameterException{}, "namespaces"},
-			{"cluster scope with namespaces", associate("ae-api", alice, viewPolicy, scope(types.AccessScopeTypeCluster, "team-a")), &types.InvalidParameterException{}, "cannot be specified"},
-			{"bad namespace name", associate("ae-api", alice, viewPolicy, scope(types.AccessScopeTypeNamespace, "Team_A")), &types.InvalidParameterException{}, "not valid"},
-			{"associate to unknown entry", associate("ae-api", bob, viewPolicy, scope(types.AccessScopeTypeCluster)), &types.ResourceNotFoundException{}, "could not be found"},
+			}, "InvalidParameterException", "not a valid access policy"},
+			{"unknown policy", associate("ae-api", alice, "arn:aws:eks::aws:cluster-access-policy/AmazonEKSRootPolicy", scope(types.AccessScopeTypeCluster)), "InvalidParameterException", "not a valid access policy"},
+			{"namespace scope without namespaces", associate("ae-api", alice, viewPolicy, scope(types.AccessScopeTypeNamespace)), "InvalidParameterException", "namespaces"},
+			{"cluster scope with namespaces", associate("ae-api", alice, viewPolicy, scope(types.AccessScopeTypeCluster, "team-a")), "InvalidParameterException", "cannot be specified"},
+			{"bad namespace name", associate("ae-api", alice, viewPolicy, scope(types.AccessScopeTypeNamespace, "Team_A")), "InvalidParameterException", "not valid"},
+			{"associate to unknown entry", associate("ae-api", bob, viewPolicy, scope(types.AccessScopeTypeCluster)), "ResourceNotFoundException", "could not be found"},
 			{"disassociate a policy not associated", func() error {
 				_, err := sdk.DisassociateAccessPolicy(ctx, &awseks.DisassociateAccessPolicyInput{ClusterName: api, PrincipalArn: aws.String(alice), PolicyArn: aws.String(viewPolicy)})
 				return err
-			}, &types.ResourceNotFoundException{}, "not associated"},
+			}, "ResourceNotFoundException", "not associated"},
 			{"list policies of unknown entry", func() error {
 				_, err := sdk.ListAssociatedAccessPolicies(ctx, &awseks.ListAssociatedAccessPoliciesInput{ClusterName: api, PrincipalArn: aws.String(bob)})
 				return err
-			}, &types.ResourceNotFoundException{}, "could not be found"},
+			}, "ResourceNotFoundException", "could not be found"},
 			{"entry on a CONFIG_MAP cluster", func() error {
 				_, err := sdk.CreateAccessEntry(ctx, &awseks.CreateAccessEntryInput{ClusterName: aws.String("ae-cm"), PrincipalArn: aws.String(bob)})
 				return err
-			}, &types.InvalidRequestException{}, "authentication mode"},
+			}, "InvalidRequestException", "authentication mode"},
 			{"list on a CONFIG_MAP cluster", func() error {
 				_, err := sdk.ListAccessEntries(ctx, &awseks.ListAccessEntriesInput{ClusterName: aws.String("ae-cm")})
 				return err
-			}, &types.InvalidRequestException{}, "authentication mode"},
+			}, "InvalidRequestException", "authentication mode"},
 			{"bad authentication mode", func() error {
 				_, err := sdk.CreateCluster(ctx, &awseks.CreateClusterInput{Name: aws.String("ae-bad"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
 					ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a"}},
 					AccessConfig:       &types.CreateAccessConfigRequest{AuthenticationMode: "IAM"}})
 				return err
-			}, &types.InvalidParameterException{}, "authenticationMode"},
+			}, "InvalidParameterException", "authenticationMode"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				before := entriesState(ctx, t, sdk)
 				err := tc.call()
-				if err == nil || !errors.As(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
-					t.Fatalf("got %v, want %T containing %q", err, tc.want, tc.msg)
+				var apiErr smithy.APIError
+				if !errors.As(err, &apiErr) || apiErr.ErrorCode() != tc.want || !strings.Contains(apiErr.ErrorMessage(), tc.msg) {
+					t.Fatalf("got %v, want %s containing %q", err, tc.want, tc.msg)
 				}
 				if after := entriesState(ctx, t, sdk); after != before {
 					t.Fatalf("a refused call changed the entries:\nbefore %s\nafter  %s", before, after)
@@ -347,7 +349,11 @@ func entriesState(ctx context.Context, t *testing.T, sdk *awseks.Client) string 
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(&b, "%s %s %v %v %s;", arn, aws.ToString(e.Username), e.KubernetesGroups, aws.ToTime(e.ModifiedAt), fmt.Sprint(pol.AssociatedAccessPolicies))
+		fmt.Fprintf(&b, "%s %s %v %v", arn, aws.ToString(e.Username), e.KubernetesGroups, aws.ToTime(e.ModifiedAt))
+		for _, p := range pol.AssociatedAccessPolicies {
+			fmt.Fprintf(&b, " %s %s %v %v", aws.ToString(p.PolicyArn), p.AccessScope.Type, p.AccessScope.Namespaces, aws.ToTime(p.ModifiedAt))
+		}
+		b.WriteString(";")
 	}
 	return b.String()
 }
