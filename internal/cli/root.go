@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/cli/accessentry"
 	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/cli/key"
 )
@@ -49,7 +50,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.DataDir, "data-dir", defaultDataDir(),
 		"directory holding all of cellplane's state (env CELLPLANE_DATA_DIR)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return clikit.Usage(err) })
-	root.AddCommand(newUp(g), newDown(g), newCluster(g), newAccount(g), newCell(g), newZone(g), newBackup(g), key.New(&g.Globals), newComponents(g), newLB(g), newKMSPlugin(g), newVersion(g))
+	root.AddCommand(newUp(g), newDown(g), newCluster(g), newAccount(g), newCell(g), newZone(g), newBackup(g), key.New(&g.Globals), accessentry.New(&g.Globals), newComponents(g), newLB(g), newKMSPlugin(g), newVersion(g))
 	clikit.AsGroup(root)
 	return root
 }
