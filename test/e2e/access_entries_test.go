@@ -46,7 +46,7 @@ func TestAccessEntriesSDK(t *testing.T) {
 	}
 	_, err = sdk.CreateCluster(ctx, &awseks.CreateClusterInput{Name: aws.String("ae-cm"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
 		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a"}},
-		AccessConfig: &types.CreateAccessConfigRequest{AuthenticationMode: types.AuthenticationModeConfigMap, BootstrapClusterCreatorAdminPermissions: aws.Bool(false)}})
+		AccessConfig:       &types.CreateAccessConfigRequest{AuthenticationMode: types.AuthenticationModeConfigMap, BootstrapClusterCreatorAdminPermissions: aws.Bool(false)}})
 	if err != nil {
 		t.Fatalf("CreateCluster ae-cm: %v", err)
 	}
