@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/cellplane/cellplane/api/v1alpha1"
 )
 
@@ -27,6 +29,7 @@ type fixture struct {
 	m            *Mirror
 	region, cell client.Client
 	ns           string
+	uid          types.UID // of the region's cluster
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -37,13 +40,25 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// cluster stores the region's cluster "demo" the entries belong to.
+func (f *fixture) cluster(t *testing.T) *v1alpha1.Cluster {
+	t.Helper()
+	c := &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "demo"},
+		Spec: v1alpha1.ClusterSpec{Name: "demo", Version: "1.35", Cell: "cell-1"}}
+	if err := f.region.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	f.uid = c.UID
+	return c
+}
+
 func (f *fixture) entry(t *testing.T, name, cell string) *v1alpha1.AccessEntry {
 	t.Helper()
 	now := metav1.Now()
 	e := &v1alpha1.AccessEntry{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: name, Labels: map[string]string{
 			v1alpha1.LabelCell: cell, v1alpha1.LabelCluster: "demo", v1alpha1.LabelAccount: "000000000001",
-		}, OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Cluster", Name: "demo", UID: "u-1"}}},
+		}, OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Cluster", Name: "demo", UID: f.uid}}},
 		Spec: v1alpha1.AccessEntrySpec{
 			ClusterName: "demo", PrincipalARN: "arn:aws:iam::000000000001:user/" + name, Type: "STANDARD",
 			Username: "u", KubernetesGroups: []string{"devs"}, CreatedAt: now, ModifiedAt: now,
@@ -82,6 +97,7 @@ func (f *fixture) cellCopy(t *testing.T, name string) *v1alpha1.AccessEntry {
 
 func TestMirrorCopiesUpdatesAndDeletes(t *testing.T) {
 	f := newFixture(t)
+	f.cluster(t)
 	reg := f.entry(t, "ae-1", "cell-1")
 	f.reconcile(t, "ae-1") // creates the namespace in the cell too
 	got := f.cellCopy(t, "ae-1")
@@ -114,6 +130,7 @@ func TestMirrorCopiesUpdatesAndDeletes(t *testing.T) {
 
 func TestMirrorKeepsOnlyItsCellsEntries(t *testing.T) {
 	f := newFixture(t)
+	f.cluster(t)
 	f.entry(t, "ae-mine", "cell-1")
 	f.entry(t, "ae-other", "cell-2")
 	f.reconcile(t, "ae-mine")
@@ -132,5 +149,43 @@ func TestMirrorKeepsOnlyItsCellsEntries(t *testing.T) {
 	f.reconcile(t, "ae-orphan")
 	if f.cellCopy(t, "ae-orphan") != nil {
 		t.Fatal("the orphaned copy stayed")
+	}
+}
+
+func TestMirrorDropsEntriesOfGoneOrOtherClusters(t *testing.T) {
+	f := newFixture(t)
+	c := f.cluster(t)
+	f.entry(t, "ae-live", "cell-1")
+	f.reconcile(t, "ae-live")
+	if f.cellCopy(t, "ae-live") == nil {
+		t.Fatal("the entry of a live cluster was not copied")
+	}
+	// The cluster is deleted and created again under its name: the old
+	// entry, left behind, must not count for the new cluster.
+	if err := f.region.Delete(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	f.reconcile(t, "ae-live")
+	if f.cellCopy(t, "ae-live") != nil {
+		t.Fatal("the entry of a deleted cluster stayed in the cell")
+	}
+	f.cluster(t)
+	f.reconcile(t, "ae-live")
+	if f.cellCopy(t, "ae-live") != nil {
+		t.Fatal("an earlier cluster's entry was copied for the new one")
+	}
+}
+
+func TestMirrorMapsAClusterToItsEntries(t *testing.T) {
+	f := newFixture(t)
+	c := f.cluster(t)
+	f.entry(t, "ae-a", "cell-1")
+	f.entry(t, "ae-b", "cell-1")
+	var got []string
+	for _, r := range f.m.entriesOf(context.Background(), c) {
+		got = append(got, r.Name)
+	}
+	if !reflect.DeepEqual(got, []string{"ae-a", "ae-b"}) {
+		t.Fatalf("requests for cluster demo: %v", got)
 	}
 }
