@@ -399,6 +399,7 @@ func cellEntriesOf(ctx context.Context, t *testing.T, in *framework.Instance, cl
 
 func waitCellEntries(ctx context.Context, t *testing.T, list func() (map[string]v1alpha1.AccessEntrySpec, error), ok func(map[string]v1alpha1.AccessEntrySpec) error) {
 	t.Helper()
+	start := time.Now()
 	err := framework.Eventually(ctx, time.Minute, 100*time.Millisecond, func() error {
 		got, err := list()
 		if err != nil {
@@ -409,4 +410,5 @@ func waitCellEntries(ctx context.Context, t *testing.T, list func() (map[string]
 	if err != nil {
 		t.Fatalf("the cell's copy of the entries: %v", err)
 	}
+	t.Logf("the cell's copy of the entries caught up in %v", time.Since(start).Round(time.Millisecond))
 }
