@@ -239,6 +239,28 @@ type ClusterSpec struct {
 	// disassociate a key either.
 	// +optional
 	Encryption *EncryptionSpec `json:"encryption,omitempty"`
+
+	// AccessConfig is how principals sign in to the cluster (EKS
+	// accessConfig). Clusters stored before it existed have none and are
+	// served as API_AND_CONFIG_MAP without a bootstrap entry.
+	// +optional
+	AccessConfig *AccessConfig `json:"accessConfig,omitempty"`
+}
+
+// AccessConfig is a cluster's EKS accessConfig. The cell reads the mode
+// from its copy of the cluster: access entries count only in API and
+// API_AND_CONFIG_MAP, the aws-auth ConfigMap only in CONFIG_MAP and
+// API_AND_CONFIG_MAP.
+type AccessConfig struct {
+	// AuthenticationMode is API, API_AND_CONFIG_MAP or CONFIG_MAP. It only
+	// ever moves from CONFIG_MAP towards API, as on EKS.
+	// +kubebuilder:validation:Enum=API;API_AND_CONFIG_MAP;CONFIG_MAP
+	AuthenticationMode string `json:"authenticationMode"`
+
+	// BootstrapClusterCreatorAdminPermissions records whether the cluster's
+	// creator was given a cluster-admin access entry at creation.
+	// +optional
+	BootstrapClusterCreatorAdminPermissions bool `json:"bootstrapClusterCreatorAdminPermissions,omitempty"`
 }
 
 // EncryptionSpec is the customer key a cluster's Secrets are bound to, with

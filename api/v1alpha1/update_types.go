@@ -15,6 +15,8 @@ const (
 	// UpdateTypeCertificateAuthority is one step of a CA rotation: a CA
 	// created, activated or deleted.
 	UpdateTypeCertificateAuthority = "CertificateAuthorityUpdate"
+	// UpdateTypeAccessConfig moves a cluster's authentication mode towards API.
+	UpdateTypeAccessConfig = "AccessConfigUpdate"
 )
 
 // Update statuses, spelled as EKS spells them on the wire. The status enum also
@@ -60,8 +62,8 @@ type ClusterUpdateSpec struct {
 
 	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate,
 	// ConfigUpdate, DeletionProtectionUpdate, AssociateEncryptionConfig,
-	// CertificateAuthorityUpdate.
-	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate
+	// CertificateAuthorityUpdate, AccessConfigUpdate.
+	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate;AccessConfigUpdate
 	Type string `json:"type"`
 
 	// Params are the update's parameters.

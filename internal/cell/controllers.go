@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/cellplane/cellplane/internal/backup/envelope"
+	"github.com/cellplane/cellplane/internal/cell/accessentries"
 	"github.com/cellplane/cellplane/internal/cell/agent"
 	"github.com/cellplane/cellplane/internal/cell/backups"
 	"github.com/cellplane/cellplane/internal/cell/care"
@@ -149,6 +150,10 @@ func (p *proc) agent() (manager.Manager, error) {
 	a := &agent.Agent{Region: region, Cell: mgr.GetClient(), CellName: p.name}
 	if err := a.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up agent: %w", err)
+	}
+	entries := &accessentries.Mirror{Region: region, Cell: mgr.GetClient(), CellName: p.name}
+	if err := entries.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the access entry mirror: %w", err)
 	}
 	hb := &agent.Heartbeat{
 		Region: region.GetClient(), Cell: mgr.GetClient(), CellName: p.name, Logger: p.log,

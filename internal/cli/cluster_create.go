@@ -19,6 +19,8 @@ func newClusterCreate(g *globals) *cobra.Command {
 	var timeout time.Duration
 	var quota string
 	var from eks.FromBackup
+	var mode string
+	var noBootstrap bool
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a highly available control plane",
@@ -40,6 +42,9 @@ func newClusterCreate(g *globals) *cobra.Command {
 				in.FromBackup = &from
 			} else if from.Set != "" || from.Revision != 0 {
 				return clikit.Usagef("--backup-set and --backup-revision go with --from-backup")
+			}
+			if mode != "" || noBootstrap {
+				in.AccessConfig = &eks.AccessConfig{AuthenticationMode: mode, BootstrapClusterCreatorAdminPermissions: ptrTo(!noBootstrap)}
 			}
 			c, err := g.Connect()
 			if err != nil {
@@ -65,10 +70,14 @@ func newClusterCreate(g *globals) *cobra.Command {
 	f.Int64Var(&from.Revision, "backup-revision", 0, "with --from-backup: the source etcd revision to restore to (default: the newest covered)")
 	f.BoolVar(&in.DeletionProtection, "deletion-protection", false, "refuse 'cluster delete' once the cluster is ACTIVE, until 'cluster protect NAME --off' (default off, as on EKS)")
 	f.StringVar(&in.EncryptionKeyARN, "encryption-key", "", "ARN of a key of the region's key service (cellplane key create) to bind the cluster's Secrets to")
+	f.StringVar(&mode, "authentication-mode", "", "API, API_AND_CONFIG_MAP or CONFIG_MAP (default API_AND_CONFIG_MAP, as on EKS)")
+	f.BoolVar(&noBootstrap, "no-creator-admin", false, "do not give the creator a cluster-admin access entry (bootstrapClusterCreatorAdminPermissions false)")
 	f.BoolVar(&wait, "wait", false, "wait until the cluster is ACTIVE, showing progress")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")
 	return cmd
 }
+
+func ptrTo[T any](v T) *T { return &v }
 
 func parseTags(kvs []string) (map[string]string, error) {
 	if len(kvs) == 0 {

@@ -33,11 +33,14 @@ type CreateClusterInput struct {
 	// EncryptionKeyARN binds the cluster's Secrets to a key of the region's
 	// key service; empty leaves them under the service's keys.
 	EncryptionKeyARN string
+	// AccessConfig is how principals sign in; nil is EKS's default
+	// (API_AND_CONFIG_MAP, the creator bootstrapped as cluster admin).
+	AccessConfig *eks.AccessConfig
 }
 
 // CreateCluster creates a cluster and returns it, CREATING.
 func (c *Client) CreateCluster(ctx context.Context, in CreateClusterInput) (*eks.Cluster, error) {
-	body := eks.CreateClusterInput{Name: in.Name, Version: in.Version, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken}
+	body := eks.CreateClusterInput{Name: in.Name, Version: in.Version, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken, AccessConfig: in.AccessConfig}
 	if in.DeletionProtection {
 		body.DeletionProtection = &in.DeletionProtection
 	}

@@ -77,14 +77,16 @@ type UpdateClusterConfigInput struct {
 	// DeletionProtection turns deletion protection on or off; it goes alone,
 	// without logging or resourcesVpcConfig.
 	DeletionProtection *bool
+	// AccessConfig moves the authentication mode towards API; it goes alone.
+	AccessConfig       *eks.AccessConfig
 	ClientRequestToken string
 }
 
-// UpdateClusterConfig changes a cluster's logging, VPC configuration or
-// deletion protection.
+// UpdateClusterConfig changes a cluster's logging, VPC configuration,
+// deletion protection or authentication mode.
 func (c *Client) UpdateClusterConfig(ctx context.Context, name string, in UpdateClusterConfigInput) (*eks.Update, error) {
 	body := eks.UpdateClusterConfigInput{Logging: in.Logging, ResourcesVpcConfig: in.ResourcesVpcConfig,
-		DeletionProtection: in.DeletionProtection, ClientRequestToken: in.ClientRequestToken}
+		DeletionProtection: in.DeletionProtection, AccessConfig: in.AccessConfig, ClientRequestToken: in.ClientRequestToken}
 	var out eks.UpdateOutput
 	if err := c.call(ctx, http.MethodPost, clusterPath(name)+"/update-config", nil, body, &out); err != nil {
 		return nil, fmt.Errorf("updating configuration of cluster %s: %w", name, err)

@@ -3,7 +3,7 @@ package eks
 import "encoding/json"
 
 // CreateClusterInput is the body of POST /clusters. Fields EKS defines that are
-// not listed here (accessConfig, ...) are accepted and ignored,
+// not listed here (kubernetesNetworkConfig's details, ...) are accepted and ignored,
 // because JSON decoding skips unknown fields.
 type CreateClusterInput struct {
 	Name                    string            `json:"name"`
@@ -20,6 +20,9 @@ type CreateClusterInput struct {
 	// EncryptionConfig binds the cluster's Secrets to a key of the region's
 	// key service.
 	EncryptionConfig []EncryptionConfig `json:"encryptionConfig,omitempty"`
+	// AccessConfig is how principals sign in; defaults to API_AND_CONFIG_MAP
+	// with the creator bootstrapped as cluster admin.
+	AccessConfig *AccessConfig `json:"accessConfig,omitempty"`
 	// Cellplane holds cellplane's own create options; EKS clients never send it.
 	Cellplane *CreateOptions `json:"cellplane,omitempty"`
 }

@@ -39,6 +39,8 @@ type Cluster struct {
 	DeletionProtection *bool `json:"deletionProtection,omitempty"`
 	// EncryptionConfig is the key the cluster's Secrets are bound to, if any.
 	EncryptionConfig []EncryptionConfig `json:"encryptionConfig,omitempty"`
+	// AccessConfig is how principals sign in to the cluster.
+	AccessConfig *AccessConfig `json:"accessConfig,omitempty"`
 
 	// Cellplane is not part of EKS: it shows where the cluster runs and how far
 	// its creation got, so `describe` can report progress. SDKs ignore it.

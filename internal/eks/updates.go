@@ -32,15 +32,18 @@ const (
 )
 
 // UpdateClusterConfigInput is the body of POST /clusters/{name}/update-config.
-// Fields EKS defines that cellplane does not implement (accessConfig,
-// upgradePolicy, ...) are ignored.
+// Fields EKS defines that cellplane does not implement (upgradePolicy, ...)
+// are ignored.
 type UpdateClusterConfigInput struct {
 	ResourcesVpcConfig json.RawMessage `json:"resourcesVpcConfig,omitempty"`
 	Logging            json.RawMessage `json:"logging,omitempty"`
 	// DeletionProtection turns deletion protection on or off: an update of
 	// its own (DeletionProtectionUpdate), not combined with the others.
-	DeletionProtection *bool  `json:"deletionProtection,omitempty"`
-	ClientRequestToken string `json:"clientRequestToken,omitempty"`
+	DeletionProtection *bool `json:"deletionProtection,omitempty"`
+	// AccessConfig moves the authentication mode towards API: an update of
+	// its own (AccessConfigUpdate), as deletionProtection is.
+	AccessConfig       *AccessConfig `json:"accessConfig,omitempty"`
+	ClientRequestToken string        `json:"clientRequestToken,omitempty"`
 }
 
 // UpdateClusterVersionInput is the body of POST /clusters/{name}/updates.

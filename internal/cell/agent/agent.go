@@ -168,6 +168,9 @@ func (a *Agent) release(ctx context.Context, reg *v1alpha1.Cluster) (ctrl.Result
 	if err := a.deleteUpdates(ctx, reg); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := a.deleteAccessEntries(ctx, reg); err != nil {
+		return ctrl.Result{}, err
+	}
 	if controllerutil.RemoveFinalizer(reg, v1alpha1.RegionFinalizer) {
 		if err := a.Region.GetClient().Update(ctx, reg); err != nil {
 			return ctrl.Result{}, fmt.Errorf("releasing region cluster: %w", err)
@@ -191,6 +194,17 @@ func (a *Agent) deleteUpdates(ctx context.Context, reg *v1alpha1.Cluster) error 
 		client.InNamespace(reg.Namespace), client.MatchingLabels{v1alpha1.LabelCluster: reg.Name})
 	if err != nil {
 		return fmt.Errorf("deleting update records: %w", err)
+	}
+	return nil
+}
+
+// deleteAccessEntries removes the cluster's access entries, for the same
+// reason as deleteUpdates; the cell's mirror of them follows.
+func (a *Agent) deleteAccessEntries(ctx context.Context, reg *v1alpha1.Cluster) error {
+	err := a.Region.GetClient().DeleteAllOf(ctx, &v1alpha1.AccessEntry{},
+		client.InNamespace(reg.Namespace), client.MatchingLabels{v1alpha1.LabelCluster: reg.Name})
+	if err != nil {
+		return fmt.Errorf("deleting access entries: %w", err)
 	}
 	return nil
 }

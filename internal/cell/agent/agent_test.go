@@ -226,6 +226,14 @@ func TestAgentReleasesDeletedCluster(t *testing.T) {
 	}
 	mine, others := update(reg.Name+"-1", reg.Name), update("other-1", "other")
 	regionEnv(t).Create(t, mine, others)
+	entry := func(name, cluster string) *v1alpha1.AccessEntry {
+		return &v1alpha1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Namespace: reg.Namespace, Name: name,
+			Labels: map[string]string{v1alpha1.LabelCluster: cluster}},
+			Spec: v1alpha1.AccessEntrySpec{ClusterName: cluster, PrincipalARN: "arn:aws:iam::000000000000:user/a", Type: "STANDARD",
+				Username: "a", CreatedAt: metav1.Now(), ModifiedAt: metav1.Now()}}
+	}
+	myEntry, otherEntry := entry("ae-mine", reg.Name), entry("ae-other", "other")
+	regionEnv(t).Create(t, myEntry, otherEntry)
 
 	res := reconcileAgent(t, f.a, reg)
 	if res.RequeueAfter != time.Second {
@@ -258,6 +266,12 @@ func TestAgentReleasesDeletedCluster(t *testing.T) {
 	}
 	if err := f.region.Get(ctx, client.ObjectKeyFromObject(others), &v1alpha1.ClusterUpdate{}); err != nil {
 		t.Errorf("another cluster's update record was touched: %v", err)
+	}
+	if err := f.region.Get(ctx, client.ObjectKeyFromObject(myEntry), &v1alpha1.AccessEntry{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the cluster's access entry: %v, want it deleted", err)
+	}
+	if err := f.region.Get(ctx, client.ObjectKeyFromObject(otherEntry), &v1alpha1.AccessEntry{}); err != nil {
+		t.Errorf("another cluster's access entry was touched: %v", err)
 	}
 }
 

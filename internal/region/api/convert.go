@@ -30,6 +30,7 @@ func (s *server) toWire(account string, c *v1alpha1.Cluster) *eks.Cluster {
 		Health:               healthOf(c),
 		DeletionProtection:   ptr(c.Spec.DeletionProtection),
 		EncryptionConfig:     encryptionOf(c),
+		AccessConfig:         accessConfigWire(c),
 		Cellplane:            eks.ExtensionOf(c).ForTenant(),
 	}
 }

@@ -42,6 +42,9 @@ func (s *server) createCluster(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.bootstrapCreator(r.Context(), got); err != nil {
+		return nil, err
+	}
 	return eks.ClusterOutput{Cluster: s.toWire(account, got)}, nil
 }
 
@@ -66,6 +69,9 @@ func newCluster(account string, in *eks.CreateClusterInput) (*v1alpha1.Cluster, 
 	}
 	if in.DeletionProtection != nil {
 		c.Spec.DeletionProtection = *in.DeletionProtection
+	}
+	if c.Spec.AccessConfig, err = accessConfigOf(in.AccessConfig); err != nil {
+		return nil, err
 	}
 	if in.Cellplane != nil {
 		c.Spec.EtcdQuotaBytes = in.Cellplane.EtcdQuotaBytes
@@ -165,6 +171,7 @@ func sameRequest(existing, want *v1alpha1.Cluster) bool {
 		existing.Spec.Version == want.Spec.Version &&
 		existing.Spec.EtcdQuotaBytes == want.Spec.EtcdQuotaBytes &&
 		existing.Spec.DeletionProtection == want.Spec.DeletionProtection &&
+		sameAccessConfig(existing.Spec.AccessConfig, want.Spec.AccessConfig) &&
 		sameRestore(existing.Spec.RestoreFrom, want.Spec.RestoreFrom) &&
 		sameKey(existing.Spec.Encryption, want.Spec.Encryption) &&
 		maps.Equal(existing.Spec.Tags, want.Spec.Tags) &&

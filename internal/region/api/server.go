@@ -55,6 +55,9 @@ type Config struct {
 	// Keys resolves the customer keys encryptionConfig names; nil refuses
 	// encryptionConfig.
 	Keys KeyResolver
+	// Principals says which IAM users and roles exist, for access entries;
+	// nil accepts every well-formed user or role ARN of the caller's account.
+	Principals Principals
 }
 
 // setDefaults fills the optional fields.
@@ -67,6 +70,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxClusters == 0 {
 		c.MaxClusters = quota.DefaultMaxClusters
+	}
+	if c.Principals == nil {
+		c.Principals = wellFormedPrincipals{}
 	}
 }
 
@@ -94,6 +100,7 @@ type server struct {
 	quota  *quota.Clusters
 	fresh  *freshness.Tracker
 	keys   KeyResolver
+	iam    Principals
 }
 
 // NewHandler returns the regional API as an http.Handler, access log included.
@@ -103,7 +110,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("configuring regional API: %w", err)
 	}
 	s := &server{store: cfg.Client, cache: cfg.Cache, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger,
-		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New(), keys: cfg.Keys}
+		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New(), keys: cfg.Keys, iam: cfg.Principals}
 	return s.accessLog(apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 
@@ -128,6 +135,7 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /clusters/{name}/encryption-config/associate", s.handle(s.associateEncryptionConfig))
 	mux.HandleFunc("/clusters/{name}/encryption-config/associate", s.methodNotAllowed("POST"))
 	s.caRoutes(mux)
+	s.accessRoutes(mux)
 	mux.HandleFunc("GET /cluster-versions", s.handle(s.describeClusterVersions))
 	mux.HandleFunc("/cluster-versions", s.methodNotAllowed("GET"))
 	// The ARN holds a slash ("cluster/<name>"): the SDKs escape it as %2F, which

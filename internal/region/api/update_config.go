@@ -38,6 +38,9 @@ func (s *server) updateClusterConfig(r *http.Request) (any, error) {
 		if err := requireActive(c); err != nil {
 			return err
 		}
+		if change.mode != "" {
+			return changeMode(c, change.mode)
+		}
 		if change.protect != nil {
 			if c.Spec.DeletionProtection == *change.protect {
 				return errNoChange
@@ -66,6 +69,7 @@ func (s *server) updateClusterConfig(r *http.Request) (any, error) {
 type configChange struct {
 	logging, vpc json.RawMessage
 	protect      *bool
+	mode         string // authentication mode of an AccessConfigUpdate
 	typ          string
 	params       []v1alpha1.UpdateParam
 }
@@ -83,6 +87,9 @@ var vpcParams = []struct{ field, param string }{
 func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
 	if err := eksinput.ValidateToken(in.ClientRequestToken); err != nil {
 		return nil, err
+	}
+	if in.AccessConfig != nil {
+		return accessChange(in)
 	}
 	if in.DeletionProtection != nil {
 		return protectionChange(in)
@@ -109,7 +116,7 @@ func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
 	}
 	switch {
 	case ch.logging == nil && ch.vpc == nil:
-		return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The request changes nothing: pass logging, resourcesVpcConfig or deletionProtection.")
+		return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The request changes nothing: pass logging, resourcesVpcConfig or deletionProtection (or accessConfig, on its own).")
 	case ch.vpc == nil:
 		ch.typ = eks.UpdateTypeLogging
 	case ch.logging == nil && !slices.ContainsFunc(ch.params, isSubnetOrGroup):
