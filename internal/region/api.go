@@ -178,9 +178,10 @@ func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger, 
 	}
 	a := &RegionAPI{Cache: c, tally: placement.NewTally(), names: clusternames.New()}
 	keys := &keyservice.Store{Client: cl, Region: regionapi.DefaultRegion}
+	principals := &iam.Store{Client: cl, Accounts: &account.Store{Client: cl}}
 	o := apiOptions{eks: regionapi.Config{
 		Client: cl, Cache: c, Names: a.names, Placer: &placement.Placer{Cells: c, Tally: a.tally}, Logger: log,
-		Keys: keys,
+		Keys: keys, Principals: principals,
 	}}
 	for _, opt := range opts {
 		opt(&o)
@@ -201,7 +202,6 @@ func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger, 
 		eks: eksHandler,
 	}
 	if o.sealer != nil && verifier != nil {
-		principals := &iam.Store{Client: cl, Accounts: &account.Store{Client: cl}}
 		services.sts = stsService(principals, o.sealer, verifier, o.eks.Limiter, log)
 	}
 	a.Handler = services

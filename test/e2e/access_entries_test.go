@@ -53,8 +53,21 @@ func TestAccessEntriesSDK(t *testing.T) {
 	account := strings.Split(aws.ToString(created.Cluster.Arn), ":")[4]
 	admin := "arn:aws:iam::" + account + ":user/admin"
 	alice := "arn:aws:iam::" + account + ":user/alice"
-	ops := "arn:aws:iam::" + account + ":role/teams/ops"
+	ops := "arn:aws:iam::" + account + ":role/ae-ops"
 	api := aws.String("ae-api")
+	// Entries name principals that exist: the users and the role, made
+	// with the operator's commands, gone when the test ends.
+	for _, args := range [][]string{{"user", "create", "alice"}, {"user", "create", "bob"}, {"role", "create", "ae-ops", "--trust", admin}} {
+		if _, errOut, err := in.CLI(ctx, args...); err != nil {
+			t.Fatalf("cellplane %s: %v\n%s", strings.Join(args, " "), err, errOut)
+		}
+	}
+	t.Cleanup(func() {
+		bg := context.Background()
+		_, _, _ = in.CLI(bg, "role", "delete", "ae-ops")
+		_, _, _ = in.CLI(bg, "user", "delete", "alice")
+		_, _, _ = in.CLI(bg, "user", "delete", "bob")
+	})
 
 	t.Run("creator is bootstrapped", func(t *testing.T) {
 		e := describeEntry(ctx, t, sdk, "ae-api", admin)
@@ -99,7 +112,7 @@ func TestAccessEntriesSDK(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CreateAccessEntry ops: %v", err)
 		}
-		if want := "arn:aws:sts::" + account + ":assumed-role/ops/{{SessionName}}"; aws.ToString(role.AccessEntry.Username) != want {
+		if want := "arn:aws:sts::" + account + ":assumed-role/ae-ops/{{SessionName}}"; aws.ToString(role.AccessEntry.Username) != want {
 			t.Fatalf("role's default username %q, want %q", aws.ToString(role.AccessEntry.Username), want)
 		}
 		if got := listEntries(ctx, t, sdk, "ae-api", ""); !slices.Equal(got, []string{ops, admin, alice}) {
@@ -183,8 +196,7 @@ func TestAccessEntriesSDK(t *testing.T) {
 			want string // the EKS error code
 			msg  string
 		}{
-			// TODO(lead): with the IAM store wired in as Config.Principals,
-			// add a well-formed user that does not exist here.
+			{"user that does not exist", create("arn:aws:iam::" + account + ":user/nobody"), "InvalidParameterException", "no IAM user or role"},
 			{"principal that is no user or role", create("arn:aws:iam::" + account + ":group/devs"), "InvalidParameterException", "IAM user or role"},
 			{"session principal", create("arn:aws:sts::" + account + ":assumed-role/ops/s1"), "InvalidParameterException", "IAM user or role"},
 			{"principal of another account", create("arn:aws:iam::999999999999:user/eve"), "InvalidParameterException", "another account"},

@@ -5,6 +5,8 @@ import (
 
 	"github.com/cellplane/cellplane/internal/account"
 	"github.com/cellplane/cellplane/internal/eksinput"
+	"github.com/cellplane/cellplane/internal/iam"
+	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
 // Principals tells the access-entry operations whether an IAM user or role
@@ -14,13 +16,11 @@ type Principals interface {
 	Exists(ctx context.Context, arn string) (bool, error)
 }
 
-// wellFormedPrincipals stands in for the IAM store until it exists: the
-// account's admin user exists, and so does every well-formed user or role
-// ARN (the handler has already checked that it is of the caller's account).
-//
-// TODO(lead): swap in the internal/iam store (Config.Principals) once IAM
-// users and roles land, so that entries for principals that do not exist are
-// refused.
+// wellFormedPrincipals is what a regional API composed without an IAM store
+// (unit tests of other handlers) knows: the account's admin user exists, and
+// so does every well-formed user or role ARN (the handler has already
+// checked that it is of the caller's account). The region composes the API
+// with the IAM store (internal/iam), which knows.
 type wellFormedPrincipals struct{}
 
 func (wellFormedPrincipals) Exists(_ context.Context, arn string) (bool, error) {
@@ -32,10 +32,16 @@ func (wellFormedPrincipals) Exists(_ context.Context, arn string) (bool, error) 
 }
 
 // creatorOf is the principal a CreateCluster request acts as, who gets the
-// bootstrap cluster-admin entry.
-//
-// TODO(lead): use sigv4.PrincipalFrom(ctx) once requests carry their
-// principal; every access key signs for the account's admin user until then.
-func creatorOf(_ context.Context, accountID string) string {
-	return account.AdminUserARN(accountID)
+// bootstrap cluster-admin entry: the signer, or, for an assumed role, the
+// role (an entry names a role, never one of its sessions). Unsigned requests
+// (unit tests only) act as the account's admin user.
+func creatorOf(ctx context.Context, accountID string) string {
+	p, ok := sigv4.PrincipalFrom(ctx)
+	if !ok {
+		return account.AdminUserARN(accountID)
+	}
+	if role, ok := iam.RoleOfSession(p); ok {
+		return role
+	}
+	return p
 }
