@@ -88,4 +88,3 @@ func username(e *v1alpha1.AccessEntry, id ekstoken.Identity) string {
 	}
 	return strings.NewReplacer("{{SessionName}}", id.SessionName, "{{AccountID}}", id.Account).Replace(name)
 }
-
