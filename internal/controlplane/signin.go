@@ -24,8 +24,12 @@ type SignIn struct {
 }
 
 // Paths of the webhook kubeconfigs the API servers read.
-func (p *Plan) signInAuthnConfig() string { return filepath.Join(p.ConfigDir(), "signin-authn.kubeconfig") }
-func (p *Plan) signInAuthzConfig() string { return filepath.Join(p.ConfigDir(), "signin-authz.kubeconfig") }
+func (p *Plan) signInAuthnConfig() string {
+	return filepath.Join(p.ConfigDir(), "signin-authn.kubeconfig")
+}
+func (p *Plan) signInAuthzConfig() string {
+	return filepath.Join(p.ConfigDir(), "signin-authz.kubeconfig")
+}
 
 // authorizationModes are the API servers' authorizers in order: Node and
 // the tenant's RBAC first, then the cell's access policies.
