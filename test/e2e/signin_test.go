@@ -50,7 +50,7 @@ func TestSignIn(t *testing.T) {
 
 	s := newSignInHarness(ctx, t, in, name)
 	kc := s.updateKubeconfig(ctx, t)
-	if out, err := s.kubectl(ctx, kc, s.env, "get", "ns"); err == nil || !strings.Contains(out, "Unauthorized") {
+	if out, err := s.kubectl(ctx, kc, s.env, "get", "ns"); err == nil || !strings.Contains(out, "You must be logged in") {
 		t.Fatalf("kubectl without an access entry: %v %s", err, out)
 	}
 
@@ -65,6 +65,18 @@ func TestSignIn(t *testing.T) {
 		t.Fatalf("kubectl get ns with an access entry: %v %s", err, out)
 	}
 	t.Logf("signed in %s after the access entry was created", time.Since(start).Round(100*time.Millisecond))
+
+	// cellplane's own kubeconfig signs in the same way.
+	own := filepath.Join(s.dir, "own", "kubeconfig")
+	if _, errOut, err := in.CLI(ctx, "cluster", "kubeconfig", name, "--output", own); err != nil {
+		t.Fatalf("cluster kubeconfig: %v %s", err, errOut)
+	}
+	if b, _ := os.ReadFile(own); strings.Contains(string(b), "client-certificate") || !strings.Contains(string(b), "get-token") {
+		t.Fatalf("cluster kubeconfig is not an exec-plugin kubeconfig:\n%s", b)
+	}
+	if out, err := s.kubectl(ctx, own, envWithout(s.env, "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"), "get", "ns"); err != nil {
+		t.Fatalf("kubectl with cellplane's kubeconfig: %v %s", err, out)
+	}
 
 	// Tokens the API server must refuse with 401.
 	key := s.profileKey(t)
