@@ -48,7 +48,7 @@ func (s *Server) review(r *http.Request, c *v1alpha1.Cluster, token string) auth
 		log.Info("sign-in: token refused", "err", err)
 		return authenticationv1.TokenReviewStatus{Error: "invalid token"}
 	}
-	entry, err := findEntry(r.Context(), s.cfg.Store, c, id.PrincipalARN)
+	entry, err := s.mapping(r, c, id.PrincipalARN)
 	if err != nil {
 		log.Error("sign-in: reading access entries", "err", err)
 		return authenticationv1.TokenReviewStatus{Error: "cannot read access entries"}

@@ -34,7 +34,7 @@ func (s *Server) decide(r *http.Request, c *v1alpha1.Cluster, spec authorization
 	if len(principals) != 1 {
 		return authorizationv1.SubjectAccessReviewStatus{}
 	}
-	entry, err := findEntry(r.Context(), s.cfg.Store, c, principals[0])
+	entry, err := s.accessEntry(r, c, principals[0])
 	if err != nil || entry == nil {
 		return authorizationv1.SubjectAccessReviewStatus{EvaluationError: errString(err)}
 	}

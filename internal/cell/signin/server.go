@@ -52,7 +52,13 @@ type Config struct {
 	ClientCAs func(c *v1alpha1.Cluster) (*x509.CertPool, error)
 	// Roles finds the rules of the ClusterRoles access policies grant.
 	Roles Roles
-	Log   *slog.Logger
+	// ConfigMaps finds a cluster's aws-auth mappings; nil maps nobody.
+	ConfigMaps ConfigMaps
+	// AuthenticationMode is a cluster's accessConfig.authenticationMode;
+	// nil, or "", means API_AND_CONFIG_MAP, as for clusters made before
+	// access entries.
+	AuthenticationMode func(c *v1alpha1.Cluster) string
+	Log                *slog.Logger
 }
 
 // Server is a running sign-in server.
@@ -135,6 +141,39 @@ func (s *Server) caller(r *http.Request) (*v1alpha1.Cluster, error) {
 		return nil, fmt.Errorf("client certificate names %q, not %q", leaf.Subject.CommonName, ClientCommonName)
 	}
 	return c, nil
+}
+
+// mode is c's authentication mode.
+func (s *Server) mode(c *v1alpha1.Cluster) string {
+	if s.cfg.AuthenticationMode != nil {
+		if m := s.cfg.AuthenticationMode(c); m != "" {
+			return m
+		}
+	}
+	return v1alpha1.AuthenticationModeAPIAndConfigMap
+}
+
+// accessEntry is the access entry of principal on c when c's mode reads
+// access entries, nil otherwise or when there is none.
+func (s *Server) accessEntry(r *http.Request, c *v1alpha1.Cluster, principal string) (*v1alpha1.AccessEntry, error) {
+	if s.mode(c) == v1alpha1.AuthenticationModeConfigMap {
+		return nil, nil
+	}
+	return findEntry(r.Context(), s.cfg.Store, c, principal)
+}
+
+// mapping is how principal signs in to c: its access entry or, when c's
+// mode reads it and there is no entry, its aws-auth mapping.
+func (s *Server) mapping(r *http.Request, c *v1alpha1.Cluster, principal string) (*v1alpha1.AccessEntry, error) {
+	e, err := s.accessEntry(r, c, principal)
+	if e != nil || err != nil || s.mode(c) == v1alpha1.AuthenticationModeAPI || s.cfg.ConfigMaps == nil {
+		return e, err
+	}
+	auth, err := s.cfg.ConfigMaps.AWSAuth(r.Context(), c)
+	if err != nil {
+		return nil, err
+	}
+	return auth.Entry(principal), nil
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -51,6 +51,13 @@ var roles = staticRoles{
 	"view":          {{Verbs: []string{"get", "list", "watch"}, APIGroups: []string{""}, Resources: []string{"pods", "configmaps"}}},
 }
 
+// staticAWSAuth stands in for the tenants' aws-auth ConfigMaps.
+type staticAWSAuth map[string]AWSAuth
+
+func (s staticAWSAuth) AWSAuth(_ context.Context, c *v1alpha1.Cluster) (AWSAuth, error) {
+	return s[c.Name], nil
+}
+
 type harness struct {
 	url       string
 	ns        string
@@ -93,7 +100,9 @@ func newCA(t *testing.T, name string) *pki.CA {
 // start runs a server over the real store with clusters "one" and "two" in
 // one account namespace, each with its own CA, and the admin key's signing
 // keys published.
-func start(t *testing.T) *harness {
+func start(t *testing.T) *harness { return startWith(t, nil, nil) }
+
+func startWith(t *testing.T, awsAuth staticAWSAuth, modes map[string]string) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c := env.Client(t)
@@ -114,8 +123,10 @@ func start(t *testing.T) *harness {
 		keys.Days[d] = sigv4.SigningKey(secret, d, "local", "sts")
 	}
 	sk := signingkeys.Secret(keys)
-	env.Create(t, sk)
-	env.DeleteOnCleanup(t, sk)
+	if err := c.Create(ctx, sk); client.IgnoreAlreadyExists(err) != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Delete(context.Background(), sk) })
 
 	serverCA := newCA(t, "signin")
 	serving := issue(t, serverCA, pki.CertRequest{CommonName: "signin", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: pki.Server})
@@ -131,7 +142,8 @@ func start(t *testing.T) *harness {
 			pool.AddCert(cas[cl.Name].Cert)
 			return pool, nil
 		},
-		Roles: roles,
+		Roles: roles, ConfigMaps: awsAuth,
+		AuthenticationMode: func(c *v1alpha1.Cluster) string { return modes[c.Name] },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -285,5 +297,52 @@ func TestUsername(t *testing.T) {
 		if got := username(e, c.id); got != c.want {
 			t.Errorf("username(%q) = %q, want %q", c.template, got, c.want)
 		}
+	}
+}
+
+// TestAWSAuth: without an access entry, the aws-auth mapping signs a
+// principal in (API_AND_CONFIG_MAP, the default, and CONFIG_MAP); an access
+// entry wins over it; API mode reads no ConfigMap and CONFIG_MAP no entries.
+func TestAWSAuth(t *testing.T) {
+	auth := AWSAuth{MapUsers: []AWSAuthMapping{{UserARN: admin, Username: "from-configmap", Groups: []string{"ops"}}}}
+	h := startWith(t, staticAWSAuth{"one": auth, "two": auth}, map[string]string{"two": v1alpha1.AuthenticationModeConfigMap})
+	st := h.tokenReview(t, h.clientA, "one", token("one"))
+	if !st.Authenticated || st.User.Username != "from-configmap" || st.User.Groups[0] != "ops" {
+		t.Fatalf("aws-auth sign-in: %+v", st)
+	}
+	h.entry(t, "one", admin, []string{"from-entry"})
+	h.entry(t, "two", admin, []string{"from-entry"})
+	if st := h.tokenReview(t, h.clientA, "one", token("one")); st.User.Groups[0] != "from-entry" {
+		t.Fatalf("the access entry does not win: %+v", st)
+	}
+	if st := h.tokenReview(t, h.clientB, "two", token("two")); !st.Authenticated || st.User.Groups[0] != "ops" {
+		t.Fatalf("CONFIG_MAP mode read the access entry: %+v", st)
+	}
+
+	api := startWith(t, staticAWSAuth{"one": auth}, map[string]string{"one": v1alpha1.AuthenticationModeAPI})
+	if st := api.tokenReview(t, api.clientA, "one", token("one")); st.Authenticated {
+		t.Fatalf("API mode read aws-auth: %+v", st)
+	}
+}
+
+func TestParseAWSAuth(t *testing.T) {
+	a, err := ParseAWSAuth(map[string]string{
+		"mapRoles": "- rolearn: arn:aws:iam::000000000000:role/dev\n  username: dev:{{SessionName}}\n  groups: [devs]\n",
+		"mapUsers": "- userarn: " + admin + "\n  username: admin\n  groups:\n  - system:masters\n",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := a.Entry("arn:aws:iam::000000000000:role/dev"); e == nil || e.Spec.Username != "dev:{{SessionName}}" || e.Spec.KubernetesGroups[0] != "devs" {
+		t.Fatalf("role mapping: %+v", e)
+	}
+	if e := a.Entry(admin); e == nil || e.Spec.KubernetesGroups[0] != "system:masters" {
+		t.Fatalf("user mapping: %+v", e)
+	}
+	if e := a.Entry(viewer); e != nil {
+		t.Fatalf("unmapped principal: %+v", e)
+	}
+	if _, err := ParseAWSAuth(map[string]string{"mapUsers": "- userarn: x\n  usrname: typo\n"}); err == nil {
+		t.Fatal("a misspelt field was accepted")
 	}
 }
