@@ -55,7 +55,7 @@ func TestSignIn(t *testing.T) {
 	}
 
 	start := time.Now()
-	s.createEntry(ctx, t, cl.Cellplane.Cell, acct, admin)
+	s.createEntry(ctx, t, cl.Cellplane.Cell, acct, "admin", admin, "AmazonEKSClusterAdminPolicy", v1alpha1.AccessScope{Type: v1alpha1.AccessScopeCluster})
 	var out string
 	err := framework.Eventually(ctx, time.Minute, time.Second, func() (err error) {
 		out, err = s.kubectl(ctx, kc, s.env, "get", "ns")
@@ -76,6 +76,31 @@ func TestSignIn(t *testing.T) {
 	}
 	if out, err := s.kubectl(ctx, own, envWithout(s.env, "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"), "get", "ns"); err != nil {
 		t.Fatalf("kubectl with cellplane's kubeconfig: %v %s", err, out)
+	}
+
+	// A view entry scoped to namespace team-a, for another principal (the
+	// admin user of a second account: STS and IAM users are other work of
+	// issue 13), enforced with the tenant's own view ClusterRole.
+	if out, err := kubectl(ctx, kubeconfig(ctx, t, in, name), "create", "namespace", "team-a"); err != nil {
+		t.Fatalf("creating team-a: %v %s", err, out)
+	}
+	viewer := createAccount(ctx, t, in, "signin-viewer")
+	s.createEntry(ctx, t, cl.Cellplane.Cell, acct, "viewer", account.AdminUserARN(viewer.Account), "AmazonEKSViewPolicy",
+		v1alpha1.AccessScope{Type: v1alpha1.AccessScopeNamespace, Namespaces: []string{"team-a"}})
+	viewerEnv := append(envWithout(s.env, "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"),
+		"AWS_ACCESS_KEY_ID="+viewer.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+viewer.SecretAccessKey,
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	err = framework.Eventually(ctx, time.Minute, time.Second, func() (err error) {
+		out, err = s.kubectl(ctx, kc, viewerEnv, "get", "pods", "-n", "team-a")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the viewer lists pods in team-a: %v %s", err, out)
+	}
+	for _, args := range [][]string{{"get", "pods", "-n", "default"}, {"create", "configmap", "x", "-n", "team-a"}, {"get", "secrets", "-n", "team-a"}} {
+		if out, err := s.kubectl(ctx, kc, viewerEnv, args...); err == nil || !strings.Contains(out, "Forbidden") {
+			t.Errorf("the viewer ran kubectl %v: %v %s", args, err, out)
+		}
 	}
 
 	// Tokens the API server must refuse with 401.
@@ -297,22 +322,21 @@ func (s *signInHarness) createKey(ctx context.Context, t *testing.T, acct string
 	return created.AccessKey
 }
 
-// createEntry gives principal cluster admin on the cluster.
+// createEntry associates policy, in scope, with principal on the cluster.
 //
 // TODO(issue 13): create it with the EKS API (CreateAccessEntry and
 // AssociateAccessPolicy through aws-sdk-go-v2) once it lands; the region then
 // mirrors it into the cell's store. Until then the test writes the object
 // into both stores itself.
-func (s *signInHarness) createEntry(ctx context.Context, t *testing.T, cell, acct, principal string) {
+func (s *signInHarness) createEntry(ctx context.Context, t *testing.T, cell, acct, name, principal, policy string, scope v1alpha1.AccessScope) {
 	now := metav1.Now()
 	entry := func() *v1alpha1.AccessEntry {
 		return &v1alpha1.AccessEntry{
-			ObjectMeta: metav1.ObjectMeta{Namespace: v1alpha1.Namespace(acct), Name: s.name + "-admin"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: v1alpha1.Namespace(acct), Name: s.name + "-" + name},
 			Spec: v1alpha1.AccessEntrySpec{ClusterName: s.name, PrincipalARN: principal, Type: v1alpha1.AccessEntryTypeStandard,
 				CreatedAt: now, ModifiedAt: now,
 				AccessPolicies: []v1alpha1.AssociatedAccessPolicy{{
-					PolicyARN: accesspolicy.ARNPrefix + "AmazonEKSClusterAdminPolicy",
-					Scope:     v1alpha1.AccessScope{Type: v1alpha1.AccessScopeCluster}, AssociatedAt: now, ModifiedAt: now,
+					PolicyARN: accesspolicy.ARNPrefix + policy, Scope: scope, AssociatedAt: now, ModifiedAt: now,
 				}}},
 		}
 	}
