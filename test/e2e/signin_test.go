@@ -98,7 +98,7 @@ func TestSignIn(t *testing.T) {
 		t.Fatalf("the viewer lists pods in team-a: %v %s", err, out)
 	}
 	for _, args := range [][]string{{"get", "pods", "-n", "default"}, {"create", "configmap", "x", "-n", "team-a"}, {"get", "secrets", "-n", "team-a"}} {
-		if out, err := s.kubectl(ctx, kc, viewerEnv, args...); err == nil || !strings.Contains(out, "Forbidden") {
+		if out, err := s.kubectl(ctx, kc, viewerEnv, args...); err == nil || !strings.Contains(strings.ToLower(out), "forbidden") {
 			t.Errorf("the viewer ran kubectl %v: %v %s", args, err, out)
 		}
 	}
