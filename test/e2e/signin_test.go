@@ -34,7 +34,9 @@ import (
 // TestSignIn signs in the EKS way with the unmodified tools: Debian's awscli
 // writes the kubeconfig (`aws eks update-kubeconfig`) and kubectl runs its
 // `aws eks get-token`. Without an access entry the account's admin user is
-// unauthorized; with one granting cluster admin it lists namespaces; tokens
+// unauthorized; with one granting cluster admin it lists namespaces, through
+// awscli's kubeconfig and cellplane's; a view entry scoped to team-a lists
+// pods there only and creates nothing, and is refused once deleted; tokens
 // for another cluster, expired or tampered get 401; a second key of the same
 // user stops working within the webhook cache TTL once deactivated; and
 // sign-in keeps working with the region store stopped.
@@ -43,7 +45,7 @@ func TestSignIn(t *testing.T) {
 	in := framework.Shared(ctx, t, bins)
 	const name = "signin"
 	createActive(ctx, t, in, name)
-	t.Cleanup(func() { _, _, _ = in.CLI(context.Background(), "cluster", "delete", name) })
+	t.Cleanup(func() { _, _, _ = in.CLI(context.Background(), "cluster", "delete", name, "--wait") })
 	cl := describe(ctx, t, in, name)
 	acct := strings.Split(cl.Arn, ":")[4]
 	admin := account.AdminUserARN(acct)
@@ -85,7 +87,8 @@ func TestSignIn(t *testing.T) {
 		t.Fatalf("creating team-a: %v %s", err, out)
 	}
 	viewer := createAccount(ctx, t, in, "signin-viewer")
-	s.createEntry(ctx, t, cl.Cellplane.Cell, acct, "viewer", account.AdminUserARN(viewer.Account), "AmazonEKSViewPolicy",
+	t.Cleanup(func() { _, _, _ = in.CLI(context.Background(), "account", "delete", viewer.Account) })
+	removeViewer := s.createEntry(ctx, t, cl.Cellplane.Cell, acct, "viewer", account.AdminUserARN(viewer.Account), "AmazonEKSViewPolicy",
 		v1alpha1.AccessScope{Type: v1alpha1.AccessScopeNamespace, Namespaces: []string{"team-a"}})
 	viewerEnv := append(envWithout(s.env, "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"),
 		"AWS_ACCESS_KEY_ID="+viewer.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+viewer.SecretAccessKey,
@@ -102,6 +105,23 @@ func TestSignIn(t *testing.T) {
 			t.Errorf("the viewer ran kubectl %v: %v %s", args, err, out)
 		}
 	}
+	// The entry deleted: refused within the cache TTL.
+	removeViewer()
+	removed := time.Now()
+	err = framework.Eventually(ctx, signin.CacheTTL+30*time.Second, time.Second, func() error {
+		token, err := s.awsGetToken(ctx, viewerEnv, name)
+		if err != nil {
+			return err
+		}
+		if code := s.get(t, token); code != http.StatusUnauthorized {
+			return fmt.Errorf("HTTP %d", code)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("the viewer still signs in after its entry was deleted: %v", err)
+	}
+	t.Logf("a deleted access entry was refused %s after deletion", time.Since(removed).Round(100*time.Millisecond))
 
 	// Tokens the API server must refuse with 401.
 	key := s.profileKey(t)
@@ -328,7 +348,7 @@ func (s *signInHarness) createKey(ctx context.Context, t *testing.T, acct string
 // AssociateAccessPolicy through aws-sdk-go-v2) once it lands; the region then
 // mirrors it into the cell's store. Until then the test writes the object
 // into both stores itself.
-func (s *signInHarness) createEntry(ctx context.Context, t *testing.T, cell, acct, name, principal, policy string, scope v1alpha1.AccessScope) {
+func (s *signInHarness) createEntry(ctx context.Context, t *testing.T, cell, acct, name, principal, policy string, scope v1alpha1.AccessScope) (remove func()) {
 	now := metav1.Now()
 	entry := func() *v1alpha1.AccessEntry {
 		return &v1alpha1.AccessEntry{
@@ -357,6 +377,7 @@ func (s *signInHarness) createEntry(ctx context.Context, t *testing.T, cell, acc
 		t.Fatal(err)
 	}
 	cellStore := store.AdminConfig(filepath.Join(datadir.CellDir(s.in.DataDir, idx), "store"), block.Cell(idx).StoreIP())
+	var removes []func()
 	for _, cfg := range []*rest.Config{datadir.RegionStore(s.in.DataDir, block), cellStore} {
 		c, err := client.New(cfg, client.Options{Scheme: sc})
 		if err != nil {
@@ -366,8 +387,15 @@ func (s *signInHarness) createEntry(ctx context.Context, t *testing.T, cell, acc
 		if err := c.Create(ctx, e); err != nil {
 			t.Fatalf("creating the access entry in %s: %v", cfg.Host, err)
 		}
-		t.Cleanup(func() { _ = c.Delete(context.Background(), e) })
+		removes = append(removes, func() { _ = c.Delete(context.Background(), e) })
 	}
+	remove = func() {
+		for _, r := range removes {
+			r()
+		}
+	}
+	t.Cleanup(remove)
+	return remove
 }
 
 // envWithout is env without the named variables.
