@@ -30,8 +30,9 @@ const Lifetime = 15 * time.Minute
 // maxExpires is the largest X-Amz-Expires accepted (aws-iam-authenticator's).
 const maxExpires = 900
 
-// MaxLen is the longest token accepted, as aws-iam-authenticator's (4 KiB);
-// a session token makes temporary credentials' tokens the longest.
+// MaxLen is the longest token accepted: twice aws-iam-authenticator's 4 KiB,
+// since the session token a temporary credential's URL carries holds its
+// sealed claims and signing keys.
 const MaxLen = 8192
 
 const (
