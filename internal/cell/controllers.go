@@ -32,7 +32,7 @@ import (
 func (p *proc) layout() tenant.Layout {
 	l := tenant.Layout{Dir: p.dir, Cell: p.addrs, GoawayChance: p.cfg.Tuning.GoawayChance,
 		ZoneNetNS: p.zoneNS, Joined: etcdstate.Joined, Cellplane: p.exe,
-		Isolation: p.isolation}
+		Isolation: p.isolation, SignIn: p.signIn}
 	if p.secrets != nil {
 		l.SecretsKeys = p.secrets.Encoded
 	}
@@ -147,6 +147,9 @@ func (p *proc) agent() (manager.Manager, error) {
 	if err := mgr.Add(region); err != nil {
 		return nil, err
 	}
+	if err := p.mirrorSigningKeys(mgr); err != nil {
+		return nil, err
+	}
 	a := &agent.Agent{Region: region, Cell: mgr.GetClient(), CellName: p.name}
 	if err := a.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up agent: %w", err)
@@ -160,4 +163,24 @@ func (p *proc) agent() (manager.Manager, error) {
 		Store: p.store.RESTConfig().Host, LoadBalancer: p.lbStatusAddr(), Zones: p.shifts, ZoneNet: p.zoneNet,
 	}
 	return mgr, mgr.Add(hb)
+}
+
+// mirrorSigningKeys adds the agent's mirror of the region's signing keys,
+// on a view of the region store of its own that caches no other Secret.
+func (p *proc) mirrorSigningKeys(mgr manager.Manager) error {
+	keys, err := cluster.New(datadir.RegionStore(p.cfg.DataDir, p.block), func(o *cluster.Options) {
+		o.Scheme = mgr.GetScheme()
+		o.Logger = logging.Quiet(p.log)
+		agent.SigningKeysCache(o)
+	})
+	if err != nil {
+		return fmt.Errorf("connecting to region store: %w", err)
+	}
+	if err := mgr.Add(keys); err != nil {
+		return err
+	}
+	if err := (&agent.SigningKeys{Region: keys, Cell: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the signing keys mirror: %w", err)
+	}
+	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/cell/zones"
 	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/controlplane"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/ipam"
@@ -108,6 +109,8 @@ type proc struct {
 	secrets *secrets.Keys
 	// isolation is what keeps clusters' processes apart; nil without root.
 	isolation *tenant.Isolation
+	// signIn is the cell's sign-in server, which every API server calls.
+	signIn *controlplane.SignIn
 }
 
 func (p *proc) lbDir() string { return filepath.Join(p.dir, "lb", "endpoints") }
@@ -155,6 +158,9 @@ func (p *proc) run(ctx context.Context) error {
 	}
 	if p.zoneNetClose != nil {
 		defer p.zoneNetClose()
+	}
+	if err := p.startSignIn(ctx); err != nil {
+		return err
 	}
 	p.log.Info("cell is up", "store", st.RESTConfig().Host, "pid", os.Getpid(), "zoneNamespaces", p.zoneNS != nil)
 	g, gctx := errgroup.WithContext(ctx)

@@ -203,8 +203,11 @@ func TestClusterCommands(t *testing.T) {
 func TestClusterKubeconfig(t *testing.T) {
 	r := newRegion(t)
 	r.must("cluster", "create", "demo")
-	if _, _, err := r.cli.run("cluster", "kubeconfig", "demo"); err == nil || !strings.Contains(clikit.UserMessage(err), "not available yet") {
+	if _, _, err := r.cli.run("cluster", "kubeconfig", "demo", "--admin"); err == nil || !strings.Contains(clikit.UserMessage(err), "not available yet") {
 		t.Fatalf("kubeconfig before the cluster is up = %v", err)
+	}
+	if _, _, err := r.cli.run("cluster", "kubeconfig", "demo"); err == nil || !strings.Contains(clikit.UserMessage(err), "no endpoint yet") {
+		t.Fatalf("exec kubeconfig before the cluster is up = %v", err)
 	}
 
 	const kc = "apiVersion: v1\nkind: Config\n"
@@ -216,12 +219,12 @@ func TestClusterKubeconfig(t *testing.T) {
 	if err := r.store.Create(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
-	if out, _ := r.must("cluster", "kubeconfig", "demo"); out != kc {
+	if out, _ := r.must("cluster", "kubeconfig", "demo", "--admin"); out != kc {
 		t.Errorf("kubeconfig printed %q", out)
 	}
 	// --output names a file here, shadowing the table/json flag.
 	file := filepath.Join(t.TempDir(), "demo.kubeconfig")
-	out, errOut := r.must("cluster", "kubeconfig", "demo", "-o", file)
+	out, errOut := r.must("cluster", "kubeconfig", "demo", "--admin", "-o", file)
 	if out != "" || !strings.Contains(errOut, file) {
 		t.Errorf("kubeconfig -o printed %q / %q", out, errOut)
 	}

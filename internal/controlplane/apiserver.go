@@ -57,7 +57,7 @@ func (apiServer) WriteFiles(p *Plan) error {
 	if err := pki.WriteFileAtomic(p.AuditPolicyPath(), []byte(auditPolicy), 0o600); err != nil {
 		return fmt.Errorf("writing audit policy: %w", err)
 	}
-	return nil
+	return p.writeSignInConfigs()
 }
 
 // AuditPolicyPath is where the API servers' audit policy lives.
@@ -77,7 +77,7 @@ func (p *Plan) apiServerArgs(m Member) []string {
 		"--tls-cert-file=" + serving.Cert,
 		"--tls-private-key-file=" + serving.Key,
 		"--client-ca-file=" + f.CABundle,
-		"--authorization-mode=Node,RBAC",
+		"--authorization-mode=" + p.authorizationModes(),
 		"--enable-admission-plugins=NodeRestriction",
 		"--enable-bootstrap-token-auth=true",
 		"--allow-privileged=true",
@@ -104,6 +104,7 @@ func (p *Plan) apiServerArgs(m Member) []string {
 		"--profiling=false",
 	}
 	args = append(args, p.encryptionArgs(m)...)
+	args = append(args, p.signInArgs()...)
 	if p.in.GoawayChance > 0 {
 		args = append(args, "--goaway-chance="+strconv.FormatFloat(p.in.GoawayChance, 'f', -1, 64))
 	}

@@ -67,6 +67,9 @@ type Input struct {
 	// the keys: the cluster's customer key is disabled. SecretsKeys is then
 	// not handed to them.
 	SecretsKeyDisabled string
+	// SignIn, when set, has the API servers authenticate tokens and
+	// authorize with the cell's sign-in webhooks.
+	SignIn *SignIn
 	// Isolation, when set, runs every member as the cluster's own user, in
 	// its own cgroup and with a host name of its own.
 	Isolation *Isolation

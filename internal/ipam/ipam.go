@@ -31,6 +31,7 @@ const (
 	EndpointPort           = 6443
 	RegionAPIPort          = 8443
 	LoadBalancerStatusPort = 9443
+	SignInPort             = 9444 // the cell's sign-in webhooks, on its store address
 )
 
 // ErrInvalidBlock is returned for an address block that is not 127.N with room for its cells.

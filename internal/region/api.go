@@ -71,6 +71,7 @@ func (s *Service) serveAPI(ctx, runCtx context.Context) (client.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.publishSigningKeys(runCtx, cl, accounts)
 	keys, err := CachedKeys(runCtx, s.region.RESTConfig(), accounts)
 	if err != nil {
 		return nil, err

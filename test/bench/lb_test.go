@@ -142,7 +142,7 @@ func activeCluster(ctx context.Context, b *testing.B, in *framework.Instance, na
 		b.Fatalf("cluster create: %v\n%s", err, errOut)
 	}
 	kc := filepath.Join(b.TempDir(), name+".kubeconfig")
-	if _, errOut, err := in.CLI(ctx, "cluster", "kubeconfig", name, "--output", kc); err != nil {
+	if _, errOut, err := in.CLI(ctx, "cluster", "kubeconfig", name, "--admin", "--output", kc); err != nil {
 		b.Fatalf("cluster kubeconfig: %v\n%s", err, errOut)
 	}
 	return kc

@@ -80,11 +80,11 @@ func operatorOf(in *framework.Instance) *operator.Client {
 	return operators[in]
 }
 
-// kubeconfig writes the cluster's admin kubeconfig to a file through the CLI.
+// kubeconfig writes the cluster's break-glass admin kubeconfig to a file through the CLI.
 func kubeconfig(ctx context.Context, t *testing.T, in *framework.Instance, name string) string {
 	t.Helper()
 	path := t.TempDir() + "/" + name + ".kubeconfig"
-	if _, errOut, err := in.CLI(ctx, "cluster", "kubeconfig", name, "--output", path); err != nil {
+	if _, errOut, err := in.CLI(ctx, "cluster", "kubeconfig", name, "--admin", "--output", path); err != nil {
 		t.Fatalf("cluster kubeconfig: %v\n%s", err, errOut)
 	}
 	return path

@@ -38,6 +38,10 @@ type Layout struct {
 	// plugins take them, "" when it has none; nil means none for any
 	// cluster. A function, so that this package holds no keys.
 	SecretsKeys func(clusterDir string) string
+	// SignIn, when set, is the cell's sign-in server (its base URL, without
+	// the cluster's path) that every API server authenticates tokens and
+	// authorizes with; nil leaves the API servers without it.
+	SignIn *controlplane.SignIn
 	// Isolation, when set, isolates every cluster's processes: its own user,
 	// cgroup and host names. Nil (cellplane not root) runs them as cellplane.
 	Isolation *Isolation
@@ -117,6 +121,11 @@ func (l Layout) Plan(c *v1alpha1.Cluster, kube components.KubernetesBinaries, et
 	}
 	if l.Joined != nil {
 		in.EtcdJoined = l.Joined(in.Dir)
+	}
+	if l.SignIn != nil {
+		s := *l.SignIn
+		s.URL += "/clusters/" + c.Namespace + "/" + c.Name
+		in.SignIn = &s
 	}
 	return controlplane.New(in)
 }

@@ -37,6 +37,10 @@ func (s *server) kubeconfig(r *http.Request) (any, error) {
 	if len(data) == 0 {
 		return nil, kubeconfigNotReady(c)
 	}
+	// The client-certificate kubeconfig is the operator's break-glass way
+	// in (system:masters, not revocable by access entries): every hand-out
+	// is logged.
+	s.log.Warn("break-glass admin kubeconfig handed out", "cluster", name, "account", accountFor(r), "remote", r.RemoteAddr)
 	return eks.KubeconfigOutput{Kubeconfig: string(data)}, nil
 }
 
