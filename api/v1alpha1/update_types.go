@@ -17,12 +17,14 @@ const (
 	UpdateTypeCertificateAuthority = "CertificateAuthorityUpdate"
 )
 
-// Update statuses, spelled as EKS spells them on the wire. The status enum also
-// admits Cancelled, which nothing sets yet.
+// Update statuses, spelled as EKS spells them on the wire.
 const (
 	UpdateInProgress = "InProgress"
 	UpdateSuccessful = "Successful"
 	UpdateFailed     = "Failed"
+	// UpdateCancelled ends an identity provider association whose provider
+	// was disassociated before every API server loaded it.
+	UpdateCancelled = "Cancelled"
 )
 
 // LabelCluster names the Cluster object an update belongs to.
@@ -61,7 +63,7 @@ type ClusterUpdateSpec struct {
 	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate,
 	// ConfigUpdate, DeletionProtectionUpdate, AssociateEncryptionConfig,
 	// CertificateAuthorityUpdate.
-	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate
+	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate;AssociateIdentityProviderConfig;DisassociateIdentityProviderConfig
 	Type string `json:"type"`
 
 	// Params are the update's parameters.

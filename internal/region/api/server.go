@@ -128,6 +128,7 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /clusters/{name}/encryption-config/associate", s.handle(s.associateEncryptionConfig))
 	mux.HandleFunc("/clusters/{name}/encryption-config/associate", s.methodNotAllowed("POST"))
 	s.caRoutes(mux)
+	s.idpRoutes(mux)
 	mux.HandleFunc("GET /cluster-versions", s.handle(s.describeClusterVersions))
 	mux.HandleFunc("/cluster-versions", s.methodNotAllowed("GET"))
 	// The ARN holds a slash ("cluster/<name>"): the SDKs escape it as %2F, which
