@@ -134,7 +134,9 @@ func TestIdentityProviderErrors(t *testing.T) {
 		msg  string
 	}{
 		{"http-issuer", with(func(in *eks.AssociateIdentityProviderConfigInput) { in.OIDC.IssuerURL = "http://idp.example.test" }), "https://"},
-		{"issuer-query", with(func(in *eks.AssociateIdentityProviderConfigInput) { in.OIDC.IssuerURL = "https://idp.example.test/?a=b" }), "query"},
+		{"issuer-query", with(func(in *eks.AssociateIdentityProviderConfigInput) {
+			in.OIDC.IssuerURL = "https://idp.example.test/?a=b"
+		}), "query"},
 		{"no-issuer", with(func(in *eks.AssociateIdentityProviderConfigInput) { in.OIDC.IssuerURL = "" }), "issuerUrl is required"},
 		{"no-client-id", with(func(in *eks.AssociateIdentityProviderConfigInput) { in.OIDC.ClientID = "" }), "clientId is required"},
 		{"no-oidc", eks.AssociateIdentityProviderConfigInput{}, "oidc is required"},
