@@ -11,14 +11,23 @@ import (
 // TestRenderEmpty: with no provider (or only one being disassociated) the
 // file still is a valid configuration, with an empty jwt list.
 func TestRenderEmpty(t *testing.T) {
-	for _, ps := range [][]v1alpha1.OIDCIdentityProvider{nil, {{Name: "x", ID: "1", IssuerURL: "https://a", ClientID: "c", Disassociating: true}}} {
-		b, err := Render(ps)
+	const empty = "apiVersion: apiserver.config.k8s.io/v1\njwt: []\nkind: AuthenticationConfiguration\n"
+	for _, tc := range []struct {
+		ps   []v1alpha1.OIDCIdentityProvider
+		want string
+	}{
+		{nil, empty},
+		// The file that drops a provider differs from the one before it
+		// came: its hash tells an API server that dropped it from one that
+		// never reloaded.
+		{[]v1alpha1.OIDCIdentityProvider{{Name: "x", ID: "1", IssuerURL: "https://a", ClientID: "c", Disassociating: true}}, empty + "# disassociating x (1)\n"},
+	} {
+		b, err := Render(tc.ps)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "apiVersion: apiserver.config.k8s.io/v1\njwt: []\nkind: AuthenticationConfiguration\n"
-		if string(b) != want {
-			t.Fatalf("rendered %q, want %q", b, want)
+		if string(b) != tc.want {
+			t.Fatalf("rendered %q, want %q", b, tc.want)
 		}
 	}
 }

@@ -60,6 +60,12 @@ type (
 // Render returns the configuration file for the providers that are not
 // being disassociated, in the order given. The same providers always render
 // to the same bytes, so the file's hash names its content.
+//
+// A provider being disassociated is named in a comment: without it, the
+// file that drops the only provider would be the very file the cluster had
+// before the provider came, and an API server that still runs the provider
+// would report that file's hash from its earlier load, as if it had
+// dropped it.
 func Render(providers []v1alpha1.OIDCIdentityProvider) ([]byte, error) {
 	cfg := configuration{APIVersion: APIVersion, Kind: "AuthenticationConfiguration", JWT: []jwtAuthenticator{}}
 	for _, p := range Active(providers) {
@@ -68,6 +74,11 @@ func Render(providers []v1alpha1.OIDCIdentityProvider) ([]byte, error) {
 	b, err := yaml.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the authentication configuration: %w", err)
+	}
+	for _, p := range providers {
+		if p.Disassociating {
+			b = fmt.Appendf(b, "# disassociating %s (%s)\n", p.Name, p.ID)
+		}
 	}
 	return b, nil
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/authnconfig"
@@ -230,15 +231,24 @@ func (s *server) settleIdentityProviders(ctx context.Context, account string, c 
 	})
 }
 
-// droppedEverywhere reports whether c has a provider being disassociated
-// and every API server has loaded the configuration its spec renders to,
-// which leaves that provider out.
+// droppedEverywhere reports whether c has a provider being disassociated,
+// every API server has loaded the configuration its spec renders to, which
+// leaves that provider out, and no API server can still hold a token of it
+// in its token cache.
 func droppedEverywhere(c *v1alpha1.Cluster) bool {
 	if !slices.ContainsFunc(c.Spec.IdentityProviders, func(p v1alpha1.OIDCIdentityProvider) bool { return p.Disassociating }) {
 		return false
 	}
-	return loadedEverywhere(c)
+	st := c.Status.Authentication
+	return loadedEverywhere(c) && st.ObservedAt != nil && time.Since(st.ObservedAt.Time) >= tokenCacheTTL
 }
+
+// tokenCacheTTL is how long kube-apiserver keeps a bearer token's
+// successful authentication (TokenSuccessCacheTTL, 10 s, no flag sets it):
+// for that long after an API server drops a provider it may still accept a
+// token it accepted just before. A disassociated provider reads DELETING
+// until then, so "gone" means refused.
+const tokenCacheTTL = 10 * time.Second
 
 // loadedEverywhere reports whether every API server runs the
 // configuration c's spec renders to.

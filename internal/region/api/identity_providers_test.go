@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/authnconfig"
@@ -36,11 +39,17 @@ func (r response) idp(t *testing.T) *eks.OidcIdentityProviderConfig {
 	return out.IdentityProviderConfig.OIDC
 }
 
-// activeWithEndpoint seeds an ACTIVE cluster, as its cell reports it.
+// activeWithEndpoint seeds an ACTIVE cluster, as its cell reports it: its
+// API servers have loaded the configuration without providers.
 func (h *harness) activeWithEndpoint(name string) {
 	h.t.Helper()
 	h.seed(name)
-	h.pushStatus(name, v1alpha1.ClusterStatus{Status: v1alpha1.StatusActive, Endpoint: "https://127.0.0.1:6443"})
+	empty, err := authnconfig.Render(nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.pushStatus(name, v1alpha1.ClusterStatus{Status: v1alpha1.StatusActive, Endpoint: "https://127.0.0.1:6443",
+		Authentication: &v1alpha1.AuthenticationStatus{ConfigHash: authnconfig.Hash(empty)}})
 }
 
 // cellLoaded reports, as the cell does, that every API server runs the
@@ -53,7 +62,9 @@ func (h *harness) cellLoaded(name string) {
 		h.t.Fatal(err)
 	}
 	st := c.Status
-	st.Authentication = &v1alpha1.AuthenticationStatus{ConfigHash: authnconfig.Hash(data), IdentityProviders: authnconfig.IDs(c.Spec.IdentityProviders)}
+	// Observed before the API servers' token cache lapsed.
+	at := metav1.NewTime(time.Now().Add(-tokenCacheTTL))
+	st.Authentication = &v1alpha1.AuthenticationStatus{ConfigHash: authnconfig.Hash(data), IdentityProviders: authnconfig.IDs(c.Spec.IdentityProviders), ObservedAt: &at}
 	h.pushStatus(name, st)
 }
 
@@ -96,6 +107,8 @@ func TestIdentityProviderLifecycle(t *testing.T) {
 	if dis.Type != eks.UpdateTypeDisassociateIdentityProviderConfig || dis.Status != "InProgress" {
 		t.Fatalf("disassociate answered %+v", dis)
 	}
+	// DELETING, though the API servers' last agreed configuration is the
+	// empty one they had before the provider came.
 	if got := h.describeIDP("oidc", "corp").idp(t); got.Status != "DELETING" {
 		t.Fatalf("after disassociate: %s", got.Status)
 	}
@@ -103,6 +116,16 @@ func TestIdentityProviderLifecycle(t *testing.T) {
 		IdentityProviderConfig: &eks.IdentityProviderConfig{Type: "oidc", Name: "corp"}}).wantError(t, 409, eks.ResourceInUseException, "already being disassociated")
 	h.do("POST", fmt.Sprintf(idpBase, "oidc")+"/associate", oidcRequest("other")).wantError(t, 400, eks.InvalidRequestException, "disassociate it first")
 
+	// Every API server dropped it just now: DELETING while their token
+	// caches may still accept its tokens.
+	h.cellLoaded("oidc")
+	c := h.stored("oidc")
+	now := metav1.Now()
+	c.Status.Authentication.ObservedAt = &now
+	h.pushStatus("oidc", c.Status)
+	if got := h.describeIDP("oidc", "corp").idp(t); got.Status != "DELETING" {
+		t.Fatalf("within the token cache's life: %s", got.Status)
+	}
 	h.cellLoaded("oidc")
 	h.describeIDP("oidc", "corp").wantError(t, 404, eks.ResourceNotFoundException, "corp")
 	if len(h.stored("oidc").Spec.IdentityProviders) != 0 {
