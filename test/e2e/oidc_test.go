@@ -140,6 +140,41 @@ func TestOIDCIdentityProvider(t *testing.T) {
 	}
 	samePIDs(ctx, t, in, pids, "after the disassociation")
 	t.Logf("issuer up to provider gone: %s", time.Since(start).Round(time.Second))
+
+	t.Run("cli", func(t *testing.T) { idpCLI(ctx, t, in, issuer, asUser, token) })
+}
+
+// idpCLI: cellplane's CLI associates the same issuer again, lists,
+// describes and disassociates it, each --wait returning once every API
+// server follows.
+func idpCLI(ctx context.Context, t *testing.T, in *framework.Instance, issuer *dex.Server, asUser func(context.Context, string, ...string) (string, error), token string) {
+	caFile := filepath.Join(t.TempDir(), "issuer-ca.pem")
+	if err := os.WriteFile(caFile, issuer.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli := func(args ...string) string {
+		t.Helper()
+		out, errOut, err := in.CLI(ctx, append([]string{"cluster", "identity-provider"}, args...)...)
+		if err != nil {
+			t.Fatalf("cluster identity-provider %v: %v\n%s", args, err, errOut)
+		}
+		return out
+	}
+	cli("associate", "oidc", "--name", "again", "--issuer-url", issuer.Issuer, "--client-id", dex.ClientID,
+		"--username-claim", "email", "--username-prefix", "-", "--issuer-ca-file", caFile, "--wait")
+	if out := cli("list", "oidc"); out != "oidc\tagain\n" {
+		t.Fatalf("list: %q", out)
+	}
+	if out := cli("describe", "oidc", "again"); !strings.Contains(out, "status:\tACTIVE") {
+		t.Fatalf("describe: %s", out)
+	}
+	if out, err := asUser(ctx, token, "auth", "whoami"); err != nil || !strings.Contains(out, dex.UserEmail) || strings.Contains(out, "oidc:") {
+		t.Fatalf("whoami without a prefix: %v %s", err, out)
+	}
+	cli("disassociate", "oidc", "again", "--wait")
+	if out, err := asUser(ctx, token, "auth", "whoami"); err == nil || !strings.Contains(out, "Unauthorized") {
+		t.Fatalf("after the CLI's disassociation the token = %v %s, want Unauthorized", err, out)
+	}
 }
 
 // idpErrors: every bad request gets EKS's error through the SDK.
