@@ -12,6 +12,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/authnconfig"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/region/identityproviders"
 )
 
 const idpBase = "/clusters/%s/identity-provider-configs"
@@ -63,7 +64,7 @@ func (h *harness) cellLoaded(name string) {
 	}
 	st := c.Status
 	// Observed before the API servers' token cache lapsed.
-	at := metav1.NewTime(time.Now().Add(-tokenCacheTTL))
+	at := metav1.NewTime(time.Now().Add(-identityproviders.TokenCacheTTL))
 	st.Authentication = &v1alpha1.AuthenticationStatus{ConfigHash: authnconfig.Hash(data), IdentityProviders: authnconfig.IDs(c.Spec.IdentityProviders), ObservedAt: &at}
 	h.pushStatus(name, st)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cellplane/cellplane/internal/freshness"
 	"github.com/cellplane/cellplane/internal/quota"
 	"github.com/cellplane/cellplane/internal/ratelimit"
+	"github.com/cellplane/cellplane/internal/region/identityproviders"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
@@ -94,6 +95,7 @@ type server struct {
 	quota  *quota.Clusters
 	fresh  *freshness.Tracker
 	keys   KeyResolver
+	idps   *identityproviders.Operations
 }
 
 // NewHandler returns the regional API as an http.Handler, access log included.
@@ -104,6 +106,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	}
 	s := &server{store: cfg.Client, cache: cfg.Cache, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger,
 		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New(), keys: cfg.Keys}
+	s.idps = s.newIdentityProviders()
 	return s.accessLog(apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 

@@ -40,7 +40,7 @@ func (s *server) describeUpdate(r *http.Request) (any, error) {
 		return nil, errdefs.Publicf(errdefs.ErrNotFound, "No update found for ID: %s.", id)
 	}
 	s.settleEncryptionUpdate(r.Context(), &ups[i])
-	s.settleIdentityProviderUpdate(r.Context(), c, &ups[i])
+	s.idps.SettleUpdate(r.Context(), c, &ups[i])
 	return eks.UpdateOutput{Update: toWireUpdate(&ups[i])}, nil
 }
 

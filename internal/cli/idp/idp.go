@@ -1,4 +1,4 @@
-package cli
+package idp
 
 import (
 	"context"
@@ -13,9 +13,10 @@ import (
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
 
-// newClusterIdentityProvider groups the EKS identity provider operations:
-// OIDC issuers whose ID tokens a cluster's API servers accept.
-func newClusterIdentityProvider(g *globals) *cobra.Command {
+// New is the identity-provider command group, under cluster: the EKS
+// identity provider operations, OIDC issuers whose ID tokens a cluster's API
+// servers accept.
+func New(g *clikit.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "identity-provider",
 		Aliases: []string{"idp"},
@@ -25,6 +26,9 @@ func newClusterIdentityProvider(g *globals) *cobra.Command {
 	clikit.AsGroup(cmd)
 	return cmd
 }
+
+// clusterArg takes a cluster name.
+var clusterArg = clikit.ExactlyOne("cluster name")
 
 // clusterAndName takes a cluster name and a provider name.
 func clusterAndName(cmd *cobra.Command, args []string) error {
@@ -39,7 +43,7 @@ func clusterAndName(cmd *cobra.Command, args []string) error {
 const idpWaitTimeout = 3 * time.Minute
 
 // waitIDP polls the provider until done says it has settled.
-func (g *globals) waitIDP(ctx context.Context, c *client.Client, cluster, name string, done func(status string, gone bool) bool) error {
+func waitIDP(ctx context.Context, g *clikit.Globals, c *client.Client, cluster, name string, done func(status string, gone bool) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, idpWaitTimeout)
 	defer cancel()
 	start := time.Now()

@@ -1,4 +1,4 @@
-package cli
+package idp
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 	"github.com/cellplane/cellplane/internal/eks"
 )
 
-func newIDPAssociate(g *globals) *cobra.Command {
+func newIDPAssociate(g *clikit.Globals) *cobra.Command {
 	var o eks.OidcIdentityProviderConfigRequest
 	var required, tags []string
 	var caFile, token string
@@ -18,7 +18,7 @@ func newIDPAssociate(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "associate CLUSTER --name NAME --issuer-url URL --client-id ID",
 		Short: "Accept the ID tokens of an OIDC issuer on every API server of the cluster, without restarting them",
-		Args:  nameArg,
+		Args:  clusterArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in := eks.AssociateIdentityProviderConfigInput{OIDC: &o, ClientRequestToken: token}
 			var err error
@@ -50,7 +50,7 @@ func newIDPAssociate(g *globals) *cobra.Command {
 			if !wait {
 				return nil
 			}
-			err = g.waitIDP(cmd.Context(), c, args[0], o.IdentityProviderConfigName, func(status string, _ bool) bool { return status == eks.ConfigStatusActive })
+			err = waitIDP(cmd.Context(), g, c, args[0], o.IdentityProviderConfigName, func(status string, _ bool) bool { return status == eks.ConfigStatusActive })
 			if err != nil || g.Output != "json" {
 				return err
 			}

@@ -1,12 +1,16 @@
-package cli
+package idp
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
 
-func newIDPList(g *globals) *cobra.Command {
+	"github.com/cellplane/cellplane/internal/cli/clikit"
+)
+
+func newIDPList(g *clikit.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list CLUSTER",
 		Short: "List a cluster's identity provider configs",
-		Args:  nameArg,
+		Args:  clusterArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.Connect()
 			if err != nil {

@@ -1,8 +1,12 @@
-package cli
+package idp
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
 
-func newIDPDisassociate(g *globals) *cobra.Command {
+	"github.com/cellplane/cellplane/internal/cli/clikit"
+)
+
+func newIDPDisassociate(g *clikit.Globals) *cobra.Command {
 	var token string
 	var wait bool
 	cmd := &cobra.Command{
@@ -28,7 +32,7 @@ func newIDPDisassociate(g *globals) *cobra.Command {
 			if !wait {
 				return nil
 			}
-			return g.waitIDP(cmd.Context(), c, args[0], args[1], func(_ string, gone bool) bool { return gone })
+			return waitIDP(cmd.Context(), g, c, args[0], args[1], func(_ string, gone bool) bool { return gone })
 		},
 	}
 	cmd.Flags().StringVar(&token, "client-request-token", "", "idempotency token: a retry with the same token returns the same update")

@@ -1,13 +1,15 @@
-package cli
+package idp
 
 import (
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 )
 
-func newIDPDescribe(g *globals) *cobra.Command {
+func newIDPDescribe(g *clikit.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe CLUSTER NAME",
 		Short: "Show an identity provider config and its status (CREATING, ACTIVE, DELETING)",
