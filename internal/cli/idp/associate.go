@@ -29,7 +29,7 @@ func newIDPAssociate(g *clikit.Globals) *cobra.Command {
 				return err
 			}
 			if caFile != "" {
-				ca, err := os.ReadFile(caFile)
+				ca, err := os.ReadFile(caFile) //nolint:gosec // G304: the user names the file to read on the command line
 				if err != nil {
 					return clikit.Usagef("reading --issuer-ca-file: %v", err)
 				}

@@ -4,8 +4,9 @@
 // UpdateClusterVersion, DescribeUpdate, ListUpdates) over the Cluster and
 // ClusterUpdate objects of the region store, plus cellplane's kubeconfig
 // extension; the identity provider operations are package identityproviders',
-// served here over this package's clusters and updates. It never talks to cells: it writes the desired state, and the cell
-// agents report progress into the same objects.
+// served here over this package's clusters and updates. It never talks to
+// cells: it writes the desired state, and the cell agents report progress
+// into the same objects.
 //
 // Every internal error becomes an EKS wire error through the one table in
 // errors.go; only messages written for the caller reach the caller.

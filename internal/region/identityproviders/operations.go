@@ -91,7 +91,8 @@ func (o *Operations) Associate(r *http.Request) (any, error) {
 // add adds idp to c, which EKS allows one provider: the same name again is
 // in use, another name a request the cluster cannot take.
 func (o *Operations) add(c *v1alpha1.Cluster, idp v1alpha1.OIDCIdentityProvider, token string) (bool, error) {
-	for _, have := range c.Spec.IdentityProviders {
+	if len(c.Spec.IdentityProviders) > 0 { // at most one: the CRD's MaxItems
+		have := c.Spec.IdentityProviders[0]
 		switch {
 		case have.Name == idp.Name && token != "" && c.Annotations[annotationAssociatedBy] == token:
 			return false, nil // a retry of the call that stored it, cut short before its update

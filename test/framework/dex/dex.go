@@ -58,7 +58,7 @@ const (
 	UserEmail    = "jane@example.test"
 	UserName     = "jane"
 	Password     = "password"
-	passwordHash = "$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W"
+	passwordHash = "$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W" //nolint:gosec // G101: dex's published example hash of a test password, for a throwaway issuer
 	// Group is the one group the user is in, in the ID token's groups claim.
 	Group = "team-a"
 )
