@@ -245,6 +245,13 @@ type ClusterSpec struct {
 	// served as API_AND_CONFIG_MAP without a bootstrap entry.
 	// +optional
 	AccessConfig *AccessConfig `json:"accessConfig,omitempty"`
+	// IdentityProviders are the OIDC identity providers whose ID tokens the
+	// cluster's API servers accept (EKS AssociateIdentityProviderConfig).
+	// EKS allows one per cluster; one being disassociated still counts
+	// until every API server has dropped it.
+	// +optional
+	// +kubebuilder:validation:MaxItems=1
+	IdentityProviders []OIDCIdentityProvider `json:"identityProviders,omitempty"`
 }
 
 // AccessConfig is a cluster's EKS accessConfig. The cell reads the mode
@@ -261,6 +268,53 @@ type AccessConfig struct {
 	// creator was given a cluster-admin access entry at creation.
 	// +optional
 	BootstrapClusterCreatorAdminPermissions bool `json:"bootstrapClusterCreatorAdminPermissions,omitempty"`
+}
+
+// OIDCIdentityProvider is one OIDC identity provider configuration as the
+// tenant associated it. The cell renders it into the API servers'
+// structured authentication configuration, which they reload without a
+// restart.
+type OIDCIdentityProvider struct {
+	// Name is the configuration's name (identityProviderConfigName).
+	Name string `json:"name"`
+	// ID tells this association apart from an earlier one of the same name:
+	// it ends the configuration's ARN, and the cell reports the IDs every
+	// API server has loaded.
+	ID string `json:"id"`
+	// IssuerURL is the https URL of the issuer, its tokens' iss claim.
+	IssuerURL string `json:"issuerUrl"`
+	// ClientID is the audience the ID tokens must carry.
+	ClientID string `json:"clientId"`
+	// UsernameClaim is the claim that names the user; "sub" when empty.
+	// +optional
+	UsernameClaim string `json:"usernameClaim,omitempty"`
+	// UsernamePrefix is prepended to the user name; empty means EKS's
+	// default (the issuer URL and "#" unless the claim is email), "-" none.
+	// +optional
+	UsernamePrefix string `json:"usernamePrefix,omitempty"`
+	// GroupsClaim is the claim that lists the user's groups; none when empty.
+	// +optional
+	GroupsClaim string `json:"groupsClaim,omitempty"`
+	// GroupsPrefix is prepended to every group name.
+	// +optional
+	GroupsPrefix string `json:"groupsPrefix,omitempty"`
+	// RequiredClaims must each be present in a token with the given value.
+	// +optional
+	RequiredClaims map[string]string `json:"requiredClaims,omitempty"`
+	// CertificateAuthority is the PEM bundle the API servers verify the
+	// issuer's TLS certificate with (cellplane's extension); empty means the
+	// system's roots.
+	// +optional
+	CertificateAuthority string `json:"certificateAuthority,omitempty"`
+	// Tags are the configuration's own tags.
+	// +optional
+	Tags map[string]string `json:"tags,omitempty"`
+	// Disassociating is set by DisassociateIdentityProviderConfig: the cell
+	// drops the provider from the API servers' configuration, and the region
+	// removes the entry once none of them has it loaded (status DELETING
+	// until then).
+	// +optional
+	Disassociating bool `json:"disassociating,omitempty"`
 }
 
 // EncryptionSpec is the customer key a cluster's Secrets are bound to, with
@@ -427,6 +481,27 @@ type ComponentStatus struct {
 	Message string `json:"message,omitempty"`
 }
 
+// AuthenticationStatus is the authentication configuration (identity
+// providers) that every API server of a cluster has loaded, as the cell
+// read it from their apiserver_authentication_config_controller metrics.
+type AuthenticationStatus struct {
+	// ConfigHash is the hash of the configuration file every API server
+	// reports as loaded ("sha256:<hex>", as kube-apiserver labels it).
+	// +optional
+	ConfigHash string `json:"configHash,omitempty"`
+	// IdentityProviders are the IDs of the identity providers in it: the
+	// ones tokens are accepted for on every API server.
+	// +optional
+	IdentityProviders []string `json:"identityProviders,omitempty"`
+	// Message says which API server has not loaded the newest
+	// configuration yet, and why if it refused it.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// ObservedAt is when the API servers were last asked.
+	// +optional
+	ObservedAt *metav1.Time `json:"observedAt,omitempty"`
+}
+
 // ClusterStatus is what the cell observed.
 type ClusterStatus struct {
 	// Status is one of CREATING, ACTIVE, UPDATING, DELETING, FAILED.
@@ -489,6 +564,11 @@ type ClusterStatus struct {
 	// were replaced after losing their data.
 	// +optional
 	EtcdMembership *EtcdMembership `json:"etcdMembership,omitempty"`
+
+	// Authentication is what every API server of the cluster has loaded of
+	// its structured authentication configuration.
+	// +optional
+	Authentication *AuthenticationStatus `json:"authentication,omitempty"`
 
 	// Conditions report each part of the control plane.
 	// +optional

@@ -19,12 +19,14 @@ const (
 	UpdateTypeAccessConfig = "AccessConfigUpdate"
 )
 
-// Update statuses, spelled as EKS spells them on the wire. The status enum also
-// admits Cancelled, which nothing sets yet.
+// Update statuses, spelled as EKS spells them on the wire.
 const (
 	UpdateInProgress = "InProgress"
 	UpdateSuccessful = "Successful"
 	UpdateFailed     = "Failed"
+	// UpdateCancelled ends an identity provider association whose provider
+	// was disassociated before every API server loaded it.
+	UpdateCancelled = "Cancelled"
 )
 
 // LabelCluster names the Cluster object an update belongs to.
@@ -62,8 +64,9 @@ type ClusterUpdateSpec struct {
 
 	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate,
 	// ConfigUpdate, DeletionProtectionUpdate, AssociateEncryptionConfig,
-	// CertificateAuthorityUpdate, AccessConfigUpdate.
-	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate;AccessConfigUpdate
+	// CertificateAuthorityUpdate, AccessConfigUpdate, AssociateIdentityProviderConfig,
+	// DisassociateIdentityProviderConfig.
+	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate;AccessConfigUpdate;AssociateIdentityProviderConfig;DisassociateIdentityProviderConfig
 	Type string `json:"type"`
 
 	// Params are the update's parameters.

@@ -17,6 +17,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/certroll"
 	"github.com/cellplane/cellplane/internal/cell/endpoint"
 	"github.com/cellplane/cellplane/internal/cell/etcdstate"
+	"github.com/cellplane/cellplane/internal/cell/identityproviders"
 	"github.com/cellplane/cellplane/internal/cell/lifecycle"
 	"github.com/cellplane/cellplane/internal/cell/members"
 	"github.com/cellplane/cellplane/internal/cell/restore"
@@ -75,6 +76,7 @@ func (p *proc) controllers() (manager.Manager, error) {
 			// Before the Roller, which rolls out a trust bundle it changed.
 			&carotation.Concern{Runner: p.runtime, Logger: p.log},
 			&certroll.Roller{Runner: p.runtime, Logger: p.log},
+			&identityproviders.Concern{Logger: p.log},
 		},
 		Certs: p.cfg.Tuning.Certs.Renewal(), KubeconfigCertLifetime: p.cfg.Tuning.Certs.Kubeconfig(),
 		Evacuator: &zones.Evacuator{Client: mgr.GetClient(), Shifts: p.shifts, Layout: layout, Endpoint: ep, Runner: p.runtime, Logger: p.log},

@@ -52,12 +52,16 @@ rules:
 - level: Metadata
 `
 
-// WriteFiles writes the audit policy the API servers read.
+// WriteFiles writes the audit policy and the authentication configuration
+// the API servers read.
 func (apiServer) WriteFiles(p *Plan) error {
 	if err := pki.WriteFileAtomic(p.AuditPolicyPath(), []byte(auditPolicy), 0o600); err != nil {
 		return fmt.Errorf("writing audit policy: %w", err)
 	}
-	return p.writeSignInConfigs()
+	if err := p.writeSignInConfigs(); err != nil {
+		return err
+	}
+	return p.writeAuthenticationConfig()
 }
 
 // AuditPolicyPath is where the API servers' audit policy lives.
@@ -105,6 +109,7 @@ func (p *Plan) apiServerArgs(m Member) []string {
 	}
 	args = append(args, p.encryptionArgs(m)...)
 	args = append(args, p.signInArgs()...)
+	args = append(args, p.authenticationArgs()...)
 	if p.in.GoawayChance > 0 {
 		args = append(args, "--goaway-chance="+strconv.FormatFloat(p.in.GoawayChance, 'f', -1, 64))
 	}

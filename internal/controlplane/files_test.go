@@ -79,7 +79,7 @@ func TestWriteConfigs(t *testing.T) {
 		for _, m := range p.Members(KindAPIServer) {
 			written = append(written, filepath.Base(p.EncryptionConfigPath(m)))
 		}
-		want := append([]string{"audit-policy.yaml"}, written...)
+		want := append([]string{"audit-policy.yaml", filepath.Base(p.AuthenticationConfigPath())}, written...)
 		slices.Sort(want)
 		if !slices.Equal(names, want) {
 			t.Errorf("config directory holds %q, want %q", names, want)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/pki"
@@ -73,6 +74,9 @@ type Input struct {
 	// Isolation, when set, runs every member as the cluster's own user, in
 	// its own cgroup and with a host name of its own.
 	Isolation *Isolation
+	// IdentityProviders are the cluster's OIDC identity providers, which
+	// the API servers' authentication configuration names.
+	IdentityProviders []v1alpha1.OIDCIdentityProvider
 }
 
 // Plan is the full description of one control plane.

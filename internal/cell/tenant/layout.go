@@ -110,7 +110,7 @@ func (l Layout) Plan(c *v1alpha1.Cluster, kube components.KubernetesBinaries, et
 		Dir: l.ClusterDir(c), Cell: l.Cell, Slot: int(*c.Status.Slot),
 		Kubernetes: kube, Etcd: etcd, EtcdQuotaBytes: c.Spec.EtcdQuotaBytes,
 		GoawayChance: l.GoawayChance, ZoneNetNS: l.ZoneNetNS, Components: l.Components, Cellplane: l.Cellplane,
-		Isolation: l.isolation(c),
+		Isolation: l.isolation(c), IdentityProviders: c.Spec.IdentityProviders,
 	}
 	if e := c.Spec.Encryption; e != nil && e.KeyState == v1alpha1.KeyStateDisabled {
 		// The keys stay in the cell, wrapped, but no process gets them

@@ -16,6 +16,7 @@ import (
 	"github.com/cellplane/cellplane/internal/freshness"
 	"github.com/cellplane/cellplane/internal/quota"
 	"github.com/cellplane/cellplane/internal/ratelimit"
+	"github.com/cellplane/cellplane/internal/region/identityproviders"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
@@ -101,6 +102,7 @@ type server struct {
 	fresh  *freshness.Tracker
 	keys   KeyResolver
 	iam    Principals
+	idps   *identityproviders.Operations
 }
 
 // NewHandler returns the regional API as an http.Handler, access log included.
@@ -111,6 +113,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	}
 	s := &server{store: cfg.Client, cache: cfg.Cache, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger,
 		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New(), keys: cfg.Keys, iam: cfg.Principals}
+	s.idps = s.newIdentityProviders()
 	return s.accessLog(apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 
@@ -136,6 +139,7 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("/clusters/{name}/encryption-config/associate", s.methodNotAllowed("POST"))
 	s.caRoutes(mux)
 	s.accessRoutes(mux)
+	s.idpRoutes(mux)
 	mux.HandleFunc("GET /cluster-versions", s.handle(s.describeClusterVersions))
 	mux.HandleFunc("/cluster-versions", s.methodNotAllowed("GET"))
 	// The ARN holds a slash ("cluster/<name>"): the SDKs escape it as %2F, which

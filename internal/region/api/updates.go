@@ -16,20 +16,21 @@ import (
 
 // updatesOfRequest returns the updates of the cluster a request names, after
 // refusing the nodegroup, add-on and capability filters.
-func (s *server) updatesOfRequest(r *http.Request) ([]v1alpha1.ClusterUpdate, error) {
+func (s *server) updatesOfRequest(r *http.Request) (*v1alpha1.Cluster, []v1alpha1.ClusterUpdate, error) {
 	c, err := s.clusterOfRequest(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := refuseSubresource(r); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return s.updatesOf(r.Context(), c)
+	ups, err := s.updatesOf(r.Context(), c)
+	return c, ups, err
 }
 
 // describeUpdate serves DescribeUpdate: GET /clusters/{name}/updates/{updateId}.
 func (s *server) describeUpdate(r *http.Request) (any, error) {
-	ups, err := s.updatesOfRequest(r)
+	c, ups, err := s.updatesOfRequest(r)
 	if err != nil {
 		return nil, err
 	}
@@ -39,6 +40,7 @@ func (s *server) describeUpdate(r *http.Request) (any, error) {
 		return nil, errdefs.Publicf(errdefs.ErrNotFound, "No update found for ID: %s.", id)
 	}
 	s.settleEncryptionUpdate(r.Context(), &ups[i])
+	s.idps.SettleUpdate(r.Context(), c, &ups[i])
 	return eks.UpdateOutput{Update: toWireUpdate(&ups[i])}, nil
 }
 
@@ -55,7 +57,7 @@ func (s *server) listUpdates(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ups, err := s.updatesOfRequest(r)
+	_, ups, err := s.updatesOfRequest(r)
 	if err != nil {
 		return nil, err
 	}
