@@ -2,6 +2,7 @@ package paging
 
 import (
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -38,4 +39,23 @@ func ParseLimit(v string, lo, hi, def int) (int, error) {
 		return 0, errdefs.Publicf(errdefs.ErrInvalidParameter, "maxResults must be an integer from %d to %d; got %q.", lo, hi, v)
 	}
 	return n, nil
+}
+
+// Page returns up to limit of the sorted names after the name after ("" for
+// the first page), and the nextToken of the following page when there is one.
+func Page(names []string, after string, limit int) ([]string, string) {
+	start := 0
+	if after != "" {
+		i, found := slices.BinarySearch(names, after)
+		if found {
+			i++
+		}
+		start = i
+	}
+	end := min(start+limit, len(names))
+	page := names[start:end]
+	if end == len(names) || len(page) == 0 {
+		return page, ""
+	}
+	return page, EncodeToken(page[len(page)-1])
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/account"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/region/accessentries"
 )
 
 // knownPrincipals is an IAM store holding exactly the listed ARNs.
@@ -149,7 +150,7 @@ func TestAccessEntryLifecycle(t *testing.T) {
 	if got := h.listEntries("demo", "?associatedPolicyArn="+url.QueryEscape(view)); !slices.Equal(got.AccessEntries, []string{alice}) {
 		t.Fatalf("filtered by view: %v", got.AccessEntries)
 	}
-	if got := h.listEntries("demo", "?associatedPolicyArn="+url.QueryEscape(clusterAdminPolicy)); !slices.Equal(got.AccessEntries, []string{admin}) {
+	if got := h.listEntries("demo", "?associatedPolicyArn="+url.QueryEscape(accessentries.ClusterAdminPolicy)); !slices.Equal(got.AccessEntries, []string{admin}) {
 		t.Fatalf("filtered by cluster admin: %v", got.AccessEntries)
 	}
 	if r := h.do("DELETE", entryPath("demo", alice)+"/access-policies/"+url.PathEscape(view), nil); r.status != 200 {
@@ -249,7 +250,7 @@ func (h *harness) seedEntry(cluster, principal string) {
 	c := h.stored(cluster)
 	now := metav1.Now()
 	spec := v1alpha1.AccessEntrySpec{ClusterName: cluster, PrincipalARN: principal, Type: "STANDARD", Username: principal, CreatedAt: now, ModifiedAt: now}
-	if err := h.store.Create(context.Background(), newEntryObject(c, spec)); err != nil {
+	if err := h.store.Create(context.Background(), accessentries.NewObject(c, spec)); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -42,7 +42,7 @@ func (s *server) createCluster(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.bootstrapCreator(r.Context(), got); err != nil {
+	if err := s.entries.Bootstrap(r.Context(), got); err != nil {
 		return nil, err
 	}
 	return eks.ClusterOutput{Cluster: s.toWire(account, got)}, nil

@@ -30,7 +30,7 @@ func (s *server) listClusters(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, next := paginate(names, after, limit)
+	page, next := paging.Page(names, after, limit)
 	return eks.ListClustersOutput{Clusters: page, NextToken: next}, nil
 }
 
@@ -55,25 +55,6 @@ func (s *server) clusterNames(r *http.Request, account string) ([]string, error)
 	}
 	slices.Sort(names)
 	return names, nil
-}
-
-// paginate returns up to limit names after the name after, and the token of the
-// next page when there is one.
-func paginate(names []string, after string, limit int) ([]string, string) {
-	start := 0
-	if after != "" {
-		i, found := slices.BinarySearch(names, after)
-		if found {
-			i++
-		}
-		start = i
-	}
-	end := min(start+limit, len(names))
-	page := names[start:end]
-	if end == len(names) || len(page) == 0 {
-		return page, ""
-	}
-	return page, paging.EncodeToken(page[len(page)-1])
 }
 
 // decodeToken returns the last name of the previous page; "" for the first page.

@@ -16,6 +16,7 @@ import (
 	"github.com/cellplane/cellplane/internal/freshness"
 	"github.com/cellplane/cellplane/internal/quota"
 	"github.com/cellplane/cellplane/internal/ratelimit"
+	"github.com/cellplane/cellplane/internal/region/accessentries"
 	"github.com/cellplane/cellplane/internal/region/identityproviders"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
@@ -72,9 +73,6 @@ func (c *Config) setDefaults() {
 	if c.MaxClusters == 0 {
 		c.MaxClusters = quota.DefaultMaxClusters
 	}
-	if c.Principals == nil {
-		c.Principals = wellFormedPrincipals{}
-	}
 }
 
 // Validate reports a Config that cannot serve.
@@ -92,17 +90,17 @@ func (c *Config) Validate() error {
 
 // server holds what every handler needs.
 type server struct {
-	store  client.Client
-	cache  client.Reader // nil: reads are live
-	names  *clusternames.Index
-	placer Placer
-	region string
-	log    *slog.Logger
-	quota  *quota.Clusters
-	fresh  *freshness.Tracker
-	keys   KeyResolver
-	iam    Principals
-	idps   *identityproviders.Operations
+	store   client.Client
+	cache   client.Reader // nil: reads are live
+	names   *clusternames.Index
+	placer  Placer
+	region  string
+	log     *slog.Logger
+	quota   *quota.Clusters
+	fresh   *freshness.Tracker
+	keys    KeyResolver
+	idps    *identityproviders.Operations
+	entries *accessentries.Operations
 }
 
 // NewHandler returns the regional API as an http.Handler, access log included.
@@ -112,8 +110,9 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("configuring regional API: %w", err)
 	}
 	s := &server{store: cfg.Client, cache: cfg.Cache, names: cfg.Names, placer: cfg.Placer, region: cfg.Region, log: cfg.Logger,
-		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New(), keys: cfg.Keys, iam: cfg.Principals}
+		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New(), keys: cfg.Keys}
 	s.idps = s.newIdentityProviders()
+	s.entries = s.newAccessEntries(cfg.Principals)
 	return s.accessLog(apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 

@@ -66,7 +66,7 @@ func (s *server) listUpdates(r *http.Request) (any, error) {
 	for i, u := range ups {
 		names[i], ids[u.Name] = u.Name, u.Spec.ID
 	}
-	page, next := paginate(names, after, limit)
+	page, next := paging.Page(names, after, limit)
 	out := eks.ListUpdatesOutput{UpdateIDs: make([]string, len(page)), NextToken: next}
 	for i, n := range page {
 		out.UpdateIDs[i] = ids[n]

@@ -1,4 +1,4 @@
-package api
+package accessentries
 
 import (
 	"net/http"
@@ -12,12 +12,13 @@ import (
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/paging"
 )
 
-// associateAccessPolicy serves AssociateAccessPolicy: POST
+// AssociatePolicy serves AssociateAccessPolicy: POST
 // /clusters/{name}/access-entries/{principalArn}/access-policies. A policy
 // associated already gets the new scope, as EKS does.
-func (s *server) associateAccessPolicy(r *http.Request) (any, error) {
+func (o *Operations) AssociatePolicy(r *http.Request) (any, error) {
 	var in eks.AssociateAccessPolicyInput
 	if err := eksinput.DecodeBody(r, &in); err != nil {
 		return nil, err
@@ -29,18 +30,18 @@ func (s *server) associateAccessPolicy(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, e, err := s.entryOfRequest(r, true)
+	c, e, err := o.entryOfRequest(r, true)
 	if err != nil {
 		return nil, err
 	}
-	err = s.editEntry(r.Context(), c, e, func(spec *v1alpha1.AccessEntrySpec) bool {
+	err = o.editEntry(r.Context(), c, e, func(spec *v1alpha1.AccessEntrySpec) bool {
 		return associate(spec, in.PolicyArn, scope)
 	})
 	if err != nil {
 		return nil, err
 	}
 	i := slices.IndexFunc(e.Spec.AccessPolicies, func(p v1alpha1.AssociatedAccessPolicy) bool { return p.PolicyARN == in.PolicyArn })
-	s.log.Info("associated access policy", "cluster", c.Spec.Name, "principal", e.Spec.PrincipalARN, "policy", in.PolicyArn, "scope", scope.Type)
+	o.Log.Info("associated access policy", "cluster", c.Spec.Name, "principal", e.Spec.PrincipalARN, "policy", in.PolicyArn, "scope", scope.Type)
 	return eks.AssociateAccessPolicyOutput{
 		ClusterName: c.Spec.Name, PrincipalArn: e.Spec.PrincipalARN,
 		AssociatedAccessPolicy: toWirePolicy(e.Spec.AccessPolicies[i]),
@@ -64,16 +65,16 @@ func associate(spec *v1alpha1.AccessEntrySpec, policy string, scope v1alpha1.Acc
 	return true
 }
 
-// disassociateAccessPolicy serves DisassociateAccessPolicy: DELETE
+// DisassociatePolicy serves DisassociateAccessPolicy: DELETE
 // /clusters/{name}/access-entries/{principalArn}/access-policies/{policyArn}.
-func (s *server) disassociateAccessPolicy(r *http.Request) (any, error) {
+func (o *Operations) DisassociatePolicy(r *http.Request) (any, error) {
 	policy := r.PathValue("policyArn")
-	c, e, err := s.entryOfRequest(r, true)
+	c, e, err := o.entryOfRequest(r, true)
 	if err != nil {
 		return nil, err
 	}
 	found := false
-	err = s.editEntry(r.Context(), c, e, func(spec *v1alpha1.AccessEntrySpec) bool {
+	err = o.editEntry(r.Context(), c, e, func(spec *v1alpha1.AccessEntrySpec) bool {
 		n := len(spec.AccessPolicies)
 		spec.AccessPolicies = slices.DeleteFunc(spec.AccessPolicies, func(p v1alpha1.AssociatedAccessPolicy) bool { return p.PolicyARN == policy })
 		found = len(spec.AccessPolicies) < n
@@ -85,19 +86,19 @@ func (s *server) disassociateAccessPolicy(r *http.Request) (any, error) {
 	if !found {
 		return nil, errdefs.Publicf(errdefs.ErrNotFound, "The access policy %s is not associated with the access entry of %s.", policy, e.Spec.PrincipalARN)
 	}
-	s.log.Info("disassociated access policy", "cluster", c.Spec.Name, "principal", e.Spec.PrincipalARN, "policy", policy)
+	o.Log.Info("disassociated access policy", "cluster", c.Spec.Name, "principal", e.Spec.PrincipalARN, "policy", policy)
 	return eks.EmptyOutput{}, nil
 }
 
-// listAssociatedAccessPolicies serves ListAssociatedAccessPolicies: GET
+// ListAssociatedPolicies serves ListAssociatedAccessPolicies: GET
 // /clusters/{name}/access-entries/{principalArn}/access-policies, pages cut
 // from the policy ARNs in byte order.
-func (s *server) listAssociatedAccessPolicies(r *http.Request) (any, error) {
+func (o *Operations) ListAssociatedPolicies(r *http.Request) (any, error) {
 	limit, after, err := pageOf(r)
 	if err != nil {
 		return nil, err
 	}
-	c, e, err := s.entryOfRequest(r, false)
+	c, e, err := o.entryOfRequest(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +109,7 @@ func (s *server) listAssociatedAccessPolicies(r *http.Request) (any, error) {
 		arns = append(arns, p.PolicyARN)
 	}
 	slices.Sort(arns)
-	page, next := paginate(arns, after, limit)
+	page, next := paging.Page(arns, after, limit)
 	out := eks.ListAssociatedAccessPoliciesOutput{
 		ClusterName: c.Spec.Name, PrincipalArn: e.Spec.PrincipalARN,
 		AssociatedAccessPolicies: make([]eks.AssociatedAccessPolicy, 0, len(page)), NextToken: next,
@@ -119,9 +120,9 @@ func (s *server) listAssociatedAccessPolicies(r *http.Request) (any, error) {
 	return out, nil
 }
 
-// listAccessPolicies serves ListAccessPolicies: GET /access-policies, the
+// ListPolicies serves ListAccessPolicies: GET /access-policies, the
 // catalogue in ARN order.
-func (s *server) listAccessPolicies(r *http.Request) (any, error) {
+func (o *Operations) ListPolicies(r *http.Request) (any, error) {
 	limit, after, err := pageOf(r)
 	if err != nil {
 		return nil, err
@@ -131,7 +132,7 @@ func (s *server) listAccessPolicies(r *http.Request) (any, error) {
 		arns = append(arns, p.ARN())
 	}
 	slices.Sort(arns)
-	page, next := paginate(arns, after, limit)
+	page, next := paging.Page(arns, after, limit)
 	out := eks.ListAccessPoliciesOutput{AccessPolicies: make([]eks.AccessPolicy, 0, len(page)), NextToken: next}
 	for _, arn := range page {
 		out.AccessPolicies = append(out.AccessPolicies, eks.AccessPolicy{Name: strings.TrimPrefix(arn, accesspolicy.ARNPrefix), Arn: arn})
