@@ -50,12 +50,3 @@ func (o *Operations) principals() Principals {
 	}
 	return o.Principals
 }
-
-// Mode is a cluster's authentication mode; clusters stored before
-// accessConfig existed count as API_AND_CONFIG_MAP.
-func Mode(c *v1alpha1.Cluster) string {
-	if c.Spec.AccessConfig == nil {
-		return v1alpha1.AuthenticationModeAPIAndConfigMap
-	}
-	return c.Spec.AccessConfig.AuthenticationMode
-}

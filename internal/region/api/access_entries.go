@@ -7,9 +7,6 @@ import (
 	"github.com/cellplane/cellplane/internal/region/accessentries"
 )
 
-// Principals says which IAM users and roles exist, for access entries.
-type Principals = accessentries.Principals
-
 // accessRoutes registers the access-entry operations, which package
 // accessentries serves over this server's clusters, at the paths of the EKS
 // model. Principal and policy ARNs hold slashes: the SDKs escape them as %2F,
@@ -37,7 +34,7 @@ func (s *server) accessRoutes(mux *http.ServeMux) {
 // newAccessEntries gives the operations this server's clusters and store;
 // nil principals accept every well-formed user or role ARN of the caller's
 // account.
-func (s *server) newAccessEntries(p Principals) *accessentries.Operations {
+func (s *server) newAccessEntries(p accessentries.Principals) *accessentries.Operations {
 	return &accessentries.Operations{Clusters: entryClusters{s}, Store: s.store, Principals: p, Region: s.region, InUse: errResourceInUse, Log: s.log}
 }
 

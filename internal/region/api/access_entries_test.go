@@ -26,7 +26,7 @@ func (k *knownPrincipals) Exists(_ context.Context, arn string) (bool, error) {
 	return slices.Contains(*k, arn), nil
 }
 
-func withPrincipals(p Principals) harnessOption {
+func withPrincipals(p accessentries.Principals) harnessOption {
 	return func(s *harnessSetup) { s.cfg.Principals = p }
 }
 

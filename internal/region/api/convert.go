@@ -9,6 +9,7 @@ import (
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/redact"
+	"github.com/cellplane/cellplane/internal/region/accessentries"
 )
 
 // toWire renders a stored cluster as EKS's Cluster plus cellplane's extension.
@@ -30,7 +31,7 @@ func (s *server) toWire(account string, c *v1alpha1.Cluster) *eks.Cluster {
 		Health:               healthOf(c),
 		DeletionProtection:   ptr(c.Spec.DeletionProtection),
 		EncryptionConfig:     encryptionOf(c),
-		AccessConfig:         accessConfigWire(c),
+		AccessConfig:         accessentries.Config(c),
 		Cellplane:            eks.ExtensionOf(c).ForTenant(),
 	}
 }

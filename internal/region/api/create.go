@@ -70,7 +70,7 @@ func newCluster(account string, in *eks.CreateClusterInput) (*v1alpha1.Cluster, 
 	if in.DeletionProtection != nil {
 		c.Spec.DeletionProtection = *in.DeletionProtection
 	}
-	if c.Spec.AccessConfig, err = accessConfigOf(in.AccessConfig); err != nil {
+	if c.Spec.AccessConfig, err = eksinput.AccessConfig(in.AccessConfig); err != nil {
 		return nil, err
 	}
 	if in.Cellplane != nil {

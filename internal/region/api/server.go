@@ -59,7 +59,7 @@ type Config struct {
 	Keys KeyResolver
 	// Principals says which IAM users and roles exist, for access entries;
 	// nil accepts every well-formed user or role ARN of the caller's account.
-	Principals Principals
+	Principals accessentries.Principals
 }
 
 // setDefaults fills the optional fields.

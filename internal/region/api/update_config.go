@@ -11,6 +11,7 @@ import (
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/region/accessentries"
 )
 
 // updateClusterConfig serves UpdateClusterConfig: POST /clusters/{name}/update-config.
@@ -39,7 +40,7 @@ func (s *server) updateClusterConfig(r *http.Request) (any, error) {
 			return err
 		}
 		if change.mode != "" {
-			return changeMode(c, change.mode)
+			return accessentries.SetMode(c, change.mode)
 		}
 		if change.protect != nil {
 			if c.Spec.DeletionProtection == *change.protect {
