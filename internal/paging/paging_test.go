@@ -48,3 +48,31 @@ func TestParseLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestPage(t *testing.T) {
+	names := []string{"a", "b", "c", "d", "e"}
+	var got []string
+	after := ""
+	for pages := 0; ; pages++ {
+		page, next := Page(names, after, 2)
+		if len(page) > 2 || pages > 3 {
+			t.Fatalf("page %d: %v", pages, page)
+		}
+		got = append(got, page...)
+		if next == "" {
+			break
+		}
+		last, ok := DecodeToken(next)
+		if !ok || last != page[len(page)-1] {
+			t.Fatalf("token %q names %q, want %q", next, last, page[len(page)-1])
+		}
+		after = last
+	}
+	if len(got) != len(names) {
+		t.Fatalf("paged %v, want %v", got, names)
+	}
+	// A token of a name since removed resumes after where it would stand.
+	if page, next := Page([]string{"a", "c"}, "b", 5); len(page) != 1 || page[0] != "c" || next != "" {
+		t.Fatalf("after a removed name: %v %q", page, next)
+	}
+}
