@@ -68,15 +68,15 @@ func (p *proc) startSignIn(ctx context.Context) error {
 		return &rest.Config{Host: pl.Endpoint(), Timeout: 10 * time.Second,
 			TLSClientConfig: rest.TLSClientConfig{CAFile: f.CABundle, CertFile: f.Admin.Cert, KeyFile: f.Admin.Key}}, nil
 	}}
-	// TODO(issue 13): AuthenticationMode from the cluster's accessConfig
-	// once the access-entry work adds it; until then every cluster is
-	// API_AND_CONFIG_MAP.
 	_, err = signin.Start(ctx, signin.Config{
 		Listener: ln, Certificate: cert, Store: reader,
 		Verifier:  &ekstoken.Verifier{Keys: signingkeys.Reader{Client: reader}, CellKey: cellKey, Region: api.DefaultRegion},
 		ClientCAs: func(c *v1alpha1.Cluster) (*x509.CertPool, error) { return clusterCAs(layout.Addresses(c)) },
 		Roles:     tenant, ConfigMaps: tenant,
-		Log: p.log.With("component", "signin"),
+		// The mode of the cell's copy of the cluster: an UpdateClusterConfig
+		// reaches sign-in with the mirror, with no restart.
+		AuthenticationMode: signin.ClusterMode,
+		Log:                p.log.With("component", "signin"),
 	})
 	if err != nil {
 		_ = ln.Close()

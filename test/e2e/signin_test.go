@@ -6,68 +6,66 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 
-	"github.com/cellplane/cellplane/api/v1alpha1"
-	"github.com/cellplane/cellplane/internal/accesspolicy"
-	"github.com/cellplane/cellplane/internal/account"
 	"github.com/cellplane/cellplane/internal/cell/signin"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/ekstoken"
-	"github.com/cellplane/cellplane/internal/store"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
-// TestSignIn signs in the EKS way with the unmodified tools: Debian's awscli
-// writes the kubeconfig (`aws eks update-kubeconfig`) and kubectl runs its
-// `aws eks get-token`. Without an access entry the account's admin user is
-// unauthorized; with one granting cluster admin it lists namespaces, through
-// awscli's kubeconfig and cellplane's; a view entry scoped to team-a lists
-// pods there only and creates nothing, and is refused once deleted; tokens
-// for another cluster, expired or tampered get 401; a second key of the same
-// user stops working within the webhook cache TTL once deactivated; and
-// sign-in keeps working with the region store stopped.
+// TestSignIn signs in the EKS way with the unmodified tools and nothing but
+// the EKS API: Debian's awscli writes each caller's kubeconfig (`aws eks
+// update-kubeconfig`) and kubectl runs its `aws eks get-token`. The cluster's
+// creator is cluster admin by its bootstrap entry; a second user is refused
+// until CreateAccessEntry and AssociateAccessPolicy (aws-sdk-go-v2) give it
+// view in team-a, where it lists pods and creates nothing, and is refused
+// again within the webhook cache TTL of DeleteAccessEntry; a role trusting
+// that user, assumed with `aws sts assume-role`, signs in as the role under
+// its entry's username. Tokens for another cluster, expired, tampered or
+// signed by a deactivated key get 401; and the creator and the role's
+// session keep signing in with the region store stopped.
 func TestSignIn(t *testing.T) {
 	ctx := ctxFor(t)
 	in := framework.Shared(ctx, t, bins)
 	const name = "signin"
+	began := time.Now()
 	createActive(ctx, t, in, name)
 	t.Cleanup(func() { _, _, _ = in.CLI(context.Background(), "cluster", "delete", name, "--wait") })
+	t.Logf("cluster %s ACTIVE after %s", name, time.Since(began).Round(100*time.Millisecond))
+	began = time.Now()
+	phase := func(what string) {
+		t.Logf("%6s  %s", time.Since(began).Round(100*time.Millisecond), what)
+	}
 	cl := describe(ctx, t, in, name)
 	acct := strings.Split(cl.Arn, ":")[4]
-	admin := account.AdminUserARN(acct)
-
+	sdk := sdkClient(t, in.DataDir)
 	s := newSignInHarness(ctx, t, in, name)
-	kc := s.updateKubeconfig(ctx, t)
-	if out, err := s.kubectl(ctx, kc, s.env, "get", "ns"); err == nil || !strings.Contains(out, "You must be logged in") {
-		t.Fatalf("kubectl without an access entry: %v %s", err, out)
-	}
 
-	start := time.Now()
-	s.createEntry(ctx, t, cl.Cellplane.Cell, acct, "admin", admin, "AmazonEKSClusterAdminPolicy", v1alpha1.AccessScope{Type: v1alpha1.AccessScopeCluster})
+	// The creator: no entry made by hand, the bootstrap entry signs it in.
+	kc := s.updateKubeconfig(ctx, t, s.env)
 	var out string
-	err := framework.Eventually(ctx, time.Minute, time.Second, func() (err error) {
+	err := framework.Eventually(ctx, 30*time.Second, 500*time.Millisecond, func() (err error) {
 		out, err = s.kubectl(ctx, kc, s.env, "get", "ns")
 		return err
 	})
 	if err != nil || !strings.Contains(out, "kube-system") {
-		t.Fatalf("kubectl get ns with an access entry: %v %s", err, out)
+		t.Fatalf("kubectl get ns as the cluster's creator: %v %s", err, out)
 	}
-	t.Logf("signed in %s after the access entry was created", time.Since(start).Round(100*time.Millisecond))
-
 	// cellplane's own kubeconfig signs in the same way.
 	own := filepath.Join(s.dir, "own", "kubeconfig")
 	if _, errOut, err := in.CLI(ctx, "cluster", "kubeconfig", name, "--output", own); err != nil {
@@ -79,49 +77,116 @@ func TestSignIn(t *testing.T) {
 	if out, err := s.kubectl(ctx, own, envWithout(s.env, "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"), "get", "ns"); err != nil {
 		t.Fatalf("kubectl with cellplane's kubeconfig: %v %s", err, out)
 	}
-
-	// A view entry scoped to namespace team-a, for another principal (the
-	// admin user of a second account: STS and IAM users are other work of
-	// issue 13), enforced with the tenant's own view ClusterRole.
-	if out, err := kubectl(ctx, kubeconfig(ctx, t, in, name), "create", "namespace", "team-a"); err != nil {
-		t.Fatalf("creating team-a: %v %s", err, out)
+	if out, err := s.kubectl(ctx, kc, s.env, "create", "namespace", "team-a"); err != nil {
+		t.Fatalf("creating team-a as the creator: %v %s", err, out)
 	}
-	viewer := createAccount(ctx, t, in, "signin-viewer")
-	t.Cleanup(func() { _, _, _ = in.CLI(context.Background(), "account", "delete", viewer.Account) })
-	removeViewer := s.createEntry(ctx, t, cl.Cellplane.Cell, acct, "viewer", account.AdminUserARN(viewer.Account), "AmazonEKSViewPolicy",
-		v1alpha1.AccessScope{Type: v1alpha1.AccessScopeNamespace, Namespaces: []string{"team-a"}})
-	viewerEnv := append(envWithout(s.env, "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"),
-		"AWS_ACCESS_KEY_ID="+viewer.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+viewer.SecretAccessKey,
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null")
-	err = framework.Eventually(ctx, time.Minute, time.Second, func() (err error) {
-		out, err = s.kubectl(ctx, kc, viewerEnv, "get", "pods", "-n", "team-a")
+
+	phase("the creator signed in by its bootstrap entry")
+
+	// A second user, with a credentials file and profile of its own.
+	t.Cleanup(func() { cleanupSignInPrincipals(in) })
+	devARN := "arn:aws:iam::" + acct + ":user/" + signInUser
+	devEnv := s.newUser(ctx, t)
+	devKC := s.updateKubeconfig(ctx, t, devEnv)
+	if out, err := s.kubectl(ctx, devKC, devEnv, "get", "pods", "-n", "team-a"); err == nil || !refusal(out) {
+		t.Fatalf("a user without an access entry: %v %s", err, out)
+	}
+
+	// View in team-a through the EKS API.
+	entryAt := time.Now()
+	if _, err := sdk.CreateAccessEntry(ctx, &awseks.CreateAccessEntryInput{ClusterName: aws.String(name), PrincipalArn: aws.String(devARN)}); err != nil {
+		t.Fatalf("CreateAccessEntry %s: %v", devARN, err)
+	}
+	if _, err := sdk.AssociateAccessPolicy(ctx, &awseks.AssociateAccessPolicyInput{ClusterName: aws.String(name), PrincipalArn: aws.String(devARN),
+		PolicyArn:   aws.String(viewPolicy),
+		AccessScope: &types.AccessScope{Type: types.AccessScopeTypeNamespace, Namespaces: []string{"team-a"}}}); err != nil {
+		t.Fatalf("AssociateAccessPolicy: %v", err)
+	}
+	err = framework.Eventually(ctx, 30*time.Second, 500*time.Millisecond, func() (err error) {
+		out, err = s.kubectl(ctx, devKC, devEnv, "get", "pods", "-n", "team-a")
 		return err
 	})
 	if err != nil {
-		t.Fatalf("the viewer lists pods in team-a: %v %s", err, out)
+		t.Fatalf("the user lists pods in team-a: %v %s", err, out)
 	}
-	for _, args := range [][]string{{"get", "pods", "-n", "default"}, {"create", "configmap", "x", "-n", "team-a"}, {"get", "secrets", "-n", "team-a"}} {
-		if out, err := s.kubectl(ctx, kc, viewerEnv, args...); err == nil || !strings.Contains(strings.ToLower(out), "forbidden") {
-			t.Errorf("the viewer ran kubectl %v: %v %s", args, err, out)
+	t.Logf("the user listed pods in team-a %s after CreateAccessEntry", time.Since(entryAt).Round(100*time.Millisecond))
+	for _, args := range [][]string{{"get", "pods", "-n", "default"}, {"create", "configmap", "x", "-n", "team-a"}} {
+		if out, err := s.kubectl(ctx, devKC, devEnv, args...); err == nil || !strings.Contains(strings.ToLower(out), "forbidden") {
+			t.Errorf("the user ran kubectl %v: %v %s", args, err, out)
 		}
 	}
-	// The entry deleted: refused within the cache TTL.
-	removeViewer()
-	removed := time.Now()
-	err = framework.Eventually(ctx, signin.CacheTTL+30*time.Second, time.Second, func() error {
-		token, err := s.awsGetToken(ctx, viewerEnv, name)
-		if err != nil {
-			return err
-		}
-		if code := s.get(t, token); code != http.StatusUnauthorized {
-			return fmt.Errorf("HTTP %d", code)
+
+	phase("the user viewed team-a by its access entry")
+
+	// A role trusting the user, with an entry naming its username.
+	roleARN := "arn:aws:iam::" + acct + ":role/" + signInRole
+	if _, errOut, err := in.CLI(ctx, "role", "create", signInRole, "--trust", devARN); err != nil {
+		t.Fatalf("role create: %v %s", err, errOut)
+	}
+	if _, err := sdk.CreateAccessEntry(ctx, &awseks.CreateAccessEntryInput{ClusterName: aws.String(name), PrincipalArn: aws.String(roleARN),
+		Username: aws.String("deployer:{{SessionName}}"), KubernetesGroups: []string{"signin-deployers"}}); err != nil {
+		t.Fatalf("CreateAccessEntry %s: %v", roleARN, err)
+	}
+	if _, err := sdk.AssociateAccessPolicy(ctx, &awseks.AssociateAccessPolicyInput{ClusterName: aws.String(name), PrincipalArn: aws.String(roleARN),
+		PolicyArn: aws.String(viewPolicy), AccessScope: &types.AccessScope{Type: types.AccessScopeTypeCluster}}); err != nil {
+		t.Fatalf("AssociateAccessPolicy for the role: %v", err)
+	}
+	sessionEnv := s.assumeRole(ctx, t, devEnv, roleARN, "s1")
+	sessionKC := s.updateKubeconfig(ctx, t, sessionEnv)
+	const wantUser = "deployer:s1"
+	err = framework.Eventually(ctx, 30*time.Second, 500*time.Millisecond, func() error {
+		return s.whoami(ctx, sessionKC, sessionEnv, wantUser, roleARN)
+	})
+	if err != nil {
+		t.Fatalf("the role's session signs in as the role: %v", err)
+	}
+
+	phase("the role's session signed in as the role")
+
+	// Revocation: the user's entry deleted and a second key of the creator
+	// deactivated at the same moment; fresh tokens of each are refused
+	// within the webhook cache TTL.
+	second := s.createKey(ctx, t, acct)
+	secondEnv := append(envWithout(s.env, "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"),
+		"AWS_ACCESS_KEY_ID="+second.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+second.SecretAccessKey,
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	err = framework.Eventually(ctx, 30*time.Second, 500*time.Millisecond, func() error {
+		return s.signsIn(ctx, t, secondEnv, http.StatusOK)
+	})
+	if err != nil {
+		t.Fatalf("the creator's second key: %v", err)
+	}
+	if _, err := sdk.DeleteAccessEntry(ctx, &awseks.DeleteAccessEntryInput{ClusterName: aws.String(name), PrincipalArn: aws.String(devARN)}); err != nil {
+		t.Fatalf("DeleteAccessEntry: %v", err)
+	}
+	deleted := time.Now()
+	if _, errOut, err := in.CLI(ctx, "account", "key", "deactivate", acct, second.AccessKeyID); err != nil {
+		t.Fatalf("deactivating the second key: %v %s", err, errOut)
+	}
+	deactivated := time.Now()
+	refusedAfter := map[string]time.Duration{}
+	err = framework.Eventually(ctx, signin.CacheTTL+15*time.Second, 500*time.Millisecond, func() error {
+		for what, c := range map[string]struct {
+			env   []string
+			since time.Time
+		}{"deleted entry": {devEnv, deleted}, "deactivated key": {secondEnv, deactivated}} {
+			if _, done := refusedAfter[what]; done {
+				continue
+			}
+			if err := s.signsIn(ctx, t, c.env, http.StatusUnauthorized); err != nil {
+				return fmt.Errorf("the %s: %w", what, err)
+			}
+			refusedAfter[what] = time.Since(c.since)
 		}
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("the viewer still signs in after its entry was deleted: %v", err)
+		t.Fatalf("still signed in %s after revocation: %v", signin.CacheTTL+15*time.Second, err)
 	}
-	t.Logf("a deleted access entry was refused %s after deletion", time.Since(removed).Round(100*time.Millisecond))
+	for what, d := range refusedAfter {
+		t.Logf("a %s was refused %s after the change (webhook cache TTL %s)", what, d.Round(100*time.Millisecond), signin.CacheTTL)
+	}
+	phase("revoked")
 
 	// Tokens the API server must refuse with 401.
 	key := s.profileKey(t)
@@ -158,38 +223,7 @@ func TestSignIn(t *testing.T) {
 		t.Errorf("awscli's token for another cluster got HTTP %d, want 401", code)
 	}
 
-	// A second key of the same user: signs in, then is refused within the
-	// cache TTL once deactivated.
-	second := s.createKey(ctx, t, acct)
-	secondEnv := append(envWithout(s.env, "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"),
-		"AWS_ACCESS_KEY_ID="+second.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+second.SecretAccessKey,
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null")
-	err = framework.Eventually(ctx, time.Minute, time.Second, func() (err error) {
-		out, err = s.kubectl(ctx, kc, secondEnv, "get", "ns")
-		return err
-	})
-	if err != nil {
-		t.Fatalf("kubectl with the second key: %v %s", err, out)
-	}
-	if _, errOut, err := in.CLI(ctx, "account", "key", "deactivate", acct, second.AccessKeyID); err != nil {
-		t.Fatalf("deactivating the second key: %v %s", err, errOut)
-	}
-	deactivated := time.Now()
-	err = framework.Eventually(ctx, signin.CacheTTL+30*time.Second, time.Second, func() error {
-		token, err := s.awsGetToken(ctx, secondEnv, name)
-		if err != nil {
-			return err
-		}
-		if code := s.get(t, token); code != http.StatusUnauthorized {
-			return fmt.Errorf("HTTP %d", code)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("the deactivated key still signs in: %v", err)
-	}
-	t.Logf("a deactivated key was refused %s after deactivation (webhook cache TTL %s)",
-		time.Since(deactivated).Round(100*time.Millisecond), signin.CacheTTL)
+	phase("bad tokens refused")
 
 	// The region store stopped: sign-in is the cell's alone.
 	pids := regionStorePIDs(t, in)
@@ -204,22 +238,55 @@ func TestSignIn(t *testing.T) {
 		}
 	}
 	t.Cleanup(resume)
-	for i := range 3 {
-		if out, err := s.kubectl(ctx, kc, s.env, "get", "ns"); err != nil || !strings.Contains(out, "kube-system") {
-			t.Fatalf("kubectl get ns #%d with the region store stopped: %v %s", i, err, out)
-		}
+	if out, err := s.kubectl(ctx, kc, s.env, "get", "ns"); err != nil || !strings.Contains(out, "kube-system") {
+		t.Fatalf("kubectl get ns as the creator with the region store stopped: %v %s", err, out)
+	}
+	if err := s.whoami(ctx, sessionKC, sessionEnv, wantUser, roleARN); err != nil {
+		t.Fatalf("the role's session with the region store stopped: %v", err)
+	}
+	if out, err := s.kubectl(ctx, sessionKC, sessionEnv, "get", "ns"); err != nil {
+		t.Fatalf("kubectl get ns as the role with the region store stopped: %v %s", err, out)
 	}
 	if code := s.get(t, ekstoken.Generate(key, "another", "local", time.Now())); code != http.StatusUnauthorized {
 		t.Errorf("with the region store stopped, a token for another cluster got HTTP %d", code)
 	}
 	resume()
+	phase("the creator and the role's session signed in with the region store stopped")
+}
+
+// The principals TestSignIn makes, removed when it ends.
+const (
+	signInUser = "signin-dev"
+	signInRole = "signin-deploy"
+)
+
+// cleanupSignInPrincipals removes what TestSignIn made, so the shared
+// instance can run it again.
+func cleanupSignInPrincipals(in *framework.Instance) {
+	ctx := context.Background()
+	_, _, _ = in.CLI(ctx, "role", "delete", signInRole)
+	out, _, _ := in.CLI(ctx, "user", "key", "list", signInUser, "-o", "json")
+	var keys struct {
+		AccessKeys []struct{ AccessKeyID string } `json:"accessKeys"`
+	}
+	_ = json.Unmarshal([]byte(out), &keys)
+	for _, k := range keys.AccessKeys {
+		_, _, _ = in.CLI(ctx, "user", "key", "delete", signInUser, k.AccessKeyID)
+	}
+	_, _, _ = in.CLI(ctx, "user", "delete", signInUser)
+}
+
+// refusal is kubectl's output for a 401 or a 403.
+func refusal(out string) bool {
+	return strings.Contains(out, "You must be logged in") || strings.Contains(strings.ToLower(out), "forbidden")
 }
 
 type signInHarness struct {
 	in        *framework.Instance
 	name      string
 	dir       string
-	env       []string
+	base      []string // no AWS identity: PATH, the CA bundle, no pager
+	env       []string // the creator's: the data directory's profile
 	endpoint  string
 	transport *http.Transport
 	apiURL    string
@@ -233,12 +300,13 @@ func newSignInHarness(ctx context.Context, t *testing.T, in *framework.Instance,
 	s := &signInHarness{in: in, name: name, dir: t.TempDir(), endpoint: ep.URL}
 	// As cellplane up prints them; PATH puts Debian's aws first for the
 	// kubeconfig's exec plugin, which runs "aws".
-	s.env = append(envWithout(os.Environ(), "PATH"),
+	s.base = append(envWithout(withoutAWS(os.Environ()), "PATH"),
 		"PATH=/usr/bin:/bin:/usr/sbin:/sbin",
+		"AWS_CA_BUNDLE="+ep.CAFile, "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true")
+	s.env = append(slices.Clip(s.base),
 		"AWS_CONFIG_FILE="+datadir.AWSConfigFile(in.DataDir),
 		"AWS_SHARED_CREDENTIALS_FILE="+datadir.AWSCredentialsFile(in.DataDir),
-		"AWS_PROFILE="+datadir.Profile, "AWS_CA_BUNDLE="+ep.CAFile,
-		"AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true")
+		"AWS_PROFILE="+datadir.Profile)
 	cl := describe(ctx, t, in, name)
 	ca, err := base64.StdEncoding.DecodeString(cl.CertificateAuthority.Data)
 	if err != nil {
@@ -252,12 +320,19 @@ func newSignInHarness(ctx context.Context, t *testing.T, in *framework.Instance,
 	return s
 }
 
-// updateKubeconfig runs `aws eks update-kubeconfig` into a file of its own.
-func (s *signInHarness) updateKubeconfig(ctx context.Context, t *testing.T) string {
-	kc := filepath.Join(s.dir, "kubeconfig")
+// updateKubeconfig runs `aws eks update-kubeconfig` as the caller env
+// names, into a file of its own: awscli writes the caller's profile, if any,
+// into the exec plugin's environment.
+func (s *signInHarness) updateKubeconfig(ctx context.Context, t *testing.T, env []string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(s.dir, "kubeconfig-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(dir, "kubeconfig")
 	cmd := exec.CommandContext(ctx, awsCLI, "eks", "update-kubeconfig", "--name", s.name, "--region", "local",
 		"--endpoint-url", s.endpoint, "--kubeconfig", kc)
-	cmd.Env = s.env
+	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("aws eks update-kubeconfig: %v\n%s", err, out)
 	}
@@ -266,6 +341,98 @@ func (s *signInHarness) updateKubeconfig(ctx context.Context, t *testing.T) stri
 		t.Fatalf("update-kubeconfig wrote no exec plugin:\n%s", b)
 	}
 	return kc
+}
+
+// newUser makes signInUser with `cellplane user create` and `user key
+// create --credentials-file`, and returns the environment of a customer
+// using that key as its own profile.
+func (s *signInHarness) newUser(ctx context.Context, t *testing.T) []string {
+	t.Helper()
+	dir := filepath.Join(s.dir, signInUser)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := s.in.CLI(ctx, "user", "create", signInUser); err != nil {
+		t.Fatalf("user create: %v %s", err, errOut)
+	}
+	creds := filepath.Join(dir, "credentials")
+	if _, errOut, err := s.in.CLI(ctx, "user", "key", "create", signInUser, "--credentials-file", creds, "--profile", "dev"); err != nil {
+		t.Fatalf("user key create: %v %s", err, errOut)
+	}
+	config := filepath.Join(dir, "config")
+	writeFile(t, config, "[profile dev]\nregion = local\n")
+	return append(slices.Clip(s.base), "AWS_CONFIG_FILE="+config, "AWS_SHARED_CREDENTIALS_FILE="+creds, "AWS_PROFILE=dev")
+}
+
+// assumeRole runs `aws sts assume-role --endpoint-url` as env and returns
+// the environment with the session's credentials exported, and no profile.
+func (s *signInHarness) assumeRole(ctx context.Context, t *testing.T, env []string, role, session string) []string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, awsCLI, "sts", "assume-role", "--role-arn", role, "--role-session-name", session,
+		"--endpoint-url", s.endpoint, "--output", "json")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("aws sts assume-role: %v %s", err, stderrOf(err))
+	}
+	var resp struct {
+		Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+	}
+	if err := json.Unmarshal(out, &resp); err != nil || resp.Credentials.SessionToken == "" {
+		t.Fatalf("aws sts assume-role printed %q: %v", out, err)
+	}
+	none := filepath.Join(s.dir, "none")
+	return append(slices.Clip(s.base), "AWS_CONFIG_FILE="+none, "AWS_SHARED_CREDENTIALS_FILE="+none, "AWS_DEFAULT_REGION=local",
+		"AWS_ACCESS_KEY_ID="+resp.Credentials.AccessKeyId, "AWS_SECRET_ACCESS_KEY="+resp.Credentials.SecretAccessKey,
+		"AWS_SESSION_TOKEN="+resp.Credentials.SessionToken)
+}
+
+// whoami checks with `kubectl auth whoami` that the caller signs in as
+// username, for principal.
+func (s *signInHarness) whoami(ctx context.Context, kubeconfig string, env []string, username, principal string) error {
+	out, err := s.kubectl(ctx, kubeconfig, env, "auth", "whoami", "-o", "json")
+	if err != nil {
+		return err
+	}
+	var review struct {
+		Status struct {
+			UserInfo struct {
+				Username string
+				Groups   []string
+				Extra    map[string][]string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &review); err != nil {
+		return fmt.Errorf("kubectl auth whoami printed %q: %w", out, err)
+	}
+	u := review.Status.UserInfo
+	if u.Username != username || !slices.Contains(u.Groups, "signin-deployers") || !slices.Equal(u.Extra[signin.ExtraPrincipal], []string{principal}) {
+		return fmt.Errorf("kubectl auth whoami: %+v, want user %s of %s", u, username, principal)
+	}
+	return nil
+}
+
+// signsIn gets a fresh token with `aws eks get-token` as env and checks the
+// status the API server answers it with.
+func (s *signInHarness) signsIn(ctx context.Context, t *testing.T, env []string, want int) error {
+	token, err := s.awsGetToken(ctx, env, s.name)
+	if err != nil {
+		return err
+	}
+	if code := s.get(t, token); code != want {
+		return fmt.Errorf("HTTP %d, want %d", code, want)
+	}
+	return nil
+}
+
+// stderrOf is what a failed command printed on its standard error.
+func stderrOf(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(ee.Stderr)
+	}
+	return ""
 }
 
 func (s *signInHarness) kubectl(ctx context.Context, kubeconfig string, env []string, args ...string) (string, error) {
@@ -340,62 +507,6 @@ func (s *signInHarness) createKey(ctx context.Context, t *testing.T, acct string
 		_, _, _ = s.in.CLI(context.Background(), "account", "key", "delete", acct, created.AccessKey.AccessKeyID)
 	})
 	return created.AccessKey
-}
-
-// createEntry associates policy, in scope, with principal on the cluster.
-//
-// TODO(issue 13): create it with the EKS API (CreateAccessEntry and
-// AssociateAccessPolicy through aws-sdk-go-v2) once it lands; the region then
-// mirrors it into the cell's store. Until then the test writes the object
-// into both stores itself.
-func (s *signInHarness) createEntry(ctx context.Context, t *testing.T, cell, acct, name, principal, policy string, scope v1alpha1.AccessScope) (remove func()) {
-	now := metav1.Now()
-	entry := func() *v1alpha1.AccessEntry {
-		return &v1alpha1.AccessEntry{
-			ObjectMeta: metav1.ObjectMeta{Namespace: v1alpha1.Namespace(acct), Name: s.name + "-" + name},
-			Spec: v1alpha1.AccessEntrySpec{ClusterName: s.name, PrincipalARN: principal, Type: v1alpha1.AccessEntryTypeStandard,
-				CreatedAt: now, ModifiedAt: now,
-				AccessPolicies: []v1alpha1.AssociatedAccessPolicy{{
-					PolicyARN: accesspolicy.ARNPrefix + policy, Scope: scope, AssociatedAt: now, ModifiedAt: now,
-				}}},
-		}
-	}
-	in, err := datadir.LoadInstance(s.in.DataDir, "", 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := in.Block()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := strconv.Atoi(strings.TrimPrefix(cell, "cell-"))
-	if err != nil {
-		t.Fatalf("cell %q: %v", cell, err)
-	}
-	sc, err := store.Scheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cellStore := store.AdminConfig(filepath.Join(datadir.CellDir(s.in.DataDir, idx), "store"), block.Cell(idx).StoreIP())
-	var removes []func()
-	for _, cfg := range []*rest.Config{datadir.RegionStore(s.in.DataDir, block), cellStore} {
-		c, err := client.New(cfg, client.Options{Scheme: sc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := entry()
-		if err := c.Create(ctx, e); err != nil {
-			t.Fatalf("creating the access entry in %s: %v", cfg.Host, err)
-		}
-		removes = append(removes, func() { _ = c.Delete(context.Background(), e) })
-	}
-	remove = func() {
-		for _, r := range removes {
-			r()
-		}
-	}
-	t.Cleanup(remove)
-	return remove
 }
 
 // envWithout is env without the named variables.

@@ -99,7 +99,9 @@ func newCA(t *testing.T, name string) *pki.CA {
 
 // start runs a server over the real store with clusters "one" and "two" in
 // one account namespace, each with its own CA, and the admin key's signing
-// keys published.
+// keys published. startWith gives the clusters named in modes that
+// spec.accessConfig.authenticationMode, which the server reads as the cell
+// does (ClusterMode); the others have no accessConfig.
 func start(t *testing.T) *harness { return startWith(t, nil, nil) }
 
 func startWith(t *testing.T, awsAuth staticAWSAuth, modes map[string]string) *harness {
@@ -111,6 +113,9 @@ func startWith(t *testing.T, awsAuth staticAWSAuth, modes map[string]string) *ha
 	for name := range cas {
 		cl := &v1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			Spec: v1alpha1.ClusterSpec{Name: name, Version: "1.35", Cell: "cell-1"}}
+		if m, ok := modes[name]; ok {
+			cl.Spec.AccessConfig = &v1alpha1.AccessConfig{AuthenticationMode: m}
+		}
 		env.Create(t, cl)
 		env.DeleteOnCleanup(t, cl)
 	}
@@ -143,7 +148,7 @@ func startWith(t *testing.T, awsAuth staticAWSAuth, modes map[string]string) *ha
 			return pool, nil
 		},
 		Roles: roles, ConfigMaps: awsAuth,
-		AuthenticationMode: func(c *v1alpha1.Cluster) string { return modes[c.Name] },
+		AuthenticationMode: ClusterMode,
 	})
 	if err != nil {
 		t.Fatal(err)
