@@ -64,7 +64,7 @@ func (h *harness) cellLoaded(name string) {
 	}
 	st := c.Status
 	// Observed before the API servers' token cache lapsed.
-	at := metav1.NewTime(time.Now().Add(-identityproviders.TokenCacheTTL))
+	at := metav1.NewTime(time.Now().Add(-identityproviders.DropDelay))
 	st.Authentication = &v1alpha1.AuthenticationStatus{ConfigHash: authnconfig.Hash(data), IdentityProviders: authnconfig.IDs(c.Spec.IdentityProviders), ObservedAt: &at}
 	h.pushStatus(name, st)
 }

@@ -34,8 +34,17 @@ func Dropped(c *v1alpha1.Cluster) bool {
 	data, err := authnconfig.Render(c.Spec.IdentityProviders)
 	st := c.Status.Authentication
 	return err == nil && st != nil && st.ConfigHash == authnconfig.Hash(data) &&
-		st.ObservedAt != nil && time.Since(st.ObservedAt.Time) >= TokenCacheTTL
+		st.ObservedAt != nil && time.Since(st.ObservedAt.Time) >= DropDelay
 }
+
+// DropDelay is how long after every API server was seen to load a
+// configuration without a provider the provider reads gone: their token
+// cache's TTL, and a second more since a stored metav1.Time keeps whole
+// seconds and so may read up to a second before the observation. Without
+// that second a provider read gone before the caches had let go of its last
+// accepted token (seen: "gone" 9.7 s after the disassociation, and a token
+// accepted after it).
+const DropDelay = TokenCacheTTL + time.Second
 
 // TokenCacheTTL is how long kube-apiserver keeps a bearer token's
 // successful authentication (TokenSuccessCacheTTL, 10 s, which no flag

@@ -37,7 +37,8 @@ func TestStatusAndDropped(t *testing.T) {
 		{"going, still loaded", going, loaded([]v1alpha1.OIDCIdentityProvider{p}, time.Minute), "DELETING", false},
 		{"going, empty file from before", going, loaded(nil, time.Minute), "DELETING", false},
 		{"going, dropped just now", going, loaded([]v1alpha1.OIDCIdentityProvider{going}, 0), "DELETING", false},
-		{"going, dropped", going, loaded([]v1alpha1.OIDCIdentityProvider{going}, TokenCacheTTL), "DELETING", true},
+		{"going, dropped a cache TTL ago by a whole-second clock", going, loaded([]v1alpha1.OIDCIdentityProvider{going}, TokenCacheTTL), "DELETING", false},
+		{"going, dropped", going, loaded([]v1alpha1.OIDCIdentityProvider{going}, DropDelay), "DELETING", true},
 	} {
 		c := &v1alpha1.Cluster{Spec: v1alpha1.ClusterSpec{IdentityProviders: []v1alpha1.OIDCIdentityProvider{tc.spec}}, Status: v1alpha1.ClusterStatus{Authentication: tc.st}}
 		if got := Status(c, tc.spec); got != tc.status {
