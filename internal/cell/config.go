@@ -57,8 +57,10 @@ type Tuning struct {
 	// balancer's defaults.
 	LB LBLimits
 	// TenantCPUMax caps the cores one cluster's control plane may use
-	// together, however idle the machine, when clusters have cgroups; zero
-	// means cgroup.DefaultCPUMaxMilli (the machine's cores: no cap).
+	// together, however idle the machine, when clusters have cgroups, in
+	// every state of the cluster; zero means no cap while a cluster starts
+	// or changes and cgroup.DefaultSettledCPUMaxMilli (half the machine)
+	// once it is ACTIVE and Ready.
 	// A change applies to running clusters at their next pass, with no
 	// restart.
 	TenantCPUMax float64
@@ -98,7 +100,7 @@ func (t *Tuning) AddFlags(f *pflag.FlagSet) {
 	t.Certs.AddFlags(f)
 	t.LB.addFlags(f)
 	f.Float64Var(&t.TenantCPUMax, "tenant-cpu-max", 0,
-		"cores one cluster's control plane may use at most, even on an idle machine, from 0.1 (0 or the machine's core count: no cap); needs root")
+		"cores one cluster's control plane may use at most, even on an idle machine, from 0.1 (the machine's core count: no cap; 0: half the machine once the cluster is ACTIVE and Ready, no cap while it starts or changes); needs root")
 }
 
 // maxTenantCPUMax is the largest --tenant-cpu-max: far beyond any machine.

@@ -137,7 +137,9 @@ func (p *proc) run(ctx context.Context) error {
 		p.log.Warn("tenant isolation limited", "err", err)
 	}
 	if p.isolation != nil && p.cfg.Tuning.TenantCPUMax != 0 {
+		// The operator's cap holds in every state of a cluster.
 		p.isolation.Limits.CPUMaxMilli = p.cfg.Tuning.tenantCPUMaxMilli()
+		p.isolation.SettledCPUMaxMilli = 0
 	}
 	// The etcd clients' own warnings (a member unreachable, a stream broken)
 	// go to the cell's log.

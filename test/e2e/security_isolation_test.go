@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -101,7 +102,7 @@ func TestSecurityIsolation(t *testing.T) {
 				t.Errorf("%s cgroup of A is %q, of B %q: want one of each cluster's own", ctl, p, gb[ctl])
 			}
 		}
-		checkLimits(t, ga)
+		checkLimits(ctx, t, ga)
 	})
 
 	t.Run("API servers hold distinct identity leases without conflicts", func(t *testing.T) {
@@ -270,13 +271,15 @@ func cgroupDirs(groups map[string]string) []string {
 	return out
 }
 
-// checkLimits reads the defaults back: an even CPU share, a cap of half the
-// machine's cores (at least one) per 10 ms, 2 GiB and what the three etcd
-// members may hold at the default quota, 4096 tasks.
-func checkLimits(t *testing.T, groups map[string]string) {
+// checkLimits reads the defaults back from a settled cluster's groups: an
+// even CPU share, a cap of half the machine's cores per 10 ms (the settled
+// cap, written at the first pass after the cluster is ACTIVE and Ready, within
+// 10 s of it), 2 GiB and what the three etcd members may hold at the default
+// quota, 4096 tasks.
+func checkLimits(ctx context.Context, t *testing.T, groups map[string]string) {
 	t.Helper()
 	memory := strconv.FormatInt(2<<30+3*v1alpha1.DefaultEtcdQuotaBytes, 10)
-	quota := strconv.Itoa(cgroup.DefaultCPUMaxMilli(runtime.NumCPU()) * 10)
+	quota := strconv.Itoa(cgroup.DefaultSettledCPUMaxMilli(runtime.NumCPU()) * 10)
 	want := map[string]string{}
 	if p, ok := groups["memory"]; ok {
 		want[filepath.Join("/sys/fs/cgroup/cpu", groups["cpu"], "cpu.shares")] = "1024"
@@ -291,11 +294,21 @@ func checkLimits(t *testing.T, groups map[string]string) {
 		want[filepath.Join(d, "memory.max")] = memory
 		want[filepath.Join(d, "pids.max")] = "4096"
 	}
-	for f, v := range want {
-		b, err := os.ReadFile(f)
-		if err != nil || strings.TrimSpace(string(b)) != v {
-			t.Errorf("%s = %q, %v; want %s", f, b, err, v)
+	err := framework.Eventually(ctx, 30*time.Second, time.Second, func() error {
+		var bad []string
+		for f, v := range want {
+			b, err := os.ReadFile(f)
+			if err != nil || strings.TrimSpace(string(b)) != v {
+				bad = append(bad, fmt.Sprintf("%s = %q, %v; want %s", f, b, err, v))
+			}
 		}
+		if len(bad) > 0 {
+			return errors.New(strings.Join(bad, "\n"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
 

@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/components"
@@ -54,6 +58,12 @@ type Isolation struct {
 	// Limits are every cluster's cgroup limits; its memory limit grows by
 	// what its etcd members may hold (clusterLimits).
 	Limits cgroup.Limits
+	// SettledCPUMaxMilli caps a cluster's CPU, on top of Limits, while it
+	// is settled: ACTIVE and Ready at its last pass. A control plane bursts
+	// while its processes start, and a cap then doubles its creation time;
+	// once it serves, the cap keeps a busy tenant from taking the cores its
+	// neighbours' next requests need. Zero: Limits alone.
+	SettledCPUMaxMilli int
 }
 
 // CgroupName is cluster c's cgroup in the one the cell runs in: named by
@@ -77,7 +87,7 @@ func (l Layout) isolation(c *v1alpha1.Cluster) *controlplane.Isolation {
 	if l.Isolation == nil || c.Status.Slot == nil {
 		return nil
 	}
-	iso := &controlplane.Isolation{User: tenantuser.For(l.Cell.Octet(), int(*c.Status.Slot)), Limits: clusterLimits(l.Isolation.Limits, c)}
+	iso := &controlplane.Isolation{User: tenantuser.For(l.Cell.Octet(), int(*c.Status.Slot)), Limits: clusterLimits(*l.Isolation, c)}
 	if l.Isolation.Cgroups != nil {
 		iso.Cgroup = l.Isolation.Cgroups.Group(CgroupName(l.Cell, c))
 	}
@@ -88,14 +98,32 @@ func (l Layout) isolation(c *v1alpha1.Cluster) *controlplane.Isolation {
 // memory for what its three etcd members may hold, since a member's memory
 // grows with its database up to the quota. Under a fixed limit a tenant that
 // filled its quota would have its members killed by the kernel, one after
-// another (seen with 256 MiB written to a 2 GiB group).
-func clusterLimits(base cgroup.Limits, c *v1alpha1.Cluster) cgroup.Limits {
+// another (seen with 256 MiB written to a 2 GiB group). A settled cluster
+// gets the settled CPU cap too.
+func clusterLimits(iso Isolation, c *v1alpha1.Cluster) cgroup.Limits {
+	base := iso.Limits
 	quota := c.Spec.EtcdQuotaBytes
 	if quota <= 0 {
 		quota = v1alpha1.DefaultEtcdQuotaBytes
 	}
 	base.MemoryBytes += 3 * quota
+	if iso.SettledCPUMaxMilli > 0 && Settled(c) {
+		if base.CPUMaxMilli == 0 || iso.SettledCPUMaxMilli < base.CPUMaxMilli {
+			base.CPUMaxMilli = iso.SettledCPUMaxMilli
+		}
+	}
 	return base
+}
+
+// Settled reports whether c was ACTIVE and Ready at its last pass: nothing
+// of it starts or restarts, so it needs no burst of CPU. A cluster that is
+// creating, updating or degraded (a member restarting, say) is not.
+func Settled(c *v1alpha1.Cluster) bool {
+	if c.Status.Status != v1alpha1.StatusActive {
+		return false
+	}
+	cond := meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionReady)
+	return cond != nil && cond.Status == metav1.ConditionTrue
 }
 
 // ClusterDir is where one cluster's certificates, configs, data and logs live.
@@ -149,7 +177,7 @@ func DetectIsolation() (*Isolation, error) {
 	if err := tenantuser.Available(); err != nil {
 		return nil, fmt.Errorf("%w: tenant clusters run without isolation, as cellplane's own user, in its cgroup, with its host name", err)
 	}
-	iso := &Isolation{Limits: cgroup.DefaultLimits()}
+	iso := &Isolation{Limits: cgroup.DefaultLimits(), SettledCPUMaxMilli: cgroup.DefaultSettledCPUMaxMilli(runtime.NumCPU())}
 	m, err := cgroup.Detect()
 	if err != nil {
 		return iso, fmt.Errorf("tenant clusters get users and host names of their own but no cgroups: %w", err)

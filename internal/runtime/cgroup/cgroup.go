@@ -52,14 +52,23 @@ func DefaultLimits() Limits {
 }
 
 // DefaultCPUMaxMilli is the default CPU cap of a cluster on a machine of
-// cpus cores: all of them, so no cap in effect. Half the machine was tried as
-// the default: on two cores it made every cluster's creation and the whole
-// end-to-end suite take about twice as long (a control plane bursts while its
-// API servers start), and the benchmark on a loaded machine could not tell it
-// from no cap (docs/performance.md, "A noisy neighbour"). Operators set one
-// with --tenant-cpu-max.
+// cpus cores while it starts or changes: all of them, so no cap in effect.
+// Half the machine at all times was tried: on two cores it made every
+// cluster's creation and the whole end-to-end suite take about twice as long
+// (a control plane bursts while its API servers start). Once a cluster has
+// settled it gets DefaultSettledCPUMaxMilli. Operators set one cap for every
+// state with --tenant-cpu-max.
 func DefaultCPUMaxMilli(cpus int) int {
 	return max(1000, cpus*1000)
+}
+
+// DefaultSettledCPUMaxMilli is the default CPU cap of a settled cluster (ACTIVE
+// and Ready) on a machine of cpus cores: half of them. Weight alone leaves a
+// quiet neighbour's GET p99 1.84x its unloaded value next to a cluster that
+// burns every core; under half the machine it stayed within 1.5x
+// (docs/performance.md, "A noisy neighbour").
+func DefaultSettledCPUMaxMilli(cpus int) int {
+	return max(minCPUMaxMilli, cpus*500)
 }
 
 // CPUPeriod is the period of the CPU cap. The kernel's default of 100 ms

@@ -131,6 +131,17 @@ func TestDefaultCPUMaxMilli(t *testing.T) {
 	}
 }
 
+func TestDefaultSettledCPUMaxMilli(t *testing.T) {
+	for cpus, want := range map[int]int{1: 500, 2: 1000, 3: 1500, 8: 4000} {
+		if got := DefaultSettledCPUMaxMilli(cpus); got != want {
+			t.Errorf("%d cores: %d, want %d", cpus, got, want)
+		}
+		if err := (Limits{CPUWeight: 100, CPUMaxMilli: DefaultSettledCPUMaxMilli(cpus), MemoryBytes: 1 << 30, Pids: 100}).Validate(); err != nil {
+			t.Errorf("%d cores: %v", cpus, err)
+		}
+	}
+}
+
 // TestAncestorsCPUMaxMilli reads v1 caps above a group: the tightest wins,
 // and the walk stops where the hierarchy's files end.
 func TestAncestorsCPUMaxMilli(t *testing.T) {
