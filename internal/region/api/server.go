@@ -17,6 +17,7 @@ import (
 	"github.com/cellplane/cellplane/internal/quota"
 	"github.com/cellplane/cellplane/internal/ratelimit"
 	"github.com/cellplane/cellplane/internal/region/accessentries"
+	"github.com/cellplane/cellplane/internal/region/accesslog"
 	"github.com/cellplane/cellplane/internal/region/identityproviders"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
@@ -113,7 +114,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New(), keys: cfg.Keys}
 	s.idps = s.newIdentityProviders()
 	s.entries = s.newAccessEntries(cfg.Principals)
-	return s.accessLog(apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
+	return accesslog.Wrap(s.log, apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 
 // routes registers the operations. Each path is also registered without a

@@ -11,7 +11,6 @@ import (
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/paging"
-	"github.com/cellplane/cellplane/internal/redact"
 )
 
 // updatesOfRequest returns the updates of the cluster a request names, after
@@ -138,28 +137,8 @@ func (s *server) recordUpdate(ctx context.Context, c *v1alpha1.Cluster, spec v1a
 	return u, err
 }
 
-// toWireUpdate renders a stored update as EKS's Update. An update whose status
-// write was lost reads as InProgress, which is what it was.
-func toWireUpdate(u *v1alpha1.ClusterUpdate) *eks.Update {
-	out := &eks.Update{
-		ID:        u.Spec.ID,
-		Status:    u.Status.Status,
-		Type:      u.Spec.Type,
-		Params:    []eks.UpdateParam{},
-		CreatedAt: eks.NewTimestamp(u.CreationTimestamp.Time),
-		Errors:    []eks.ErrorDetail{},
-	}
-	if out.Status == "" {
-		out.Status = eks.UpdateStatusInProgress
-	}
-	for _, p := range u.Spec.Params {
-		out.Params = append(out.Params, eks.UpdateParam{Type: p.Type, Value: p.Value})
-	}
-	for _, e := range u.Status.Errors {
-		out.Errors = append(out.Errors, eks.ErrorDetail{ErrorCode: e.ErrorCode, ErrorMessage: redact.Text(e.ErrorMessage), ResourceIDs: e.ResourceIDs})
-	}
-	return out
-}
+// toWireUpdate renders a stored update as EKS's Update.
+func toWireUpdate(u *v1alpha1.ClusterUpdate) *eks.Update { return clusterupdates.Wire(u) }
 
 // updates is the store of update records, on the API's store client.
 func (s *server) updates() *clusterupdates.Records {
