@@ -185,8 +185,10 @@ func (m *Mirror) dropRegion(ctx context.Context, reg *v1alpha1.Addon) error {
 	if !controllerutil.ContainsFinalizer(reg, v1alpha1.AddonFinalizer) {
 		return nil
 	}
+	// No optimistic lock: the delete above moved the resource version, and
+	// the finalizer list holds only cellplane's, so the patch loses nothing.
 	reg = reg.DeepCopy()
-	patch := client.MergeFromWithOptions(reg.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	patch := client.MergeFrom(reg.DeepCopy())
 	controllerutil.RemoveFinalizer(reg, v1alpha1.AddonFinalizer)
 	if err := m.Region.GetClient().Patch(ctx, reg, patch); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("releasing region add-on %s/%s: %w", reg.Namespace, reg.Name, err)

@@ -17,7 +17,9 @@ import (
 // Bootstrap gives a new cluster its default add-ons, every offered add-on
 // at its default version for the cluster's minor, as EKS does unless
 // CreateCluster's bootstrapSelfManagedAddons is false (enabled false). A
-// retried CreateCluster finds them stored and leaves them be.
+// retried CreateCluster finds them stored and leaves them be. They resolve
+// conflicts as CreateAddon does by default, NONE: a manual edit of a default
+// add-on's objects is reported, not silently reverted on the next resync.
 func (o *Operations) Bootstrap(ctx context.Context, c *v1alpha1.Cluster, enabled bool) error {
 	if !enabled || c.DeletionTimestamp != nil {
 		return nil
@@ -29,7 +31,7 @@ func (o *Operations) Bootstrap(ctx context.Context, c *v1alpha1.Cluster, enabled
 		}
 		now := metav1.Now()
 		spec := v1alpha1.AddonSpec{ClusterName: c.Spec.Name, AddonName: name, AddonVersion: v.Version, ID: clusterupdates.NewUUID(),
-			ResolveConflicts: v1alpha1.ResolveConflictsOverwrite, CreatedAt: now, ModifiedAt: now}
+			ResolveConflicts: v1alpha1.ResolveConflictsNone, CreatedAt: now, ModifiedAt: now}
 		if err := o.Store.Create(ctx, NewObject(c, spec)); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("storing default add-on %s of cluster %s: %w", name, c.Spec.Name, err)
 		}
