@@ -12,7 +12,7 @@ func newUpdate(g *clikit.Globals) *cobra.Command {
 	var values string
 	cmd := &cobra.Command{
 		Use:   "update CLUSTER ADDON",
-		Short: "Change an add-on's version, configuration or conflict resolution; follow it with 'cluster updates'",
+		Short: "Change an add-on's version, configuration or conflict resolution, as an update; 'addon describe' shows its outcome",
 		Args:  clusterAndAddon,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("configuration-values") {
