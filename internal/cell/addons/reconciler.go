@@ -7,11 +7,13 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,15 +29,30 @@ import (
 // from the tenant cluster (or left there, with Preserve).
 const finalizer = "cellplane.io/addon-objects"
 
-// Resync is how often an applied add-on is applied again and its health
-// read: the tenant's workloads change without the cell hearing of it.
+// Resync is how often an add-on's health is read again: the tenant's
+// workloads change without the cell hearing of it.
 const Resync = 15 * time.Second
+
+// Reapply is how often an add-on applied cleanly is applied again, to bring
+// back objects someone deleted or fields taken under OVERWRITE. A new spec
+// is applied at once; applying every add-on of every cluster at each Resync
+// would cost the tenants' API servers more than the health reads.
+const Reapply = 5 * time.Minute
 
 // Reconciler applies the cell's add-ons into their tenant clusters.
 type Reconciler struct {
 	Client  client.Client // the cell's store
 	Tenants *Tenants
 	Logger  *slog.Logger
+
+	mu      sync.Mutex
+	applied map[types.NamespacedName]applied // lost on restart, which applies again
+}
+
+// applied is when the cell last applied which generation of an add-on.
+type applied struct {
+	generation int64
+	at         time.Time
 }
 
 // SetupWithManager registers the reconciler on the cell's manager.
@@ -95,6 +112,11 @@ func (r *Reconciler) cluster(ctx context.Context, a *v1alpha1.Addon) (*v1alpha1.
 // tenant failing to answer; conflicts are a result.
 func (r *Reconciler) apply(ctx context.Context, dyn dynamic.Interface, c *v1alpha1.Cluster, a *v1alpha1.Addon) (v1alpha1.AddonStatus, error) {
 	st := a.Status
+	if !r.due(a) {
+		issues, err := Health(ctx, dyn, a.Spec.AddonName)
+		st.Issues = issues
+		return st, err
+	}
 	st.ObservedGeneration = regionGeneration(a)
 	objs, err := render(c, a)
 	if err != nil {
@@ -114,7 +136,29 @@ func (r *Reconciler) apply(ctx context.Context, dyn dynamic.Interface, c *v1alph
 		return st, err
 	}
 	st.Result, st.EverApplied, st.Issues = v1alpha1.AddonApplied, true, issues
+	r.record(a)
 	return st, nil
+}
+
+// due reports whether the add-on must be applied: its spec is new to the
+// cell, its last apply failed or is Reapply old.
+func (r *Reconciler) due(a *v1alpha1.Addon) bool {
+	if a.Status.Result != v1alpha1.AddonApplied || a.Status.ObservedGeneration != regionGeneration(a) {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	last, ok := r.applied[client.ObjectKeyFromObject(a)]
+	return !ok || last.generation != a.Generation || time.Since(last.at) >= Reapply
+}
+
+func (r *Reconciler) record(a *v1alpha1.Addon) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.applied == nil {
+		r.applied = map[types.NamespacedName]applied{}
+	}
+	r.applied[client.ObjectKeyFromObject(a)] = applied{generation: a.Generation, at: time.Now()}
 }
 
 // render renders an add-on for its cluster.
@@ -183,6 +227,9 @@ func (r *Reconciler) remove(ctx context.Context, c *v1alpha1.Cluster, a *v1alpha
 			return err
 		}
 	}
+	r.mu.Lock()
+	delete(r.applied, client.ObjectKeyFromObject(a))
+	r.mu.Unlock()
 	controllerutil.RemoveFinalizer(a, finalizer)
 	if err := r.Client.Update(ctx, a); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("releasing add-on %s: %w", a.Name, err)
