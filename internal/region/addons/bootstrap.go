@@ -2,10 +2,10 @@ package addons
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kversion "k8s.io/apimachinery/pkg/util/version"
 
@@ -32,12 +32,19 @@ func (o *Operations) Bootstrap(ctx context.Context, c *v1alpha1.Cluster, enabled
 		now := metav1.Now()
 		spec := v1alpha1.AddonSpec{ClusterName: c.Spec.Name, AddonName: name, AddonVersion: v.Version, ID: clusterupdates.NewUUID(),
 			ResolveConflicts: v1alpha1.ResolveConflictsNone, CreatedAt: now, ModifiedAt: now}
-		if err := o.Store.Create(ctx, NewObject(c, spec)); err != nil && !apierrors.IsAlreadyExists(err) {
+		// store replaces an add-on an earlier cluster of the name left
+		// behind, and answers the retry of this create with its add-on; one
+		// the caller created since is theirs to keep.
+		if _, err := o.store(ctx, c, spec, bootstrapToken); err != nil && !errors.Is(err, o.InUse) {
 			return fmt.Errorf("storing default add-on %s of cluster %s: %w", name, c.Spec.Name, err)
 		}
 	}
 	return nil
 }
+
+// bootstrapToken marks the default add-ons as CreateAddon's token marks
+// its add-on, so a retried CreateCluster finds them its own.
+const bootstrapToken = "cellplane-bootstrap"
 
 // compareVersions orders add-on versions (v1.35.4-eksbuild.1) by release,
 // then by build number.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/region/addons"
 )
 
 func (r response) addon(t *testing.T) *eks.Addon {
@@ -136,4 +138,25 @@ func TestAddonErrors(t *testing.T) {
 	h.do("DELETE", "/clusters/none/addons/coredns?preserve=maybe", nil).wantError(t, 400, eks.InvalidParameterException, "preserve")
 	h.do("GET", "/addons/supported-versions?kubernetesVersion=1.20", nil).wantError(t, 400, eks.InvalidParameterException, "1.20")
 	h.do("PUT", "/clusters/none/addons", nil).wantError(t, 405, eks.ClientException, "")
+}
+
+// TestAddonsOfAnEarlierCluster: add-ons an earlier cluster of the same name
+// left behind (its cell never released them) do not count for the new one,
+// which gets its own defaults.
+func TestAddonsOfAnEarlierCluster(t *testing.T) {
+	h := newHarness(t)
+	h.ensureNamespace()
+	old := &v1alpha1.Cluster{}
+	old.Name, old.Namespace, old.UID = v1alpha1.ObjectName("re"), h.namespace(), "uid-of-the-earlier-cluster"
+	old.Labels = map[string]string{v1alpha1.LabelAccount: h.account}
+	old.Spec = v1alpha1.ClusterSpec{Name: "re", Version: "1.35", Cell: "cell-1"}
+	stale := addons.NewObject(old, v1alpha1.AddonSpec{ClusterName: "re", AddonName: "coredns", AddonVersion: "v0.0.1-eksbuild.1", ID: "stale",
+		CreatedAt: metav1.Now(), ModifiedAt: metav1.Now()})
+	if err := h.store.Create(context.Background(), stale); err != nil {
+		t.Fatal(err)
+	}
+	h.create(eks.CreateClusterInput{Name: "re"})
+	if a := h.do("GET", "/clusters/re/addons/coredns", nil).addon(t); a.AddonVersion == "v0.0.1-eksbuild.1" || a.Status != "CREATING" {
+		t.Fatalf("the new cluster's coredns %+v", a)
+	}
 }
