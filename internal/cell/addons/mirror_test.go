@@ -107,14 +107,14 @@ func TestMirrorCopiesAndReportsBack(t *testing.T) {
 func TestMirrorDeletes(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	reg := f.addon(t)
+	f.addon(t)
 	f.reconcile(t)
 	cp := f.get(t, f.cell)
 	controllerutil.AddFinalizer(cp, finalizer) // the Reconciler's
 	if err := f.cell.Update(ctx, cp); err != nil {
 		t.Fatal(err)
 	}
-	reg = f.get(t, f.region)
+	reg := f.get(t, f.region)
 	reg.Spec.Preserve = true
 	if err := f.region.Update(ctx, reg); err != nil {
 		t.Fatal(err)
