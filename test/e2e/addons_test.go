@@ -145,6 +145,18 @@ func TestAddonsSDK(t *testing.T) {
 		if ip != "10.100.0.10" || !strings.HasPrefix(image, "cellplane.local/coredns:") || !strings.Contains(managers, "eks") {
 			t.Fatalf("kube-dns %s, coredns image %s, kube-proxy managers %s", ip, image, managers)
 		}
+		// A deleted workload comes back at the cell's next health read.
+		uid := kubectlOut(ctx, t, kc, "-n", "kube-system", "get", "daemonset/kube-proxy", "-o", "jsonpath={.metadata.uid}")
+		kubectlOut(ctx, t, kc, "-n", "kube-system", "delete", "daemonset/kube-proxy")
+		start := time.Now()
+		waitFor(ctx, t, "kube-proxy to come back", func() error {
+			out, err := kubectl(ctx, kc, "-n", "kube-system", "get", "daemonset/kube-proxy", "-o", "jsonpath={.metadata.uid}")
+			if err != nil || strings.TrimSpace(out) == uid {
+				return fmt.Errorf("kube-proxy not re-created: %v %s", err, out)
+			}
+			return nil
+		})
+		t.Logf("a deleted kube-proxy DaemonSet came back in %v", time.Since(start).Round(time.Millisecond))
 	})
 
 	t.Run("resolveConflicts", func(t *testing.T) {

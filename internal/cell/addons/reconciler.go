@@ -114,8 +114,11 @@ func (r *Reconciler) apply(ctx context.Context, dyn dynamic.Interface, c *v1alph
 	st := a.Status
 	if !r.due(a) {
 		issues, err := Health(ctx, dyn, a.Spec.AddonName)
-		st.Issues = issues
-		return st, err
+		if !apierrors.IsNotFound(err) {
+			st.Issues = issues
+			return st, err
+		}
+		// Someone deleted the workload: apply now, not at the next Reapply.
 	}
 	st.ObservedGeneration = regionGeneration(a)
 	objs, err := render(c, a)
