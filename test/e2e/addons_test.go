@@ -124,7 +124,7 @@ func TestAddonsSDK(t *testing.T) {
 		a := waitAddon(ctx, t, sdk, "ad-api", name, func(a *types.Addon) bool {
 			return a.Status == types.AddonStatusDegraded && addonHasIssue(a, types.AddonIssueCodeInsufficientNumberOfReplicas)
 		})
-		t.Logf("%s: %s %+v", name, a.Status, a.Health.Issues)
+		t.Logf("%s: %s, %s: %s", name, a.Status, a.Health.Issues[0].Code, aws.ToString(a.Health.Issues[0].Message))
 	}
 
 	t.Run("objects in the tenant cluster", func(t *testing.T) {
