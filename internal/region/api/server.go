@@ -17,6 +17,7 @@ import (
 	"github.com/cellplane/cellplane/internal/quota"
 	"github.com/cellplane/cellplane/internal/ratelimit"
 	"github.com/cellplane/cellplane/internal/region/accessentries"
+	"github.com/cellplane/cellplane/internal/region/certauthorities"
 	"github.com/cellplane/cellplane/internal/region/identityproviders"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
@@ -101,6 +102,7 @@ type server struct {
 	keys    KeyResolver
 	idps    *identityproviders.Operations
 	entries *accessentries.Operations
+	cas     *certauthorities.Operations
 }
 
 // NewHandler returns the regional API as an http.Handler, access log included.
@@ -113,6 +115,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New(), keys: cfg.Keys}
 	s.idps = s.newIdentityProviders()
 	s.entries = s.newAccessEntries(cfg.Principals)
+	s.cas = s.newCertificateAuthorities()
 	return s.accessLog(apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 
