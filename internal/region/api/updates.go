@@ -14,8 +14,9 @@ import (
 	"github.com/cellplane/cellplane/internal/redact"
 )
 
-// updatesOfRequest returns the updates of the cluster a request names, after
-// refusing the nodegroup, add-on and capability filters.
+// updatesOfRequest returns the updates of the cluster a request names: a
+// node group's with nodegroupName, the cluster's own without, after refusing
+// the add-on and capability filters.
 func (s *server) updatesOfRequest(r *http.Request) (*v1alpha1.Cluster, []v1alpha1.ClusterUpdate, error) {
 	c, err := s.clusterOfRequest(r)
 	if err != nil {
@@ -25,6 +26,10 @@ func (s *server) updatesOfRequest(r *http.Request) (*v1alpha1.Cluster, []v1alpha
 		return nil, nil, err
 	}
 	ups, err := s.updatesOf(r.Context(), c)
+	if err != nil {
+		return nil, nil, err
+	}
+	ups, err = s.nodegroups.Updates(r.Context(), c, ups, r.URL.Query().Get("nodegroupName"))
 	return c, ups, err
 }
 
@@ -81,12 +86,12 @@ func (s *server) clusterOfRequest(r *http.Request) (*v1alpha1.Cluster, error) {
 	return s.getCluster(r.Context(), accountFor(r), name)
 }
 
-// refuseSubresource answers the nodegroup, add-on and capability filters of
+// refuseSubresource answers the add-on and capability filters of
 // DescribeUpdate and ListUpdates: cellplane has none of those resources.
 func refuseSubresource(r *http.Request) error {
 	q := r.URL.Query()
 	for _, f := range []struct{ param, kind string }{
-		{"nodegroupName", "nodegroup"}, {"addonName", "addon"}, {"capabilityName", "capability"},
+		{"addonName", "addon"}, {"capabilityName", "capability"},
 	} {
 		if v := q.Get(f.param); v != "" {
 			return errdefs.Publicf(errdefs.ErrNotFound, "No %s found for name: %s.", f.kind, v)
