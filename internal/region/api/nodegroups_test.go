@@ -75,11 +75,21 @@ func TestCreateNodegroupRefusesBadInputAndStoresNothing(t *testing.T) {
 		typ    string
 		msg    string
 	}{
-		{"min over max", func(m map[string]any) { m["scalingConfig"] = map[string]any{"minSize": 4, "maxSize": 3, "desiredSize": 3} }, 400, eks.InvalidParameterException, "minSize 4 is greater than maxSize 3"},
-		{"desired over max", func(m map[string]any) { m["scalingConfig"] = map[string]any{"minSize": 1, "maxSize": 3, "desiredSize": 4} }, 400, eks.InvalidParameterException, "desiredSize 4 must be between"},
-		{"desired under min", func(m map[string]any) { m["scalingConfig"] = map[string]any{"minSize": 2, "maxSize": 3, "desiredSize": 1} }, 400, eks.InvalidParameterException, "desiredSize 1 must be between"},
-		{"negative", func(m map[string]any) { m["scalingConfig"] = map[string]any{"minSize": -1, "maxSize": 3, "desiredSize": 1} }, 400, eks.InvalidParameterException, "must not be negative"},
-		{"too big", func(m map[string]any) { m["scalingConfig"] = map[string]any{"minSize": 0, "maxSize": 451, "desiredSize": 1} }, 400, eks.InvalidParameterException, "at most 450"},
+		{"min over max", func(m map[string]any) {
+			m["scalingConfig"] = map[string]any{"minSize": 4, "maxSize": 3, "desiredSize": 3}
+		}, 400, eks.InvalidParameterException, "minSize 4 is greater than maxSize 3"},
+		{"desired over max", func(m map[string]any) {
+			m["scalingConfig"] = map[string]any{"minSize": 1, "maxSize": 3, "desiredSize": 4}
+		}, 400, eks.InvalidParameterException, "desiredSize 4 must be between"},
+		{"desired under min", func(m map[string]any) {
+			m["scalingConfig"] = map[string]any{"minSize": 2, "maxSize": 3, "desiredSize": 1}
+		}, 400, eks.InvalidParameterException, "desiredSize 1 must be between"},
+		{"negative", func(m map[string]any) {
+			m["scalingConfig"] = map[string]any{"minSize": -1, "maxSize": 3, "desiredSize": 1}
+		}, 400, eks.InvalidParameterException, "must not be negative"},
+		{"too big", func(m map[string]any) {
+			m["scalingConfig"] = map[string]any{"minSize": 0, "maxSize": 451, "desiredSize": 1}
+		}, 400, eks.InvalidParameterException, "at most 450"},
 		{"bad name", func(m map[string]any) { m["nodegroupName"] = "-bad" }, 400, eks.InvalidParameterException, "nodegroupName"},
 		{"bad label", func(m map[string]any) { m["labels"] = map[string]string{"a b": "x"} }, 400, eks.InvalidParameterException, "label or taint key"},
 		{"reserved label", func(m map[string]any) { m["labels"] = map[string]string{"kubernetes.io/hostname": "x"} }, 400, eks.InvalidParameterException, "reserved"},
