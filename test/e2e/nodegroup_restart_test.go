@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+
 	"github.com/cellplane/cellplane/internal/runtime/process"
 	"github.com/cellplane/cellplane/test/framework"
 )
@@ -14,7 +18,8 @@ import (
 // TestHollowNodegroupSurvivesRestart kills cellplane, cell included, under
 // a hollow node group made with the CLI: the nodes keep running and stay
 // Ready meanwhile, the restarted cell adopts them (same process IDs) and
-// scales the group up, and 'nodegroup delete --wait' leaves no process.
+// scales the group up; UpdateNodegroupVersion replaces every node; and
+// 'nodegroup delete --wait' leaves no process.
 func TestHollowNodegroupSurvivesRestart(t *testing.T) {
 	ctx := ctxFor(t)
 	in := framework.NewInstance(t, bins)
@@ -42,12 +47,13 @@ func TestHollowNodegroupSurvivesRestart(t *testing.T) {
 	in.Start(ctx)
 	cli("nodegroup", "update", "ng-restart", "pool", "--nodes", "4", "--wait")
 	after := kubemarkPIDs(t, in.DataDir)
+	var err error
 	for name, pid := range before {
 		if after[name] != pid {
 			t.Fatalf("restart changed node processes:\nbefore %v\nafter  %v", before, after)
 		}
 	}
-	err := framework.Eventually(ctx, time.Minute, time.Second, func() error {
+	err = framework.Eventually(ctx, time.Minute, time.Second, func() error {
 		if n := len(readyNodes(ctx, t, kube, "eks.amazonaws.com/nodegroup=pool")); n != 4 {
 			return fmt.Errorf("%d Ready nodes, want 4", n)
 		}
@@ -56,6 +62,28 @@ func TestHollowNodegroupSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// A version update replaces every node, one at a time (maxUnavailable 1).
+	sdk := sdkClient(t, in.DataDir)
+	up, err := sdk.UpdateNodegroupVersion(ctx, &awseks.UpdateNodegroupVersionInput{ClusterName: aws.String("ng-restart"), NodegroupName: aws.String("pool")})
+	if err != nil {
+		t.Fatalf("UpdateNodegroupVersion: %v", err)
+	}
+	waitNodegroup(ctx, t, sdk, "ng-restart", "pool", types.NodegroupStatusActive)
+	upd, err := sdk.DescribeUpdate(ctx, &awseks.DescribeUpdateInput{Name: aws.String("ng-restart"), NodegroupName: aws.String("pool"), UpdateId: up.Update.Id})
+	if err != nil || upd.Update.Status != types.UpdateStatusSuccessful || upd.Update.Type != types.UpdateTypeVersionUpdate {
+		t.Fatalf("version update: %+v %v", upd, err)
+	}
+	rolled := kubemarkPIDs(t, in.DataDir)
+	for name, pid := range after {
+		if rolled[name] == pid || rolled[name] == 0 {
+			t.Fatalf("node %s was not replaced by the version update: before %v, after %v", name, after, rolled)
+		}
+	}
+	if n := len(readyNodes(ctx, t, kube, "eks.amazonaws.com/nodegroup=pool")); n != 4 {
+		t.Fatalf("%d Ready nodes after the version update, want 4", n)
+	}
+	after = rolled
 	cli("nodegroup", "delete", "ng-restart", "pool", "--wait")
 	for name, pid := range after {
 		if alive(pid) {

@@ -124,17 +124,29 @@ func (g *group) converge(ctx context.Context, log *slog.Logger) ([]v1alpha1.Node
 	return pending, g.syncNodes(ctx)
 }
 
-// replaceOutdated retires up to maxUnavailable nodes made under an earlier
-// rollout; the next pass makes them again.
+// replaceOutdated retires nodes made under an earlier rollout, which
+// ensureAll then makes again: as many at a time as maxUnavailable allows,
+// counting the wanted nodes not Ready yet (a replacement still starting
+// included) against it.
 func (g *group) replaceOutdated(ctx context.Context, log *slog.Logger, have []string) []v1alpha1.NodeGroupIssue {
 	var pending []v1alpha1.NodeGroupIssue
-	budget := max(int(g.ng.Spec.MaxUnavailable), 1)
+	outdated := slices.ContainsFunc(g.want, func(n node) bool {
+		return slices.Contains(have, n.Name) && g.hollow(n).rollout() < g.ng.Spec.Rollout
+	})
+	if !outdated {
+		return nil
+	}
+	ready, err := g.readiness(ctx)
+	if err != nil {
+		return []v1alpha1.NodeGroupIssue{{Code: "ClusterUnreachable", Message: err.Error()}}
+	}
+	budget := max(int(g.ng.Spec.MaxUnavailable), 1) - (len(g.want) - len(ready))
 	for _, n := range g.want {
 		h := g.hollow(n)
 		if !slices.Contains(have, n.Name) || h.rollout() >= g.ng.Spec.Rollout {
 			continue
 		}
-		if budget == 0 {
+		if budget <= 0 {
 			pending = append(pending, v1alpha1.NodeGroupIssue{Code: "Unknown", Message: "node waits for its replacement", ResourceIDs: []string{n.Name}})
 			continue
 		}
