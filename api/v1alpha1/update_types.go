@@ -61,6 +61,10 @@ type ClusterUpdateSpec struct {
 
 	// ClusterName is the object name of the Cluster the update changes.
 	ClusterName string `json:"clusterName"`
+	// NodegroupName names the node group the update changes; empty for an
+	// update of the cluster itself.
+	// +optional
+	NodegroupName string `json:"nodegroupName,omitempty"`
 
 	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate,
 	// ConfigUpdate, DeletionProtectionUpdate, AssociateEncryptionConfig,

@@ -21,6 +21,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/identityproviders"
 	"github.com/cellplane/cellplane/internal/cell/lifecycle"
 	"github.com/cellplane/cellplane/internal/cell/members"
+	"github.com/cellplane/cellplane/internal/cell/nodegroups"
 	"github.com/cellplane/cellplane/internal/cell/restore"
 	"github.com/cellplane/cellplane/internal/cell/secrets"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
@@ -89,6 +90,10 @@ func (p *proc) controllers() (manager.Manager, error) {
 		Dial: func(pl *controlplane.Plan) (care.Etcd, error) { return p.pool.Get(pl) }}
 	if err := cr.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up etcd care: %w", err)
+	}
+	ngr := &nodegroups.Reconciler{Client: mgr.GetClient(), Layout: layout, Runner: p.runtime, Binaries: p.cache, Logger: p.log}
+	if err := ngr.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up node groups: %w", err)
 	}
 	if err := p.setupBackups(mgr, bk); err != nil {
 		return nil, fmt.Errorf("setting up backups: %w", err)
@@ -167,6 +172,10 @@ func (p *proc) agent() (manager.Manager, error) {
 	}
 	if err := (&addons.Mirror{Region: region, Cell: mgr.GetClient(), CellName: p.name}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the add-on mirror: %w", err)
+	}
+	groups := &nodegroups.Mirror{Region: region, Cell: mgr.GetClient(), CellName: p.name}
+	if err := groups.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the node group mirror: %w", err)
 	}
 	hb := &agent.Heartbeat{
 		Region: region.GetClient(), Cell: mgr.GetClient(), CellName: p.name, Logger: p.log,

@@ -10,6 +10,7 @@ import (
 	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/redact"
 	"github.com/cellplane/cellplane/internal/region/accessentries"
+	"github.com/cellplane/cellplane/internal/region/certauthorities"
 )
 
 // toWire renders a stored cluster as EKS's Cluster plus cellplane's extension.
@@ -24,7 +25,7 @@ func (s *server) toWire(account string, c *v1alpha1.Cluster) *eks.Cluster {
 		RoleArn:              echo.RoleArn,
 		ResourcesVpcConfig:   echo.ResourcesVpcConfig,
 		Status:               wireStatus(c),
-		CertificateAuthority: certificateOf(c),
+		CertificateAuthority: certauthorities.Certificate(c),
 		ClientRequestToken:   c.Spec.ClientRequestToken,
 		PlatformVersion:      PlatformVersion,
 		Tags:                 tagsOf(c),

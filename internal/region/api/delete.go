@@ -46,6 +46,9 @@ func (s *server) deleteCluster(r *http.Request) (any, error) {
 		if err := refuseProtected(c); err != nil {
 			return err
 		}
+		if err := s.refuseNodegroups(r, c); err != nil {
+			return err
+		}
 		return s.markDeleted(r, c)
 	})
 	if err != nil {

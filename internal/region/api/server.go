@@ -19,7 +19,9 @@ import (
 	"github.com/cellplane/cellplane/internal/region/accessentries"
 	"github.com/cellplane/cellplane/internal/region/accesslog"
 	"github.com/cellplane/cellplane/internal/region/addons"
+	"github.com/cellplane/cellplane/internal/region/certauthorities"
 	"github.com/cellplane/cellplane/internal/region/identityproviders"
+	"github.com/cellplane/cellplane/internal/region/nodegroups"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
@@ -92,18 +94,20 @@ func (c *Config) Validate() error {
 
 // server holds what every handler needs.
 type server struct {
-	store   client.Client
-	cache   client.Reader // nil: reads are live
-	names   *clusternames.Index
-	placer  Placer
-	region  string
-	log     *slog.Logger
-	quota   *quota.Clusters
-	fresh   *freshness.Tracker
-	keys    KeyResolver
-	idps    *identityproviders.Operations
-	entries *accessentries.Operations
-	addons  *addons.Operations
+	store      client.Client
+	cache      client.Reader // nil: reads are live
+	names      *clusternames.Index
+	placer     Placer
+	region     string
+	log        *slog.Logger
+	quota      *quota.Clusters
+	fresh      *freshness.Tracker
+	keys       KeyResolver
+	idps       *identityproviders.Operations
+	entries    *accessentries.Operations
+	cas        *certauthorities.Operations
+	addons     *addons.Operations
+	nodegroups *nodegroups.Operations
 }
 
 // NewHandler returns the regional API as an http.Handler, access log included.
@@ -117,6 +121,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	s.idps = s.newIdentityProviders()
 	s.entries = s.newAccessEntries(cfg.Principals)
 	s.addons = s.newAddons()
+	s.cas = s.newCertificateAuthorities()
+	s.nodegroups = s.newNodegroups()
 	return accesslog.Wrap(s.log, apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 
@@ -144,6 +150,7 @@ func (s *server) routes() *http.ServeMux {
 	s.accessRoutes(mux)
 	s.idpRoutes(mux)
 	s.addonRoutes(mux)
+	s.nodegroupRoutes(mux)
 	mux.HandleFunc("GET /cluster-versions", s.handle(s.describeClusterVersions))
 	mux.HandleFunc("/cluster-versions", s.methodNotAllowed("GET"))
 	// The ARN holds a slash ("cluster/<name>"): the SDKs escape it as %2F, which

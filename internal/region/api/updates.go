@@ -14,8 +14,9 @@ import (
 	"github.com/cellplane/cellplane/internal/region/addons"
 )
 
-// updatesOfRequest returns the updates of the cluster a request names, after
-// refusing the nodegroup and capability filters; addonName keeps an add-on's.
+// updatesOfRequest returns the updates of the cluster a request names: an
+// add-on's with addonName, a node group's with nodegroupName, the cluster's
+// own without either, after refusing the capability filter.
 func (s *server) updatesOfRequest(r *http.Request) (*v1alpha1.Cluster, []v1alpha1.ClusterUpdate, error) {
 	c, err := s.clusterOfRequest(r)
 	if err != nil {
@@ -31,7 +32,11 @@ func (s *server) updatesOfRequest(r *http.Request) (*v1alpha1.Cluster, []v1alpha
 		}
 	}
 	ups, err := s.updatesOf(r.Context(), c)
-	return c, addons.Of(ups, addon), err
+	if err != nil {
+		return nil, nil, err
+	}
+	ups, err = s.nodegroups.Updates(r.Context(), c, addons.Of(ups, addon), r.URL.Query().Get("nodegroupName"))
+	return c, ups, err
 }
 
 // describeUpdate serves DescribeUpdate: GET /clusters/{name}/updates/{updateId}.
@@ -88,12 +93,12 @@ func (s *server) clusterOfRequest(r *http.Request) (*v1alpha1.Cluster, error) {
 	return s.getCluster(r.Context(), accountFor(r), name)
 }
 
-// refuseSubresource answers the nodegroup and capability filters of
+// refuseSubresource answers the capability filter of
 // DescribeUpdate and ListUpdates: cellplane has none of those resources.
 func refuseSubresource(r *http.Request) error {
 	q := r.URL.Query()
 	for _, f := range []struct{ param, kind string }{
-		{"nodegroupName", "nodegroup"}, {"capabilityName", "capability"},
+		{"capabilityName", "capability"},
 	} {
 		if v := q.Get(f.param); v != "" {
 			return errdefs.Publicf(errdefs.ErrNotFound, "No %s found for name: %s.", f.kind, v)

@@ -231,7 +231,7 @@ func TestListAndDescribeUpdates(t *testing.T) {
 		{"/clusters/demo/updates?maxResults=101", 400, eks.InvalidParameterException, "maxResults"},
 		{"/clusters/demo/updates?nextToken=bad", 400, eks.InvalidParameterException, "nextToken"},
 		{"/clusters/nosuch/updates", 404, eks.ResourceNotFoundException, "nosuch"},
-		{"/clusters/demo/updates?nodegroupName=ng", 404, eks.ResourceNotFoundException, "nodegroup"},
+		{"/clusters/demo/updates?nodegroupName=ng", 404, eks.ResourceNotFoundException, "No node group found for name: ng"},
 		{"/clusters/demo/updates/" + ids[0] + "?addonName=vpc-cni", 404, eks.ResourceNotFoundException, "addon"},
 		{"/clusters/demo/updates/00000000-0000-4000-8000-000000000000", 404, eks.ResourceNotFoundException, "No update found"},
 		{"/clusters/nosuch/updates/" + ids[0], 404, eks.ResourceNotFoundException, "nosuch"},
