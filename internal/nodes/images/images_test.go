@@ -68,17 +68,17 @@ func TestArchive(t *testing.T) {
 // stop, the web server's echo prints.
 func runs(t *testing.T, img Image, bin []byte) {
 	path := filepath.Join(t.TempDir(), img.src)
-	if err := os.WriteFile(path, bin, 0o700); err != nil { //nolint:gosec // G306: a test binary
+	if err := os.WriteFile(path, bin, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if img == WebServer {
-		out, err := exec.Command(path, "echo", "hello", "node").Output() //nolint:gosec // G204: the image's binary
+		out, err := exec.Command(path, "echo", "hello", "node").Output()
 		if err != nil || string(out) != "hello node\n" {
 			t.Fatalf("webserver echo: %q, %v", out, err)
 		}
 		return
 	}
-	cmd := exec.Command(path) //nolint:gosec // G204: the image's binary
+	cmd := exec.Command(path)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func runs(t *testing.T, img Image, bin []byte) {
 
 func untar(t *testing.T, path string) string {
 	t.Helper()
-	data, err := os.ReadFile(path) //nolint:gosec // G304: the test's archive
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

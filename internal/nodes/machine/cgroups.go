@@ -3,6 +3,7 @@ package machine
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cellplane/cellplane/internal/poll"
 )
 
 // ErrNoCgroupV1 is returned on a host without cgroup v1 hierarchies: a
@@ -153,7 +156,7 @@ func (g *cgroups) start(cmd *exec.Cmd) error {
 // threadGroups returns the directories of the thread's own groups in the
 // hierarchies the machine's roots are in.
 func threadGroups(tid string, roots []string) ([]string, error) {
-	data, err := os.ReadFile("/proc/self/task/" + tid + "/cgroup")
+	data, err := os.ReadFile("/proc/self/task/" + tid + "/cgroup") //nolint:gosec // G304: this thread's own cgroup file
 	if err != nil {
 		return nil, fmt.Errorf("reading the thread's cgroups: %w", err)
 	}
@@ -249,14 +252,10 @@ func (g *cgroups) killAll(timeout time.Duration) error {
 			freezer = filepath.Join(r, "freezer.state")
 		}
 	}
-	deadline := time.Now().Add(timeout)
-	for {
+	err := poll.Until(context.Background(), timeout, 50*time.Millisecond, func() error {
 		pids := g.pids()
 		if len(pids) == 0 {
 			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("processes %v outlived SIGKILL", pids)
 		}
 		if freezer != "" {
 			_ = os.WriteFile(freezer, []byte("FROZEN"), 0o644) //nolint:gosec // G306: cgroupfs; without it the loop still converges
@@ -267,8 +266,12 @@ func (g *cgroups) killAll(timeout time.Duration) error {
 		if freezer != "" {
 			_ = os.WriteFile(freezer, []byte("THAWED"), 0o644) //nolint:gosec // G306: as above
 		}
-		time.Sleep(50 * time.Millisecond)
+		return fmt.Errorf("processes %v are still there", pids)
+	})
+	if err != nil {
+		return fmt.Errorf("ending the machine's processes: %w", err)
 	}
+	return nil
 }
 
 // remove deletes the tree, deepest groups first, once it is empty; a

@@ -160,7 +160,7 @@ func (m *Machine) run(name, bin string, args ...string) (*proc, error) {
 }
 
 func (m *Machine) startProc(name string, cmd *exec.Cmd) (*proc, error) {
-	logf, err := os.OpenFile(filepath.Join(m.cfg.Dir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(filepath.Join(m.cfg.Dir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600) //nolint:gosec // G304: the machine's own log directory
 	if err != nil {
 		return nil, fmt.Errorf("opening %s's log: %w", name, err)
 	}
@@ -263,7 +263,7 @@ func Remove(name, dir string) error {
 // namespace and every mount in it, and only then can its files go.
 func remove(cg *cgroups, n names, dir string) error {
 	if err := cg.killAll(30 * time.Second); err != nil {
-		return fmt.Errorf("ending the machine's processes: %w", err)
+		return err
 	}
 	return errors.Join(cg.remove(), removeNetwork(n), removeDir(dir))
 }
