@@ -75,7 +75,10 @@ func (c *Config) writeFiles() error {
 
 // containerdConfig is containerd 1.6's (config version 2). The opt plugin
 // is off: it would create /opt/containerd on the host. runc's state root is
-// under /run, the machine's own tmpfs.
+// under /run, the machine's own tmpfs. restrict_oom_score_adj keeps pods'
+// OOM scores at or above containerd's own: the kubelet asks -998 for every
+// sandbox, and where cellplane runs without CAP_SYS_RESOURCE (a sandboxed
+// host) runc fails to lower it and no pod starts.
 func (c *Config) containerdConfig() string {
 	return fmt.Sprintf(`version = 2
 root = "/var/lib/containerd"
@@ -87,6 +90,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = %q
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
