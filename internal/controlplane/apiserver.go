@@ -93,6 +93,9 @@ func (p *Plan) apiServerArgs(m Member) []string {
 		// (serverTLSBootstrap), so logs, exec and port-forward verify the node
 		// they talk to instead of trusting whatever answers on its address.
 		"--kubelet-certificate-authority=" + f.CABundle,
+		// Nodes by their addresses, as kubeadm does: the default tries the
+		// node's name first, a DNS lookup that leaves the machine.
+		"--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
 		"--kubelet-client-certificate=" + f.KubeletClient.Cert,
 		"--kubelet-client-key=" + f.KubeletClient.Key,
 		"--proxy-client-cert-file=" + f.FrontProxyClient.Cert,

@@ -269,9 +269,10 @@ func TestAPIServerSpec(t *testing.T) {
 				"etcd-cafile":            p.Files().EtcdCA,
 				// Kubelets' serving certificates are verified against the
 				// cluster CA that signs them (see the node bootstrap).
-				"kubelet-certificate-authority": p.Files().CABundle,
-				"enable-bootstrap-token-auth":   "true",
-				"service-cluster-ip-range":      ServiceCIDR,
+				"kubelet-certificate-authority":   p.Files().CABundle,
+				"enable-bootstrap-token-auth":     "true",
+				"kubelet-preferred-address-types": "InternalIP,ExternalIP,Hostname",
+				"service-cluster-ip-range":        ServiceCIDR,
 			} {
 				if got := f[name]; got != want {
 					t.Errorf("%s --%s = %q, want %q", m.Name(), name, got, want)
