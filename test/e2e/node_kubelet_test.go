@@ -293,7 +293,7 @@ func webPod(node string) *corev1.Pod {
 // logMachine shows the tail of the machine's logs when something failed.
 func logMachine(t *testing.T, dir string) {
 	for _, f := range []string{"holder", "containerd", "kubelet"} {
-		data, err := os.ReadFile(filepath.Join(dir, "logs", f+".log")) //nolint:gosec // G304: the test's machine
+		data, err := os.ReadFile(filepath.Join(dir, "logs", f+".log"))
 		if err != nil {
 			continue
 		}

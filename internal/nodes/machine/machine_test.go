@@ -35,14 +35,6 @@ func TestStartStop(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	nodeBins, err := components.New(components.Config{}).Node(ctx, components.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pause, err := images.Builder{Dir: t.TempDir()}.Archive(ctx, images.Pause)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.232.128.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -59,24 +51,7 @@ func TestStartStop(t *testing.T) {
 			_ = c.Close()
 		}
 	}()
-	tok, _ := bootstrap.NewToken()
-	ca := testCA(t)
-	kc, err := bootstrap.Kubeconfig("https://"+ln.Addr().String(), ca, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "cpn-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{
-		Name: fmt.Sprintf("machinetest-%d", os.Getpid()%100000), Dir: dir,
-		Address: netip.MustParseAddr("10.250.201.2"), PodCIDR: netip.MustParsePrefix("10.251.201.0/24"),
-		CellPrefix: netip.MustParsePrefix("127.232.0.0/16"), HostAddress: netip.MustParseAddr("127.232.0.1"), CellSource: netip.MustParseAddr("127.232.240.2"),
-		BootstrapKubeconfig: kc, ClientCA: ca, Kubelet: nodeBins.Kubelet,
-		Images: []string{pause}, SandboxImage: images.Pause.Ref,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
-	}
+	cfg := testConfig(ctx, t, "machinetest", "https://"+ln.Addr().String(), netip.MustParseAddr("10.250.201.2"), netip.MustParseAddr("127.232.240.2"))
 	m, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +63,7 @@ func TestStartStop(t *testing.T) {
 			t.Errorf("the endpoint was called from %s, want the node's cell source %s", from, cfg.CellSource)
 		}
 	case <-time.After(time.Minute):
-		logs, _ := os.ReadFile(filepath.Join(dir, "logs", "kubelet.log"))
+		logs, _ := os.ReadFile(filepath.Join(cfg.Dir, "logs", "kubelet.log"))
 		t.Fatalf("the kubelet never called the endpoint; its log:\n%s", logs)
 	}
 	pids := m.PIDs()
@@ -101,20 +76,80 @@ func TestStartStop(t *testing.T) {
 	if err := m.Stop(); err != nil {
 		t.Errorf("second Stop: %v", err)
 	}
+	assertGone(t, cfg, pids)
+}
+
+// Remove clears what a machine whose owner died left, from its name and
+// directory alone.
+func TestRemove(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("machines need root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cfg := testConfig(ctx, t, "removetest", "https://127.232.128.9:1", netip.MustParseAddr("10.250.202.2"), netip.MustParseAddr("127.232.240.3"))
+	m, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := m.PIDs()
+	if err := Remove(cfg.Name, cfg.Dir); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, cfg, pids)
+	if err := m.Stop(); err != nil {
+		t.Errorf("Stop after Remove: %v", err)
+	}
+}
+
+func assertGone(t *testing.T, cfg Config, pids []int) {
+	t.Helper()
 	for _, pid := range pids {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
 			t.Errorf("process %d outlived the machine", pid)
 		}
 	}
 	n := namesOf(cfg.Name)
-	for _, p := range []string{dir, filepath.Join(netnsDir, n.netns), "/sys/fs/cgroup/pids" + n.cgroup, "/sys/class/net/" + n.link} {
+	for _, p := range []string{cfg.Dir, filepath.Join(netnsDir, n.netns), "/sys/fs/cgroup/pids" + n.cgroup, "/sys/class/net/" + n.link} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s left: %v", p, err)
 		}
 	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
-	if strings.Contains(string(mounts), dir) {
-		t.Errorf("mounts under %s left", dir)
+	if strings.Contains(string(mounts), cfg.Dir) {
+		t.Errorf("mounts under %s left", cfg.Dir)
+	}
+}
+
+// testConfig is a machine whose kubelet calls endpoint.
+func testConfig(ctx context.Context, t *testing.T, name, endpoint string, addr, source netip.Addr) Config {
+	t.Helper()
+	nodeBins, err := components.New(components.Config{}).Node(ctx, components.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pause, err := images.Builder{Dir: t.TempDir()}.Archive(ctx, images.Pause)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := bootstrap.NewToken()
+	ca := testCA(t)
+	kc, err := bootstrap.Kubeconfig(endpoint, ca, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "cpn-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return Config{
+		Name: fmt.Sprintf("%s-%d", name, os.Getpid()%100000), Dir: dir,
+		Address: addr, PodCIDR: netip.MustParsePrefix("10.251.201.0/24"),
+		CellPrefix: netip.MustParsePrefix("127.232.0.0/16"), HostAddress: netip.MustParseAddr("127.232.0.1"), CellSource: source,
+		BootstrapKubeconfig: kc, ClientCA: ca, Kubelet: nodeBins.Kubelet,
+		Images: []string{pause}, SandboxImage: images.Pause.Ref,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}
 }
 
