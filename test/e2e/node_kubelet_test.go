@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 	"github.com/cellplane/cellplane/internal/nodes/csrapproval"
 	"github.com/cellplane/cellplane/internal/nodes/images"
 	"github.com/cellplane/cellplane/internal/nodes/machine"
+	"github.com/cellplane/cellplane/internal/runtime/nsthread"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -135,6 +138,33 @@ func TestNodeKubelet(t *testing.T) {
 		logMachine(t, dir)
 		t.Fatalf("web server pod: %v", err)
 	}
+	// Pod networking: from inside the node, the pod answers at its IP on the
+	// machine's bridge.
+	p, err := cs.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The socket must be made on the thread inside the node's namespace:
+	// net/http would dial from another goroutine, outside it.
+	var body []byte
+	err = nsthread.InPath("/run/netns/cellplane-node-"+nodeName, func() error {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(p.Status.PodIP, "8080"), 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = conn.Close() }()
+		if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(conn, "GET /from-node HTTP/1.0\r\nHost: web\r\n\r\n"); err != nil {
+			return err
+		}
+		body, err = io.ReadAll(conn)
+		return err
+	})
+	if err != nil || !strings.HasSuffix(string(body), "\r\n\r\nhello from web\n") {
+		t.Fatalf("GET the pod from its node: %q, %v", body, err)
+	}
 	if n := approver.approved(); n == 0 {
 		t.Error("no serving certificate was approved: the kubelet serves one of its own making")
 	}
@@ -146,8 +176,8 @@ func TestNodeKubelet(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(logs, "listening on :8080") {
-			return fmt.Errorf("logs %q lack the server's start line", logs)
+		if !strings.Contains(logs, "listening on :8080") || !strings.Contains(logs, `"/from-node"`) {
+			return fmt.Errorf("logs %q lack the server's start line or the node's request", logs)
 		}
 		return nil
 	})
