@@ -131,6 +131,17 @@ func plumbHost(c *Config, n names) error {
 	if err := netlink.RouteReplace(route); err != nil {
 		return fmt.Errorf("routing %s to the machine: %w", c.Address, err)
 	}
+	// The pods' range goes into the machine too: without this route the
+	// host would send anything addressed to a pod to its default gateway,
+	// off the machine. (The pods themselves drop what arrives from the
+	// host's loopback source; nothing on the host needs to reach them yet.)
+	pods := &netlink.Route{
+		Dst: prefixNet(c.PodCIDR), LinkIndex: link.Attrs().Index, Gw: c.Address.AsSlice(),
+		Src: c.HostAddress.AsSlice(), Flags: int(netlink.FLAG_ONLINK),
+	}
+	if err := netlink.RouteReplace(pods); err != nil {
+		return fmt.Errorf("routing the pods' %s to the machine: %w", c.PodCIDR, err)
+	}
 	// The replies to the node's connections to the cell; in the local
 	// table, to beat the host's `local 127.0.0.0/8`.
 	back := &netlink.Route{

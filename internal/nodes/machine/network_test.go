@@ -24,12 +24,21 @@ func TestNetwork(t *testing.T) {
 	}
 	c := &Config{
 		Name: "nettest-" + filepath.Base(t.TempDir()), Address: netip.MustParseAddr("10.250.200.2"),
+		PodCIDR:    netip.MustParsePrefix("10.251.200.0/24"),
 		CellPrefix: netip.MustParsePrefix("127.231.0.0/16"), HostAddress: netip.MustParseAddr("127.231.0.1"), CellSource: netip.MustParseAddr("127.231.240.2"),
 	}
 	n := namesOf(c.Name)
 	t.Cleanup(func() { _ = removeNetwork(n) })
 	if err := setUpNetwork(c, n); err != nil {
 		t.Fatal(err)
+	}
+	// A pod address goes into the machine, not to the host's default route.
+	routes, err := netlink.RouteGet(net.ParseIP("10.251.200.7"))
+	if err != nil || len(routes) == 0 {
+		t.Fatalf("route to a pod: %v, %v", routes, err)
+	}
+	if link, err := netlink.LinkByIndex(routes[0].LinkIndex); err != nil || link.Attrs().Name != n.link {
+		t.Errorf("a pod address is routed through %v (%v), want the machine's link %s", link, err, n.link)
 	}
 	ln, err := net.Listen("tcp", "127.231.128.1:0")
 	if err != nil {
