@@ -65,8 +65,8 @@ type ClusterUpdateSpec struct {
 	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate,
 	// ConfigUpdate, DeletionProtectionUpdate, AssociateEncryptionConfig,
 	// CertificateAuthorityUpdate, AccessConfigUpdate, AssociateIdentityProviderConfig,
-	// DisassociateIdentityProviderConfig.
-	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate;AccessConfigUpdate;AssociateIdentityProviderConfig;DisassociateIdentityProviderConfig
+	// DisassociateIdentityProviderConfig, AddonUpdate.
+	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate;AccessConfigUpdate;AssociateIdentityProviderConfig;DisassociateIdentityProviderConfig;AddonUpdate
 	Type string `json:"type"`
 
 	// Params are the update's parameters.
@@ -76,6 +76,11 @@ type ClusterUpdateSpec struct {
 	// ClientRequestToken is the idempotency token of the call that made the update.
 	// +optional
 	ClientRequestToken string `json:"clientRequestToken,omitempty"`
+
+	// Addon names the add-on an AddonUpdate changes; ListUpdates and
+	// DescribeUpdate show it only under its addonName.
+	// +optional
+	Addon string `json:"addon,omitempty"`
 }
 
 // ClusterUpdateStatus is how far the update got.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cellplane/cellplane/internal/backup/envelope"
 	"github.com/cellplane/cellplane/internal/cell/accessentries"
+	"github.com/cellplane/cellplane/internal/cell/addons"
 	"github.com/cellplane/cellplane/internal/cell/agent"
 	"github.com/cellplane/cellplane/internal/cell/backups"
 	"github.com/cellplane/cellplane/internal/cell/care"
@@ -92,6 +93,10 @@ func (p *proc) controllers() (manager.Manager, error) {
 	if err := p.setupBackups(mgr, bk); err != nil {
 		return nil, fmt.Errorf("setting up backups: %w", err)
 	}
+	ar := &addons.Reconciler{Client: mgr.GetClient(), Tenants: &addons.Tenants{Client: mgr.GetClient()}, Logger: p.log.With("component", "addons")}
+	if err := ar.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up add-ons: %w", err)
+	}
 	return mgr, nil
 }
 
@@ -159,6 +164,9 @@ func (p *proc) agent() (manager.Manager, error) {
 	entries := &accessentries.Mirror{Region: region, Cell: mgr.GetClient(), CellName: p.name}
 	if err := entries.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the access entry mirror: %w", err)
+	}
+	if err := (&addons.Mirror{Region: region, Cell: mgr.GetClient(), CellName: p.name}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the add-on mirror: %w", err)
 	}
 	hb := &agent.Heartbeat{
 		Region: region.GetClient(), Cell: mgr.GetClient(), CellName: p.name, Logger: p.log,

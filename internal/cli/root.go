@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/internal/cli/accessentry"
+	"github.com/cellplane/cellplane/internal/cli/addon"
 	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/cli/key"
 	"github.com/cellplane/cellplane/internal/cli/principal"
@@ -52,7 +53,7 @@ func newRoot(g *globals) *cobra.Command {
 		"directory holding all of cellplane's state (env CELLPLANE_DATA_DIR)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return clikit.Usage(err) })
 	root.AddCommand(newUp(g), newDown(g), newCluster(g), newAccount(g), newCell(g), newZone(g), newBackup(g), key.New(&g.Globals),
-		principal.NewUser(&g.Globals), principal.NewRole(&g.Globals), accessentry.New(&g.Globals), newComponents(g), newLB(g), newKMSPlugin(g), newVersion(g))
+		principal.NewUser(&g.Globals), principal.NewRole(&g.Globals), accessentry.New(&g.Globals), addon.New(&g.Globals), newComponents(g), newLB(g), newKMSPlugin(g), newVersion(g))
 	clikit.AsGroup(root)
 	return root
 }

@@ -17,6 +17,9 @@ type CreateClusterInput struct {
 	// DeletionProtection, when true, makes DeleteCluster refuse the cluster
 	// once it is ACTIVE, until UpdateClusterConfig turns it off.
 	DeletionProtection *bool `json:"deletionProtection,omitempty"`
+	// BootstrapSelfManagedAddons false creates the cluster without its
+	// default add-ons (CoreDNS, kube-proxy); unset or true creates them.
+	BootstrapSelfManagedAddons *bool `json:"bootstrapSelfManagedAddons,omitempty"`
 	// EncryptionConfig binds the cluster's Secrets to a key of the region's
 	// key service.
 	EncryptionConfig []EncryptionConfig `json:"encryptionConfig,omitempty"`

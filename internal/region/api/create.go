@@ -45,6 +45,9 @@ func (s *server) createCluster(r *http.Request) (any, error) {
 	if err := s.entries.Bootstrap(r.Context(), got); err != nil {
 		return nil, err
 	}
+	if err := s.addons.Bootstrap(r.Context(), got, in.BootstrapSelfManagedAddons == nil || *in.BootstrapSelfManagedAddons); err != nil {
+		return nil, err
+	}
 	return eks.ClusterOutput{Cluster: s.toWire(account, got)}, nil
 }
 

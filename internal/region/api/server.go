@@ -17,6 +17,8 @@ import (
 	"github.com/cellplane/cellplane/internal/quota"
 	"github.com/cellplane/cellplane/internal/ratelimit"
 	"github.com/cellplane/cellplane/internal/region/accessentries"
+	"github.com/cellplane/cellplane/internal/region/accesslog"
+	"github.com/cellplane/cellplane/internal/region/addons"
 	"github.com/cellplane/cellplane/internal/region/identityproviders"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
@@ -101,6 +103,7 @@ type server struct {
 	keys    KeyResolver
 	idps    *identityproviders.Operations
 	entries *accessentries.Operations
+	addons  *addons.Operations
 }
 
 // NewHandler returns the regional API as an http.Handler, access log included.
@@ -113,7 +116,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		quota: quota.NewClusters(indexOf(cfg.Names), cfg.Client, cfg.MaxClusters, cfg.Logger), fresh: freshness.New(), keys: cfg.Keys}
 	s.idps = s.newIdentityProviders()
 	s.entries = s.newAccessEntries(cfg.Principals)
-	return s.accessLog(apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
+	s.addons = s.newAddons()
+	return accesslog.Wrap(s.log, apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 
 // routes registers the operations. Each path is also registered without a
@@ -139,6 +143,7 @@ func (s *server) routes() *http.ServeMux {
 	s.caRoutes(mux)
 	s.accessRoutes(mux)
 	s.idpRoutes(mux)
+	s.addonRoutes(mux)
 	mux.HandleFunc("GET /cluster-versions", s.handle(s.describeClusterVersions))
 	mux.HandleFunc("/cluster-versions", s.methodNotAllowed("GET"))
 	// The ARN holds a slash ("cluster/<name>"): the SDKs escape it as %2F, which

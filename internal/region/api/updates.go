@@ -11,11 +11,11 @@ import (
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/paging"
-	"github.com/cellplane/cellplane/internal/redact"
+	"github.com/cellplane/cellplane/internal/region/addons"
 )
 
 // updatesOfRequest returns the updates of the cluster a request names, after
-// refusing the nodegroup, add-on and capability filters.
+// refusing the nodegroup and capability filters; addonName keeps an add-on's.
 func (s *server) updatesOfRequest(r *http.Request) (*v1alpha1.Cluster, []v1alpha1.ClusterUpdate, error) {
 	c, err := s.clusterOfRequest(r)
 	if err != nil {
@@ -24,8 +24,14 @@ func (s *server) updatesOfRequest(r *http.Request) (*v1alpha1.Cluster, []v1alpha
 	if err := refuseSubresource(r); err != nil {
 		return nil, nil, err
 	}
+	addon := r.URL.Query().Get("addonName")
+	if addon != "" {
+		if err := s.addons.Require(r.Context(), c, addon); err != nil {
+			return nil, nil, err
+		}
+	}
 	ups, err := s.updatesOf(r.Context(), c)
-	return c, ups, err
+	return c, addons.Of(ups, addon), err
 }
 
 // describeUpdate serves DescribeUpdate: GET /clusters/{name}/updates/{updateId}.
@@ -41,6 +47,7 @@ func (s *server) describeUpdate(r *http.Request) (any, error) {
 	}
 	s.settleEncryptionUpdate(r.Context(), &ups[i])
 	s.idps.SettleUpdate(r.Context(), c, &ups[i])
+	s.addons.SettleUpdate(r.Context(), c, &ups[i])
 	return eks.UpdateOutput{Update: toWireUpdate(&ups[i])}, nil
 }
 
@@ -81,12 +88,12 @@ func (s *server) clusterOfRequest(r *http.Request) (*v1alpha1.Cluster, error) {
 	return s.getCluster(r.Context(), accountFor(r), name)
 }
 
-// refuseSubresource answers the nodegroup, add-on and capability filters of
+// refuseSubresource answers the nodegroup and capability filters of
 // DescribeUpdate and ListUpdates: cellplane has none of those resources.
 func refuseSubresource(r *http.Request) error {
 	q := r.URL.Query()
 	for _, f := range []struct{ param, kind string }{
-		{"nodegroupName", "nodegroup"}, {"addonName", "addon"}, {"capabilityName", "capability"},
+		{"nodegroupName", "nodegroup"}, {"capabilityName", "capability"},
 	} {
 		if v := q.Get(f.param); v != "" {
 			return errdefs.Publicf(errdefs.ErrNotFound, "No %s found for name: %s.", f.kind, v)
@@ -138,28 +145,8 @@ func (s *server) recordUpdate(ctx context.Context, c *v1alpha1.Cluster, spec v1a
 	return u, err
 }
 
-// toWireUpdate renders a stored update as EKS's Update. An update whose status
-// write was lost reads as InProgress, which is what it was.
-func toWireUpdate(u *v1alpha1.ClusterUpdate) *eks.Update {
-	out := &eks.Update{
-		ID:        u.Spec.ID,
-		Status:    u.Status.Status,
-		Type:      u.Spec.Type,
-		Params:    []eks.UpdateParam{},
-		CreatedAt: eks.NewTimestamp(u.CreationTimestamp.Time),
-		Errors:    []eks.ErrorDetail{},
-	}
-	if out.Status == "" {
-		out.Status = eks.UpdateStatusInProgress
-	}
-	for _, p := range u.Spec.Params {
-		out.Params = append(out.Params, eks.UpdateParam{Type: p.Type, Value: p.Value})
-	}
-	for _, e := range u.Status.Errors {
-		out.Errors = append(out.Errors, eks.ErrorDetail{ErrorCode: e.ErrorCode, ErrorMessage: redact.Text(e.ErrorMessage), ResourceIDs: e.ResourceIDs})
-	}
-	return out
-}
+// toWireUpdate renders a stored update as EKS's Update.
+func toWireUpdate(u *v1alpha1.ClusterUpdate) *eks.Update { return clusterupdates.Wire(u) }
 
 // updates is the store of update records, on the API's store client.
 func (s *server) updates() *clusterupdates.Records {
