@@ -50,7 +50,7 @@ components: build ## build the pinned upstream components into the cache (once p
 	./$(BIN) components build --with-minio
 
 components-sum: build ## record module checksums after adding a Kubernetes release
-	./$(BIN) components build --with-minio --with-dex --with-coredns --record-sums internal/components/components.sum
+	./$(BIN) components build --with-minio --with-dex --with-coredns --with-node --record-sums internal/components/components.sum
 
 clean:
 	rm -rf bin

@@ -44,12 +44,27 @@ summary() {
 trap summary EXIT
 
 step "Debian packages the tests use"
-# The e2e suite drives the service with Debian's awscli (aws eks ...).
-if [ ! -x /usr/bin/aws ]; then
-  if [ "$(id -u)" -ne 0 ]; then echo "awscli is missing: run 'sudo apt-get install awscli' (or run the tests as root)"; exit 1; fi
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli >/dev/null
+# The e2e suite drives the service with Debian's awscli (aws eks ...); real
+# nodes (internal/nodes/machine) run Debian's containerd 1.6, runc and CNI
+# plugins. One apt-get update for whatever is missing.
+missing=()
+[ -x /usr/bin/aws ] || missing+=(awscli)
+[ -x /usr/bin/containerd ] || missing+=(containerd)
+[ -x /usr/sbin/runc ] || missing+=(runc)
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "missing: run 'sudo apt-get install ${missing[*]}' (or run the tests as root)"; exit 1; fi
+  # A policy-rc.d that refuses keeps the packages' services from starting:
+  # every containerd here is a machine's own, started by the tests.
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 /usr/bin/aws --version
+/usr/bin/containerd --version
 
 step "lint: golangci-lint, go vet and gofmt (the linter is built once per version into the cache)"
 make --no-print-directory lint
@@ -60,7 +75,7 @@ make --no-print-directory verify
 # Components first: package tests run real etcd and kube-apiserver from the cache
 # (internal/store/storetest), and fail without them.
 step "components (cached by version in ${CELLPLANE_CACHE_DIR:-~/.cache/cellplane})"
-go run ./cmd/cellplane components build --with-minio --with-dex
+go run ./cmd/cellplane components build --with-minio --with-dex --with-node
 
 step "unit and package tests"
 go test -race -count=1 ./api/... ./internal/... ./config/... ./cmd/... ./test/framework/...

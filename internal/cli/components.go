@@ -16,7 +16,7 @@ func newComponents(g *globals) *cobra.Command {
 
 func newComponentsBuild(g *globals) *cobra.Command {
 	var sumFile, cacheDir string
-	var withMinIO, withDex, withCoreDNS bool
+	var withMinIO, withDex, withCoreDNS, withNode bool
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Build every offered Kubernetes release and etcd into the cache (once per version)",
@@ -29,6 +29,13 @@ func newComponentsBuild(g *globals) *cobra.Command {
 			for _, r := range components.Releases() {
 				if _, err := c.Kubernetes(cmd.Context(), r); err != nil {
 					return err
+				}
+			}
+			if withNode {
+				for _, r := range components.Releases() {
+					if _, err := c.Node(cmd.Context(), r); err != nil {
+						return err
+					}
 				}
 			}
 			if withMinIO {
@@ -53,6 +60,7 @@ func newComponentsBuild(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&withMinIO, "with-minio", false, "also build MinIO, the S3 server the end-to-end tests run")
 	cmd.Flags().BoolVar(&withDex, "with-dex", false, "also build dex, the OIDC issuer of the identity provider end-to-end test")
 	cmd.Flags().BoolVar(&withCoreDNS, "with-coredns", false, "also build CoreDNS, which the CoreDNS add-on's node image runs")
+	cmd.Flags().BoolVar(&withNode, "with-node", false, "also build every offered release's kubelet and kube-proxy, which real nodes run")
 	cmd.Flags().StringVar(&sumFile, "record-sums", "", "merge the module checksums the build used into this go.sum-format file")
 	return cmd
 }

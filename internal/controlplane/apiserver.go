@@ -89,6 +89,13 @@ func (p *Plan) apiServerArgs(m Member) []string {
 		"--service-account-issuer=" + p.Endpoint(),
 		"--service-account-key-file=" + f.SAPub,
 		"--service-account-signing-key-file=" + f.SAKey,
+		// Kubelets' serving certificates come from the cluster's own signer
+		// (serverTLSBootstrap), so logs, exec and port-forward verify the node
+		// they talk to instead of trusting whatever answers on its address.
+		"--kubelet-certificate-authority=" + f.CABundle,
+		// Nodes by their addresses, as kubeadm does: the default tries the
+		// node's name first, a DNS lookup that leaves the machine.
+		"--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
 		"--kubelet-client-certificate=" + f.KubeletClient.Cert,
 		"--kubelet-client-key=" + f.KubeletClient.Key,
 		"--proxy-client-cert-file=" + f.FrontProxyClient.Cert,

@@ -259,15 +259,20 @@ func TestAPIServerSpec(t *testing.T) {
 		for _, m := range p.Members(KindAPIServer) {
 			f := flags(t, p.Spec(m).Args)
 			for name, want := range map[string]string{
-				"authorization-mode":       "Node,RBAC",
-				"advertise-address":        m.IP.String(),
-				"bind-address":             m.IP.String(),
-				"secure-port":              "6443",
-				"service-account-issuer":   p.Endpoint(),
-				"audit-policy-file":        p.AuditPolicyPath(),
-				"client-ca-file":           p.Files().CABundle,
-				"etcd-cafile":              p.Files().EtcdCA,
-				"service-cluster-ip-range": ServiceCIDR,
+				"authorization-mode":     "Node,RBAC",
+				"advertise-address":      m.IP.String(),
+				"bind-address":           m.IP.String(),
+				"secure-port":            "6443",
+				"service-account-issuer": p.Endpoint(),
+				"audit-policy-file":      p.AuditPolicyPath(),
+				"client-ca-file":         p.Files().CABundle,
+				"etcd-cafile":            p.Files().EtcdCA,
+				// Kubelets' serving certificates are verified against the
+				// cluster CA that signs them (see the node bootstrap).
+				"kubelet-certificate-authority":   p.Files().CABundle,
+				"enable-bootstrap-token-auth":     "true",
+				"kubelet-preferred-address-types": "InternalIP,ExternalIP,Hostname",
+				"service-cluster-ip-range":        ServiceCIDR,
 			} {
 				if got := f[name]; got != want {
 					t.Errorf("%s --%s = %q, want %q", m.Name(), name, got, want)
@@ -331,6 +336,14 @@ func TestControllerSpecs(t *testing.T) {
 			if !within(cm[name], p.PKIDir()) {
 				t.Errorf("controller-manager --%s = %q, not under %s", name, cm[name], p.PKIDir())
 			}
+		}
+		// Node TLS bootstrap: the signer issues kubelets' certificates with the
+		// cluster CA, the approver and the bootstrap token controllers run.
+		if cm["cluster-signing-cert-file"] != p.Files().CA || cm["cluster-signing-key-file"] != p.Files().CAKey {
+			t.Errorf("controller-manager signs with %q/%q, want the cluster CA", cm["cluster-signing-cert-file"], cm["cluster-signing-key-file"])
+		}
+		if got := strings.Split(cm["controllers"], ","); !slices.Contains(got, "*") || !slices.Contains(got, "bootstrapsigner") || !slices.Contains(got, "tokencleaner") {
+			t.Errorf("controller-manager --controllers = %q: want the defaults (csrapproving, csrsigning) and bootstrapsigner, tokencleaner", got)
 		}
 		if cm["service-account-private-key-file"] != flags(t, p.Spec(p.Members(KindAPIServer)[0]).Args)["service-account-signing-key-file"] {
 			t.Error("controller-manager and API server sign service-account tokens with different keys")

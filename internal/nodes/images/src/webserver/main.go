@@ -1,0 +1,33 @@
+// Command webserver is the test web server of cellplane's node tests: it
+// answers every request with the pod's hostname and logs each one, and
+// `webserver echo ARGS...` prints its arguments, so `kubectl exec` has a
+// command to run in an image that holds nothing else.
+package main
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "echo" {
+		fmt.Println(strings.Join(os.Args[2:], " "))
+		return
+	}
+	addr := ":8080"
+	if p := os.Getenv("PORT"); p != "" {
+		addr = ":" + p
+	}
+	host, _ := os.Hostname()
+	log.Printf("webserver on %s listening on %s", host, addr) //nolint:gosec // G706: a test server's log of its own hostname
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		log.Printf("%q %q from %s", r.Method, r.URL.Path, r.RemoteAddr) //nolint:gosec // G706: quoted, so a request cannot forge log lines
+		_, _ = fmt.Fprintf(w, "hello from %s\n", host)                  // a client that hung up needs no answer
+	})
+	srv := &http.Server{Addr: addr, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServe())
+}
