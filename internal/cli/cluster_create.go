@@ -20,7 +20,7 @@ func newClusterCreate(g *globals) *cobra.Command {
 	var quota string
 	var from eks.FromBackup
 	var mode string
-	var noBootstrap bool
+	var noBootstrap, noAddons bool
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a highly available control plane",
@@ -45,6 +45,9 @@ func newClusterCreate(g *globals) *cobra.Command {
 			}
 			if mode != "" || noBootstrap {
 				in.AccessConfig = &eks.AccessConfig{AuthenticationMode: mode, BootstrapClusterCreatorAdminPermissions: ptrTo(!noBootstrap)}
+			}
+			if noAddons {
+				in.BootstrapSelfManagedAddons = ptrTo(false)
 			}
 			c, err := g.Connect()
 			if err != nil {
@@ -72,6 +75,7 @@ func newClusterCreate(g *globals) *cobra.Command {
 	f.StringVar(&in.EncryptionKeyARN, "encryption-key", "", "ARN of a key of the region's key service (cellplane key create) to bind the cluster's Secrets to")
 	f.StringVar(&mode, "authentication-mode", "", "API, API_AND_CONFIG_MAP or CONFIG_MAP (default API_AND_CONFIG_MAP, as on EKS)")
 	f.BoolVar(&noBootstrap, "no-creator-admin", false, "do not give the creator a cluster-admin access entry (bootstrapClusterCreatorAdminPermissions false)")
+	f.BoolVar(&noAddons, "no-default-addons", false, "create the cluster without the coredns and kube-proxy add-ons (bootstrapSelfManagedAddons false)")
 	f.BoolVar(&wait, "wait", false, "wait until the cluster is ACTIVE, showing progress")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")
 	return cmd

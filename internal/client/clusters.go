@@ -36,11 +36,15 @@ type CreateClusterInput struct {
 	// AccessConfig is how principals sign in; nil is EKS's default
 	// (API_AND_CONFIG_MAP, the creator bootstrapped as cluster admin).
 	AccessConfig *eks.AccessConfig
+	// BootstrapSelfManagedAddons false creates the cluster without the
+	// default coredns and kube-proxy add-ons; nil is EKS's default (with).
+	BootstrapSelfManagedAddons *bool
 }
 
 // CreateCluster creates a cluster and returns it, CREATING.
 func (c *Client) CreateCluster(ctx context.Context, in CreateClusterInput) (*eks.Cluster, error) {
-	body := eks.CreateClusterInput{Name: in.Name, Version: in.Version, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken, AccessConfig: in.AccessConfig}
+	body := eks.CreateClusterInput{Name: in.Name, Version: in.Version, Tags: in.Tags, ClientRequestToken: in.ClientRequestToken, AccessConfig: in.AccessConfig,
+		BootstrapSelfManagedAddons: in.BootstrapSelfManagedAddons}
 	if in.DeletionProtection {
 		body.DeletionProtection = &in.DeletionProtection
 	}
