@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +24,14 @@ import (
 // not grow it without end. It is also ListUpdates' largest page, so one page
 // always shows every record kept.
 const MaxPerCluster = 100
+
+// recordedAtAnnotation holds when an update was recorded, to the
+// nanosecond: creationTimestamp has whole seconds, and a tenant's updates
+// within one second must still be pruned oldest first.
+const recordedAtAnnotation = "cellplane.io/recorded-at"
+
+// recordedAtLayout sorts as text in time order: fixed width, UTC.
+const recordedAtLayout = "2006-01-02T15:04:05.000000000Z"
 
 // ErrFull is the error of an update of a cluster whose MaxPerCluster records
 // are all in progress, so none can be pruned to make room.
@@ -62,9 +71,10 @@ func (r *Records) Record(ctx context.Context, c *v1alpha1.Cluster, spec v1alpha1
 	spec.ClusterName = c.Name
 	u := &v1alpha1.ClusterUpdate{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      c.Name + "-" + shortID(),
-			Namespace: c.Namespace,
-			Labels:    map[string]string{v1alpha1.LabelCluster: c.Name, v1alpha1.LabelAccount: c.Labels[v1alpha1.LabelAccount]},
+			Name:        c.Name + "-" + shortID(),
+			Namespace:   c.Namespace,
+			Labels:      map[string]string{v1alpha1.LabelCluster: c.Name, v1alpha1.LabelAccount: c.Labels[v1alpha1.LabelAccount]},
+			Annotations: map[string]string{recordedAtAnnotation: time.Now().UTC().Format(recordedAtLayout)},
 		},
 		Spec: spec,
 	}
@@ -102,7 +112,10 @@ func (r *Records) makeRoom(ctx context.Context, c *v1alpha1.Cluster) error {
 		return nil
 	}
 	slices.SortStableFunc(ups, func(a, b v1alpha1.ClusterUpdate) int {
-		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Annotations[recordedAtAnnotation], b.Annotations[recordedAtAnnotation])
 	})
 	for i := range ups {
 		if excess == 0 {
