@@ -56,7 +56,7 @@ type Config struct {
 	// Labels are the node's labels, set at registration.
 	Labels map[string]string
 	// Log receives what the machine does; nil discards it.
-	Log *slog.Logger
+	Log *slog.Logger `json:"-"`
 }
 
 var labelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
