@@ -26,6 +26,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/secrets"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/cell/zones"
+	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/controlplane"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/logging"
@@ -91,7 +92,12 @@ func (p *proc) controllers() (manager.Manager, error) {
 	if err := cr.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up etcd care: %w", err)
 	}
-	ngr := &nodegroups.Reconciler{Client: mgr.GetClient(), Layout: layout, Runner: p.runtime, Binaries: p.cache, Logger: p.log}
+	cacheDir := p.cfg.CacheDir
+	if cacheDir == "" {
+		cacheDir = components.DefaultCacheDir()
+	}
+	ngr := &nodegroups.Reconciler{Client: mgr.GetClient(), Layout: layout, Runner: p.runtime, Binaries: p.cache, Logger: p.log,
+		ImagesDir: filepath.Join(cacheDir, "node-images")}
 	if err := ngr.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up node groups: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -17,6 +18,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/nodes/nodeaddr"
 	"github.com/cellplane/cellplane/internal/runtime/cgroup"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 )
@@ -29,9 +31,11 @@ const (
 	steadyRequeue = 30 * time.Second
 )
 
-// Binaries finds the kubemark binary of a release.
+// Binaries finds the kubemark binary (hollow nodes) and the kubelet (real
+// nodes) of a release.
 type Binaries interface {
 	Kubernetes(ctx context.Context, r components.Release) (components.KubernetesBinaries, error)
+	Node(ctx context.Context, r components.Release) (components.NodeBinaries, error)
 }
 
 // Reconciler runs the nodes of the cell's node groups.
@@ -40,8 +44,16 @@ type Reconciler struct {
 	Layout   tenant.Layout
 	Runner   tenant.Runner
 	Binaries Binaries
-	Logger   *slog.Logger
-	tenants  tenantClients
+	// ImagesDir caches the OCI archives real nodes load (package images).
+	ImagesDir string
+	// NodeAddresses hands out real nodes' addresses, host-wide; its zero
+	// value uses nodeaddr.DefaultDir.
+	NodeAddresses nodeaddr.Allocator
+	Logger        *slog.Logger
+	tenants       tenantClients
+
+	imagesMu sync.Mutex
+	images   []string
 }
 
 // SetupWithManager registers the reconciler for the cell's NodeGroups.
@@ -83,16 +95,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // run takes the group's next steps and sets its status.
 func (r *Reconciler) run(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster, ng *v1alpha1.NodeGroup) (ctrl.Result, error) {
-	if ng.Spec.AMIType != v1alpha1.AMITypeHollow {
-		ng.Status.Phase = v1alpha1.NodeGroupCreating
-		ng.Status.Issues = []v1alpha1.NodeGroupIssue{{Code: "NodeCreationFailure",
-			Message: "This cell runs no real kubelet nodes (amiType CELLPLANE_KUBELET) yet; create a CELLPLANE_HOLLOW group, or delete this one."}}
-		return ctrl.Result{}, nil
-	}
 	g, err := r.group(ctx, c, ng)
 	if err != nil {
 		r.issue(ng, "InternalFailure", err.Error())
 		return ctrl.Result{}, err
+	}
+	if isKubelet(ng) {
+		if err := g.reviewServingCSRs(ctx, log); err != nil {
+			log.Warn("reviewing serving certificate requests", "err", err)
+		}
 	}
 	pending, err := g.converge(ctx, log)
 	if err != nil {

@@ -34,6 +34,7 @@ type group struct {
 	want     []node
 	kube     kubernetes.Interface
 	kubemark string
+	nodeBins components.NodeBinaries // real nodes' kubelet
 	cg       *cgroup.Group
 }
 
@@ -52,11 +53,17 @@ func (r *Reconciler) group(ctx context.Context, c *v1alpha1.Cluster, ng *v1alpha
 	if err != nil {
 		return nil, err
 	}
-	bins, err := r.Binaries.Kubernetes(ctx, rel)
-	if err != nil {
-		return nil, fmt.Errorf("getting kubemark %s: %w", rel.Version, err)
+	if isKubelet(ng) {
+		if g.nodeBins, err = r.Binaries.Node(ctx, rel); err != nil {
+			return nil, fmt.Errorf("getting the kubelet %s: %w", rel.Version, err)
+		}
+	} else {
+		bins, err := r.Binaries.Kubernetes(ctx, rel)
+		if err != nil {
+			return nil, fmt.Errorf("getting kubemark %s: %w", rel.Version, err)
+		}
+		g.kubemark = bins.Kubemark
 	}
-	g.kubemark = bins.Kubemark
 	if g.cg, err = r.cgroupOf(c, ng); err != nil {
 		return nil, err
 	}
@@ -165,6 +172,9 @@ func (g *group) replaceOutdated(ctx context.Context, log *slog.Logger, have []st
 
 // ensureAll starts, or adopts after a cell restart, every wanted node.
 func (g *group) ensureAll(ctx context.Context) error {
+	if isKubelet(g.ng) {
+		return g.ensureKubelets(ctx)
+	}
 	ca, err := pki.LoadCA(g.plan.Files().CA, g.plan.Files().CAKey)
 	if err != nil {
 		return fmt.Errorf("loading the cluster's CA: %w", err)
@@ -215,7 +225,11 @@ func (g *group) retire(ctx context.Context, log *slog.Logger, name string) (*v1a
 // remove stops a node's process, deletes its Node and its files.
 func (g *group) remove(ctx context.Context, name string) error {
 	h := hollowNode{node: node{Name: name}, Dir: filepath.Join(g.dir, name)}
-	if err := g.r.Runner.Stop(ctx, h.stopSpec(g.processID(name))); err != nil {
+	if isKubelet(g.ng) {
+		if err := g.removeKubelet(ctx, name); err != nil {
+			return err
+		}
+	} else if err := g.r.Runner.Stop(ctx, h.stopSpec(g.processID(name))); err != nil {
 		return fmt.Errorf("stopping node %s: %w", name, err)
 	}
 	err := g.kube.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
@@ -237,6 +251,11 @@ func (g *group) removeAll(ctx context.Context, log *slog.Logger) error {
 			return err
 		}
 		log.Info("removed node", "node", name)
+	}
+	if isKubelet(g.ng) {
+		if err := g.revokeToken(ctx); err != nil {
+			return err
+		}
 	}
 	if err := removeDir(g.dir); err != nil {
 		return err

@@ -41,7 +41,11 @@ func slots(ng *v1alpha1.NodeGroup) []node {
 	out := make([]node, 0, ng.Spec.Scaling.DesiredSize)
 	for i := range int(ng.Spec.Scaling.DesiredSize) {
 		z := zones[i%len(zones)]
-		out = append(out, node{Name: nodeName(ng.Spec.NodegroupName, z, i/len(zones)), Zone: z, Slot: i})
+		name := nodeName(ng.Spec.NodegroupName, z, i/len(zones))
+		if ng.Spec.AMIType == v1alpha1.AMITypeKubelet {
+			name += "-" + hostSuffix(ng)
+		}
+		out = append(out, node{Name: name, Zone: z, Slot: i})
 	}
 	return out
 }
@@ -56,6 +60,15 @@ func nodeName(group, zone string, index int) string {
 		base += "-" + hex.EncodeToString(sum[:3])
 	}
 	return fmt.Sprintf("%s-%s-%d", base, zone, index)
+}
+
+// hostSuffix tells apart the real nodes of groups of the same name in other
+// clusters, cells or instances on this host: a machine's name names its
+// network namespace and cgroups, which are host-wide. It is from the cell's
+// object of the group, which lives as long as the group.
+func hostSuffix(ng *v1alpha1.NodeGroup) string {
+	sum := sha256.Sum256([]byte(ng.UID))
+	return hex.EncodeToString(sum[:3])
 }
 
 // nodeLabels are the labels a group's node registers with.
