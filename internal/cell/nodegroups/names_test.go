@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 )
@@ -96,5 +97,23 @@ func TestRegistrationArgs(t *testing.T) {
 		"--register-with-taints=k=v:NoSchedule"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("args %v, want %v", got, want)
+	}
+}
+
+func TestRealNodeNamesDifferAcrossGroupsOfTheSameName(t *testing.T) {
+	a, b := testGroup("workers", 2, "a", "b"), testGroup("workers", 2, "a", "b")
+	a.Spec.AMIType, b.Spec.AMIType = v1alpha1.AMITypeKubelet, v1alpha1.AMITypeKubelet
+	a.UID, b.UID = "uid-1", "uid-2"
+	sa, sb := slots(a), slots(b)
+	for i := range sa {
+		if sa[i].Name == sb[i].Name {
+			t.Errorf("groups of two clusters share the real node name %s: machines' names are host-wide", sa[i].Name)
+		}
+		if errs := validation.IsDNS1123Label(sa[i].Name); len(errs) > 0 {
+			t.Errorf("real node name %q is not a DNS label", sa[i].Name)
+		}
+	}
+	if again := slots(a); !slices.Equal(again, sa) {
+		t.Errorf("names of the same group changed: %v, %v", sa, again)
 	}
 }
