@@ -113,7 +113,7 @@ func (g *group) bootstrapToken(ctx context.Context) (bootstrap.Token, error) {
 
 // revokeToken deletes the group's bootstrap token from the cluster.
 func (g *group) revokeToken(ctx context.Context) error {
-	b, err := os.ReadFile(filepath.Join(g.dir, tokenFile)) //nolint:gosec // G304: the group's own file
+	b, err := os.ReadFile(filepath.Join(g.dir, tokenFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -13,9 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockFile serialises claims; it is no index.
-const lockFile = ".lock"
-
 // DefaultDir is the host-wide directory of claims.
 const DefaultDir = "/run/cellplane/node-addresses"
 
@@ -203,7 +200,7 @@ func (a Allocator) lock() (func(), error) {
 	if err := os.MkdirAll(a.dir(), 0o755); err != nil { //nolint:gosec // G301: claims are public, as the routes they stand for
 		return nil, fmt.Errorf("creating %s: %w", a.dir(), err)
 	}
-	f, err := os.OpenFile(filepath.Join(a.dir(), lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.Open(a.dir()) // the directory itself: no lock file to leave behind
 	if err != nil {
 		return nil, fmt.Errorf("opening the node address lock: %w", err)
 	}
