@@ -14,7 +14,8 @@
 //     is unused by the cell's address plan).
 //
 // A claim whose node's network namespace (/run/netns/cellplane-node-<key>)
-// is gone and whose file is older than a minute is stale: its owner died
+// is gone and that was last made or renewed (its owner asking for it
+// again, as the cell does on every pass) over a minute ago is stale: its owner died
 // between claiming and starting, or after stopping without releasing. Such
 // a claim is taken over. The caller keeps k with the node (in its
 // directory) so a restarted cell keeps the node's addresses, and releases

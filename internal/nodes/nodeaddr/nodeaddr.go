@@ -88,14 +88,16 @@ func (a Allocator) Claim(key string, prefer int) (int, error) {
 		return 0, err
 	}
 	defer unlock()
+	// A claim its owner asks for again is refreshed: a live owner's claim
+	// never looks stale while its machine is between two runs.
 	if prefer >= 1 && prefer <= Max {
 		if owner, _, err := a.owner(prefer); err == nil && owner == key {
-			return prefer, nil
+			return prefer, a.touch(prefer)
 		}
 	}
 	for k := 1; k <= Max; k++ {
 		if owner, _, err := a.owner(k); err == nil && owner == key {
-			return k, nil
+			return k, a.touch(k)
 		}
 	}
 	for k := 1; k <= Max; k++ {
@@ -108,6 +110,14 @@ func (a Allocator) Claim(key string, prefer int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("%w (%d claims in %s)", ErrExhausted, Max, a.dir())
+}
+
+func (a Allocator) touch(k int) error {
+	now := a.now()
+	if err := os.Chtimes(a.path(k), now, now); err != nil {
+		return fmt.Errorf("refreshing node address claim %d: %w", k, err)
+	}
+	return nil
 }
 
 func (a Allocator) path(k int) string { return filepath.Join(a.dir(), strconv.Itoa(k)) }

@@ -136,3 +136,31 @@ func TestConcurrentClaimsAreUnique(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestClaimAgainRefreshes(t *testing.T) {
+	now := time.Now()
+	a := Allocator{Dir: t.TempDir(), NetnsDir: t.TempDir(), Now: func() time.Time { return now }}
+	k, err := a.Claim("n", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i <= Max; i++ {
+		if _, err := a.Claim(fmt.Sprintf("o%d", i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two minutes on, n's machine is between runs (no namespace), but n
+	// asked for its claim a moment ago: nobody may take it.
+	now = now.Add(2 * time.Minute)
+	if got, err := a.Claim("n", k); err != nil || got != k {
+		t.Fatalf("n again: %d, %v", got, err)
+	}
+	for i := 2; i <= Max; i++ {
+		if _, err := a.Claim(fmt.Sprintf("o%d", i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := a.Claim("late", 0); !errors.Is(err, ErrExhausted) {
+		t.Errorf("a refreshed claim was taken over: %d, %v", got, err)
+	}
+}
