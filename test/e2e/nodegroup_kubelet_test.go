@@ -363,7 +363,7 @@ func intruderDenied(ctx context.Context, t *testing.T, kc string, kube kubernete
 		t.Fatalf("creating the intruder's CSR: %v", err)
 	}
 	start := time.Now()
-	err = framework.Eventually(ctx, 75*time.Second, time.Second, func() error {
+	err = framework.Eventually(ctx, 30*time.Second, time.Second, func() error {
 		got, err := kube.CertificatesV1().CertificateSigningRequests().Get(ctx, csr.Name, metav1.GetOptions{})
 		if err != nil {
 			return err

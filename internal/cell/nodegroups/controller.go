@@ -29,6 +29,10 @@ import (
 const (
 	busyRequeue   = 2 * time.Second
 	steadyRequeue = 30 * time.Second
+	// kubeletRequeue is a settled group of real nodes' pass: each reviews
+	// the cluster's pending serving certificate requests (renewals, a
+	// stranger's), which wait for it.
+	kubeletRequeue = 10 * time.Second
 )
 
 // Binaries finds the kubemark binary (hollow nodes) and the kubelet (real
@@ -115,7 +119,11 @@ func (r *Reconciler) run(ctx context.Context, log *slog.Logger, c *v1alpha1.Clus
 		r.issue(ng, "ClusterUnreachable", err.Error())
 		return ctrl.Result{RequeueAfter: busyRequeue}, nil
 	}
-	return r.setStatus(ng, g, ready, pending), nil
+	res := r.setStatus(ng, g, ready, pending)
+	if isKubelet(ng) && res.RequeueAfter == steadyRequeue {
+		res.RequeueAfter = kubeletRequeue
+	}
+	return res, nil
 }
 
 // setStatus records what the pass found: ACTIVE once every wanted node is
