@@ -56,7 +56,11 @@ func TestKubeletNodegroupSurvivesRestart(t *testing.T) {
 	before := traceMachine(t, dir, name, 4)
 
 	killAll(t, in)
-	time.Sleep(2 * time.Second)
+	for _, pid := range before.pids {
+		if !alive(pid) {
+			t.Fatalf("machine process %d died with cellplane", pid)
+		}
+	}
 	if n := len(readyNodes(ctx, t, kube, "eks.amazonaws.com/nodegroup=pool")); n != 1 {
 		t.Fatalf("%d Ready nodes with cellplane down, want 1", n)
 	}
