@@ -149,14 +149,17 @@ evictionHard:
 }
 
 // cniConfig is the pods' network: a bridge in the machine with host-local
-// addresses from the pod CIDR. No masquerading (it needs iptables, and
+// addresses from the pod CIDR, and the bridge the pods' default gateway, so
+// the node's routes decide where pods' traffic goes: to other nodes' pods
+// and the cluster's Services through the cluster network, nowhere else (the
+// node has no default route). No masquerading (it needs iptables, and
 // nothing beyond the cell is reachable anyway).
 func (c *Config) cniConfig() ([]byte, error) {
 	conf := map[string]any{
 		"cniVersion": "0.4.0",
 		"name":       "cellplane",
 		"plugins": []any{map[string]any{
-			"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+			"type": "bridge", "bridge": "cni0", "isGateway": true, "isDefaultGateway": true, "ipMasq": false, "hairpinMode": true,
 			"ipam": map[string]any{
 				"type":    "host-local",
 				"ranges":  [][]map[string]string{{{"subnet": c.PodCIDR.Masked().String()}}},
