@@ -71,11 +71,11 @@ func (p *Plan) apiServerArgs(m Member) []string {
 	f := p.pki
 	serving := f.APIServer[m.Name()]
 	args := []string{
-		// The kubernetes Service's endpoint: an address in the cluster's own
-		// network, where a forwarder passes connections to the endpoint
-		// (package clusternet); both API servers advertise it, one lease.
-		// Loopback addresses would fail EndpointSlice validation.
-		"--advertise-address=" + ipam.ClusterServiceIP().String(),
+		// The kubernetes Service's endpoint: an address of the member's zone
+		// in the cluster's own network, where a forwarder passes connections
+		// to the endpoint (package clusternet). Loopback addresses would fail
+		// EndpointSlice validation.
+		"--advertise-address=" + ipam.ClusterServiceIP(ipam.ZoneIndex(m.Zone)).String(),
 		// What the advertised address would otherwise default: the address
 		// in discovery's serverAddressByClientCIDRs and the service-account
 		// issuer's default JWKS URI, reachable from the host.

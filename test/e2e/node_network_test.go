@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -136,24 +137,27 @@ func TestNodeNetwork(t *testing.T) {
 		}
 	}
 
-	// The service address, from a pod and from a node: the API server's
-	// own certificate, verified against the cluster CA for the name pods
-	// use, and an HTTP answer from /version.
-	svc := netip.AddrPortFrom(clusternet.ServiceAddress, clusternet.APIServerPort).String()
-	for _, from := range []string{podNetns(t, ms[0]), "/run/netns/cellplane-node-" + cfgs[1].Name} {
-		status, err := tlsVersionFrom(from, svc, ca)
-		if err != nil {
-			t.Fatalf("TLS to %s from %s: %v", svc, from, err)
-		}
-		t.Logf("GET https://%s/version from %s: %s", svc, from, status)
-	}
-
-	// The kubernetes Service's endpoints: the service address, port 6443.
+	// The kubernetes Service's endpoints: the addresses the API servers of
+	// zones a and b advertise, port 6443.
+	var eps []string
 	err = framework.Eventually(ctx, time.Minute, time.Second, func() error {
-		return kubernetesEndpoints(ctx, cs)
+		eps, err = kubernetesEndpoints(ctx, cs)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Each, from a pod and from a node: the API server's own certificate,
+	// verified against the cluster CA for the name pods use, and an HTTP
+	// answer from /version.
+	for _, svc := range eps {
+		for _, from := range []string{podNetns(t, ms[0]), "/run/netns/cellplane-node-" + cfgs[1].Name} {
+			status, err := tlsVersionFrom(from, svc, ca)
+			if err != nil {
+				t.Fatalf("TLS to %s from %s: %v", svc, from, err)
+			}
+			t.Logf("GET https://%s/version from %s: %s", svc, from, status)
+		}
 	}
 
 	if n := approver.approved(); n < 2 {
@@ -334,10 +338,12 @@ func tlsVersionFrom(netnsPath, addr string, ca []byte) (string, error) {
 	return status, err
 }
 
-func kubernetesEndpoints(ctx context.Context, cs kubernetes.Interface) error {
+// kubernetesEndpoints lists the kubernetes Service's endpoints, which must
+// be the service addresses of zones a and b, port 6443.
+func kubernetesEndpoints(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
 	list, err := cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=kubernetes"})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var got []string
 	for _, s := range list.Items {
@@ -349,11 +355,13 @@ func kubernetesEndpoints(ctx context.Context, cs kubernetes.Interface) error {
 			}
 		}
 	}
-	want := netip.AddrPortFrom(clusternet.ServiceAddress, clusternet.APIServerPort).String()
-	if len(got) != 1 || got[0] != want {
-		return fmt.Errorf("the kubernetes Service's endpoints are %v, want [%s]", got, want)
+	slices.Sort(got)
+	svc := clusternet.ServiceAddresses()
+	want := []string{netip.AddrPortFrom(svc[0], clusternet.APIServerPort).String(), netip.AddrPortFrom(svc[1], clusternet.APIServerPort).String()}
+	if !slices.Equal(got, want) {
+		return nil, fmt.Errorf("the kubernetes Service's endpoints are %v, want %v", got, want)
 	}
-	return nil
+	return got, nil
 }
 
 // assertNetworkGone checks that no cluster network, no link of one, and no
@@ -387,7 +395,7 @@ func assertNetworkGone(t *testing.T, cfgs []machine.Config) {
 			continue
 		}
 		dst, _ := netip.AddrFromSlice(r.Dst.IP.To4())
-		bad := dst == clusternet.ServiceAddress
+		bad := clusternet.Network.Contains(dst)
 		for _, c := range cfgs {
 			bad = bad || dst == c.Address || c.PodCIDR.Contains(dst) || dst == c.CellSource
 		}

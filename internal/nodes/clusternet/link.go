@@ -11,16 +11,29 @@ import (
 	"github.com/cellplane/cellplane/internal/ipam"
 )
 
-// ServiceAddress is the cluster network's own address, the same in every
+// Gateway is the cluster network's own address, the same in every
 // cluster's namespace (each is a network of its own): the nodes' gateway to
-// the other nodes' pods, and where the API servers' traffic from pods
-// arrives (the `kubernetes` Service's endpoint). It is outside the nodes'
-// (10.250/16), pods' (10.244/16) and Services' (10.100/16) ranges
-// (ipam.ClusterServiceIP).
-var ServiceAddress = netip.AddrFrom4([4]byte(ipam.ClusterServiceIP()))
+// the other nodes and their pods.
+var Gateway = netip.MustParseAddr("10.249.0.1")
 
-// APIServerPort is where Run listens on ServiceAddress: the port the API
-// servers advertise.
+// Network holds the gateway and the service addresses; a node reaches it
+// directly on its link. It is apart from the nodes' (10.250/16), pods'
+// (10.244/16) and Services' (10.100/16) ranges.
+var Network = netip.MustParsePrefix("10.249.0.0/24")
+
+// ServiceAddresses are where the API servers of each zone say they are
+// (ipam.ClusterServiceIP), the `kubernetes` Service's endpoints: Run
+// listens on each and forwards to the cluster's endpoint.
+func ServiceAddresses() []netip.Addr {
+	out := make([]netip.Addr, len(ipam.Zones))
+	for i := range ipam.Zones {
+		out[i] = netip.AddrFrom4([4]byte(ipam.ClusterServiceIP(i)))
+	}
+	return out
+}
+
+// APIServerPort is where Run listens on the service addresses: the port
+// the API servers advertise.
 const APIServerPort = ipam.APIServerPort
 
 // NodeLink is the machine's end of its link into the cluster network.
@@ -37,8 +50,11 @@ var ErrInvalid = errors.New("invalid cluster network")
 type Link struct {
 	// Namespace is the cluster network's namespace, under /run/netns.
 	Namespace string `json:"namespace"`
-	// Gateway is the cluster network's address (ServiceAddress).
+	// Gateway is the cluster network's address (Gateway).
 	Gateway netip.Addr `json:"gateway"`
+	// Network is what the node reaches directly on its link: the gateway
+	// and the service addresses (Network).
+	Network netip.Prefix `json:"network"`
 	// PodNetwork is the cluster's pod network, which every node routes
 	// into the cluster network (its own range more specifically to its
 	// pods' bridge).
@@ -57,7 +73,7 @@ var NodeNetwork = netip.MustParsePrefix("10.250.0.0/16")
 // LinkOf is the link to the network Run makes for the cluster name.
 func LinkOf(name string) Link {
 	return Link{
-		Namespace: NamespaceOf(name), Gateway: ServiceAddress,
+		Namespace: NamespaceOf(name), Gateway: Gateway, Network: Network,
 		PodNetwork: netip.MustParsePrefix(addoncatalog.PodCIDR), NodeNetwork: NodeNetwork,
 	}
 }
@@ -84,11 +100,14 @@ func (l Link) Validate() error {
 	if !l.Gateway.Is4() || l.Gateway.IsLoopback() || l.Gateway.IsLinkLocalUnicast() {
 		errs = append(errs, fmt.Errorf("gateway %s: want an IPv4 address that is neither loopback nor link-local", l.Gateway))
 	}
-	if !l.PodNetwork.IsValid() || !l.PodNetwork.Addr().Is4() || l.PodNetwork.Contains(l.Gateway) {
-		errs = append(errs, fmt.Errorf("pod network %s: want an IPv4 prefix apart from the gateway", l.PodNetwork))
+	if !l.Network.IsValid() || !l.Network.Contains(l.Gateway) {
+		errs = append(errs, fmt.Errorf("network %s: want a prefix that holds the gateway %s", l.Network, l.Gateway))
 	}
-	if l.NodeNetwork.IsValid() && (!l.NodeNetwork.Addr().Is4() || l.NodeNetwork.Overlaps(l.PodNetwork) || l.NodeNetwork.Contains(l.Gateway)) {
-		errs = append(errs, fmt.Errorf("node network %s: want an IPv4 prefix apart from the pod network and the gateway", l.NodeNetwork))
+	if !l.PodNetwork.IsValid() || !l.PodNetwork.Addr().Is4() || l.PodNetwork.Overlaps(l.Network) {
+		errs = append(errs, fmt.Errorf("pod network %s: want an IPv4 prefix apart from the network %s", l.PodNetwork, l.Network))
+	}
+	if l.NodeNetwork.IsValid() && (!l.NodeNetwork.Addr().Is4() || l.NodeNetwork.Overlaps(l.PodNetwork) || l.NodeNetwork.Overlaps(l.Network)) {
+		errs = append(errs, fmt.Errorf("node network %s: want an IPv4 prefix apart from the pod network and the network", l.NodeNetwork))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -118,12 +137,13 @@ type route struct {
 	Via, Src netip.Addr
 }
 
-// nodeRoutes are the routes in the node: the gateway on eth1, and the pod
-// network through it. The node's own pod range stays more specific, on its
+// nodeRoutes are the routes in the node: the cluster network's own
+// addresses on eth1, and the pod network (and the node network) through
+// the gateway. The node's own pod range stays more specific, on its
 // pods' bridge. Connections the node itself makes come from its address.
 func nodeRoutes(l Link, n Node) []route {
 	rs := []route{
-		{Dst: netip.PrefixFrom(l.Gateway, 32), Src: n.Address},
+		{Dst: l.Network.Masked(), Src: n.Address},
 		{Dst: l.PodNetwork.Masked(), Via: l.Gateway, Src: n.Address},
 	}
 	if l.NodeNetwork.IsValid() {
@@ -147,8 +167,8 @@ func validNode(l Link, n Node) error {
 	if n.Name == "" {
 		errs = append(errs, errors.New("a node name is required"))
 	}
-	if !n.Address.Is4() || n.Address == l.Gateway || l.PodNetwork.Contains(n.Address) {
-		errs = append(errs, fmt.Errorf("node address %s: want an IPv4 address outside the pod network and apart from the gateway", n.Address))
+	if !n.Address.Is4() || l.Network.Contains(n.Address) || l.PodNetwork.Contains(n.Address) {
+		errs = append(errs, fmt.Errorf("node address %s: want an IPv4 address outside the network and the pod network", n.Address))
 	}
 	if !n.PodCIDR.IsValid() || !l.PodNetwork.Contains(n.PodCIDR.Addr()) || n.PodCIDR.Bits() < l.PodNetwork.Bits() {
 		errs = append(errs, fmt.Errorf("pod CIDR %s: want a range inside the pod network %s", n.PodCIDR, l.PodNetwork))

@@ -13,8 +13,15 @@ func TestLinkOfIsValidAndSerialises(t *testing.T) {
 	if err := l.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if l.Namespace != "cellplane-net-c-1234.cell-a" || l.Gateway.String() != "10.249.0.1" || l.PodNetwork.String() != "10.244.0.0/16" {
+	if l.Namespace != "cellplane-net-c-1234.cell-a" || l.Gateway.String() != "10.249.0.1" || l.Network.String() != "10.249.0.0/24" || l.PodNetwork.String() != "10.244.0.0/16" {
 		t.Errorf("LinkOf = %+v", l)
+	}
+	// The API servers' addresses, one per zone, are in the network and
+	// apart from its gateway.
+	for _, a := range ServiceAddresses() {
+		if !l.Network.Contains(a) || a == l.Gateway {
+			t.Errorf("service address %s: want it in %s, apart from %s", a, l.Network, l.Gateway)
+		}
 	}
 	data, err := json.Marshal(l)
 	if err != nil {
@@ -35,6 +42,8 @@ func TestLinkValidate(t *testing.T) {
 		"gateway in pods":        func(l *Link) { l.Gateway = netip.MustParseAddr("10.244.0.1") },
 		"no pod network":         func(l *Link) { l.PodNetwork = netip.Prefix{} },
 		"nodes overlap pods":     func(l *Link) { l.NodeNetwork = netip.MustParsePrefix("10.0.0.0/8") },
+		"network overlaps pods":  func(l *Link) { l.Network = netip.MustParsePrefix("10.0.0.0/8") },
+		"gateway off network":    func(l *Link) { l.Network = netip.MustParsePrefix("10.248.0.0/24") },
 	} {
 		t.Run(name, func(t *testing.T) {
 			l := LinkOf("c")
@@ -55,6 +64,7 @@ func TestValidNode(t *testing.T) {
 	for name, n := range map[string]Node{
 		"no name":             {Address: good.Address, PodCIDR: good.PodCIDR},
 		"address is gateway":  {Name: "n", Address: l.Gateway, PodCIDR: good.PodCIDR},
+		"address in network":  {Name: "n", Address: netip.MustParseAddr("10.249.0.11"), PodCIDR: good.PodCIDR},
 		"address in pods":     {Name: "n", Address: netip.MustParseAddr("10.244.9.9"), PodCIDR: good.PodCIDR},
 		"pods outside":        {Name: "n", Address: good.Address, PodCIDR: netip.MustParsePrefix("10.245.3.0/24")},
 		"pods wider than net": {Name: "n", Address: good.Address, PodCIDR: netip.MustParsePrefix("10.0.0.0/8")},
@@ -73,7 +83,7 @@ func TestRoutePlans(t *testing.T) {
 	n := Node{Name: "n1", Address: netip.MustParseAddr("10.250.1.3"), PodCIDR: netip.MustParsePrefix("10.244.3.0/24")}
 	gw, src := l.Gateway, n.Address
 	wantNode := []route{
-		{Dst: netip.MustParsePrefix("10.249.0.1/32"), Src: src},
+		{Dst: netip.MustParsePrefix("10.249.0.0/24"), Src: src},
 		{Dst: netip.MustParsePrefix("10.244.0.0/16"), Via: gw, Src: src},
 		{Dst: netip.MustParsePrefix("10.250.0.0/16"), Via: gw, Src: src},
 	}

@@ -19,8 +19,9 @@ import (
 var ErrInUse = errors.New("cluster network still has machines attached")
 
 // Ensure makes the cluster network l names, or adopts the one that exists,
-// and sets it up: lo up with the gateway on it, and forwarding on (in this
-// namespace only). It is safe to call again and from several processes.
+// and sets it up: lo up with the gateway and the service addresses on it,
+// and forwarding on (in this namespace only). It is safe to call again and
+// from several processes.
 func Ensure(l Link) error {
 	if err := l.Validate(); err != nil {
 		return err
@@ -42,8 +43,10 @@ func Ensure(l Link) error {
 	if err := nl.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("bringing up lo in %s: %w", l.Namespace, err)
 	}
-	if err := nl.AddrReplace(lo, &netlink.Addr{IPNet: prefixNet(netip.PrefixFrom(l.Gateway, 32))}); err != nil {
-		return fmt.Errorf("adding %s to %s: %w", l.Gateway, l.Namespace, err)
+	for _, a := range append([]netip.Addr{l.Gateway}, ServiceAddresses()...) {
+		if err := nl.AddrReplace(lo, &netlink.Addr{IPNet: prefixNet(netip.PrefixFrom(a, 32))}); err != nil {
+			return fmt.Errorf("adding %s to %s: %w", a, l.Namespace, err)
+		}
 	}
 	return nsthread.In(ns, func() error {
 		return writeSysctls(map[string]string{"net/ipv4/ip_forward": "1"})

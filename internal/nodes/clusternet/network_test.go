@@ -168,17 +168,22 @@ func TestClusterNetwork(t *testing.T) {
 	if got, err := dialFrom(c.path, netip.AddrPortFrom(b.pod, 8080)); err == nil {
 		t.Errorf("a node of another cluster reached b's pod: %q", got)
 	}
-	// The forwarder answers once Run has listened.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, err = dialFrom(a.path, netip.AddrPortFrom(ServiceAddress, APIServerPort))
-		if err == nil || time.Now().After(deadline) {
-			break
+	// The forwarder answers on every service address once Run has listened.
+	for _, svc := range ServiceAddresses() {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, err = dialFrom(a.path, netip.AddrPortFrom(svc, APIServerPort))
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
+		if err != nil || !strings.HasPrefix(got, "127.0.0.1:") {
+			t.Errorf("node a to the service address %s: %q, %v; want the upstream's answer", svc, got, err)
+		}
 	}
-	if err != nil || !strings.HasPrefix(got, "127.0.0.1:") {
-		t.Errorf("node a to the service address: %q, %v; want the upstream's answer", got, err)
+	if got, err := dialFrom(c.path, netip.AddrPortFrom(ServiceAddresses()[0], APIServerPort)); err == nil {
+		t.Errorf("a node of another cluster network reached this one's forwarder: %q", got)
 	}
 
 	if err := Remove(name); !errors.Is(err, ErrInUse) {

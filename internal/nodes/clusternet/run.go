@@ -42,8 +42,8 @@ func (c Config) Validate() error {
 }
 
 // Run sets up the cluster network of c.Name (adopting one that exists),
-// and until ctx ends forwards every connection to ServiceAddress:6443 in
-// it to c.Upstream. It leaves the network in place for the machines
+// and until ctx ends forwards every connection to a service address, port
+// 6443, in it to c.Upstream. It leaves the network in place for the machines
 // attached to it and the next Run; Remove deletes it.
 func Run(ctx context.Context, c Config) error {
 	if err := c.Validate(); err != nil {
@@ -57,13 +57,20 @@ func Run(ctx context.Context, c Config) error {
 	if err := Ensure(l); err != nil {
 		return err
 	}
-	ln, err := listenIn(l, netip.AddrPortFrom(l.Gateway, APIServerPort))
-	if err != nil {
-		return err
+	var lns []net.Listener
+	for _, a := range ServiceAddresses() {
+		ln, err := listenIn(l, netip.AddrPortFrom(a, APIServerPort))
+		if err != nil {
+			for _, ln := range lns {
+				_ = ln.Close() // not served yet
+			}
+			return err
+		}
+		lns = append(lns, ln)
 	}
-	log.Info("cluster network serving", "namespace", l.Namespace, "address", ln.Addr(), "upstream", c.Upstream)
+	log.Info("cluster network serving", "namespace", l.Namespace, "addresses", ServiceAddresses(), "port", APIServerPort, "upstream", c.Upstream)
 	f := &forwarder{upstream: c.Upstream, log: log, conns: map[net.Conn]struct{}{}}
-	return f.serve(ctx, ln)
+	return f.serve(ctx, lns)
 }
 
 // listenIn opens the listening socket on a thread inside the network: the
@@ -97,9 +104,15 @@ type forwarder struct {
 	wg    sync.WaitGroup
 }
 
-func (f *forwarder) serve(ctx context.Context, ln net.Listener) error {
+// serve accepts on every listener until ctx ends or one fails, then
+// closes them and every open connection and waits for the copies to end.
+func (f *forwarder) serve(ctx context.Context, lns []net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
-		_ = ln.Close() // ends Accept
+		for _, ln := range lns {
+			_ = ln.Close() // ends Accept
+		}
 		f.mu.Lock()
 		for c := range f.conns {
 			_ = c.Close() // ends its copies
@@ -108,7 +121,23 @@ func (f *forwarder) serve(ctx context.Context, ln net.Listener) error {
 		f.mu.Unlock()
 	})
 	defer stop()
-	defer f.wg.Wait()
+	errs := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() {
+			err := f.accept(ctx, ln)
+			cancel() // one listener failing ends them all
+			errs <- err
+		}()
+	}
+	var err error
+	for range lns {
+		err = errors.Join(err, <-errs)
+	}
+	f.wg.Wait()
+	return err
+}
+
+func (f *forwarder) accept(ctx context.Context, ln net.Listener) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -119,8 +148,7 @@ func (f *forwarder) serve(ctx context.Context, ln net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			_ = ln.Close()
-			return fmt.Errorf("accepting: %w", err)
+			return fmt.Errorf("accepting on %s: %w", ln.Addr(), err)
 		}
 		f.wg.Add(1)
 		go func() {
