@@ -42,7 +42,9 @@ const (
 // stops deletes the lease of the address it advertises, and a shared one
 // would leave the Service without endpoints until the other renews.
 // Nothing on the host routes these addresses.
-func ClusterServiceIP(zone int) net.IP { return net.IPv4(10, 249, 0, byte(11+zone)).To4() }
+func ClusterServiceIP(zone int) net.IP {
+	return net.IPv4(10, 249, 0, byte(11+zone)).To4() //nolint:gosec // G115: zone is an index of Zones
+}
 
 // ErrInvalidBlock is returned for an address block that is not 127.N with room for its cells.
 var ErrInvalidBlock = errors.New("invalid address block")

@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/cellplane/cellplane/internal/poll"
 	"github.com/cellplane/cellplane/internal/runtime/nsthread"
 )
 
@@ -170,14 +171,10 @@ func TestClusterNetwork(t *testing.T) {
 	}
 	// The forwarder answers on every service address once Run has listened.
 	for _, svc := range ServiceAddresses() {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		err := poll.Until(ctx, 10*time.Second, 100*time.Millisecond, func() error {
 			got, err = dialFrom(a.path, netip.AddrPortFrom(svc, APIServerPort))
-			if err == nil || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return err
+		})
 		if err != nil || !strings.HasPrefix(got, "127.0.0.1:") {
 			t.Errorf("node a to the service address %s: %q, %v; want the upstream's answer", svc, got, err)
 		}
