@@ -22,6 +22,7 @@ import (
 	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -146,6 +147,15 @@ func TestNodeNetwork(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The host has no link into the cluster network: it refuses to send
+	// there rather than send to its default gateway.
+	for _, svc := range eps {
+		ap := netip.MustParseAddrPort(svc)
+		rs, err := netlink.RouteGet(ap.Addr().AsSlice())
+		if !errors.Is(err, unix.EHOSTUNREACH) && (err != nil || len(rs) != 1 || rs[0].Type != unix.RTN_UNREACHABLE) {
+			t.Errorf("host route to %s: %v, %v; want unreachable", ap.Addr(), rs, err)
+		}
 	}
 	// Each, from a pod and from a node: the API server's own certificate,
 	// verified against the cluster CA for the name pods use, and an HTTP
@@ -395,7 +405,7 @@ func assertNetworkGone(t *testing.T, cfgs []machine.Config) {
 			continue
 		}
 		dst, _ := netip.AddrFromSlice(r.Dst.IP.To4())
-		bad := clusternet.Network.Contains(dst)
+		bad := clusternet.Network.Contains(dst) || (r.Type == unix.RTN_UNREACHABLE && netip.MustParsePrefix("10.0.0.0/8").Contains(dst))
 		for _, c := range cfgs {
 			bad = bad || dst == c.Address || c.PodCIDR.Contains(dst) || dst == c.CellSource
 		}

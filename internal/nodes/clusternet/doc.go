@@ -15,6 +15,11 @@
 // (TLS passes through), to the cluster's endpoint on the cell's loopback
 // block, dialled from the host.
 //
+// While any cluster network exists, the host routes the cluster networks',
+// pods' and nodes' ranges as unreachable (a running machine's own routes
+// are more specific): it has no link into a cluster network, and must not
+// send an address of one to its default gateway.
+//
 // Run and Remove manage the namespace; Attach and Detach, which package
 // machine calls, join and leave it. Which clusters have a network and when
 // is the caller's business.

@@ -26,7 +26,14 @@ func Ensure(l Link) error {
 	if err := l.Validate(); err != nil {
 		return err
 	}
-	ns, err := openOrCreate(l.Namespace)
+	var ns netns.NsHandle
+	err := locked(func() error {
+		var err error
+		if ns, err = openOrCreate(l.Namespace); err != nil {
+			return err
+		}
+		return guardHost(l)
+	})
 	if err != nil {
 		return err
 	}
@@ -53,22 +60,28 @@ func Ensure(l Link) error {
 	})
 }
 
-// openOrCreate opens the named namespace, making it first if need be. A
-// lock on the namespaces' directory keeps two makers apart: between the
-// file's creation and its bind mount, another would open a plain file.
-func openOrCreate(name string) (netns.NsHandle, error) {
+// locked runs fn holding the lock on the namespaces' directory, which
+// keeps makers and removers of cluster networks apart: between a
+// namespace file's creation and its bind mount another would open a plain
+// file, and the host's guard routes go with the last network.
+func locked(fn func() error) error {
 	if err := os.MkdirAll(netnsDir, 0o755); err != nil { //nolint:gosec // G301: as `ip netns` makes it
-		return netns.None(), fmt.Errorf("creating %s: %w", netnsDir, err)
+		return fmt.Errorf("creating %s: %w", netnsDir, err)
 	}
 	dir, err := os.Open(netnsDir)
 	if err != nil {
-		return netns.None(), fmt.Errorf("opening %s: %w", netnsDir, err)
+		return fmt.Errorf("opening %s: %w", netnsDir, err)
 	}
 	defer func() { _ = dir.Close() }() // closing drops the lock too
 	if err := unix.Flock(int(dir.Fd()), unix.LOCK_EX); err != nil {
-		return netns.None(), fmt.Errorf("locking %s: %w", netnsDir, err)
+		return fmt.Errorf("locking %s: %w", netnsDir, err)
 	}
-	defer func() { _ = unix.Flock(int(dir.Fd()), unix.LOCK_UN) }()
+	return fn()
+}
+
+// openOrCreate opens the named namespace, making it first if need be; the
+// caller holds the lock.
+func openOrCreate(name string) (netns.NsHandle, error) {
 	p := filepath.Join(netnsDir, name)
 	if ns, err := netns.GetFromPath(p); err == nil {
 		if isNetns(ns) {
@@ -81,7 +94,7 @@ func openOrCreate(name string) (netns.NsHandle, error) {
 		}
 	}
 	var ns netns.NsHandle
-	err = nsthread.Isolated(func() error {
+	err := nsthread.Isolated(func() error {
 		var err error
 		ns, err = netns.NewNamed(name) // moves this thread; Isolated moves it back
 		return err
@@ -209,11 +222,30 @@ func Detach(nodeNSPath string) error {
 
 // Remove deletes the cluster network of name, refusing with ErrInUse while
 // a machine is attached. A network that is gone is fine. Processes inside
-// it (a Run) keep it alive until they end.
+// it (a Run) keep it alive until they end. With the host's last cluster
+// network go the host's guard routes.
 func Remove(name string) error {
 	if err := validName(name); err != nil {
 		return err
 	}
+	return locked(func() error {
+		if err := removeLocked(name); err != nil {
+			return err
+		}
+		entries, err := os.ReadDir(netnsDir)
+		if err != nil {
+			return fmt.Errorf("listing %s: %w", netnsDir, err)
+		}
+		for _, e := range entries {
+			if _, ok := cutPrefix(e.Name()); ok {
+				return nil // another cluster's network still needs the guard
+			}
+		}
+		return unguardHost(LinkOf(name))
+	})
+}
+
+func removeLocked(name string) error {
 	p := filepath.Join(netnsDir, NamespaceOf(name))
 	ns, err := netns.GetFromPath(p)
 	if errors.Is(err, os.ErrNotExist) {
@@ -241,6 +273,41 @@ func Remove(name string) error {
 		return fmt.Errorf("removing %s: %w", p, err)
 	}
 	return nil
+}
+
+// guardRoutes are the host's routes that answer "unreachable" for the
+// cluster networks', pods' and nodes' ranges: the host has no link into a
+// cluster network, and a process on it (an API server proxying to the
+// `kubernetes` Service's endpoints, or to a pod of a machine that has
+// gone) would otherwise send them to its default gateway, off the
+// machine. A running machine's own, more specific routes still win.
+func guardRoutes(l Link) []*netlink.Route {
+	var out []*netlink.Route
+	for _, p := range []netip.Prefix{l.Network, l.PodNetwork, l.NodeNetwork} {
+		if p.IsValid() {
+			out = append(out, &netlink.Route{Dst: prefixNet(p), Type: unix.RTN_UNREACHABLE, Table: unix.RT_TABLE_MAIN})
+		}
+	}
+	return out
+}
+
+func guardHost(l Link) error {
+	for _, r := range guardRoutes(l) {
+		if err := netlink.RouteReplace(r); err != nil {
+			return fmt.Errorf("guarding %s on the host: %w", r.Dst, err)
+		}
+	}
+	return nil
+}
+
+func unguardHost(l Link) error {
+	var errs []error
+	for _, r := range guardRoutes(l) {
+		if err := netlink.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("removing the guard for %s on the host: %w", r.Dst, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // linksIn lists the links of ns other than lo: the machines' ends.

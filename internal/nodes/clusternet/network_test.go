@@ -183,6 +183,14 @@ func TestClusterNetwork(t *testing.T) {
 		t.Errorf("a node of another cluster network reached this one's forwarder: %q", got)
 	}
 
+	// The host sends nothing for a cluster network, a pod or a node without
+	// a machine of its own to its default gateway.
+	for _, ip := range []string{"10.249.0.11", "10.244.250.9", "10.250.250.9"} {
+		if err := hostRefuses(ip); err != nil {
+			t.Error(err)
+		}
+	}
+
 	if err := Remove(name); !errors.Is(err, ErrInUse) {
 		t.Errorf("Remove with nodes attached = %v, want ErrInUse", err)
 	}
@@ -207,4 +215,21 @@ func TestClusterNetwork(t *testing.T) {
 			t.Errorf("namespace of %s left: %v", n, err)
 		}
 	}
+	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Type: unix.RTN_UNREACHABLE}, netlink.RT_FILTER_TYPE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range routes {
+		t.Errorf("guard route %s left on the host", r)
+	}
+}
+
+// hostRefuses checks that the host has no way out for ip: the lookup
+// fails, or finds an unreachable route.
+func hostRefuses(ip string) error {
+	rs, err := netlink.RouteGet(net.ParseIP(ip))
+	if errors.Is(err, unix.EHOSTUNREACH) || (err == nil && len(rs) == 1 && rs[0].Type == unix.RTN_UNREACHABLE) {
+		return nil
+	}
+	return fmt.Errorf("host route to %s: %v, %v; want unreachable", ip, rs, err)
 }
