@@ -32,7 +32,11 @@ func Ensure(l Link) error {
 		if ns, err = openOrCreate(l.Namespace); err != nil {
 			return err
 		}
-		return guardHost(l)
+		if err := guardHost(l); err != nil {
+			_ = ns.Close() // a namespace handle: closing only drops the reference
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return err
