@@ -71,7 +71,15 @@ func (p *Plan) apiServerArgs(m Member) []string {
 	f := p.pki
 	serving := f.APIServer[m.Name()]
 	args := []string{
-		"--advertise-address=" + m.IP.String(),
+		// The kubernetes Service's endpoint: an address of the member's zone
+		// in the cluster's own network, where a forwarder passes connections
+		// to the endpoint (package clusternet). Loopback addresses would fail
+		// EndpointSlice validation.
+		"--advertise-address=" + ipam.ClusterServiceIP(ipam.ZoneIndex(m.Zone)).String(),
+		// What the advertised address would otherwise default: the address
+		// in discovery's serverAddressByClientCIDRs and the service-account
+		// issuer's default JWKS URI, reachable from the host.
+		"--external-hostname=" + m.IP.String(),
 		"--bind-address=" + m.IP.String(),
 		"--secure-port=" + strconv.Itoa(ipam.APIServerPort),
 		"--etcd-servers=" + strings.Join(p.EtcdEndpoints(), ","),
@@ -109,9 +117,6 @@ func (p *Plan) apiServerArgs(m Member) []string {
 		"--audit-log-path=" + filepath.Join(p.LogDir(), "audit-"+m.Name()+".log"),
 		"--audit-log-maxsize=100",
 		"--audit-log-maxbackup=3",
-		// Loopback addresses fail Endpoints validation; the kubernetes Service gets
-		// real endpoints once a runtime gives members routable addresses.
-		"--endpoint-reconciler-type=none",
 		"--profiling=false",
 	}
 	args = append(args, p.encryptionArgs(m)...)

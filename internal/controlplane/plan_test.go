@@ -260,7 +260,8 @@ func TestAPIServerSpec(t *testing.T) {
 			f := flags(t, p.Spec(m).Args)
 			for name, want := range map[string]string{
 				"authorization-mode":     "Node,RBAC",
-				"advertise-address":      m.IP.String(),
+				"advertise-address":      map[string]string{"a": "10.249.0.11", "b": "10.249.0.12"}[m.Zone],
+				"external-hostname":      m.IP.String(),
 				"bind-address":           m.IP.String(),
 				"secure-port":            "6443",
 				"service-account-issuer": p.Endpoint(),

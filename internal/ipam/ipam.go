@@ -34,6 +34,18 @@ const (
 	SignInPort             = 9444 // the cell's sign-in webhooks, on its store address
 )
 
+// ClusterServiceIP is what the API server in zone (0-based) advertises,
+// an endpoint of the cluster's `kubernetes` Service: EndpointSlices refuse
+// loopback, so it is an address inside the cluster's own network namespace
+// (package clusternet), the same for every cluster since each namespace is
+// a network of its own. One per zone, not one for all: an API server that
+// stops deletes the lease of the address it advertises, and a shared one
+// would leave the Service without endpoints until the other renews.
+// Nothing on the host routes these addresses.
+func ClusterServiceIP(zone int) net.IP {
+	return net.IPv4(10, 249, 0, byte(11+zone)).To4() //nolint:gosec // G115: zone is an index of Zones
+}
+
 // ErrInvalidBlock is returned for an address block that is not 127.N with room for its cells.
 var ErrInvalidBlock = errors.New("invalid address block")
 

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"path/filepath"
 	"regexp"
+
+	"github.com/cellplane/cellplane/internal/nodes/clusternet"
 )
 
 // ErrInvalidConfig is wrapped for a Config that cannot make a machine.
@@ -53,6 +55,11 @@ type Config struct {
 	// pods' sandbox (pause) image.
 	Images       []string
 	SandboxImage string
+	// Network, if set, joins the machine to its cluster's network (package
+	// clusternet): pods reach the other nodes' pods, and the node reaches
+	// the address of the cluster's `kubernetes` Service. Without it the
+	// machine's pods reach only the pods of its own node.
+	Network *clusternet.Link `json:",omitempty"`
 	// Labels are the node's labels, set at registration.
 	Labels map[string]string
 	// Log receives what the machine does; nil discards it.
@@ -87,6 +94,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Kubelet == "" || c.SandboxImage == "" {
 		errs = append(errs, errors.New("the kubelet binary and the sandbox image are required"))
+	}
+	if c.Network != nil {
+		if err := c.Network.Validate(); err != nil {
+			errs = append(errs, err)
+		} else if !c.Network.PodNetwork.Contains(c.PodCIDR.Addr()) || c.PodCIDR.Bits() < c.Network.PodNetwork.Bits() || c.Network.PodNetwork.Contains(c.Address) {
+			errs = append(errs, fmt.Errorf("pod CIDR %s and address %s: want the pods' range inside the cluster's pod network %s, the address outside it", c.PodCIDR, c.Address, c.Network.PodNetwork))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/cellplane/cellplane/internal/nodes/clusternet"
 )
 
 func validConfig() Config {
@@ -25,6 +27,11 @@ func TestValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
+	l := clusternet.LinkOf("c")
+	good.Network, good.PodCIDR = &l, netip.MustParsePrefix("10.244.2.0/24")
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid config on a cluster network: %v", err)
+	}
 	for name, edit := range map[string]func(*Config){
 		"name not a label":         func(c *Config) { c.Name = "Node_1" },
 		"relative directory":       func(c *Config) { c.Dir = "cpn" },
@@ -38,6 +45,13 @@ func TestValidate(t *testing.T) {
 		"no bootstrap kubeconfig":  func(c *Config) { c.BootstrapKubeconfig = nil },
 		"no sandbox image":         func(c *Config) { c.SandboxImage = "" },
 		"no kubelet":               func(c *Config) { c.Kubelet = "" },
+		"pods outside the cluster": func(c *Config) { l := clusternet.LinkOf("c"); c.Network = &l },
+		"bad cluster link": func(c *Config) {
+			l := clusternet.LinkOf("c")
+			l.Namespace = "x"
+			c.PodCIDR = netip.MustParsePrefix("10.244.2.0/24")
+			c.Network = &l
+		},
 	} {
 		c := validConfig()
 		edit(&c)

@@ -8,7 +8,10 @@
 // kernel settings the kubelet insists on (vm.overcommit_memory, kernel.panic
 // and friends) are shown to it as files inside its mount namespace, so the
 // host's stay as they are; its network reaches only the cell's loopback
-// block (where the cluster's endpoint is) and the host's route back to it.
+// block (where the cluster's endpoint is) and the host's route back to it,
+// and, with Config.Network, its cluster's network (package clusternet) on a
+// second link, eth1: the other nodes' pods and the `kubernetes` Service's
+// addresses.
 //
 // Stop, and Remove for a machine whose owner died, end every process in the
 // machine's cgroups by PID, which takes its mount namespace, and with it every

@@ -104,6 +104,11 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 `, containerdSocket, c.SandboxImage, cniBinDir, cniConfDir)
 }
 
+// clusterDNS is the CoreDNS add-on's Service address, which pods get as
+// their name server: the tenth of the clusters' Service range
+// (addons.DNSServiceIP; a test keeps them equal).
+const clusterDNS = "10.100.0.10"
+
 // kubeletConfig is the kubelet's configuration for a machine on cgroup v1:
 // from 1.35 the kubelet refuses v1 unless failCgroupV1 is false, and
 // containerd 1.6 cannot tell it the cgroup driver (no RuntimeConfig call),
@@ -135,7 +140,7 @@ authorization:
 serverTLSBootstrap: true
 rotateCertificates: true
 clusterDomain: cluster.local
-clusterDNS: ["10.96.0.10"]
+clusterDNS: [%q]
 resolvConf: ""
 failSwapOn: false
 serializeImagePulls: false
@@ -145,18 +150,21 @@ evictionHard:
   memory.available: "100Mi"
   nodefs.available: "1%%"
   imagefs.available: "1%%"
-`, namesOf(c.Name).cgroup, containerdSocket, c.Address, kubeletDir)
+`, namesOf(c.Name).cgroup, containerdSocket, c.Address, kubeletDir, clusterDNS)
 }
 
 // cniConfig is the pods' network: a bridge in the machine with host-local
-// addresses from the pod CIDR. No masquerading (it needs iptables, and
+// addresses from the pod CIDR, and the bridge the pods' default gateway, so
+// the node's routes decide where pods' traffic goes: to other nodes' pods
+// and the cluster's Services through the cluster network, nowhere else (the
+// node has no default route). No masquerading (it needs iptables, and
 // nothing beyond the cell is reachable anyway).
 func (c *Config) cniConfig() ([]byte, error) {
 	conf := map[string]any{
 		"cniVersion": "0.4.0",
 		"name":       "cellplane",
 		"plugins": []any{map[string]any{
-			"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+			"type": "bridge", "bridge": "cni0", "isGateway": true, "isDefaultGateway": true, "ipMasq": false, "hairpinMode": true,
 			"ipam": map[string]any{
 				"type":    "host-local",
 				"ranges":  [][]map[string]string{{{"subnet": c.PodCIDR.Masked().String()}}},

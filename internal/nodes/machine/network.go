@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/cellplane/cellplane/internal/nodes/clusternet"
 	"github.com/cellplane/cellplane/internal/runtime/nsthread"
 )
 
@@ -47,7 +48,17 @@ func setUpNetwork(c *Config, n names) (err error) {
 	if err := plumbNode(c, ns); err != nil {
 		return err
 	}
-	return plumbHost(c, n)
+	if err := plumbHost(c, n); err != nil {
+		return err
+	}
+	if c.Network == nil {
+		return nil
+	}
+	node := clusternet.Node{Name: c.Name, Address: c.Address, PodCIDR: c.PodCIDR}
+	if err := clusternet.Attach(*c.Network, ns, node); err != nil {
+		return fmt.Errorf("joining the cluster network: %w", err)
+	}
+	return nil
 }
 
 func plumbNode(c *Config, ns netns.NsHandle) error {
@@ -57,7 +68,18 @@ func plumbNode(c *Config, ns netns.NsHandle) error {
 	}
 	defer nl.Close()
 	err = nsthread.In(ns, func() error {
-		return writeSysctls(map[string]string{"net/ipv4/conf/" + nodeLink + "/route_localnet": "1"})
+		if err := writeSysctls(map[string]string{"net/ipv4/conf/" + nodeLink + "/route_localnet": "1"}); err != nil {
+			return err
+		}
+		// The pods' bridge hands what it bridges to iptables, so kube-proxy's
+		// rules see a pod reach a Service backed by a pod of the same node
+		// (per namespace on this kernel; absent without br_netfilter, where
+		// kube-proxy says so itself).
+		err := writeSysctls(map[string]string{"net/bridge/bridge-nf-call-iptables": "1"})
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		return err
@@ -170,11 +192,15 @@ func writeSysctls(settings map[string]string) error {
 	return nil
 }
 
-// removeNetwork deletes the host's end of the link (the kernel deletes its
-// peer and the routes through it) and the namespace's name. A namespace
-// whose last process is gone is freed with it. Missing pieces are fine.
+// removeNetwork takes the machine off its cluster network, deletes the
+// host's end of the link (the kernel deletes its peer and the routes
+// through it) and the namespace's name. A namespace whose last process is
+// gone is freed with it. Missing pieces are fine.
 func removeNetwork(n names) error {
-	var errs []error
+	p := filepath.Join(netnsDir, n.netns)
+	// Explicitly, not with the namespace: the kernel frees that later, and
+	// the cluster network would keep the node's link and routes until then.
+	errs := []error{clusternet.Detach(p)}
 	if link, err := netlink.LinkByName(n.link); err == nil {
 		if err := netlink.LinkDel(link); err != nil {
 			errs = append(errs, fmt.Errorf("deleting veth %s: %w", n.link, err))
@@ -182,7 +208,6 @@ func removeNetwork(n names) error {
 	} else if !errors.As(err, &netlink.LinkNotFoundError{}) {
 		errs = append(errs, fmt.Errorf("finding veth %s: %w", n.link, err))
 	}
-	p := filepath.Join(netnsDir, n.netns)
 	if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		errs = append(errs, fmt.Errorf("unmounting network namespace %s: %w", n.netns, err))
 	}
