@@ -213,7 +213,7 @@ conntrack:
 					"env":             []obj{{"name": "NODE_NAME", "valueFrom": obj{"fieldRef": obj{"fieldPath": "spec.nodeName"}}}},
 					"securityContext": obj{"privileged": true},
 					"resources":       obj{"requests": obj{"cpu": "100m"}},
-					"readinessProbe": obj{"httpGet": obj{"host": "127.0.0.1", "path": "/healthz", "port": 10256}},
+					"readinessProbe":  obj{"httpGet": obj{"host": "127.0.0.1", "path": "/healthz", "port": 10256}},
 					"volumeMounts": []obj{
 						{"name": "xtables-lock", "mountPath": "/run/xtables.lock"},
 						{"name": "kubeconfig", "mountPath": "/var/lib/kube-proxy"},
