@@ -68,7 +68,7 @@ func TestRenderForNodes(t *testing.T) {
 		return nil
 	}
 	config, _, _ := unstructured.NestedString(byKind(objs, "ConfigMap", "kube-proxy-config").Object, "data", "config")
-	for _, want := range []string{"mode: iptables\n", "clusterCIDR: " + addoncatalog.PodCIDR + "\n", "conntrack:\n  maxPerCore: 0\n  min: 0\n"} {
+	for _, want := range []string{"mode: iptables\n", "clusterCIDR: " + addoncatalog.PodCIDR + "\n", "conntrack:\n  maxPerCore: 0\n  min: 0\n", "nodePortAddresses: [primary]\n"} {
 		if !strings.Contains(config, want) {
 			t.Errorf("kube-proxy config lacks %q:\n%s", want, config)
 		}

@@ -157,7 +157,9 @@ func coreDNS(in Input) []any {
 // its sysctls. It leaves conntrack's table size alone (maxPerCore 0):
 // nf_conntrack_max can be set only from the host's initial namespace and
 // the hash size is host-wide, while each node is a namespace of its own on
-// a shared host. It mounts no /lib/modules: it loads no module (the
+// a shared host. NodePorts are on the node's address only (primary): on
+// loopback they would need route_localnet on every interface of the node,
+// whose 127/8 traffic is the cell's. It mounts no /lib/modules: it loads no module (the
 // kernels here have netfilter built in) and a host without the directory
 // would fail the container's mount.
 func kubeProxy(in Input) []any {
@@ -190,6 +192,7 @@ clusterCIDR: %s
 conntrack:
   maxPerCore: 0
   min: 0
+nodePortAddresses: [primary]
 `, in.Config.Mode, addoncatalog.PodCIDR)
 	hostPath := func(name, path, typ string) obj {
 		return obj{"name": name, "hostPath": obj{"path": path, "type": typ}}

@@ -109,7 +109,8 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 // containerd 1.6 cannot tell it the cgroup driver (no RuntimeConfig call),
 // so it is set: cgroupfs, under the machine's own root. Serving
 // certificates come from the cluster's signer (serverTLSBootstrap), so the
-// API servers can verify them.
+// API servers can verify them. clusterDNS is the kube-dns Service's address
+// (addons.DNSServiceIP, the tenth of controlplane.ServiceCIDR).
 func (c *Config) kubeletConfig() string {
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -135,7 +136,7 @@ authorization:
 serverTLSBootstrap: true
 rotateCertificates: true
 clusterDomain: cluster.local
-clusterDNS: ["10.96.0.10"]
+clusterDNS: ["10.100.0.10"]
 resolvConf: ""
 failSwapOn: false
 serializeImagePulls: false
@@ -150,7 +151,10 @@ evictionHard:
 
 // cniConfig is the pods' network: a bridge in the machine with host-local
 // addresses from the pod CIDR. No masquerading (it needs iptables, and
-// nothing beyond the cell is reachable anyway).
+// nothing beyond the cell is reachable anyway). The pods' default route is
+// the bridge, so what they send to a Service's ClusterIP reaches the
+// node, where kube-proxy's rules rewrite it; the node has no default route,
+// so nothing else goes further.
 func (c *Config) cniConfig() ([]byte, error) {
 	conf := map[string]any{
 		"cniVersion": "0.4.0",
@@ -160,6 +164,7 @@ func (c *Config) cniConfig() ([]byte, error) {
 			"ipam": map[string]any{
 				"type":    "host-local",
 				"ranges":  [][]map[string]string{{{"subnet": c.PodCIDR.Masked().String()}}},
+				"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
 				"dataDir": "/var/lib/cni/networks",
 			},
 		}},
