@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/cellplane/cellplane/internal/poll"
 )
 
 // Both images build, name themselves for containerd, start their binary,
@@ -176,12 +178,11 @@ func getsFromServer(t *testing.T, path string) {
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }() // the test's own server
 	host, _ := os.Hostname()
 	var out []byte
-	for range 50 {
-		if out, err = exec.Command(path, "get", "http://127.0.0.1:"+port+"/").Output(); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	err = poll.Until(context.Background(), 5*time.Second, 100*time.Millisecond, func() error {
+		var err error
+		out, err = exec.Command(path, "get", "http://127.0.0.1:"+port+"/").Output()
+		return err
+	})
 	if err != nil || string(out) != "hello from "+host+"\n" {
 		t.Fatalf("webserver get: %q, %v", out, err)
 	}
