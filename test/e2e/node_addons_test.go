@@ -221,6 +221,77 @@ func TestNodeAddons(t *testing.T) {
 		t.Logf("coredns add-on %s (not asserted: its pods are not Ready)", a.Addon.Status)
 	}
 
+	// Mode nftables, the catalogue's other mode: the configuration changes
+	// through UpdateAddon, the restarted kube-proxy writes the Service into
+	// nf_tables with the image's nft, and the pod still reaches it.
+	t.Run("nftables", func(t *testing.T) {
+		_, err := sdk.UpdateAddon(ctx, &awseks.UpdateAddonInput{
+			ClusterName: aws.String(name), AddonName: aws.String(addoncatalog.KubeProxy), ConfigurationValues: aws.String(`{"mode":"nftables"}`),
+		})
+		if err != nil {
+			t.Fatalf("UpdateAddon: %v", err)
+		}
+		err = framework.Eventually(ctx, time.Minute, time.Second, func() error {
+			cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-proxy-config", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(cm.Data["config"], "mode: nftables\n") {
+				return fmt.Errorf("kube-proxy's configuration is still %q", cm.Data["config"])
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.CoreV1().Pods("kube-system").Delete(ctx, proxy.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var restarted *corev1.Pod
+		err = framework.Eventually(ctx, 2*time.Minute, time.Second, func() error {
+			restarted = waitAddonPod(ctx, t, cs, "k8s-app=kube-proxy", nodeName, true, dir)
+			if restarted.Name == proxy.Name {
+				return fmt.Errorf("kube-proxy pod %s not replaced yet", proxy.Name)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = framework.Eventually(ctx, time.Minute, time.Second, func() error {
+			out, err := exec.CommandContext(ctx, "ip", "netns", "exec", netnsName, "nft", "list", "table", "ip", "kube-proxy").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("nft in %s: %w: %s", netnsName, err, out)
+			}
+			if !strings.Contains(string(out), clusterIP) {
+				return fmt.Errorf("no element for %s in table ip kube-proxy:\n%s", clusterIP, out)
+			}
+			return nil
+		})
+		if err != nil {
+			logPod(ctx, t, kc, "kube-system", restarted.Name)
+			t.Fatal(err)
+		}
+		err = framework.Eventually(ctx, time.Minute, 2*time.Second, func() error {
+			got, err := kubectl(ctx, kc, "exec", client.Name, "--", "/webserver", "get", "http://"+clusterIP+"/via-nftables")
+			if err != nil {
+				return err
+			}
+			if got != "hello from web\n" {
+				return fmt.Errorf("the Service answered %q", got)
+			}
+			return nil
+		})
+		if err != nil {
+			logPod(ctx, t, kc, "kube-system", restarted.Name)
+			t.Fatalf("GET the ClusterIP through nftables rules: %v", err)
+		}
+		// The iptables rules of the first mode are gone.
+		if out, err := exec.CommandContext(ctx, "ip", "netns", "exec", netnsName, "iptables", "-t", "nat", "-S", "KUBE-SERVICES").CombinedOutput(); err == nil {
+			t.Errorf("iptables mode's rules outlived the switch to nftables:\n%s", out)
+		}
+	})
+
 	pids := m.PIDs()
 	stopped = true
 	if err := m.Stop(); err != nil {
