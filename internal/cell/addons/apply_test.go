@@ -2,7 +2,12 @@ package addons
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/cellplane/cellplane/internal/addoncatalog"
 )
 
 func TestDropField(t *testing.T) {
@@ -41,5 +46,63 @@ func TestDropField(t *testing.T) {
 func TestRenderAndDNSIP(t *testing.T) {
 	if DNSServiceIP() != "10.100.0.10" {
 		t.Fatalf("DNS IP %s", DNSServiceIP())
+	}
+}
+
+// The add-ons as nodes here can run them: kube-proxy privileged on the
+// node's network, every node, no conntrack table sizing and no
+// /lib/modules; CoreDNS forwarding nothing off the machine.
+func TestRenderForNodes(t *testing.T) {
+	kp := addoncatalog.Version{Addon: addoncatalog.KubeProxy, Version: "v1.35.4-eksbuild.1", Upstream: "v1.35.4"}
+	objs, err := Render(Input{Addon: addoncatalog.KubeProxy, Version: kp, Config: addoncatalog.Config{Mode: "iptables"}, APIServer: "https://127.1.2.3:443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKind := func(objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+		for _, o := range objs {
+			if o.GetKind() == kind && o.GetName() == name {
+				return o
+			}
+		}
+		t.Fatalf("no %s %s", kind, name)
+		return nil
+	}
+	config, _, _ := unstructured.NestedString(byKind(objs, "ConfigMap", "kube-proxy-config").Object, "data", "config")
+	for _, want := range []string{"mode: iptables\n", "clusterCIDR: " + addoncatalog.PodCIDR + "\n", "conntrack:\n  maxPerCore: 0\n  min: 0\n", "nodePortAddresses: [primary]\n"} {
+		if !strings.Contains(config, want) {
+			t.Errorf("kube-proxy config lacks %q:\n%s", want, config)
+		}
+	}
+	kc, _, _ := unstructured.NestedString(byKind(objs, "ConfigMap", "kube-proxy").Object, "data", "kubeconfig")
+	if !strings.Contains(kc, "server: https://127.1.2.3:443\n") {
+		t.Errorf("kube-proxy kubeconfig:\n%s", kc)
+	}
+	ds := byKind(objs, "DaemonSet", "kube-proxy")
+	spec, _, _ := unstructured.NestedMap(ds.Object, "spec", "template", "spec")
+	if spec["hostNetwork"] != true || !reflect.DeepEqual(spec["tolerations"], []any{map[string]any{"operator": "Exists"}}) {
+		t.Errorf("kube-proxy pod spec: hostNetwork %v, tolerations %v", spec["hostNetwork"], spec["tolerations"])
+	}
+	c := spec["containers"].([]any)[0].(map[string]any)
+	if c["image"] != "cellplane.local/kube-proxy:v1.35.4" || c["securityContext"].(map[string]any)["privileged"] != true ||
+		c["command"].([]any)[0] != "/usr/local/bin/kube-proxy" {
+		t.Errorf("kube-proxy container %v", c)
+	}
+	if env := c["env"].([]any)[0].(map[string]any); env["name"] != "NODE_NAME" {
+		t.Errorf("kube-proxy env %v", env)
+	}
+	for _, v := range spec["volumes"].([]any) {
+		if hp, ok := v.(map[string]any)["hostPath"].(map[string]any); ok && hp["path"] == "/lib/modules" {
+			t.Errorf("kube-proxy mounts /lib/modules: %v", v)
+		}
+	}
+
+	dns := addoncatalog.Version{Addon: addoncatalog.CoreDNS, Version: "v1.15.0-eksbuild.1", Upstream: "v1.15.0"}
+	objs, err = Render(Input{Addon: addoncatalog.CoreDNS, Version: dns, Config: addoncatalog.Config{ReplicaCount: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	corefile, _, _ := unstructured.NestedString(byKind(objs, "ConfigMap", "coredns").Object, "data", "Corefile")
+	if strings.Contains(corefile, "forward") || !strings.Contains(corefile, "kubernetes cluster.local") {
+		t.Errorf("Corefile:\n%s", corefile)
 	}
 }

@@ -75,8 +75,10 @@ const Namespace = "kube-system"
 var clusterScoped = map[string]bool{"system:coredns": true, "eks:kube-proxy": true}
 
 // defaultCorefile is CoreDNS's configuration unless configurationValues
-// give one: the cluster's names from the API, the rest forwarded to the
-// node's resolver, as kubeadm and EKS configure it.
+// give one: the cluster's names from the API, as kubeadm and EKS configure
+// it, but with no forward: kubeadm's sends every other name to the node's
+// resolver, and here no query may leave the machine (nodes have no
+// resolver and no route out), so other names get no answer.
 const defaultCorefile = `.:53 {
     errors
     health {
@@ -89,7 +91,6 @@ const defaultCorefile = `.:53 {
         ttl 30
     }
     prometheus :9153
-    forward . /etc/resolv.conf
     cache 30
     loop
     reload
@@ -151,6 +152,16 @@ func coreDNS(in Input) []any {
 	}
 }
 
+// kubeProxy runs on every node (it tolerates every taint), privileged in
+// the node's network namespace, where it writes the Services' rules and
+// its sysctls. It leaves conntrack's table size alone (maxPerCore 0):
+// nf_conntrack_max can be set only from the host's initial namespace and
+// the hash size is host-wide, while each node is a namespace of its own on
+// a shared host. NodePorts are on the node's address only (primary): on
+// loopback they would need route_localnet on every interface of the node,
+// whose 127/8 traffic is the cell's. It mounts no /lib/modules: it loads no module (the
+// kernels here have netfilter built in) and a host without the directory
+// would fail the container's mount.
 func kubeProxy(in Input) []any {
 	labels := obj{"k8s-app": "kube-proxy", "eks.amazonaws.com/component": "kube-proxy"}
 	kubeconfig := fmt.Sprintf(`apiVersion: v1
@@ -178,6 +189,10 @@ clientConnection:
   kubeconfig: /var/lib/kube-proxy/kubeconfig
 mode: %s
 clusterCIDR: %s
+conntrack:
+  maxPerCore: 0
+  min: 0
+nodePortAddresses: [primary]
 `, in.Config.Mode, addoncatalog.PodCIDR)
 	hostPath := func(name, path, typ string) obj {
 		return obj{"name": name, "hostPath": obj{"path": path, "type": typ}}
@@ -201,16 +216,15 @@ clusterCIDR: %s
 					"env":             []obj{{"name": "NODE_NAME", "valueFrom": obj{"fieldRef": obj{"fieldPath": "spec.nodeName"}}}},
 					"securityContext": obj{"privileged": true},
 					"resources":       obj{"requests": obj{"cpu": "100m"}},
+					"readinessProbe":  obj{"httpGet": obj{"host": "127.0.0.1", "path": "/healthz", "port": 10256}},
 					"volumeMounts": []obj{
 						{"name": "xtables-lock", "mountPath": "/run/xtables.lock"},
-						{"name": "lib-modules", "mountPath": "/lib/modules", "readOnly": true},
 						{"name": "kubeconfig", "mountPath": "/var/lib/kube-proxy"},
 						{"name": "config", "mountPath": "/var/lib/kube-proxy-config"},
 					},
 				}},
 				"volumes": []obj{
 					hostPath("xtables-lock", "/run/xtables.lock", "FileOrCreate"),
-					hostPath("lib-modules", "/lib/modules", ""),
 					{"name": "kubeconfig", "configMap": obj{"name": "kube-proxy"}},
 					{"name": "config", "configMap": obj{"name": "kube-proxy-config"}},
 				},

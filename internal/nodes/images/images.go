@@ -11,8 +11,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -132,11 +135,40 @@ func (b Builder) compile(ctx context.Context, img Image, src []byte) ([]byte, er
 // the same image.
 var epoch = time.Unix(0, 0).UTC()
 
-// archive is a single-layer OCI image holding bin at img.entrypoint,
-// written as an OCI image layout in a tar, named for containerd by the
-// io.containerd.image.name annotation.
+// archive is a single-layer OCI image holding bin at img.entrypoint.
 func archive(img Image, bin []byte) ([]byte, error) {
-	layer, err := layerOf(img.entrypoint, bin)
+	return ociArchive(spec{
+		ref:        img.Ref,
+		files:      []file{{path: img.entrypoint, mode: 0o755, data: bin}},
+		entrypoint: []string{img.entrypoint},
+		user:       img.user,
+	})
+}
+
+// file is one entry of an image's layer: a regular file, or a symlink
+// when link is set.
+type file struct {
+	// path is absolute, in the image.
+	path string
+	mode int64
+	data []byte
+	link string
+}
+
+// spec is an image to write: its name, its layer's files and its config.
+type spec struct {
+	ref        string
+	files      []file
+	entrypoint []string
+	user       string
+	env        []string
+}
+
+// ociArchive is a single-layer OCI image of s's files, written as an OCI
+// image layout in a tar, named for containerd by the
+// io.containerd.image.name annotation.
+func ociArchive(s spec) ([]byte, error) {
+	layer, err := layerOf(s.files)
 	if err != nil {
 		return nil, err
 	}
@@ -153,8 +185,9 @@ func archive(img Image, bin []byte) ([]byte, error) {
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", runtime.GOARCH
 	cf.Created = v1.Time{Time: epoch}
-	cf.Config.Entrypoint = []string{img.entrypoint}
-	cf.Config.User = img.user
+	cf.Config.Entrypoint = s.entrypoint
+	cf.Config.User = s.user
+	cf.Config.Env = s.env
 	if image, err = mutate.ConfigFile(image, cf); err != nil {
 		return nil, fmt.Errorf("writing the config: %w", err)
 	}
@@ -170,8 +203,8 @@ func archive(img Image, bin []byte) ([]byte, error) {
 	err = p.AppendImage(image,
 		layout.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}),
 		layout.WithAnnotations(map[string]string{
-			"io.containerd.image.name":          img.Ref,
-			"org.opencontainers.image.ref.name": img.Ref,
+			"io.containerd.image.name":          s.ref,
+			"org.opencontainers.image.ref.name": s.ref,
 		}))
 	if err != nil {
 		return nil, fmt.Errorf("adding the image to the layout: %w", err)
@@ -179,20 +212,57 @@ func archive(img Image, bin []byte) ([]byte, error) {
 	return tarDir(dir)
 }
 
-func layerOf(path string, bin []byte) (v1.Layer, error) {
+// layerTar is the layer's tar: every file's parent directories first, then
+// the files, in path order, all dated epoch and owned by root.
+func layerTar(files []file) ([]byte, error) {
+	sorted := slices.Clone(files)
+	slices.SortFunc(sorted, func(a, b file) int { return strings.Compare(a.path, b.path) })
+	dirs := map[string]bool{}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	hdr := &tar.Header{Name: path[1:], Mode: 0o755, Size: int64(len(bin)), ModTime: epoch, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return nil, fmt.Errorf("writing the layer: %w", err)
+	var parents func(p string) error
+	parents = func(p string) error {
+		d := path.Dir(p)
+		if d == "/" || dirs[d] {
+			return nil
+		}
+		if err := parents(d); err != nil {
+			return err
+		}
+		dirs[d] = true
+		return tw.WriteHeader(&tar.Header{Name: d[1:] + "/", Mode: 0o755, ModTime: epoch, Typeflag: tar.TypeDir, Format: tar.FormatPAX})
 	}
-	if _, err := tw.Write(bin); err != nil {
-		return nil, fmt.Errorf("writing the layer: %w", err)
+	for _, f := range sorted {
+		if !path.IsAbs(f.path) || path.Clean(f.path) != f.path {
+			return nil, fmt.Errorf("writing the layer: %q is not a clean absolute path", f.path)
+		}
+		if err := parents(f.path); err != nil {
+			return nil, fmt.Errorf("writing the layer: %w", err)
+		}
+		hdr := &tar.Header{Name: f.path[1:], Mode: f.mode, ModTime: epoch, Format: tar.FormatPAX}
+		if f.link != "" {
+			hdr.Typeflag, hdr.Linkname, hdr.Mode = tar.TypeSymlink, f.link, 0o777
+		} else {
+			hdr.Typeflag, hdr.Size = tar.TypeReg, int64(len(f.data))
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, fmt.Errorf("writing the layer: %w", err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, fmt.Errorf("writing the layer: %w", err)
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, fmt.Errorf("writing the layer: %w", err)
 	}
-	data := buf.Bytes()
+	return buf.Bytes(), nil
+}
+
+func layerOf(files []file) (v1.Layer, error) {
+	data, err := layerTar(files)
+	if err != nil {
+		return nil, err
+	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}, tarball.WithMediaType(types.OCILayer))

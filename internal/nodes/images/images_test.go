@@ -6,14 +6,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/cellplane/cellplane/internal/poll"
 )
 
 // Both images build, name themselves for containerd, start their binary,
@@ -76,6 +80,7 @@ func runs(t *testing.T, img Image, bin []byte) {
 		if err != nil || string(out) != "hello node\n" {
 			t.Fatalf("webserver echo: %q, %v", out, err)
 		}
+		getsFromServer(t, path)
 		return
 	}
 	cmd := exec.Command(path)
@@ -153,5 +158,35 @@ func extract(t *testing.T, r io.ReadCloser, name string) []byte {
 			}
 			return b
 		}
+	}
+}
+
+// getsFromServer serves on a loopback port and reads it back with the
+// binary's own client.
+func getsFromServer(t *testing.T, path string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	_ = l.Close() // the server takes the port over
+	srv := exec.Command(path)
+	srv.Env = append(os.Environ(), "PORT="+port)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }() // the test's own server
+	host, _ := os.Hostname()
+	var out []byte
+	err = poll.Until(context.Background(), 5*time.Second, 100*time.Millisecond, func() error {
+		var err error
+		out, err = exec.Command(path, "get", "http://127.0.0.1:"+port+"/").Output()
+		return err
+	})
+	if err != nil || string(out) != "hello from "+host+"\n" {
+		t.Fatalf("webserver get: %q, %v", out, err)
+	}
+	if out, err := exec.Command(path, "get", "http://127.0.0.1:"+port+"/x").Output(); err != nil || len(out) == 0 {
+		t.Fatalf("webserver get of another path: %q, %v", out, err)
 	}
 }

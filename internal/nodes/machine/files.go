@@ -114,7 +114,8 @@ const clusterDNS = "10.100.0.10"
 // containerd 1.6 cannot tell it the cgroup driver (no RuntimeConfig call),
 // so it is set: cgroupfs, under the machine's own root. Serving
 // certificates come from the cluster's signer (serverTLSBootstrap), so the
-// API servers can verify them.
+// API servers can verify them. clusterDNS is the kube-dns Service's address
+// (addons.DNSServiceIP, the tenth of controlplane.ServiceCIDR).
 func (c *Config) kubeletConfig() string {
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
