@@ -75,7 +75,7 @@ make --no-print-directory verify
 # Components first: package tests run real etcd and kube-apiserver from the cache
 # (internal/store/storetest), and fail without them.
 step "components (cached by version in ${CELLPLANE_CACHE_DIR:-~/.cache/cellplane})"
-go run ./cmd/cellplane components build --with-minio --with-dex --with-node
+go run ./cmd/cellplane components build --with-minio --with-dex --with-node --with-coredns
 
 step "unit and package tests"
 go test -race -count=1 ./api/... ./internal/... ./config/... ./cmd/... ./test/framework/...

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/nodes/clusternet"
 	"github.com/cellplane/cellplane/internal/nodes/machine"
 )
 
@@ -20,5 +21,23 @@ func newNodeMachine(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&config, "config", "", "the machine's JSON configuration")
 	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// newClusterNetwork is the process a cell runs for each cluster with real
+// nodes: it serves the cluster network until stopped.
+func newClusterNetwork(g *globals) *cobra.Command {
+	var c clusternet.Config
+	cmd := &cobra.Command{
+		Use: "cluster-network --name KEY --upstream ADDRESS", Short: "Serve a cluster's network for its real nodes (started by the cell)", Hidden: true, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c.Log = slog.New(slog.NewTextHandler(g.Stderr, nil))
+			return clusternet.Run(cmd.Context(), c)
+		},
+	}
+	cmd.Flags().StringVar(&c.Name, "name", "", "the cluster's key, which names its network")
+	cmd.Flags().StringVar(&c.Upstream, "upstream", "", "host:port of the cluster's endpoint")
+	_ = cmd.MarkFlagRequired("name")
+	_ = cmd.MarkFlagRequired("upstream")
 	return cmd
 }

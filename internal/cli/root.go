@@ -55,7 +55,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return clikit.Usage(err) })
 	root.AddCommand(newUp(g), newDown(g), newCluster(g), newAccount(g), newCell(g), newZone(g), newBackup(g), key.New(&g.Globals),
 		principal.NewUser(&g.Globals), principal.NewRole(&g.Globals), accessentry.New(&g.Globals), addon.New(&g.Globals), nodegroup.New(&g.Globals),
-		newComponents(g), newLB(g), newKMSPlugin(g), newHollowNode(), newNodeMachine(g), newVersion(g))
+		newComponents(g), newLB(g), newKMSPlugin(g), newHollowNode(), newNodeMachine(g), newClusterNetwork(g), newVersion(g))
 	clikit.AsGroup(root)
 	return root
 }

@@ -35,11 +35,12 @@ const (
 	kubeletRequeue = 10 * time.Second
 )
 
-// Binaries finds the kubemark binary (hollow nodes) and the kubelet (real
-// nodes) of a release.
+// Binaries finds the kubemark binary (hollow nodes), the kubelet and
+// kube-proxy (real nodes) of a release, and CoreDNS (real nodes' images).
 type Binaries interface {
 	Kubernetes(ctx context.Context, r components.Release) (components.KubernetesBinaries, error)
 	Node(ctx context.Context, r components.Release) (components.NodeBinaries, error)
+	CoreDNS(ctx context.Context) (components.CoreDNSBinaries, error)
 }
 
 // Reconciler runs the nodes of the cell's node groups.
@@ -57,7 +58,7 @@ type Reconciler struct {
 	tenants       tenantClients
 
 	imagesMu sync.Mutex
-	images   []string
+	images   map[string][]string // by the release's kube-proxy
 }
 
 // SetupWithManager registers the reconciler for the cell's NodeGroups.

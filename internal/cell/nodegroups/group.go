@@ -256,6 +256,9 @@ func (g *group) removeAll(ctx context.Context, log *slog.Logger) error {
 		if err := g.revokeToken(ctx); err != nil {
 			return err
 		}
+		if err := g.releaseNetwork(ctx); err != nil {
+			return err
+		}
 	}
 	if err := removeDir(g.dir); err != nil {
 		return err

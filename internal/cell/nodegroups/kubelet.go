@@ -16,7 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/nodes/bootstrap"
+	"github.com/cellplane/cellplane/internal/nodes/clusternet"
 	"github.com/cellplane/cellplane/internal/nodes/images"
 	"github.com/cellplane/cellplane/internal/nodes/machine"
 	"github.com/cellplane/cellplane/internal/nodes/nodeaddr"
@@ -55,6 +57,7 @@ type kubeletInputs struct {
 	images    []string
 	bootstrap []byte
 	ca        []byte
+	network   clusternet.Link
 }
 
 // kubeletInputs gathers the kubelet binary, the images, the cluster CA and
@@ -72,11 +75,15 @@ func (g *group) kubeletInputs(ctx context.Context) (*kubeletInputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	archives, err := g.r.nodeImages(ctx)
+	archives, err := g.r.nodeImages(ctx, g.nodeBins)
 	if err != nil {
 		return nil, err
 	}
-	return &kubeletInputs{kubelet: g.nodeBins.Kubelet, images: archives, bootstrap: kc, ca: ca}, nil
+	link, err := g.ensureNetwork(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &kubeletInputs{kubelet: g.nodeBins.Kubelet, images: archives, bootstrap: kc, ca: ca, network: link}, nil
 }
 
 // bootstrapToken is the group's bootstrap token: made once with kubeadm's
@@ -127,27 +134,31 @@ func (g *group) revokeToken(ctx context.Context) error {
 	return bootstrap.DeleteToken(ctx, g.kube, tok.ID)
 }
 
-// nodeImages are the images every real node loads: the pause image and the
-// test web server, built once into the reconciler's image cache.
-func (r *Reconciler) nodeImages(ctx context.Context) ([]string, error) {
+// nodeImages are the images every real node of a release loads: the pause
+// image, the test web server and the add-ons' (kube-proxy of the release,
+// CoreDNS), built into the reconciler's image cache once per release.
+func (r *Reconciler) nodeImages(ctx context.Context, bins components.NodeBinaries) ([]string, error) {
 	r.imagesMu.Lock()
 	defer r.imagesMu.Unlock()
-	if r.images != nil {
-		return r.images, nil
+	if out, ok := r.images[bins.KubeProxy]; ok {
+		return out, nil
+	}
+	dns, err := r.Binaries.CoreDNS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("getting CoreDNS for the nodes' images: %w", err)
 	}
 	b := images.Builder{Dir: r.ImagesDir}
 	if b.Dir == "" {
 		b.Dir = filepath.Join(r.Layout.Dir, "node-images")
 	}
-	var out []string
-	for _, img := range []images.Image{images.Pause, images.WebServer} {
-		p, err := b.Archive(ctx, img)
-		if err != nil {
-			return nil, fmt.Errorf("building node image %s: %w", img.Ref, err)
-		}
-		out = append(out, p)
+	out, err := b.NodeArchives(ctx, bins, dns)
+	if err != nil {
+		return nil, fmt.Errorf("building the nodes' images: %w", err)
 	}
-	r.images = out
+	if r.images == nil {
+		r.images = map[string][]string{}
+	}
+	r.images[bins.KubeProxy] = out
 	return out, nil
 }
 
@@ -202,7 +213,8 @@ func (k kubeletNode) prepare(g *group, in *kubeletInputs) error {
 		CellPrefix: cellPrefix(g), HostAddress: storeAddr(g), CellSource: a.CellSource,
 		BootstrapKubeconfig: in.bootstrap, ClientCA: in.ca, Kubelet: in.kubelet,
 		Images: in.images, SandboxImage: images.Pause.Ref,
-		Labels: nodeLabels(g.ng, k.Zone),
+		Network: &in.network,
+		Labels:  nodeLabels(g.ng, k.Zone), Taints: registration(g.ng, k.Zone).Taints,
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

@@ -62,11 +62,18 @@ type Config struct {
 	Network *clusternet.Link `json:",omitempty"`
 	// Labels are the node's labels, set at registration.
 	Labels map[string]string
+	// Taints are the node's taints at registration, <key>=<value>:<Effect>
+	// as the kubelet's --register-with-taints spells them.
+	Taints []string `json:",omitempty"`
 	// Log receives what the machine does; nil discards it.
 	Log *slog.Logger `json:"-"`
 }
 
 var labelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// taintRE is one taint as the kubelet's flag takes it: no commas, a known
+// effect. The API validated keys and values; this keeps a flag whole.
+var taintRE = regexp.MustCompile(`^[^,=:\s]+=[^,=:\s]*:(NoSchedule|PreferNoSchedule|NoExecute)$`)
 
 // Validate checks c without touching anything.
 func (c *Config) Validate() error {
@@ -100,6 +107,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		} else if !c.Network.PodNetwork.Contains(c.PodCIDR.Addr()) || c.PodCIDR.Bits() < c.Network.PodNetwork.Bits() || c.Network.PodNetwork.Contains(c.Address) {
 			errs = append(errs, fmt.Errorf("pod CIDR %s and address %s: want the pods' range inside the cluster's pod network %s, the address outside it", c.PodCIDR, c.Address, c.Network.PodNetwork))
+		}
+	}
+	for _, t := range c.Taints {
+		if !taintRE.MatchString(t) {
+			errs = append(errs, fmt.Errorf("taint %q: want <key>=<value>:<NoSchedule|PreferNoSchedule|NoExecute>", t))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

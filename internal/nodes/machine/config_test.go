@@ -81,10 +81,20 @@ func TestKubeletConfig(t *testing.T) {
 			t.Errorf("containerd config lacks %q:\n%s", want, cd)
 		}
 	}
+	c.Taints = []string{"dedicated=gpu:NoSchedule", "spot=:PreferNoSchedule"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid taints refused: %v", err)
+	}
 	args := strings.Join(c.kubeletArgs(), " ")
-	for _, want := range []string{"--hostname-override=ng-a-1", "--node-ip=10.250.0.2", "--bootstrap-kubeconfig="} {
+	for _, want := range []string{"--hostname-override=ng-a-1", "--node-ip=10.250.0.2", "--bootstrap-kubeconfig=", "--register-with-taints=dedicated=gpu:NoSchedule,spot=:PreferNoSchedule"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("kubelet flags %q lack %q", args, want)
+		}
+	}
+	for _, bad := range []string{"a=b:Sometimes", "a=b,c=d:NoSchedule", "a"} {
+		c.Taints = []string{bad}
+		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("taint %q: %v, want ErrInvalidConfig", bad, err)
 		}
 	}
 	if a, b := namesOf("ng-a-1"), namesOf("ng-a-2"); a.link == b.link || len(a.link) > 15 {

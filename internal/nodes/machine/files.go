@@ -200,6 +200,9 @@ func (c *Config) kubeletArgs() []string {
 		sort.Strings(l)
 		args = append(args, "--node-labels="+strings.Join(l, ","))
 	}
+	if len(c.Taints) > 0 {
+		args = append(args, "--register-with-taints="+strings.Join(c.Taints, ","))
+	}
 	return args
 }
 
