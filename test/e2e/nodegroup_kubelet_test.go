@@ -39,15 +39,18 @@ import (
 	"github.com/cellplane/cellplane/test/framework"
 )
 
-// TestKubeletNodegroup drives a CELLPLANE_KUBELET managed node group
-// through the aws-sdk-go-v2 EKS client: two real machines in the cluster's
-// two zones join by TLS bootstrap and become Ready; the cell approves their
-// serving certificates (signed by the cluster CA, so `kubectl logs` and
-// `exec` work through the endpoint) and denies one asked for a name outside
-// the node groups; a web server pod runs; scaling to one node cordons and
-// drains the other through the eviction API, and the pod moves; and
+// TestKubeletNodegroup is issue 14's first "Done when", driven through the
+// aws-sdk-go-v2 EKS client: a cluster with its default add-ons gets a
+// CELLPLANE_KUBELET node group; two real machines in the cluster's two
+// zones join by TLS bootstrap and become Ready; the cell approves their
+// serving certificates (signed by the cluster CA) and denies one asked for
+// a name outside the node groups; CoreDNS and kube-proxy become ACTIVE; a
+// pod on one node reaches a web server's Service on the other by DNS name
+// and ClusterIP; `kubectl logs`, `exec` and `port-forward` work through
+// the endpoint; scaling to three nodes and back to one cordons and drains
+// through the eviction API with a PodDisruptionBudget respected; and
 // DeleteNodegroup leaves no process, namespace, cgroup, mount, address
-// claim or file.
+// claim, cluster network or file.
 func TestKubeletNodegroup(t *testing.T) {
 	ctx := ctxFor(t)
 	// The kubelet is a cache entry of its own; build it here, where a
@@ -59,7 +62,7 @@ func TestKubeletNodegroup(t *testing.T) {
 	sdk := sdkClient(t, in.DataDir)
 	const cluster, group = "ng-kubelet", "real"
 	_, err := sdk.CreateCluster(ctx, &awseks.CreateClusterInput{Name: aws.String(cluster), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
-		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a", "subnet-b"}}, BootstrapSelfManagedAddons: aws.Bool(false)})
+		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a", "subnet-b"}}})
 	if err != nil {
 		t.Fatalf("CreateCluster: %v", err)
 	}
@@ -72,7 +75,7 @@ func TestKubeletNodegroup(t *testing.T) {
 	_, err = sdk.CreateNodegroup(ctx, &awseks.CreateNodegroupInput{
 		ClusterName: aws.String(cluster), NodegroupName: aws.String(group), AmiType: types.AMITypes("CELLPLANE_KUBELET"),
 		Subnets: []string{"subnet-a", "subnet-b"}, NodeRole: aws.String("arn:aws:iam::000000000000:role/node"),
-		ScalingConfig: &types.NodegroupScalingConfig{MinSize: aws.Int32(1), MaxSize: aws.Int32(2), DesiredSize: aws.Int32(2)},
+		ScalingConfig: &types.NodegroupScalingConfig{MinSize: aws.Int32(1), MaxSize: aws.Int32(3), DesiredSize: aws.Int32(2)},
 		Labels:        map[string]string{"pool": "kubelet"},
 	})
 	if err != nil {
@@ -99,61 +102,99 @@ func TestKubeletNodegroup(t *testing.T) {
 
 	t.Run("a serving certificate for a stranger is denied", func(t *testing.T) { intruderDenied(ctx, t, kc, kube) })
 
-	// The web server runs on the node that will go, and `kubectl logs` and
-	// `exec` reach it through the endpoint: the API server verifies the
-	// kubelet's serving certificate.
+	for _, a := range []string{"coredns", "kube-proxy"} {
+		waitAddonActive(ctx, t, sdk, cluster, a)
+	}
+	t.Logf("coredns and kube-proxy add-ons ACTIVE %s after CreateNodegroup", time.Since(start).Round(100*time.Millisecond))
+
+	// The web server runs on the node that will go, behind a Service; a
+	// client pod on the other node reaches it by DNS name and ClusterIP,
+	// and `kubectl logs`, `exec` and `port-forward` reach it through the
+	// endpoint: the API server verifies the kubelet's serving certificate.
 	leaving, staying := byZone["b"], byZone["a"]
 	webDeployment(ctx, t, kube, leaving)
 	pod := runningWeb(ctx, t, kube, "")
 	if pod.Spec.NodeName != leaving {
 		t.Fatalf("web pod on %s, want %s (preferred)", pod.Spec.NodeName, leaving)
 	}
+	clientIP := serviceAcrossNodes(ctx, t, kc, kube, pod.Name, staying)
 	logsAndExec(ctx, t, kc, pod.Name)
-	// What each machine runs now: the node with the pod runs its shim and
-	// the pod's processes too.
-	machines := map[string]machineTrace{leaving: traceMachine(t, dir, leaving, 7), staying: traceMachine(t, dir, staying, 4)}
+	logs := kubectlOut(ctx, t, kc, "logs", pod.Name)
+	for _, path := range []string{`"/by-name"`, `"/by-clusterip"`} {
+		if !strings.Contains(logs, path) {
+			t.Errorf("web server's log lacks the request %s: %q", path, logs)
+		}
+	}
+	if !strings.Contains(logs, " from "+clientIP+":") {
+		t.Errorf("web server's log shows no request from the client pod's address %s, so it was not routed pod to pod: %q", clientIP, logs)
+	}
+	portForward(ctx, t, kc, pod.Name)
+	networks := clusterNetworks(t)
+	if len(networks) == 0 {
+		t.Fatal("no cluster network namespace while real nodes run")
+	}
 
-	// Scaling to one node cordons the other, drains it (the pod moves) and
-	// removes its machine.
+	// Three nodes, a guarded Deployment spread over them, and back to one:
+	// the drain of two nodes goes through the eviction API, so the budget
+	// of one unavailable pod holds throughout; the web pod moves.
+	scaleTo(ctx, t, sdk, in.DataDir, kube, cluster, group, 3)
+	third := ""
+	for _, n := range readyNodes(ctx, t, kube, "pool=kubelet") {
+		if n.Name != leaving && n.Name != staying {
+			third = n.Name
+		}
+	}
+	guardedDeployment(ctx, t, kube)
+	machines := map[string]machineTrace{leaving: traceMachine(t, dir, leaving, 7), staying: traceMachine(t, dir, staying, 4), third: traceMachine(t, dir, third, 4)}
 	var cordoned atomic.Bool
 	stopWatch := watchCordon(ctx, t, kube, leaving, &cordoned)
+	guarded := watchReady(ctx, t, kube, "app=guarded")
 	start = time.Now()
-	up, err := sdk.UpdateNodegroupConfig(ctx, &awseks.UpdateNodegroupConfigInput{ClusterName: aws.String(cluster), NodegroupName: aws.String(group),
-		ScalingConfig: &types.NodegroupScalingConfig{DesiredSize: aws.Int32(1)}})
-	if err != nil {
-		t.Fatalf("UpdateNodegroupConfig: %v", err)
-	}
+	up := scaleTo(ctx, t, sdk, in.DataDir, kube, cluster, group, 1)
 	err = framework.Eventually(ctx, 3*time.Minute, time.Second, func() error {
-		upd, err := sdk.DescribeUpdate(ctx, &awseks.DescribeUpdateInput{Name: aws.String(cluster), NodegroupName: aws.String(group), UpdateId: up.Update.Id})
+		upd, err := sdk.DescribeUpdate(ctx, &awseks.DescribeUpdateInput{Name: aws.String(cluster), NodegroupName: aws.String(group), UpdateId: up})
 		if err != nil {
 			return err
 		}
 		if upd.Update.Status != types.UpdateStatusSuccessful {
-			return fmt.Errorf("update %s is %s", aws.ToString(up.Update.Id), upd.Update.Status)
+			return fmt.Errorf("update %s is %s", aws.ToString(up), upd.Update.Status)
 		}
-		if _, err := kube.CoreV1().Nodes().Get(ctx, leaving, metav1.GetOptions{}); err == nil {
-			return fmt.Errorf("node %s still registered", leaving)
+		for _, n := range []string{leaving, third} {
+			if _, err := kube.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{}); err == nil {
+				return fmt.Errorf("node %s still registered", n)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitNodegroupOrLog(ctx, t, sdk, in.DataDir, cluster, group)
 	stopWatch()
 	if !cordoned.Load() {
 		t.Errorf("node %s went without being cordoned", leaving)
 	}
+	waitRunning(ctx, t, kube, "app=guarded", 3)
+	if least := guarded.stop(); least < 2 {
+		t.Errorf("the drain took the guarded Deployment down to %d Ready pods; its budget allows 2", least)
+	} else {
+		t.Logf("at least %d of 3 guarded pods stayed Ready while 2 nodes drained", least)
+	}
 	moved := runningWeb(ctx, t, kube, staying)
-	t.Logf("scaled to 1 (update Successful, node deleted) in %s; web pod moved from %s to %s", time.Since(start).Round(100*time.Millisecond), leaving, moved.Spec.NodeName)
+	t.Logf("scaled 3 to 1 (update Successful, nodes deleted) in %s; web pod moved from %s to %s", time.Since(start).Round(100*time.Millisecond), leaving, moved.Spec.NodeName)
 	logsAndExec(ctx, t, kc, moved.Name)
 	machines[leaving].assertGone(t)
+	machines[third].assertGone(t)
 
 	deleteNodegroupAndWait(ctx, t, sdk, cluster, group)
 	if left := readyNodes(ctx, t, kube, "pool=kubelet"); len(left) != 0 {
 		t.Fatalf("%d Nodes left after DeleteNodegroup", len(left))
 	}
 	machines[staying].assertGone(t)
+	for _, n := range networks {
+		if _, err := os.Stat(filepath.Join("/run/netns", n)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cluster network %s left after its last node group: %v", n, err)
+		}
+	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("node group files left in %s: %v", dir, err)
 	}
