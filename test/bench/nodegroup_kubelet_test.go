@@ -115,7 +115,9 @@ func realByHand(ctx context.Context, b *testing.B, kc, kubelet string, archives 
 	netDone := make(chan error, 1)
 	b.Cleanup(func() {
 		stopNet()
-		<-netDone
+		if err := <-netDone; err != nil {
+			b.Errorf("the by-hand cluster network: %v", err)
+		}
 		if err := clusternet.Remove(key); err != nil {
 			b.Errorf("removing the by-hand cluster network: %v", err)
 		}
