@@ -138,7 +138,7 @@ func realByHand(ctx context.Context, b *testing.B, kc, kubelet string, archives 
 	upstream := strings.TrimPrefix(endpoint, "https://")
 	go func() { netDone <- clusternet.Run(netCtx, clusternet.Config{Name: key, Upstream: upstream}) }()
 	link := clusternet.LinkOf(key)
-	nodes := csrNodes{}
+	nodes := csrapproval.Static{}
 	var machines []*machine.Machine
 	for i := range realNodes {
 		name := fmt.Sprintf("%s-%d", key, i)
@@ -180,7 +180,7 @@ func realByHand(ctx context.Context, b *testing.B, kc, kubelet string, archives 
 }
 
 // approveServing reviews pending serving certificates as the cell does.
-func approveServing(ctx context.Context, kube kubernetes.Interface, nodes csrNodes) {
+func approveServing(ctx context.Context, kube kubernetes.Interface, nodes csrapproval.Static) {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -197,13 +197,6 @@ func approveServing(ctx context.Context, kube kubernetes.Interface, nodes csrNod
 			_, _ = csrapproval.Review(ctx, kube, &l.Items[i], nodes) // the next tick retries
 		}
 	}
-}
-
-type csrNodes map[string][]netip.Addr
-
-func (s csrNodes) Addresses(_ context.Context, n string) ([]netip.Addr, bool, error) {
-	a, ok := s[n]
-	return a, ok, nil
 }
 
 // cellOf is the cell's loopback /16 of an endpoint and its store address

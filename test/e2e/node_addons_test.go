@@ -22,7 +22,7 @@ import (
 
 	"github.com/cellplane/cellplane/internal/addoncatalog"
 	"github.com/cellplane/cellplane/internal/components"
-	"github.com/cellplane/cellplane/internal/nodes/bootstrap"
+	"github.com/cellplane/cellplane/internal/nodes/csrapproval"
 	"github.com/cellplane/cellplane/internal/nodes/images"
 	"github.com/cellplane/cellplane/internal/nodes/machine"
 	"github.com/cellplane/cellplane/test/framework"
@@ -49,33 +49,9 @@ func TestNodeAddons(t *testing.T) {
 	in := framework.Shared(ctx, t, bins)
 	sdk := sdkClient(t, in.DataDir)
 	const name = "nodes-addons"
-	_, err = sdk.CreateCluster(ctx, &awseks.CreateClusterInput{
-		Name: aws.String(name), Version: aws.String("1.35"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
-		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a", "subnet-b"}, EndpointPublicAccess: aws.Bool(true)},
-	})
-	if err != nil {
-		t.Fatalf("CreateCluster: %v", err)
-	}
-	waitActive(ctx, t, sdk, name)
-	out, err := sdk.DescribeCluster(ctx, &awseks.DescribeClusterInput{Name: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint := aws.ToString(out.Cluster.Endpoint)
-	kc := kubeconfig(ctx, t, in, name)
-	cs, ca := clientsetOf(t, kc)
+	endpoint, kc, cs, ca := handMadeCluster(ctx, t, in, sdk, name)
 
-	if err := bootstrap.EnsureRBAC(ctx, cs); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := bootstrap.CreateToken(ctx, cs, bootstrap.TokenOptions{Description: "e2e node", TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootKC, err := bootstrap.Kubeconfig(endpoint, ca, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bootKC := bootstrapKubeconfig(ctx, t, cs, endpoint, ca, "e2e node")
 	ib := images.Builder{Dir: filepath.Join(t.TempDir(), "images")}
 	built := time.Now()
 	archives, err := ib.NodeArchives(ctx, nodeBins, dnsBins)
@@ -115,7 +91,7 @@ func TestNodeAddons(t *testing.T) {
 			}
 		}
 	})
-	startApprover(ctx, t, cs, csrNodes{nodeName: {cfg.Address}})
+	startApprover(ctx, t, cs, csrapproval.Static{nodeName: {cfg.Address}})
 	waitNodeReady(ctx, t, cs, nodeName, dir)
 
 	// kube-proxy: the cell's DaemonSet runs on the node and is Ready (its

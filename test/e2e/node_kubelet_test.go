@@ -46,34 +46,10 @@ func TestNodeKubelet(t *testing.T) {
 	in := framework.Shared(ctx, t, bins)
 	sdk := sdkClient(t, in.DataDir)
 	const name = "nodes-kubelet"
-	_, err = sdk.CreateCluster(ctx, &awseks.CreateClusterInput{
-		Name: aws.String(name), Version: aws.String("1.35"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
-		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a", "subnet-b"}, EndpointPublicAccess: aws.Bool(true)},
-	})
-	if err != nil {
-		t.Fatalf("CreateCluster: %v", err)
-	}
-	waitActive(ctx, t, sdk, name)
-	out, err := sdk.DescribeCluster(ctx, &awseks.DescribeClusterInput{Name: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint := aws.ToString(out.Cluster.Endpoint)
-	kc := kubeconfig(ctx, t, in, name)
-	cs, ca := clientsetOf(t, kc)
+	endpoint, kc, cs, ca := handMadeCluster(ctx, t, in, sdk, name)
 
 	// The node-group controller's part, by hand: RBAC, a token, a machine.
-	if err := bootstrap.EnsureRBAC(ctx, cs); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := bootstrap.CreateToken(ctx, cs, bootstrap.TokenOptions{Description: "e2e node", TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootKC, err := bootstrap.Kubeconfig(endpoint, ca, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bootKC := bootstrapKubeconfig(ctx, t, cs, endpoint, ca, "e2e node")
 	ib := images.Builder{Dir: filepath.Join(t.TempDir(), "images")}
 	var archives []string
 	for _, img := range []images.Image{images.Pause, images.WebServer} {
@@ -112,7 +88,7 @@ func TestNodeKubelet(t *testing.T) {
 			}
 		}
 	})
-	approver := startApprover(ctx, t, cs, csrNodes{nodeName: {cfg.Address}})
+	approver := startApprover(ctx, t, cs, csrapproval.Static{nodeName: {cfg.Address}})
 
 	waitNodeReady(ctx, t, cs, nodeName, dir)
 	t.Logf("node %s Ready %s after the machine started", nodeName, time.Since(start).Round(100*time.Millisecond))
@@ -203,6 +179,48 @@ func TestNodeKubelet(t *testing.T) {
 	assertMachineGone(t, cfg, pids)
 }
 
+// handMadeCluster creates the cluster name through the SDK (1.35, subnets a
+// and b, its default add-ons) for machines a test starts by hand, waits for
+// it to be ACTIVE, and returns its endpoint, an admin kubeconfig, a client
+// and the CA bundle the client trusts.
+func handMadeCluster(ctx context.Context, t *testing.T, in *framework.Instance, sdk *awseks.Client, name string) (string, string, kubernetes.Interface, []byte) {
+	t.Helper()
+	_, err := sdk.CreateCluster(ctx, &awseks.CreateClusterInput{
+		Name: aws.String(name), Version: aws.String("1.35"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
+		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a", "subnet-b"}, EndpointPublicAccess: aws.Bool(true)},
+	})
+	if err != nil {
+		t.Fatalf("CreateCluster: %v", err)
+	}
+	waitActive(ctx, t, sdk, name)
+	out, err := sdk.DescribeCluster(ctx, &awseks.DescribeClusterInput{Name: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := kubeconfig(ctx, t, in, name)
+	cs, ca := clientsetOf(t, kc)
+	return aws.ToString(out.Cluster.Endpoint), kc, cs, ca
+}
+
+// bootstrapKubeconfig plays the node-group controller's part by hand:
+// kubeadm's bootstrap RBAC, a bootstrap token, and the kubelet's bootstrap
+// kubeconfig with it.
+func bootstrapKubeconfig(ctx context.Context, t *testing.T, cs kubernetes.Interface, endpoint string, ca []byte, description string) []byte {
+	t.Helper()
+	if err := bootstrap.EnsureRBAC(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := bootstrap.CreateToken(ctx, cs, bootstrap.TokenOptions{Description: description, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := bootstrap.Kubeconfig(endpoint, ca, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
+
 // clientsetOf returns a clientset for the kubeconfig and the CA bundle it trusts.
 func clientsetOf(t *testing.T, kc string) (kubernetes.Interface, []byte) {
 	t.Helper()
@@ -236,20 +254,13 @@ func nodeCellOf(t *testing.T, endpoint string) (netip.Prefix, netip.Addr, netip.
 	return p, host4, netip.AddrFrom4(b)
 }
 
-type csrNodes map[string][]netip.Addr
-
-func (s csrNodes) Addresses(_ context.Context, n string) ([]netip.Addr, bool, error) {
-	a, ok := s[n]
-	return a, ok, nil
-}
-
 type approver struct{ count chan int }
 
 func (a *approver) approved() int { return <-a.count }
 
 // startApprover plays the cell's part until the test ends: it reviews
 // every pending kubelet-serving request.
-func startApprover(ctx context.Context, t *testing.T, cs kubernetes.Interface, nodes csrNodes) *approver {
+func startApprover(ctx context.Context, t *testing.T, cs kubernetes.Interface, nodes csrapproval.Static) *approver {
 	ctx, cancel := context.WithCancel(ctx)
 	a := &approver{count: make(chan int)}
 	done := make(chan struct{})

@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
-	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
@@ -29,8 +27,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cellplane/cellplane/internal/components"
-	"github.com/cellplane/cellplane/internal/nodes/bootstrap"
 	"github.com/cellplane/cellplane/internal/nodes/clusternet"
+	"github.com/cellplane/cellplane/internal/nodes/csrapproval"
 	"github.com/cellplane/cellplane/internal/nodes/images"
 	"github.com/cellplane/cellplane/internal/nodes/machine"
 	"github.com/cellplane/cellplane/internal/runtime/nsthread"
@@ -53,21 +51,7 @@ func TestNodeNetwork(t *testing.T) {
 	in := framework.Shared(ctx, t, bins)
 	sdk := sdkClient(t, in.DataDir)
 	const name = "nodes-network"
-	_, err = sdk.CreateCluster(ctx, &awseks.CreateClusterInput{
-		Name: aws.String(name), Version: aws.String("1.35"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
-		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a", "subnet-b"}, EndpointPublicAccess: aws.Bool(true)},
-	})
-	if err != nil {
-		t.Fatalf("CreateCluster: %v", err)
-	}
-	waitActive(ctx, t, sdk, name)
-	out, err := sdk.DescribeCluster(ctx, &awseks.DescribeClusterInput{Name: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint := aws.ToString(out.Cluster.Endpoint)
-	kc := kubeconfig(ctx, t, in, name)
-	cs, ca := clientsetOf(t, kc)
+	endpoint, kc, cs, ca := handMadeCluster(ctx, t, in, sdk, name)
 
 	// The cell's part, by hand: the cluster network's process.
 	netName := fmt.Sprintf("e2e-%d", os.Getpid()%100000)
@@ -94,7 +78,7 @@ func TestNodeNetwork(t *testing.T) {
 	})
 
 	ms, cfgs := startNetworkMachines(ctx, t, cs, endpoint, ca, nodeBins.Kubelet, &link)
-	approver := startApprover(ctx, t, cs, csrNodes{cfgs[0].Name: {cfgs[0].Address}, cfgs[1].Name: {cfgs[1].Address}})
+	approver := startApprover(ctx, t, cs, csrapproval.Static{cfgs[0].Name: {cfgs[0].Address}, cfgs[1].Name: {cfgs[1].Address}})
 	for _, c := range cfgs {
 		waitNodeReady(ctx, t, cs, c.Name, c.Dir)
 	}
@@ -193,17 +177,7 @@ func TestNodeNetwork(t *testing.T) {
 // startNetworkMachines starts two machines of one cluster network.
 func startNetworkMachines(ctx context.Context, t *testing.T, cs kubernetes.Interface, endpoint string, ca []byte, kubelet string, link *clusternet.Link) ([]*machine.Machine, []machine.Config) {
 	t.Helper()
-	if err := bootstrap.EnsureRBAC(ctx, cs); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := bootstrap.CreateToken(ctx, cs, bootstrap.TokenOptions{Description: "e2e network nodes", TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootKC, err := bootstrap.Kubeconfig(endpoint, ca, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bootKC := bootstrapKubeconfig(ctx, t, cs, endpoint, ca, "e2e network nodes")
 	ib := images.Builder{Dir: filepath.Join(t.TempDir(), "images")}
 	var archives []string
 	for _, img := range []images.Image{images.Pause, images.WebServer} {

@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 
 	"github.com/cellplane/cellplane/internal/components"
-	"github.com/cellplane/cellplane/internal/runtime/process"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -44,7 +41,7 @@ func TestKubeletNodegroupSurvivesRestart(t *testing.T) {
 	}
 	t.Cleanup(func() { _, _, _ = in.CLI(ctx, "nodegroup", "delete", cluster, "pool", "--wait") })
 	cli("nodegroup", "create", cluster, "pool", "--type", "kubelet", "--nodes", "1", "--max", "2", "--wait")
-	first := machineRunners(t, in.DataDir)
+	first := nodePIDs(t, in.DataDir, "machine.pid")
 	if len(first) != 1 {
 		t.Fatalf("machine runners %v, want 1", first)
 	}
@@ -79,7 +76,7 @@ func TestKubeletNodegroupSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scaled := machineRunners(t, in.DataDir)
+	scaled := nodePIDs(t, in.DataDir, "machine.pid")
 
 	// A version update replaces every machine, one at a time.
 	sdk := sdkClient(t, in.DataDir)
@@ -102,7 +99,7 @@ func TestKubeletNodegroupSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitNodegroup(ctx, t, sdk, cluster, "pool", types.NodegroupStatusActive)
-	rolled := machineRunners(t, in.DataDir)
+	rolled := nodePIDs(t, in.DataDir, "machine.pid")
 	for n, pid := range scaled {
 		if rolled[n] == pid || rolled[n] == 0 {
 			t.Fatalf("node %s was not replaced by the version update: before %v, after %v", n, scaled, rolled)
@@ -124,26 +121,10 @@ func TestKubeletNodegroupSurvivesRestart(t *testing.T) {
 	for _, m := range traces {
 		m.assertGone(t)
 	}
-	if left := machineRunners(t, in.DataDir); len(left) != 0 {
+	if left := nodePIDs(t, in.DataDir, "machine.pid"); len(left) != 0 {
 		t.Fatalf("machine pid files left: %v", left)
 	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Fatalf("node group directory %s left", dir)
 	}
-}
-
-// machineRunners maps each real node's name to its runner's PID.
-func machineRunners(t *testing.T, dataDir string) map[string]int {
-	t.Helper()
-	out := map[string]int{}
-	_ = filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() != "machine.pid" {
-			return nil
-		}
-		if pid, err := process.ReadPID(path); err == nil {
-			out[filepath.Base(filepath.Dir(path))] = pid
-		}
-		return nil
-	})
-	return out
 }

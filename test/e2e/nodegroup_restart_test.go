@@ -35,7 +35,7 @@ func TestHollowNodegroupSurvivesRestart(t *testing.T) {
 		return out
 	}
 	cli("nodegroup", "create", "ng-restart", "pool", "--type", "hollow", "--nodes", "3", "--max", "4", "--wait")
-	before := kubemarkPIDs(t, in.DataDir)
+	before := nodePIDs(t, in.DataDir, "kubemark.pid")
 	if len(before) != 3 {
 		t.Fatalf("kubemark processes %v, want 3", before)
 	}
@@ -46,7 +46,7 @@ func TestHollowNodegroupSurvivesRestart(t *testing.T) {
 	}
 	in.Start(ctx)
 	cli("nodegroup", "update", "ng-restart", "pool", "--nodes", "4", "--wait")
-	after := kubemarkPIDs(t, in.DataDir)
+	after := nodePIDs(t, in.DataDir, "kubemark.pid")
 	var err error
 	for name, pid := range before {
 		if after[name] != pid {
@@ -74,7 +74,7 @@ func TestHollowNodegroupSurvivesRestart(t *testing.T) {
 	if err != nil || upd.Update.Status != types.UpdateStatusSuccessful || upd.Update.Type != types.UpdateTypeVersionUpdate {
 		t.Fatalf("version update: %+v %v", upd, err)
 	}
-	rolled := kubemarkPIDs(t, in.DataDir)
+	rolled := nodePIDs(t, in.DataDir, "kubemark.pid")
 	for name, pid := range after {
 		if rolled[name] == pid || rolled[name] == 0 {
 			t.Fatalf("node %s was not replaced by the version update: before %v, after %v", name, after, rolled)
@@ -90,17 +90,18 @@ func TestHollowNodegroupSurvivesRestart(t *testing.T) {
 			t.Errorf("node %s (pid %d) still runs after the group was deleted", name, pid)
 		}
 	}
-	if left := kubemarkPIDs(t, in.DataDir); len(left) != 0 {
+	if left := nodePIDs(t, in.DataDir, "kubemark.pid"); len(left) != 0 {
 		t.Fatalf("node pid files left: %v", left)
 	}
 }
 
-// kubemarkPIDs maps each hollow node's directory to the PID of its process.
-func kubemarkPIDs(t *testing.T, dataDir string) map[string]int {
+// nodePIDs maps each node's directory to the PID in its pid file:
+// kubemark.pid for a hollow node, machine.pid for a real node's runner.
+func nodePIDs(t *testing.T, dataDir, pidFile string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	_ = filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() != "kubemark.pid" {
+		if err != nil || d.IsDir() || d.Name() != pidFile {
 			return nil
 		}
 		pid, err := process.ReadPID(path)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -17,40 +16,24 @@ import (
 	"github.com/cellplane/cellplane/internal/nodes/nodeaddr"
 )
 
-// knownNodes are the real nodes of a cluster's node groups, all of them,
-// with the addresses their machines were given: what a kubelet-serving
-// certificate may name.
-type knownNodes map[string][]netip.Addr
-
-func (k knownNodes) Addresses(_ context.Context, node string) ([]netip.Addr, bool, error) {
-	a, ok := k[node]
-	return a, ok, nil
-}
-
 // kubeletNodes gathers the real nodes of every node group of the cluster
-// from their directories: a node is known from the moment its address is
-// claimed until it is removed.
-func (g *group) kubeletNodes(ctx context.Context) (knownNodes, error) {
-	var groups v1alpha1.NodeGroupList
-	if err := g.r.Client.List(ctx, &groups, client.InNamespace(g.c.Namespace), client.MatchingLabels{v1alpha1.LabelCluster: g.c.Name}); err != nil {
-		return nil, fmt.Errorf("listing node groups of cluster %s: %w", g.c.Spec.Name, err)
+// from their directories, with the addresses their machines were given:
+// what a kubelet-serving certificate may name. A node is known from the
+// moment its address is claimed until it is removed.
+func (g *group) kubeletNodes(ctx context.Context) (csrapproval.Static, error) {
+	groups, err := g.kubeletGroups(ctx)
+	if err != nil {
+		return nil, err
 	}
-	out := knownNodes{}
-	for i := range groups.Items {
-		ng := &groups.Items[i]
-		if !isKubelet(ng) {
-			continue
-		}
+	out := csrapproval.Static{}
+	for _, ng := range groups {
 		dir := groupDir(g.r.Layout.ClusterDir(g.c), ng)
-		ents, err := os.ReadDir(dir)
+		names, err := nodeDirs(dir)
 		if err != nil {
-			continue // no nodes yet
+			continue // its nodes are not known yet
 		}
-		for _, e := range ents {
-			if !e.IsDir() {
-				continue
-			}
-			k := readIndex(filepath.Join(dir, e.Name()))
+		for _, name := range names {
+			k := readIndex(filepath.Join(dir, name))
 			if k == 0 {
 				continue
 			}
@@ -58,7 +41,23 @@ func (g *group) kubeletNodes(ctx context.Context) (knownNodes, error) {
 			if err != nil {
 				continue
 			}
-			out[e.Name()] = []netip.Addr{a.Address}
+			out[name] = []netip.Addr{a.Address}
+		}
+	}
+	return out, nil
+}
+
+// kubeletGroups lists the cluster's node groups of real nodes, the one
+// being passed over included.
+func (g *group) kubeletGroups(ctx context.Context) ([]*v1alpha1.NodeGroup, error) {
+	var groups v1alpha1.NodeGroupList
+	if err := g.r.Client.List(ctx, &groups, client.InNamespace(g.c.Namespace), client.MatchingLabels{v1alpha1.LabelCluster: g.c.Name}); err != nil {
+		return nil, fmt.Errorf("listing node groups of cluster %s: %w", g.c.Spec.Name, err)
+	}
+	var out []*v1alpha1.NodeGroup
+	for i := range groups.Items {
+		if isKubelet(&groups.Items[i]) {
+			out = append(out, &groups.Items[i])
 		}
 	}
 	return out, nil
@@ -73,10 +72,10 @@ func (g *group) reviewServingCSRs(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listing certificate signing requests: %w", err)
 	}
-	var nodes knownNodes
+	var nodes csrapproval.Static
 	for i := range list.Items {
 		csr := &list.Items[i]
-		if _, ok, _ := csrapproval.Decide(ctx, csr, knownNodes{}); !ok {
+		if _, ok, _ := csrapproval.Decide(ctx, csr, csrapproval.Static{}); !ok {
 			continue // decided already, or not a serving request
 		}
 		if nodes == nil {

@@ -79,8 +79,12 @@ func (g *group) wantNames() []string {
 }
 
 // have lists the nodes the group has files of.
-func (g *group) have() ([]string, error) {
-	ents, err := os.ReadDir(g.dir)
+func (g *group) have() ([]string, error) { return nodeDirs(g.dir) }
+
+// nodeDirs lists the nodes a group directory holds files of: none for a
+// directory not made yet.
+func nodeDirs(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/nodes/clusternet"
 	"github.com/cellplane/cellplane/internal/runtime/process"
@@ -55,21 +53,18 @@ func (g *group) ensureNetwork(ctx context.Context) (clusternet.Link, error) {
 // it still has nodes: of two groups deleted together, the last to lose its
 // nodes removes the network (both may; removing is idempotent).
 func (g *group) releaseNetwork(ctx context.Context) error {
-	var groups v1alpha1.NodeGroupList
-	err := g.r.Client.List(ctx, &groups, client.InNamespace(g.c.Namespace), client.MatchingLabels{v1alpha1.LabelCluster: g.c.Name})
+	groups, err := g.kubeletGroups(ctx)
 	if err != nil {
-		return fmt.Errorf("listing the cluster's node groups: %w", err)
+		return err
 	}
-	for i := range groups.Items {
-		other := &groups.Items[i]
-		if other.Name == g.ng.Name || !isKubelet(other) {
+	for _, other := range groups {
+		if other.Name == g.ng.Name {
 			continue
 		}
 		if other.DeletionTimestamp.IsZero() {
 			return nil
 		}
-		ents, err := os.ReadDir(groupDir(g.r.Layout.ClusterDir(g.c), other))
-		if err == nil && hasDirs(ents) {
+		if names, err := nodeDirs(groupDir(g.r.Layout.ClusterDir(g.c), other)); err != nil || len(names) > 0 {
 			return nil
 		}
 	}
@@ -81,13 +76,4 @@ func (g *group) releaseNetwork(ctx context.Context) error {
 		return fmt.Errorf("removing the cluster network: %w", err)
 	}
 	return removeDir(dir)
-}
-
-func hasDirs(ents []os.DirEntry) bool {
-	for _, e := range ents {
-		if e.IsDir() {
-			return true
-		}
-	}
-	return false
 }

@@ -23,6 +23,15 @@ type Nodes interface {
 	Addresses(ctx context.Context, node string) ([]netip.Addr, bool, error)
 }
 
+// Static is a fixed set of nodes and their addresses.
+type Static map[string][]netip.Addr
+
+// Addresses implements Nodes.
+func (s Static) Addresses(_ context.Context, node string) ([]netip.Addr, bool, error) {
+	a, ok := s[node]
+	return a, ok, nil
+}
+
 // Decision is what to do with a request.
 type Decision struct {
 	Approve bool
