@@ -70,7 +70,7 @@ func (p *proc) startSignIn(ctx context.Context) error {
 	}}
 	_, err = signin.Start(ctx, signin.Config{
 		Listener: ln, Certificate: cert, Store: reader,
-		Verifier:  &ekstoken.Verifier{Keys: signingkeys.Reader{Client: reader}, CellKey: cellKey, Region: api.DefaultRegion},
+		Verifier:  &ekstoken.Verifier{Keys: signingkeys.Reader{Client: reader}, CellKey: cellKey, Region: api.DefaultRegion, Hosts: p.stsHosts()},
 		ClientCAs: func(c *v1alpha1.Cluster) (*x509.CertPool, error) { return clusterCAs(layout.Addresses(c)) },
 		Roles:     tenant, ConfigMaps: tenant,
 		// The mode of the cell's copy of the cluster: an UpdateClusterConfig
@@ -128,4 +128,15 @@ func clusterCAs(pl *controlplane.Plan) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("the cluster's CA bundle %s holds no certificate", pl.Files().CABundle)
 	}
 	return pool, nil
+}
+
+// stsHosts are the hosts a token's presigned GetCallerIdentity may name:
+// AWS's STS hosts, for a CLI that ignores the profile's endpoint_url (the
+// AWS CLI before 2.13), and the regional API, which serves STS, for one
+// that honours it (later releases, and botocore's).
+func (p *proc) stsHosts() []string {
+	return []string{
+		ipam.HostPort(p.block.RegionIP(), ipam.RegionAPIPort),
+		"sts." + api.DefaultRegion + ".amazonaws.com", "sts.amazonaws.com",
+	}
 }
