@@ -47,10 +47,10 @@ verify: ## fail when generated files (CRDs, deepcopy) differ from a fresh make g
 	rm -rf $$tmp; [ $$rc -eq 0 ] || { echo "generated files are stale: run make generate"; exit 1; }
 
 components: build ## build the pinned upstream components into the cache (once per version)
-	./$(BIN) components build --with-minio
+	./$(BIN) components build --with-tools --with-minio
 
 components-sum: build ## record module checksums after adding a Kubernetes release
-	./$(BIN) components build --with-minio --with-dex --with-coredns --with-node --record-sums internal/components/components.sum
+	./$(BIN) components build --all --with-tools --with-minio --with-dex --with-coredns --with-node --record-sums internal/components/components.sum
 
 clean:
 	rm -rf bin

@@ -150,7 +150,7 @@ func TestComponentsList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1.35\tv1.35.4\n", "etcd\tv3.6.16\n"} {
+	for _, want := range []string{"1.36\tv1.36.3\tetcd v3.6.16\n", "1.37\tv1.37.2\tetcd v3.6.16\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("components list = %q, want a line %q", out, want)
 		}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/internal/cli/clikit"
@@ -16,23 +18,34 @@ func newComponents(g *globals) *cobra.Command {
 
 func newComponentsBuild(g *globals) *cobra.Command {
 	var sumFile, cacheDir string
-	var withMinIO, withDex, withCoreDNS, withNode bool
+	var minors []string
+	var all, withTools, withMinIO, withDex, withCoreDNS, withNode bool
 	cmd := &cobra.Command{
 		Use:   "build",
-		Short: "Build every offered Kubernetes release and etcd into the cache (once per version)",
-		Args:  clikit.NoArgs,
+		Short: "Build etcd and Kubernetes releases into the cache (once per version)",
+		Long: `Build etcd and the control plane binaries of Kubernetes releases into the cache,
+once per version. Without --release it builds the default release; any other
+release is also built on first use by the first cluster that runs it.`,
+		Args: clikit.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			rels, err := releasesToBuild(minors, all)
+			if err != nil {
+				return err
+			}
 			c := components.New(components.Config{CacheDir: cacheDir, Progress: g.Stderr, SumFile: sumFile})
 			if _, err := c.Etcd(cmd.Context()); err != nil {
 				return err
 			}
-			for _, r := range components.Releases() {
+			for _, r := range rels {
 				if _, err := c.Kubernetes(cmd.Context(), r); err != nil {
 					return err
 				}
-			}
-			if withNode {
-				for _, r := range components.Releases() {
+				if withTools {
+					if _, err := c.Tools(cmd.Context(), r); err != nil {
+						return err
+					}
+				}
+				if withNode {
 					if _, err := c.Node(cmd.Context(), r); err != nil {
 						return err
 					}
@@ -57,12 +70,36 @@ func newComponentsBuild(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&cacheDir, "cache-dir", components.DefaultCacheDir(), "where built binaries are kept")
+	cmd.Flags().StringSliceVar(&minors, "release", nil, "Kubernetes minor or version to build (repeatable; default: the default release)")
+	cmd.Flags().BoolVar(&all, "all", false, "build every offered Kubernetes release")
+	cmd.Flags().BoolVar(&withTools, "with-tools", false, "also build each release's kubectl and kubemark (hollow nodes)")
 	cmd.Flags().BoolVar(&withMinIO, "with-minio", false, "also build MinIO, the S3 server the end-to-end tests run")
 	cmd.Flags().BoolVar(&withDex, "with-dex", false, "also build dex, the OIDC issuer of the identity provider end-to-end test")
 	cmd.Flags().BoolVar(&withCoreDNS, "with-coredns", false, "also build CoreDNS, which the CoreDNS add-on's node image runs")
-	cmd.Flags().BoolVar(&withNode, "with-node", false, "also build every offered release's kubelet and kube-proxy, which real nodes run")
+	cmd.Flags().BoolVar(&withNode, "with-node", false, "also build each release's kubelet and kube-proxy, which real nodes run")
 	cmd.Flags().StringVar(&sumFile, "record-sums", "", "merge the module checksums the build used into this go.sum-format file")
 	return cmd
+}
+
+// releasesToBuild resolves --release and --all to releases, oldest first.
+func releasesToBuild(minors []string, all bool) ([]components.Release, error) {
+	switch {
+	case all && len(minors) > 0:
+		return nil, fmt.Errorf("--all and --release exclude each other: name releases or ask for all")
+	case all:
+		return components.Releases(), nil
+	case len(minors) == 0:
+		return []components.Release{components.Default()}, nil
+	}
+	var out []components.Release
+	for _, m := range minors {
+		r, err := components.Lookup(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func newComponentsList(g *globals) *cobra.Command {
@@ -72,9 +109,8 @@ func newComponentsList(g *globals) *cobra.Command {
 		Args:  clikit.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			for _, r := range components.Releases() {
-				g.Printf("%s\t%s\n", r.Minor, r.Version)
+				g.Printf("%s\t%s\tetcd %s\n", r.Minor, r.Version, r.Etcd)
 			}
-			g.Printf("etcd\t%s\n", components.EtcdVersion)
 			return nil
 		},
 	}

@@ -108,7 +108,7 @@ func runUp(ctx context.Context, g *globals, cfg region.Config, verbose bool) err
 }
 
 func printWelcome(g *globals, cfg region.Config, svc *region.Service, took time.Duration) {
-	kube, _ := components.New(components.Config{CacheDir: cfg.CacheDir}).Kubernetes(context.Background(), components.Default())
+	kube, _ := components.New(components.Config{CacheDir: cfg.CacheDir}).Tools(context.Background(), components.Default())
 	g.Note(`
 cellplane is up (%s) — data directory %s
   regional API  %s

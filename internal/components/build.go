@@ -29,7 +29,14 @@ type buildSpec struct {
 	rename map[string]string
 }
 
-func kubernetesBuild(r Release) buildSpec {
+var (
+	controlPlaneCommands = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+	toolCommands         = []string{"kubectl", "kubemark"}
+)
+
+// kubernetesBuild builds cmds of release r with the version stamps upstream's
+// own build sets.
+func kubernetesBuild(r Release, cmds []string) buildSpec {
 	major, minor, _ := strings.Cut(strings.TrimPrefix(r.Minor, "v"), ".")
 	var ld []string
 	// Without these the binaries report v0.0.0 and kubectl version skew checks break.
@@ -41,7 +48,6 @@ func kubernetesBuild(r Release) buildSpec {
 			"-X "+pkg+".gitTreeState=clean",
 			"-X "+pkg+".buildDate=1970-01-01T00:00:00Z")
 	}
-	cmds := []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubemark", "kubectl"}
 	pkgs := make([]string, len(cmds))
 	for i, c := range cmds {
 		pkgs[i] = "k8s.io/kubernetes/cmd/" + c

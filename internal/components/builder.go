@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,14 +18,21 @@ import (
 //go:embed components.sum
 var componentsSum []byte
 
-// KubernetesBinaries are the paths of one Kubernetes release's binaries.
+// KubernetesBinaries are the paths of one Kubernetes release's control plane
+// binaries: all a cluster on that release runs.
 type KubernetesBinaries struct {
 	Release               Release
 	KubeAPIServer         string
 	KubeControllerManager string
 	KubeScheduler         string
-	Kubemark              string
-	Kubectl               string
+}
+
+// ToolBinaries are the paths of one release's kubectl and kubemark (the
+// hollow nodes): a cache entry of their own, built only where they are used.
+type ToolBinaries struct {
+	Release  Release
+	Kubemark string
+	Kubectl  string
 }
 
 // EtcdBinaries are the paths of the etcd release's binaries.
@@ -89,7 +97,8 @@ func New(cfg Config) *Cache {
 	return &Cache{cfg: cfg, verified: map[string]stamp{}}
 }
 
-// Kubernetes returns the binaries of release r, building them if they are missing.
+// Kubernetes returns the control plane binaries of release r, building them if
+// they are missing.
 func (c *Cache) Kubernetes(ctx context.Context, r Release) (KubernetesBinaries, error) {
 	dir := filepath.Join(c.cfg.CacheDir, "kubernetes-"+r.Version)
 	b := KubernetesBinaries{
@@ -97,10 +106,23 @@ func (c *Cache) Kubernetes(ctx context.Context, r Release) (KubernetesBinaries, 
 		KubeAPIServer:         filepath.Join(dir, "kube-apiserver"),
 		KubeControllerManager: filepath.Join(dir, "kube-controller-manager"),
 		KubeScheduler:         filepath.Join(dir, "kube-scheduler"),
-		Kubemark:              filepath.Join(dir, "kubemark"),
-		Kubectl:               filepath.Join(dir, "kubectl"),
 	}
-	return b, c.ensure(ctx, dir, kubernetesBuild(r))
+	return b, c.ensure(ctx, dir, kubernetesBuild(r, controlPlaneCommands))
+}
+
+// Tools returns kubectl and kubemark of release r, building them if they are
+// missing ("kubernetes-tools-<version>"): a cluster's control plane needs
+// neither, so an older minor kept only for upgrades never pays for them.
+func (c *Cache) Tools(ctx context.Context, r Release) (ToolBinaries, error) {
+	dir := filepath.Join(c.cfg.CacheDir, "kubernetes-tools-"+r.Version)
+	b := ToolBinaries{
+		Release:  r,
+		Kubemark: filepath.Join(dir, "kubemark"),
+		Kubectl:  filepath.Join(dir, "kubectl"),
+	}
+	spec := kubernetesBuild(r, toolCommands)
+	spec.title = "Kubernetes tools " + r.Version + " (" + strings.Join(toolCommands, ", ") + ")"
+	return b, c.ensure(ctx, dir, spec)
 }
 
 // Etcd returns the etcd binaries, building them if they are missing.
@@ -115,11 +137,13 @@ func (c *Cache) Etcd(ctx context.Context) (EtcdBinaries, error) {
 	return b, c.ensure(ctx, dir, etcdBuild())
 }
 
-// Cached reports whether every offered release is already built.
+// Cached reports whether etcd and the default release's control plane are
+// built: what a store and a cluster created without a version run. Other
+// releases are built on first use, or ahead with `cellplane components build`.
 func (c *Cache) Cached() bool {
-	dirs := []string{filepath.Join(c.cfg.CacheDir, "etcd-"+EtcdVersion)}
-	for _, r := range releases {
-		dirs = append(dirs, filepath.Join(c.cfg.CacheDir, "kubernetes-"+r.Version))
+	dirs := []string{
+		filepath.Join(c.cfg.CacheDir, "etcd-"+EtcdVersion),
+		filepath.Join(c.cfg.CacheDir, "kubernetes-"+Default().Version),
 	}
 	for _, d := range dirs {
 		if !complete(d) {

@@ -176,7 +176,7 @@ func TestCommittedSumsAreMerged(t *testing.T) {
 }
 
 func TestKubernetesBuild(t *testing.T) {
-	spec := kubernetesBuild(Release{Minor: "1.35", Version: "v1.35.4"})
+	spec := kubernetesBuild(Release{Minor: "1.35", Version: "v1.35.4"}, controlPlaneCommands)
 	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
 		for _, want := range []string{
 			"-X " + pkg + ".gitVersion=v1.35.4",
@@ -290,7 +290,7 @@ func TestCacheReturnsCompleteBuildsWithoutBuilding(t *testing.T) {
 	}
 
 	kubeDir := filepath.Join(dir, "kubernetes-"+Default().Version)
-	markComplete(t, kubeDir, kubernetesBuild(Default()).binaries()...)
+	markComplete(t, kubeDir, kubernetesBuild(Default(), controlPlaneCommands).binaries()...)
 	kube, err := c.Kubernetes(ctx, Default())
 	if err != nil {
 		t.Fatalf("Kubernetes on a complete cache entry: %v", err)
@@ -300,8 +300,6 @@ func TestCacheReturnsCompleteBuildsWithoutBuilding(t *testing.T) {
 		KubeAPIServer:         filepath.Join(kubeDir, "kube-apiserver"),
 		KubeControllerManager: filepath.Join(kubeDir, "kube-controller-manager"),
 		KubeScheduler:         filepath.Join(kubeDir, "kube-scheduler"),
-		Kubemark:              filepath.Join(kubeDir, "kubemark"),
-		Kubectl:               filepath.Join(kubeDir, "kubectl"),
 	}
 	if kube != want {
 		t.Fatalf("Kubernetes = %+v, want %+v", kube, want)

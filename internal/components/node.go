@@ -33,12 +33,8 @@ func (c *Cache) Node(ctx context.Context, r Release) (NodeBinaries, error) {
 // reports exactly the release its control plane does. Upstream builds both
 // without cgo too (KUBE_STATIC_LIBRARIES lists every server binary).
 func nodeBuild(r Release) buildSpec {
-	spec := kubernetesBuild(r)
 	cmds := []string{"kubelet", "kube-proxy"}
-	spec.packages = make([]string, len(cmds))
-	for i, c := range cmds {
-		spec.packages[i] = "k8s.io/kubernetes/cmd/" + c
-	}
+	spec := kubernetesBuild(r, cmds)
 	spec.title = "Kubernetes node " + r.Version + " (" + strings.Join(cmds, ", ") + ")"
 	return spec
 }

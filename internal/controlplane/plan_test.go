@@ -42,7 +42,6 @@ func testInput(t *testing.T, dir string, slot int) Input {
 			KubeAPIServer:         "/cache/kubernetes/kube-apiserver",
 			KubeControllerManager: "/cache/kubernetes/kube-controller-manager",
 			KubeScheduler:         "/cache/kubernetes/kube-scheduler",
-			Kubectl:               "/cache/kubernetes/kubectl",
 		},
 		Etcd:      components.EtcdBinaries{Version: components.EtcdVersion, Etcd: "/cache/etcd/etcd"},
 		Cellplane: "/usr/local/bin/cellplane",

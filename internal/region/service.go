@@ -114,6 +114,11 @@ func (s *Service) prepare(ctx context.Context) error {
 	if _, err := s.cache.Kubernetes(ctx, components.Default()); err != nil {
 		return err
 	}
+	// kubectl is what the welcome message hands the user; hollow node groups run
+	// kubemark. Built once, like the control plane.
+	if _, err := s.cache.Tools(ctx, components.Default()); err != nil {
+		return err
+	}
 	s.runtime = process.New(process.Options{Logger: s.cfg.Logger})
 	s.cells.runtime = s.runtime
 	return nil

@@ -368,7 +368,7 @@ func measureByHand(ctx context.Context, b *testing.B, dataDir, kc string, kube k
 		}
 		port := kubeletPort(b, ports)
 		cmd := exec.Command(bins.Cellplane, "hollow-node", "--tmp", tmp, "--registration", regPath, "--",
-			bins.Kubernetes.Kubemark, "--morph=kubelet", "--use-host-image-service=false", "--name="+name,
+			bins.Tools.Kubemark, "--morph=kubelet", "--use-host-image-service=false", "--name="+name,
 			"--kubeconfig="+filepath.Join(tmp, "kubeconfig"), "--kubelet-port="+strconv.Itoa(port), "--kubelet-read-only-port=0",
 			"--max-pods=110")
 		logf, err := os.Create(filepath.Join(dir, "kubemark.log"))

@@ -95,7 +95,7 @@ func kubectl(ctx context.Context, kubeconfig string, args ...string) (string, er
 	// Discovery is cached next to the kubeconfig: a shared cache would serve one
 	// test the API of an earlier cluster that had the same address.
 	cache := "--cache-dir=" + filepath.Join(filepath.Dir(kubeconfig), "kube-cache")
-	cmd := exec.CommandContext(ctx, bins.Kubernetes.Kubectl, append([]string{"--kubeconfig", kubeconfig, cache, "--request-timeout=10s"}, args...)...)
+	cmd := exec.CommandContext(ctx, bins.Tools.Kubectl, append([]string{"--kubeconfig", kubeconfig, cache, "--request-timeout=10s"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)

@@ -95,7 +95,7 @@ var forwardingRE = regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) -> 808
 func portForward(ctx context.Context, t *testing.T, kc, pod string) {
 	t.Helper()
 	cache := "--cache-dir=" + filepath.Join(filepath.Dir(kc), "kube-cache")
-	cmd := exec.CommandContext(ctx, bins.Kubernetes.Kubectl, "--kubeconfig", kc, cache, "port-forward", "--address=127.0.0.1", "pod/"+pod, ":8080")
+	cmd := exec.CommandContext(ctx, bins.Tools.Kubectl, "--kubeconfig", kc, cache, "port-forward", "--address=127.0.0.1", "pod/"+pod, ":8080")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

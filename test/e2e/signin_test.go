@@ -437,7 +437,7 @@ func stderrOf(err error) string {
 
 func (s *signInHarness) kubectl(ctx context.Context, kubeconfig string, env []string, args ...string) (string, error) {
 	cache := "--cache-dir=" + filepath.Join(filepath.Dir(kubeconfig), "kube-cache")
-	cmd := exec.CommandContext(ctx, bins.Kubernetes.Kubectl, append([]string{"--kubeconfig", kubeconfig, cache, "--request-timeout=10s"}, args...)...)
+	cmd := exec.CommandContext(ctx, bins.Tools.Kubectl, append([]string{"--kubeconfig", kubeconfig, cache, "--request-timeout=10s"}, args...)...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {

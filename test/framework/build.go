@@ -16,6 +16,7 @@ import (
 type Binaries struct {
 	Cellplane  string
 	Kubernetes components.KubernetesBinaries
+	Tools      components.ToolBinaries // kubectl and kubemark of the default release
 	Etcd       components.EtcdBinaries
 }
 
@@ -46,7 +47,10 @@ func build(dir string) (Binaries, error) {
 	if b.Etcd, buildErr = c.Etcd(ctx); buildErr != nil {
 		return b, buildErr
 	}
-	b.Kubernetes, buildErr = c.Kubernetes(ctx, components.Default())
+	if b.Kubernetes, buildErr = c.Kubernetes(ctx, components.Default()); buildErr != nil {
+		return b, buildErr
+	}
+	b.Tools, buildErr = c.Tools(ctx, components.Default())
 	return b, buildErr
 }
 

@@ -98,7 +98,6 @@ var (
 		KubeAPIServer:         "/fake/kubernetes/kube-apiserver",
 		KubeControllerManager: "/fake/kubernetes/kube-controller-manager",
 		KubeScheduler:         "/fake/kubernetes/kube-scheduler",
-		Kubectl:               "/fake/kubernetes/kubectl",
 	}
 	testEtcd = components.EtcdBinaries{Version: components.EtcdVersion, Etcd: "/fake/etcd/etcd"}
 )
@@ -110,7 +109,7 @@ func (f *fakeBinaries) Kubernetes(_ context.Context, r components.Release) (comp
 	b := testKube
 	b.Release = r
 	if f.root != "" {
-		for _, p := range []*string{&b.KubeAPIServer, &b.KubeControllerManager, &b.KubeScheduler, &b.Kubectl} {
+		for _, p := range []*string{&b.KubeAPIServer, &b.KubeControllerManager, &b.KubeScheduler} {
 			*p = strings.Replace(*p, "/fake", f.root, 1)
 		}
 	}

@@ -38,7 +38,7 @@ const (
 // Binaries finds the kubemark binary (hollow nodes), the kubelet and
 // kube-proxy (real nodes) of a release, and CoreDNS (real nodes' images).
 type Binaries interface {
-	Kubernetes(ctx context.Context, r components.Release) (components.KubernetesBinaries, error)
+	Tools(ctx context.Context, r components.Release) (components.ToolBinaries, error)
 	Node(ctx context.Context, r components.Release) (components.NodeBinaries, error)
 	CoreDNS(ctx context.Context) (components.CoreDNSBinaries, error)
 }

@@ -58,7 +58,7 @@ func (r *Reconciler) group(ctx context.Context, c *v1alpha1.Cluster, ng *v1alpha
 			return nil, fmt.Errorf("getting the kubelet %s: %w", rel.Version, err)
 		}
 	} else {
-		bins, err := r.Binaries.Kubernetes(ctx, rel)
+		bins, err := r.Binaries.Tools(ctx, rel)
 		if err != nil {
 			return nil, fmt.Errorf("getting kubemark %s: %w", rel.Version, err)
 		}
