@@ -197,6 +197,19 @@ type ClusterSpec struct {
 	// Version is the Kubernetes minor, for example "1.35".
 	Version string `json:"version"`
 
+	// VersionUpdateID is the update (UpdateClusterVersion) that last set
+	// Version, so the cell tells a new attempt at a version from one it
+	// already finished, failed or cancelled. Empty for the version the
+	// cluster was created with.
+	// +optional
+	VersionUpdateID string `json:"versionUpdateID,omitempty"`
+
+	// UpgradePolicy is EKS's upgradePolicy: whether the cluster may stay on
+	// its minor into extended support, or is upgraded when standard support
+	// ends.
+	// +optional
+	UpgradePolicy *UpgradePolicy `json:"upgradePolicy,omitempty"`
+
 	// Cell is the cell the region placed the cluster in.
 	// +optional
 	Cell string `json:"cell,omitempty"`
@@ -253,6 +266,20 @@ type ClusterSpec struct {
 	// +kubebuilder:validation:MaxItems=1
 	IdentityProviders []OIDCIdentityProvider `json:"identityProviders,omitempty"`
 }
+
+// UpgradePolicy is a cluster's EKS upgradePolicy.
+type UpgradePolicy struct {
+	// SupportType is STANDARD (upgraded automatically when standard support
+	// of its minor ends) or EXTENDED (kept until extended support ends).
+	// +kubebuilder:validation:Enum=STANDARD;EXTENDED
+	SupportType string `json:"supportType"`
+}
+
+// Support types of an upgrade policy.
+const (
+	SupportStandard = "STANDARD"
+	SupportExtended = "EXTENDED"
+)
 
 // AccessConfig is a cluster's EKS accessConfig. The cell reads the mode
 // from its copy of the cluster: access entries count only in API and
@@ -460,6 +487,70 @@ type BackupStatus struct {
 	LastError string `json:"lastError,omitempty"`
 }
 
+// RolloutStatus is a change of the release a control plane runs, applied
+// one member at a time: etcd, then API servers (each drained at the endpoint
+// before it stops, healthy before the next), then controller managers and
+// schedulers; the reverse order when going back. Each step is recorded before
+// it is taken, so a cell restarted at any point carries on.
+type RolloutStatus struct {
+	// Type is VersionUpdate or VersionRollback.
+	Type string `json:"type"`
+	// UpdateID is the update that asked for the change (spec.versionUpdateID).
+	// +optional
+	UpdateID string `json:"updateID,omitempty"`
+	// From and To are the exact versions left and wanted ("v1.36.3").
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Phase is RestorePoint (waiting for a full backup), Members, Successful,
+	// Failed or Cancelled.
+	Phase string `json:"phase"`
+	// Moved lists the members that run To, in the order they moved.
+	// +optional
+	Moved []string `json:"moved,omitempty"`
+	// Current is the member being moved (to To, or back to From while
+	// Reverting), and CurrentSince when that began.
+	// +optional
+	Current string `json:"current,omitempty"`
+	// +optional
+	CurrentSince *metav1.Time `json:"currentSince,omitempty"`
+	// Reverting is true while the moved members go back to From, after a
+	// failed step or a cancel.
+	// +optional
+	Reverting bool `json:"reverting,omitempty"`
+	// RestorePoint is the full backup taken before the first member moved.
+	// +optional
+	RestorePoint *RestorePoint `json:"restorePoint,omitempty"`
+	// Message says what is happening, in words; Error why it failed.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// +optional
+	Error string `json:"error,omitempty"`
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+}
+
+// RestorePoint is a full backup a rollout can be undone to.
+type RestorePoint struct {
+	Time     metav1.Time `json:"time"`
+	Revision int64       `json:"revision"`
+}
+
+// Rollout phases.
+const (
+	RolloutRestorePoint = "RestorePoint"
+	RolloutMembers      = "Members"
+	RolloutSuccessful   = "Successful"
+	RolloutFailed       = "Failed"
+	RolloutCancelled    = "Cancelled"
+)
+
+// Finished reports whether the rollout has ended, one way or another.
+func (r *RolloutStatus) Finished() bool {
+	return r.Phase == RolloutSuccessful || r.Phase == RolloutFailed || r.Phase == RolloutCancelled
+}
+
 // ComponentStatus is one process of the control plane as last observed.
 type ComponentStatus struct {
 	// Name is the component instance, for example "etcd-a" or "kube-apiserver-b".
@@ -531,9 +622,16 @@ type ClusterStatus struct {
 	// +optional
 	CertificateAuthorities []CertificateAuthorityStatus `json:"certificateAuthorities,omitempty"`
 
-	// KubernetesVersion is the exact version the API servers run, for example "v1.35.4".
+	// KubernetesVersion is the exact version the control plane runs, for
+	// example "v1.35.4". During a rollout it stays the version being left
+	// until every member runs the new one.
 	// +optional
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+
+	// Rollout is the cluster's latest change of release applied member by
+	// member (an upgrade, a rollback): in progress, or how it ended.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 
 	// Components lists every process of the control plane.
 	// +optional

@@ -6,10 +6,13 @@ import (
 
 // Update types, spelled as EKS spells them on the wire.
 const (
-	UpdateTypeVersion        = "VersionUpdate"
-	UpdateTypeLogging        = "LoggingUpdate"
-	UpdateTypeEndpointAccess = "EndpointAccessUpdate"
-	UpdateTypeConfig         = "ConfigUpdate"
+	UpdateTypeVersion = "VersionUpdate"
+	// UpdateTypeVersionRollback returns a cluster to the minor it ran before
+	// its last upgrade.
+	UpdateTypeVersionRollback = "VersionRollback"
+	UpdateTypeLogging         = "LoggingUpdate"
+	UpdateTypeEndpointAccess  = "EndpointAccessUpdate"
+	UpdateTypeConfig          = "ConfigUpdate"
 	// UpdateTypeDeletionProtection turns a cluster's deletion protection on or off.
 	UpdateTypeDeletionProtection = "DeletionProtectionUpdate"
 	// UpdateTypeCertificateAuthority is one step of a CA rotation: a CA
@@ -66,11 +69,11 @@ type ClusterUpdateSpec struct {
 	// +optional
 	NodegroupName string `json:"nodegroupName,omitempty"`
 
-	// Type is one of VersionUpdate, LoggingUpdate, EndpointAccessUpdate,
+	// Type is one of VersionUpdate, VersionRollback, LoggingUpdate, EndpointAccessUpdate,
 	// ConfigUpdate, DeletionProtectionUpdate, AssociateEncryptionConfig,
 	// CertificateAuthorityUpdate, AccessConfigUpdate, AssociateIdentityProviderConfig,
 	// DisassociateIdentityProviderConfig, AddonUpdate.
-	// +kubebuilder:validation:Enum=VersionUpdate;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate;AccessConfigUpdate;AssociateIdentityProviderConfig;DisassociateIdentityProviderConfig;AddonUpdate
+	// +kubebuilder:validation:Enum=VersionUpdate;VersionRollback;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate;AccessConfigUpdate;AssociateIdentityProviderConfig;DisassociateIdentityProviderConfig;AddonUpdate
 	Type string `json:"type"`
 
 	// Params are the update's parameters.
@@ -97,6 +100,21 @@ type ClusterUpdateStatus struct {
 	// Errors lists what went wrong when the update failed.
 	// +optional
 	Errors []UpdateError `json:"errors,omitempty"`
+
+	// Cancellation is the latest CancelUpdate of the update, when there was
+	// one.
+	// +optional
+	Cancellation *UpdateCancellation `json:"cancellation,omitempty"`
+}
+
+// UpdateCancellation is EKS's Cancellation of an update.
+type UpdateCancellation struct {
+	// Status is InProgress, Failed or Successful.
+	// +kubebuilder:validation:Enum=InProgress;Failed;Successful
+	Status string `json:"status"`
+	// Reason says why the cancellation failed, or what it did.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // ClusterUpdate records one change to a Cluster, as EKS's DescribeUpdate shows it.

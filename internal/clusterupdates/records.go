@@ -63,11 +63,14 @@ func ownedBy(u *v1alpha1.ClusterUpdate, c *v1alpha1.Cluster) bool {
 	return slices.ContainsFunc(u.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == c.UID })
 }
 
-// Record stores an update of c with the given status, first pruning the
+// Record stores an update of c with the given status (under spec.ID, or a
+// fresh ID when it has none), first pruning the
 // cluster's oldest finished records to keep it at MaxPerCluster. The status is
 // written through the status subresource, which ignores it on create.
 func (r *Records) Record(ctx context.Context, c *v1alpha1.Cluster, spec v1alpha1.ClusterUpdateSpec, status string) (*v1alpha1.ClusterUpdate, error) {
-	spec.ID = NewUUID()
+	if spec.ID == "" {
+		spec.ID = NewUUID()
+	}
 	spec.ClusterName = c.Name
 	u := &v1alpha1.ClusterUpdate{
 		ObjectMeta: metav1.ObjectMeta{

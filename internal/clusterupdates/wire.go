@@ -23,6 +23,9 @@ func Wire(u *v1alpha1.ClusterUpdate) *eks.Update {
 	for _, p := range u.Spec.Params {
 		out.Params = append(out.Params, eks.UpdateParam{Type: p.Type, Value: p.Value})
 	}
+	if cn := u.Status.Cancellation; cn != nil {
+		out.Cancellation = &eks.Cancellation{Status: cn.Status, Reason: redact.Text(cn.Reason)}
+	}
 	for _, e := range u.Status.Errors {
 		out.Errors = append(out.Errors, eks.ErrorDetail{ErrorCode: e.ErrorCode, ErrorMessage: redact.Text(e.ErrorMessage), ResourceIDs: e.ResourceIDs})
 	}

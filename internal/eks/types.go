@@ -11,6 +11,7 @@ const (
 	StatusCreating = v1alpha1.StatusCreating
 	StatusActive   = v1alpha1.StatusActive
 	StatusDeleting = v1alpha1.StatusDeleting
+	StatusUpdating = v1alpha1.StatusUpdating
 	StatusFailed   = v1alpha1.StatusFailed
 )
 

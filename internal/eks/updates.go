@@ -3,16 +3,20 @@ package eks
 import "encoding/json"
 
 // Update statuses and types as EKS spells them; the same strings the
-// ClusterUpdate resource stores. Failed and Cancelled are valid on the wire (the
-// resource's enum allows them) but nothing produces them yet.
+// ClusterUpdate resource stores.
 const (
 	UpdateStatusInProgress = "InProgress"
 	UpdateStatusSuccessful = "Successful"
+	UpdateStatusFailed     = "Failed"
+	UpdateStatusCancelled  = "Cancelled"
 
-	UpdateTypeVersion        = "VersionUpdate"
-	UpdateTypeLogging        = "LoggingUpdate"
-	UpdateTypeEndpointAccess = "EndpointAccessUpdate"
-	UpdateTypeConfig         = "ConfigUpdate"
+	UpdateTypeVersion = "VersionUpdate"
+	// UpdateTypeVersionRollback goes back to the minor a cluster ran before
+	// its last upgrade (UpdateClusterVersion with rollbackConfig).
+	UpdateTypeVersionRollback = "VersionRollback"
+	UpdateTypeLogging         = "LoggingUpdate"
+	UpdateTypeEndpointAccess  = "EndpointAccessUpdate"
+	UpdateTypeConfig          = "ConfigUpdate"
 	// UpdateTypeDeletionProtection turns deletion protection on or off.
 	UpdateTypeDeletionProtection = "DeletionProtectionUpdate"
 )
@@ -50,7 +54,37 @@ type UpdateClusterConfigInput struct {
 type UpdateClusterVersionInput struct {
 	Version            string `json:"version"`
 	ClientRequestToken string `json:"clientRequestToken,omitempty"`
-	Force              bool   `json:"force,omitempty"`
+	// Force overrides the readiness checks that would refuse the update
+	// (upgrade insights in ERROR).
+	Force bool `json:"force,omitempty"`
+	// RollbackConfig makes the update a rollback (VersionRollback) to the
+	// minor the cluster ran before its last upgrade.
+	RollbackConfig *RollbackConfig `json:"rollbackConfig,omitempty"`
+}
+
+// RollbackConfig is EKS's rollback configuration of UpdateClusterVersion.
+type RollbackConfig struct {
+	// TimeoutMinutes bounds the rollback: 120 to 10080, default 720.
+	TimeoutMinutes *int32 `json:"timeoutMinutes,omitempty"`
+}
+
+// RollbackConfig's bounds and default, as EKS documents them.
+const (
+	MinRollbackTimeoutMinutes     = 120
+	MaxRollbackTimeoutMinutes     = 10080
+	DefaultRollbackTimeoutMinutes = 720
+)
+
+// CancelUpdateInput is the body of POST
+// /clusters/{name}/updates/{updateId}/cancel-update.
+type CancelUpdateInput struct {
+	ClientRequestToken string `json:"clientRequestToken,omitempty"`
+}
+
+// Cancellation is the latest cancellation of an Update.
+type Cancellation struct {
+	Reason string `json:"reason,omitempty"`
+	Status string `json:"status,omitempty"`
 }
 
 // UpdateOutput is the body of UpdateClusterConfig, UpdateClusterVersion and
@@ -67,6 +101,8 @@ type Update struct {
 	Params    []UpdateParam `json:"params"`
 	CreatedAt *Timestamp    `json:"createdAt,omitempty"`
 	Errors    []ErrorDetail `json:"errors"`
+	// Cancellation is present once a CancelUpdate was attempted.
+	Cancellation *Cancellation `json:"cancellation,omitempty"`
 }
 
 // UpdateParam is one parameter of an Update.

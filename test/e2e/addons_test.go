@@ -47,7 +47,7 @@ func TestAddonsSDK(t *testing.T) {
 			t.Fatalf("ad-none's add-ons %v", got)
 		}
 		a := describeAddon(ctx, t, sdk, "ad-api", "kube-proxy")
-		if want := "v1.35.4-eksbuild.1"; minor == "1.35" && aws.ToString(a.AddonVersion) != want {
+		if want := components.Default().Version + "-eksbuild.1"; aws.ToString(a.AddonVersion) != want {
 			t.Fatalf("kube-proxy version %s, want %s", aws.ToString(a.AddonVersion), want)
 		}
 		if !strings.Contains(aws.ToString(a.AddonArn), ":addon/ad-api/kube-proxy/") || a.CreatedAt == nil {

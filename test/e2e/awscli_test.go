@@ -52,7 +52,7 @@ func TestAWSCLI(t *testing.T) {
 		return v
 	}
 
-	created := must("create-cluster", "--name", "cli-one", "--kubernetes-version", "1.35",
+	created := must("create-cluster", "--name", "cli-one", "--kubernetes-version", "1.37",
 		"--role-arn", "arn:aws:iam::000000000000:role/eks", "--resources-vpc-config", "subnetIds=subnet-1")
 	if c := created["cluster"].(map[string]any); c["name"] != "cli-one" || c["status"] != "CREATING" {
 		t.Fatalf("create-cluster returned %v", c)

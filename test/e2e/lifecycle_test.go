@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/test/framework"
@@ -53,7 +54,7 @@ func TestClusterLifecycle(t *testing.T) {
 		if out, err := kubectl(ctx, kc, "get", "replicasets", "-l", "app=web", "-o", "name"); err != nil || !strings.Contains(out, "replicaset.apps/web-") {
 			t.Fatalf("no ReplicaSet for the deployment: %v %s", err, out)
 		}
-		if out, err := kubectl(ctx, kc, "version", "-o", "json"); err != nil || !strings.Contains(out, `"gitVersion": "v1.35.4"`) {
+		if out, err := kubectl(ctx, kc, "version", "-o", "json"); err != nil || !strings.Contains(out, `"gitVersion": "`+components.Default().Version+`"`) {
 			t.Fatalf("kubectl version does not report the real server version: %v %s", err, out)
 		}
 	})

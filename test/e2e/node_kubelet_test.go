@@ -186,7 +186,7 @@ func TestNodeKubelet(t *testing.T) {
 func handMadeCluster(ctx context.Context, t *testing.T, in *framework.Instance, sdk *awseks.Client, name string) (string, string, kubernetes.Interface, []byte) {
 	t.Helper()
 	_, err := sdk.CreateCluster(ctx, &awseks.CreateClusterInput{
-		Name: aws.String(name), Version: aws.String("1.35"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
+		Name: aws.String(name), Version: aws.String("1.37"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
 		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a", "subnet-b"}, EndpointPublicAccess: aws.Bool(true)},
 	})
 	if err != nil {

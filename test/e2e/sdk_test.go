@@ -39,7 +39,7 @@ func TestAWSSDK(t *testing.T) {
 			Name:               aws.String(name),
 			ClientRequestToken: tokenOrNil(token),
 			Tags:               tags,
-			Version:            aws.String("1.35"),
+			Version:            aws.String("1.37"),
 			RoleArn:            aws.String("arn:aws:iam::000000000000:role/eks"),
 			ResourcesVpcConfig: &types.VpcConfigRequest{
 				SubnetIds: []string{"subnet-a", "subnet-b"}, EndpointPublicAccess: aws.Bool(true),
@@ -133,7 +133,7 @@ func TestAWSSDK(t *testing.T) {
 		if err != nil || !slices.Contains(list.UpdateIds, aws.ToString(id)) {
 			t.Fatalf("ListUpdates: %v %+v", err, list)
 		}
-		_, err = sdk.UpdateClusterVersion(ctx, &awseks.UpdateClusterVersionInput{Name: aws.String("sdk-one"), Version: aws.String("1.35")})
+		_, err = sdk.UpdateClusterVersion(ctx, &awseks.UpdateClusterVersionInput{Name: aws.String("sdk-one"), Version: aws.String("1.37")})
 		var invalid *types.InvalidParameterException
 		if !errors.As(err, &invalid) {
 			t.Fatalf("UpdateClusterVersion to the same version: %T %v", err, err)
@@ -146,7 +146,7 @@ func TestAWSSDK(t *testing.T) {
 			t.Fatalf("DescribeClusterVersions: %v %+v", err, out)
 		}
 		v := out.ClusterVersions[0]
-		if aws.ToString(v.ClusterVersion) != "1.35" || !v.DefaultVersion || v.VersionStatus != types.VersionStatusStandardSupport {
+		if aws.ToString(v.ClusterVersion) != "1.37" || !v.DefaultVersion || v.VersionStatus != types.VersionStatusStandardSupport {
 			t.Fatalf("version %+v", v)
 		}
 	})
@@ -161,7 +161,7 @@ func TestAWSSDK(t *testing.T) {
 			t.Errorf("bad name: %T %v", err, err)
 		}
 		_, err = sdk.CreateCluster(ctx, &awseks.CreateClusterInput{
-			Name: aws.String("sdk-one"), Version: aws.String("1.35"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
+			Name: aws.String("sdk-one"), Version: aws.String("1.37"), RoleArn: aws.String("arn:aws:iam::000000000000:role/eks"),
 			ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a"}},
 		})
 		var inUse *types.ResourceInUseException

@@ -38,7 +38,26 @@ type Writer struct {
 	// Zones may be nil: no zone is ever out.
 	Zones Zones
 
-	locks sync.Map // cluster UID → *sync.Mutex
+	locks   sync.Map // cluster UID → *sync.Mutex
+	drained sync.Map // cluster UID → member name a rollout drains
+}
+
+// rolloutDrainSeconds is the drain window of an API server a rollout is about
+// to restart: long enough that the endpoint never cuts a connection itself.
+// The server closes them gracefully when it stops (HTTP/2 GOAWAY after the
+// requests in flight), and clients move to the other server without a failed
+// request.
+const rolloutDrainSeconds = 300
+
+// Drain takes the API server member of p out of rotation for a rollout, or
+// with member "" puts it back, and writes the endpoint.
+func (w *Writer) Drain(p *controlplane.Plan, member string) error {
+	if member == "" {
+		w.drained.Delete(p.UID())
+	} else {
+		w.drained.Store(p.UID(), member)
+	}
+	return w.Write(p)
 }
 
 // Write writes the endpoint of the control plane p describes, draining the
@@ -50,9 +69,17 @@ func (w *Writer) Write(p *controlplane.Plan) error {
 	defer mu.(*sync.Mutex).Unlock()
 	cfg := p.EndpointConfig()
 	cfg.DrainSeconds = shiftDrainSeconds
+	if v, ok := w.drained.Load(p.UID()); ok {
+		for i, m := range p.Members(controlplane.KindAPIServer) {
+			if m.Name() == v.(string) {
+				cfg.Backends[i].Draining = true
+				cfg.DrainSeconds = rolloutDrainSeconds
+			}
+		}
+	}
 	if w.Zones != nil {
 		for i, m := range p.Members(controlplane.KindAPIServer) {
-			cfg.Backends[i].Draining = w.Zones.Shifted(m.Zone)
+			cfg.Backends[i].Draining = cfg.Backends[i].Draining || w.Zones.Shifted(m.Zone)
 		}
 		if len(w.Zones.Impaired()) > 0 {
 			cfg.DrainSeconds = impairedDrainSeconds
@@ -68,5 +95,6 @@ func (w *Writer) Write(p *controlplane.Plan) error {
 // when it is deleted, so tenants see it go away cleanly.
 func (w *Writer) Remove(p *controlplane.Plan) error {
 	defer w.locks.Delete(p.UID())
+	w.drained.Delete(p.UID())
 	return lb.RemoveEndpointFile(w.Dir, p.EndpointID())
 }

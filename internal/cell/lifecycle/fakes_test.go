@@ -184,7 +184,7 @@ func testCluster(t *testing.T, mods ...func(*v1alpha1.Cluster)) *v1alpha1.Cluste
 	t.Helper()
 	c := &v1alpha1.Cluster{
 		ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace(t), Name: "demo", CreationTimestamp: metav1.Now()},
-		Spec:       v1alpha1.ClusterSpec{Name: "demo", Version: "1.35", Cell: "cell-1"},
+		Spec:       v1alpha1.ClusterSpec{Name: "demo", Version: components.Default().Minor, Cell: "cell-1"},
 	}
 	for _, m := range mods {
 		m(c)

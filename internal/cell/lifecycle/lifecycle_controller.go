@@ -21,6 +21,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/cell/endpoint"
+	"github.com/cellplane/cellplane/internal/cell/rollout"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/cell/zones"
 	"github.com/cellplane/cellplane/internal/components"
@@ -73,6 +74,8 @@ type Reconciler struct {
 	// KubeconfigCertLifetime is the life of the admin certificate in the
 	// published kubeconfig; zero means DefaultKubeconfigCertLifetime.
 	KubeconfigCertLifetime time.Duration
+	// Rollouts moves running control planes to another release.
+	Rollouts rollout.Stepper
 
 	started  time.Time
 	slots    slotAllocator
@@ -133,7 +136,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 		}
 		orig.ResourceVersion = c.ResourceVersion
 	}
-	return r.reconcileNormal(ctx, log, c)
+	// persist writes the status now, for a step that must be on record before
+	// it is taken (a rollout's); the deferred patch then starts from it.
+	persist := func(ctx context.Context) error {
+		if err := r.patchStatus(ctx, orig, c); err != nil {
+			return err
+		}
+		orig = c.DeepCopy()
+		return nil
+	}
+	return r.reconcileNormal(ctx, log, c, persist)
 }
 
 func (r *Reconciler) patchStatus(ctx context.Context, orig, c *v1alpha1.Cluster) error {

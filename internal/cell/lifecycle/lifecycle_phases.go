@@ -14,6 +14,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/cell/certroll"
 	"github.com/cellplane/cellplane/internal/cell/etcdstate"
+	"github.com/cellplane/cellplane/internal/cell/rollout"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/controlplane"
@@ -26,7 +27,7 @@ import (
 // idempotent: a pass cut short anywhere is finished by the next.
 type phase func(context.Context, *v1alpha1.Cluster, *controlplane.Plan) error
 
-func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster) (ctrl.Result, error) {
+func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster, persist func(context.Context) error) (ctrl.Result, error) {
 	if c.Status.Status == v1alpha1.StatusFailed {
 		return ctrl.Result{}, nil // FAILED is final: the tenant deletes the cluster
 	}
@@ -38,7 +39,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v
 	if c.Status.Status == "" {
 		c.Status.Status = v1alpha1.StatusCreating
 	}
-	plan, err := r.plan(ctx, c)
+	plans, err := r.plans(ctx, c)
 	if errors.Is(err, tenant.ErrTerminal) {
 		r.fail(log, c, err.Error())
 		return ctrl.Result{}, nil
@@ -46,11 +47,20 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	plan := plans.To
 	phases := []phase{r.phasePKI, r.phaseConfigs, r.phaseIsolation}
 	for _, cn := range r.Concerns {
 		phases = append(phases, cn.Reconcile)
 	}
-	for _, ph := range append(phases, r.phaseEndpoint, r.phaseProcesses) {
+	var rolling time.Duration
+	roll := func(ctx context.Context, c *v1alpha1.Cluster, _ *controlplane.Plan) (err error) {
+		rolling, err = r.phaseRollout(ctx, log, c, plans, persist)
+		return err
+	}
+	procs := func(ctx context.Context, c *v1alpha1.Cluster, _ *controlplane.Plan) error {
+		return r.phaseProcesses(ctx, c, plans)
+	}
+	for _, ph := range append(phases, r.phaseEndpoint, roll, procs) {
 		err := ph(ctx, c, plan)
 		if errors.Is(err, tenant.ErrReplan) {
 			return ctrl.Result{RequeueAfter: pollCreating}, nil
@@ -64,6 +74,9 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v
 		}
 	}
 	res, err := r.phaseHealth(ctx, log, c, plan)
+	if rolling > 0 && (res.RequeueAfter == 0 || rolling < res.RequeueAfter) && err == nil && c.Status.Status != v1alpha1.StatusFailed {
+		res.RequeueAfter = rolling
+	}
 	return r.beforeRenewal(c, res), err
 }
 
@@ -80,13 +93,48 @@ func (r *Reconciler) beforeRenewal(c *v1alpha1.Cluster, res ctrl.Result) ctrl.Re
 	return res
 }
 
-// plan derives the control plane's description, building components on first use.
-func (r *Reconciler) plan(ctx context.Context, c *v1alpha1.Cluster) (*controlplane.Plan, error) {
-	rel, err := components.Lookup(c.Spec.Version)
+// plans derives the control plane's description on the release it should
+// run and, while it runs another, on that one too, building components on
+// first use. A rollout under way keeps its two releases until it ends, even
+// if the wanted one changed meanwhile (a cancel).
+func (r *Reconciler) plans(ctx context.Context, c *v1alpha1.Cluster) (rollout.Plans, error) {
+	want, err := components.Lookup(c.Spec.Version)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", tenant.ErrTerminal, err)
+		return rollout.Plans{}, fmt.Errorf("%w: %w", tenant.ErrTerminal, err)
 	}
-	rel = r.Zones.PauseUpgrade(c, rel)
+	from, to := c.Status.KubernetesVersion, want.Version
+	if ro := c.Status.Rollout; ro != nil && !ro.Finished() {
+		from, to = ro.From, ro.To
+	}
+	if from == "" || c.Status.Status != v1alpha1.StatusActive && c.Status.Rollout == nil {
+		// Being created: it runs what it should from the start.
+		c.Status.KubernetesVersion = want.Version
+		from = to
+	}
+	toRel, err := components.Lookup(to)
+	if err != nil {
+		return rollout.Plans{}, fmt.Errorf("%w: %w", tenant.ErrTerminal, err)
+	}
+	toPlan, err := r.plan(ctx, c, toRel)
+	if err != nil || from == to {
+		return rollout.Plans{To: toPlan}, err
+	}
+	fromRel, err := components.Lookup(from)
+	if err != nil {
+		// A release this build no longer offers cannot be planned: the
+		// members move as their processes next start.
+		c.Status.KubernetesVersion = to
+		return rollout.Plans{To: toPlan}, nil
+	}
+	fromPlan, err := r.plan(ctx, c, fromRel)
+	if err != nil {
+		return rollout.Plans{}, err
+	}
+	return rollout.Plans{From: fromPlan, To: toPlan}, nil
+}
+
+// plan describes the control plane on release rel.
+func (r *Reconciler) plan(ctx context.Context, c *v1alpha1.Cluster, rel components.Release) (*controlplane.Plan, error) {
 	kube, err := r.Binaries.Kubernetes(ctx, rel)
 	if err != nil {
 		return nil, fmt.Errorf("getting Kubernetes %s binaries: %w", rel.Version, err)
@@ -95,7 +143,6 @@ func (r *Reconciler) plan(ctx context.Context, c *v1alpha1.Cluster) (*controlpla
 	if err != nil {
 		return nil, fmt.Errorf("getting etcd binaries: %w", err)
 	}
-	c.Status.KubernetesVersion = rel.Version
 	return r.Layout.Plan(c, kube, etcd), nil
 }
 
@@ -140,29 +187,40 @@ func (r *Reconciler) phaseEndpoint(_ context.Context, c *v1alpha1.Cluster, p *co
 // that survived a restart of cellplane, so this never restarts a healthy process.
 // It leaves alone what an in-place restore holds stopped, and an etcd member
 // whose data is lost: member replacement replaces it.
-func (r *Reconciler) phaseProcesses(ctx context.Context, _ *v1alpha1.Cluster, p *controlplane.Plan) error {
-	if err := r.Zones.StopShifted(ctx, r.Runner, p); err != nil {
+// During a rollout each member runs the release the rollout has it on.
+func (r *Reconciler) phaseProcesses(ctx context.Context, c *v1alpha1.Cluster, plans rollout.Plans) error {
+	if err := r.Zones.StopShifted(ctx, r.Runner, plans.To); err != nil {
 		return err
 	}
-	for _, m := range p.AllMembers() {
+	for _, m := range plans.To.AllMembers() {
+		p := plans.For(c.Status.Rollout, m)
 		if etcdstate.Held(p, m) || r.Zones.StoppedByShift(m) {
 			continue
 		}
-		spec := p.Spec(m)
-		spec.BeforeStart = certroll.BeforeStart(p, m)
-		if m.Kind == controlplane.KindEtcd {
-			if err := os.MkdirAll(p.EtcdDataDir(m), 0o700); err != nil {
-				return fmt.Errorf("creating %s data directory: %w", m.Name(), err)
-			}
-			spec.BeforeStart = ownDataDir(p, m, etcdstate.StartGuard(p, m))
-		}
-		_, err := r.Runner.Ensure(ctx, spec)
+		err := r.ensureMember(ctx, p, m)
 		if errors.Is(err, etcdstate.ErrDataLost) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("starting %s: %w", m.Name(), err)
+			return err
 		}
+	}
+	return nil
+}
+
+// ensureMember starts m as p describes it, or restarts it if it runs
+// otherwise.
+func (r *Reconciler) ensureMember(ctx context.Context, p *controlplane.Plan, m controlplane.Member) error {
+	spec := p.Spec(m)
+	spec.BeforeStart = certroll.BeforeStart(p, m)
+	if m.Kind == controlplane.KindEtcd {
+		if err := os.MkdirAll(p.EtcdDataDir(m), 0o700); err != nil {
+			return fmt.Errorf("creating %s data directory: %w", m.Name(), err)
+		}
+		spec.BeforeStart = ownDataDir(p, m, etcdstate.StartGuard(p, m))
+	}
+	if _, err := r.Runner.Ensure(ctx, spec); err != nil {
+		return fmt.Errorf("starting %s: %w", m.Name(), err)
 	}
 	return nil
 }

@@ -8,29 +8,23 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
-	"github.com/cellplane/cellplane/internal/components"
 )
 
-// PauseUpgrade holds a version upgrade back while a zone of the cell is out
-// of rotation, shifted or impaired: an upgrade restarts every component, and
-// doing that with one zone gone leaves a single API server, and etcd one
-// failure from losing quorum. The cluster keeps running the release it runs
-// (status.kubernetesVersion) until the zone is back; the upgrade then resumes
-// by itself.
-func (z *Shifts) PauseUpgrade(c *v1alpha1.Cluster, want components.Release) components.Release {
+// HoldRollout reports whether a rollout of c to the release to must wait,
+// and says so in c's ChangesPaused condition: while a zone of the cell is
+// out of rotation, shifted or impaired, moving a member would leave a single
+// API server, or etcd one failure from losing quorum. The members keep the
+// releases they run until the zone is back; the rollout then resumes by
+// itself. With nothing to move (rolling false) the condition goes.
+func (z *Shifts) HoldRollout(c *v1alpha1.Cluster, rolling bool, to string) bool {
 	zones := z.Zones()
-	running := c.Status.KubernetesVersion
-	if len(zones) == 0 || running == "" || running == want.Version {
+	if len(zones) == 0 || !rolling {
 		meta.RemoveStatusCondition(&c.Status.Conditions, v1alpha1.ConditionChangesPaused)
-		return want
-	}
-	cur, err := components.Lookup(running)
-	if err != nil {
-		return want // a release no longer offered: nothing to stay on
+		return false
 	}
 	tenant.SetCondition(c, v1alpha1.ConditionChangesPaused, true, "ZoneOutOfRotation",
-		fmt.Sprintf("the upgrade to %s waits until zone %s is back in rotation", want.Version, strings.Join(zones, ", ")))
-	return cur
+		fmt.Sprintf("the move to %s waits until zone %s is back in rotation", to, strings.Join(zones, ", ")))
+	return true
 }
 
 // ShowShift reports a zone shift of the cell in c's ZoneShifted condition: the

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
-	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/controlplane"
 )
 
@@ -95,27 +94,25 @@ func TestShiftsSaved(t *testing.T) {
 	}
 }
 
-// With no zone out, the spec's release is planned and the pause condition
-// goes; a running release no longer offered cannot be stayed on.
-func TestPauseUpgrade(t *testing.T) {
-	want, err := components.Lookup(components.Default().Minor)
-	if err != nil {
-		t.Fatal(err)
-	}
+// With no zone out, or nothing to move, a rollout goes on and the pause
+// condition goes; with a zone out it holds and says why.
+func TestHoldRollout(t *testing.T) {
 	z := testShifts(t)
 	c := &v1alpha1.Cluster{}
-	c.Status.KubernetesVersion = "v1.0.0"
 	tenant.SetCondition(c, v1alpha1.ConditionChangesPaused, true, "ZoneOutOfRotation", "")
-	if got := z.PauseUpgrade(c, want); got != want || meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionChangesPaused) != nil {
-		t.Errorf("no zone out: planned %v, conditions %v; want %v and no pause", got, c.Status.Conditions, want)
+	if z.HoldRollout(c, true, "v1.37.2") || meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionChangesPaused) != nil {
+		t.Errorf("no zone out: held, conditions %v", c.Status.Conditions)
 	}
 	z.SetImpaired([]string{"a"})
-	if got := z.PauseUpgrade(c, want); got != want {
-		t.Errorf("zone out, running release not offered: planned %v, want %v", got, want)
+	if !z.HoldRollout(c, true, "v1.37.2") {
+		t.Error("zone a impaired: the rollout went on")
 	}
-	c.Status.KubernetesVersion = want.Version
-	if got := z.PauseUpgrade(c, want); got != want || meta.IsStatusConditionTrue(c.Status.Conditions, v1alpha1.ConditionChangesPaused) {
-		t.Errorf("zone out, nothing to upgrade: planned %v, conditions %v", got, c.Status.Conditions)
+	cond := meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionChangesPaused)
+	if cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, "v1.37.2 waits until zone a") {
+		t.Errorf("zone out: condition %+v", cond)
+	}
+	if z.HoldRollout(c, false, "v1.37.2") || meta.IsStatusConditionTrue(c.Status.Conditions, v1alpha1.ConditionChangesPaused) {
+		t.Errorf("zone out, nothing to move: held, conditions %v", c.Status.Conditions)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/cellplane/cellplane/internal/redact"
 	"github.com/cellplane/cellplane/internal/region/accessentries"
 	"github.com/cellplane/cellplane/internal/region/certauthorities"
+	"github.com/cellplane/cellplane/internal/region/upgrades"
 )
 
 // toWire renders a stored cluster as EKS's Cluster plus cellplane's extension.
@@ -20,7 +21,7 @@ func (s *server) toWire(account string, c *v1alpha1.Cluster) *eks.Cluster {
 		Name:                 c.Spec.Name,
 		Arn:                  s.arn(account, c.Spec.Name),
 		CreatedAt:            eks.NewTimestamp(c.CreationTimestamp.Time),
-		Version:              c.Spec.Version,
+		Version:              upgrades.Running(c),
 		Endpoint:             c.Status.Endpoint,
 		RoleArn:              echo.RoleArn,
 		ResourcesVpcConfig:   echo.ResourcesVpcConfig,
@@ -51,6 +52,8 @@ func wireStatus(c *v1alpha1.Cluster) string {
 		return eks.StatusDeleting
 	case c.Status.Status == "":
 		return eks.StatusCreating
+	case c.Status.Status == v1alpha1.StatusActive && c.Status.Rollout != nil && !c.Status.Rollout.Finished():
+		return eks.StatusUpdating
 	}
 	return c.Status.Status
 }

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
@@ -69,7 +70,7 @@ func TestUnsignedRequestsActForTheDefaultAccount(t *testing.T) {
 func TestCreateClusterDefaults(t *testing.T) {
 	h := newHarness(t)
 	got := h.create(eks.CreateClusterInput{Name: "Prod_Cluster"})
-	if got.Version != "1.35" || got.Tags == nil || got.Status != eks.StatusCreating {
+	if got.Version != components.Default().Minor || got.Tags == nil || got.Status != eks.StatusCreating {
 		t.Fatalf("defaults: version %q, tags %v, status %q", got.Version, got.Tags, got.Status)
 	}
 	if obj := h.stored("Prod_Cluster"); obj.Name != v1alpha1.ObjectName("Prod_Cluster") {
@@ -123,7 +124,7 @@ func TestCreateClusterValidation(t *testing.T) {
 		{"name with space", eks.CreateClusterInput{Name: "a b"}, 400, eks.InvalidParameterException, `"a b" is not valid`},
 		{"name with slash", eks.CreateClusterInput{Name: "a/b"}, 400, eks.InvalidParameterException, "is not valid"},
 		{"name too long", eks.CreateClusterInput{Name: strings.Repeat("a", 101)}, 400, eks.InvalidParameterException, "is not valid"},
-		{"unsupported version", eks.CreateClusterInput{Name: "x", Version: "1.20"}, 400, eks.InvalidParameterException, `Kubernetes version "1.20" is not supported. Supported versions: 1.35.`},
+		{"unsupported version", eks.CreateClusterInput{Name: "x", Version: "1.20"}, 400, eks.InvalidParameterException, `Kubernetes version "1.20" is not supported. Supported versions: 1.34, 1.35, 1.36, 1.37.`},
 		{"too many tags", eks.CreateClusterInput{Name: "x", Tags: manyTags}, 400, eks.ResourceLimitExceededException, "at most 50 tags; this would give it 51"},
 		{"empty tag key", eks.CreateClusterInput{Name: "x", Tags: map[string]string{"": "v"}}, 400, eks.InvalidParameterException, `The tag key "" must be 1-128 characters.`},
 		{"long tag key", eks.CreateClusterInput{Name: "x", Tags: map[string]string{strings.Repeat("k", 129): "v"}}, 400, eks.InvalidParameterException, "must be 1-128 characters"},
@@ -162,7 +163,7 @@ func TestCreateClusterDuplicates(t *testing.T) {
 	first := h.create(eks.CreateClusterInput{Name: "dup", Tags: map[string]string{"a": "1"}, ClientRequestToken: "tok"})
 
 	t.Run("same token and parameters is a retry", func(t *testing.T) {
-		again := h.create(eks.CreateClusterInput{Name: "dup", Version: "1.35", Tags: map[string]string{"a": "1"}, ClientRequestToken: "tok"})
+		again := h.create(eks.CreateClusterInput{Name: "dup", Tags: map[string]string{"a": "1"}, ClientRequestToken: "tok"})
 		if again.Arn != first.Arn || again.ClientRequestToken != "tok" {
 			t.Fatalf("retry answered %+v", again)
 		}

@@ -3,11 +3,13 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/region/nodegroups"
 )
@@ -123,7 +125,7 @@ func TestNodegroupLifecycle(t *testing.T) {
 	h.activeCluster("demo")
 	ng := h.do("POST", "/clusters/demo/node-groups", ngInput("workers", nil)).nodegroup(t)
 	if ng.Status != eks.NodegroupStatusCreating || *ng.ScalingConfig.DesiredSize != 3 || ng.AmiType != v1alpha1.AMITypeHollow ||
-		ng.Version != "1.35" || ng.ReleaseVersion != "1.35.4" || ng.Labels["team"] != "a" || len(ng.Taints) != 1 || len(ng.Resources.AutoScalingGroups) != 2 {
+		ng.Version != components.Default().Minor || ng.ReleaseVersion != strings.TrimPrefix(components.Default().Version, "v") || ng.Labels["team"] != "a" || len(ng.Taints) != 1 || len(ng.Resources.AutoScalingGroups) != 2 {
 		t.Fatalf("created %+v", ng)
 	}
 	// Updates are refused until the group is ACTIVE.

@@ -22,6 +22,7 @@ import (
 	"github.com/cellplane/cellplane/internal/region/certauthorities"
 	"github.com/cellplane/cellplane/internal/region/identityproviders"
 	"github.com/cellplane/cellplane/internal/region/nodegroups"
+	"github.com/cellplane/cellplane/internal/region/upgrades"
 	"github.com/cellplane/cellplane/internal/sigv4"
 )
 
@@ -108,6 +109,7 @@ type server struct {
 	cas        *certauthorities.Operations
 	addons     *addons.Operations
 	nodegroups *nodegroups.Operations
+	upgrades   *upgrades.Operations
 }
 
 // NewHandler returns the regional API as an http.Handler, access log included.
@@ -123,6 +125,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	s.addons = s.newAddons()
 	s.cas = s.newCertificateAuthorities()
 	s.nodegroups = s.newNodegroups()
+	s.upgrades = s.newUpgrades()
 	return accesslog.Wrap(s.log, apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
 }
 
@@ -139,7 +142,6 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("/clusters/{name}", s.methodNotAllowed("GET, DELETE"))
 	mux.HandleFunc("POST /clusters/{name}/update-config", s.handle(s.updateClusterConfig))
 	mux.HandleFunc("/clusters/{name}/update-config", s.methodNotAllowed("POST"))
-	mux.HandleFunc("POST /clusters/{name}/updates", s.handle(s.updateClusterVersion))
 	mux.HandleFunc("GET /clusters/{name}/updates", s.handle(s.listUpdates))
 	mux.HandleFunc("/clusters/{name}/updates", s.methodNotAllowed("GET, POST"))
 	mux.HandleFunc("GET /clusters/{name}/updates/{updateId}", s.handle(s.describeUpdate))
@@ -151,6 +153,7 @@ func (s *server) routes() *http.ServeMux {
 	s.idpRoutes(mux)
 	s.addonRoutes(mux)
 	s.nodegroupRoutes(mux)
+	s.upgradeRoutes(mux)
 	mux.HandleFunc("GET /cluster-versions", s.handle(s.describeClusterVersions))
 	mux.HandleFunc("/cluster-versions", s.methodNotAllowed("GET"))
 	// The ARN holds a slash ("cluster/<name>"): the SDKs escape it as %2F, which

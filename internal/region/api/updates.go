@@ -53,6 +53,7 @@ func (s *server) describeUpdate(r *http.Request) (any, error) {
 	s.settleEncryptionUpdate(r.Context(), &ups[i])
 	s.idps.SettleUpdate(r.Context(), c, &ups[i])
 	s.addons.SettleUpdate(r.Context(), c, &ups[i])
+	s.upgrades.Settle(r.Context(), c, &ups[i])
 	return eks.UpdateOutput{Update: toWireUpdate(&ups[i])}, nil
 }
 

@@ -32,7 +32,14 @@ func (r response) update(t *testing.T) *eks.Update {
 // activeCluster creates name through the API and marks it ACTIVE.
 func (h *harness) activeCluster(name string) {
 	h.t.Helper()
-	h.create(eks.CreateClusterInput{Name: name, RoleArn: "arn:aws:iam::000000000000:role/x",
+	h.activeClusterAt(name, "")
+}
+
+// activeClusterAt creates an ACTIVE cluster on minor version ("" for the
+// default), running it as the cell would report.
+func (h *harness) activeClusterAt(name, version string) {
+	h.t.Helper()
+	h.create(eks.CreateClusterInput{Name: name, Version: version, RoleArn: "arn:aws:iam::000000000000:role/x",
 		ResourcesVpcConfig: json.RawMessage(`{"subnetIds":["s-1"],"endpointPublicAccess":true}`)})
 	h.pushStatus(name, v1alpha1.ClusterStatus{Status: v1alpha1.StatusActive})
 }
@@ -133,7 +140,7 @@ func TestUpdateTokenRetry(t *testing.T) {
 func TestUpdateClusterVersion(t *testing.T) {
 	withReleases(t, components.Release{Minor: "1.35", Version: "v1.35.4"}, components.Release{Minor: "1.36", Version: "v1.36.0"}, components.Release{Minor: "1.37", Version: "v1.37.0"})
 	h := newHarness(t)
-	h.activeCluster("demo")
+	h.activeClusterAt("demo", "1.35")
 	body := eks.UpdateClusterVersionInput{Version: "v1.36.0", ClientRequestToken: "up-1"}
 	u := h.do("POST", "/clusters/demo/updates", body).update(t)
 	if u.Type != eks.UpdateTypeVersion || u.Status != eks.UpdateStatusInProgress || !uuidPattern.MatchString(u.ID) ||
@@ -155,7 +162,7 @@ func TestUpdateClusterVersionErrors(t *testing.T) {
 	withReleases(t, components.Release{Minor: "1.34", Version: "v1.34.2"}, components.Release{Minor: "1.35", Version: "v1.35.4"},
 		components.Release{Minor: "1.36", Version: "v1.36.0"}, components.Release{Minor: "1.37", Version: "v1.37.0"})
 	h := newHarness(t)
-	h.activeCluster("demo")
+	h.activeClusterAt("demo", "1.35")
 	h.create(eks.CreateClusterInput{Name: "young", Version: "1.35"})
 	for _, tc := range []struct {
 		name, cluster string
@@ -240,15 +247,4 @@ func TestListAndDescribeUpdates(t *testing.T) {
 		h.do("GET", tc.path, nil).wantError(t, tc.status, tc.typ, tc.msg)
 	}
 	h.do("DELETE", "/clusters/demo/updates", nil).wantError(t, 405, eks.ClientException, "not allowed")
-}
-
-func TestNextMinor(t *testing.T) {
-	for in, want := range map[string]string{"1.35": "1.36", "1.9": "1.10"} {
-		if got, ok := nextMinor(in); !ok || got != want {
-			t.Errorf("nextMinor(%s) = %s, %v", in, got, ok)
-		}
-	}
-	if _, ok := nextMinor("x"); ok {
-		t.Error("nextMinor accepted x")
-	}
 }

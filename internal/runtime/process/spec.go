@@ -121,6 +121,10 @@ func (s Spec) workDir() string {
 // and HOME we would pass, so launching cellplane from another shell does not
 // restart every component. JSON keeps nil and empty Env distinct, as they
 // produce different environments.
+// SameProcess reports whether s and o describe the same process: one
+// running under s needs no restart to run under o.
+func (s Spec) SameProcess(o Spec) bool { return s.hash() == o.hash() }
+
 func (s Spec) hash() string {
 	b, _ := json.Marshal(struct {
 		Path string

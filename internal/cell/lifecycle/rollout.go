@@ -1,0 +1,115 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	utilversion "k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/cell/rollout"
+	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/controlplane"
+	"github.com/cellplane/cellplane/internal/eks"
+)
+
+// phaseRollout moves the control plane one step towards the release it
+// should run, when it runs another, and says how soon to come back. It waits
+// while a zone of the cell is out.
+func (r *Reconciler) phaseRollout(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster, plans rollout.Plans, persist func(context.Context) error) (time.Duration, error) {
+	if r.Zones.HoldRollout(c, plans.From != nil, c.Status.KubernetesVersion) || plans.From == nil {
+		return 0, nil
+	}
+	want, err := components.Lookup(c.Spec.Version)
+	if err != nil {
+		return 0, err
+	}
+	from, to := c.Status.KubernetesVersion, want.Version
+	typ := eks.UpdateTypeVersion
+	if newer(from, to) {
+		typ = eks.UpdateTypeVersionRollback
+	}
+	was := c.Status.Rollout.DeepCopy()
+	ro := rollout.Begin(c, from, to, typ, time.Now())
+	if ro == nil {
+		return 0, nil // this update ended; the cluster stays on what it runs
+	}
+	if was == nil || was.StartedAt == nil || !was.StartedAt.Equal(ro.StartedAt) || was.Reverting != ro.Reverting {
+		log.Info("rollout", "type", ro.Type, "from", ro.From, "to", ro.To, "update", ro.UpdateID, "reverting", ro.Reverting)
+		if err := persist(ctx); err != nil {
+			return 0, err
+		}
+	}
+	pr, err := r.probers.get(c.UID, plans.To)
+	if err != nil {
+		return 0, err
+	}
+	env := &rolloutEnv{r: r, p: plans.To, pr: pr, persist: persist}
+	again, err := r.Rollouts.Step(ctx, c, plans, newer(ro.To, ro.From), env)
+	if err != nil {
+		return 0, err
+	}
+	if ro.Phase == v1alpha1.RolloutSuccessful && c.Status.KubernetesVersion != ro.To {
+		c.Status.KubernetesVersion = ro.To
+		log.Info("rollout finished", "to", ro.To, "took", time.Since(ro.StartedAt.Time).Round(time.Second))
+	}
+	if ro.Finished() && ro.Phase != v1alpha1.RolloutSuccessful && ro.FinishedAt != nil && time.Since(ro.FinishedAt.Time) < time.Minute {
+		log.Warn("rollout ended without moving the cluster", "phase", ro.Phase, "error", ro.Error)
+	}
+	return again, nil
+}
+
+// rolloutEnv is rollout.Env over the cell's runner, endpoint and prober.
+type rolloutEnv struct {
+	r       *Reconciler
+	p       *controlplane.Plan
+	pr      *controlplane.Prober
+	persist func(context.Context) error
+}
+
+func (e *rolloutEnv) Run(ctx context.Context, m controlplane.Member, p *controlplane.Plan) error {
+	return e.r.ensureMember(ctx, p, m)
+}
+
+func (e *rolloutEnv) Healthy(ctx context.Context, m controlplane.Member) error {
+	return e.pr.Check(ctx, m)
+}
+
+func (e *rolloutEnv) Drain(m *controlplane.Member) error {
+	name := ""
+	if m != nil {
+		name = m.Name()
+	}
+	return e.r.Endpoint.Drain(e.p, name)
+}
+
+func (e *rolloutEnv) Persist(ctx context.Context) error { return e.persist(ctx) }
+
+// RestorePoint is the full backup the cell took after the update asked for
+// one (the region asks with the backup-requested annotation when it accepts
+// the update).
+func (e *rolloutEnv) RestorePoint(c *v1alpha1.Cluster) (*v1alpha1.RestorePoint, error) {
+	v, ok := c.Annotations[v1alpha1.AnnotationBackupRequested]
+	if !ok {
+		return nil, fmt.Errorf("the update asked for no backup")
+	}
+	asked, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return nil, fmt.Errorf("backup request %q: %w", v, err)
+	}
+	b := c.Status.Backup
+	if b == nil || b.LastFullTime == nil || b.LastFullTime.Time.Before(asked) {
+		return nil, nil
+	}
+	return &v1alpha1.RestorePoint{Time: *b.LastFullTime, Revision: b.LastFullRevision}, nil
+}
+
+// newer reports whether release a is newer than b; versions that do not
+// parse compare as equal.
+func newer(a, b string) bool {
+	va, errA := utilversion.ParseSemantic(a)
+	vb, errB := utilversion.ParseSemantic(b)
+	return errA == nil && errB == nil && va.GreaterThan(vb)
+}
