@@ -75,7 +75,10 @@ make --no-print-directory verify
 # Components first: package tests run real etcd and kube-apiserver from the cache
 # (internal/store/storetest), and fail without them.
 step "components (cached by version in ${CELLPLANE_CACHE_DIR:-~/.cache/cellplane})"
-go run ./cmd/cellplane components build --with-minio --with-dex --with-node --with-coredns
+# The default release (1.37) with everything the tests run on it, and 1.36's
+# control plane only: the upgrade and rollback tests' older minor.
+go run ./cmd/cellplane components build --with-tools --with-node --with-minio --with-dex --with-coredns
+go run ./cmd/cellplane components build --release 1.36
 
 step "unit and package tests"
 go test -race -count=1 ./api/... ./internal/... ./config/... ./cmd/... ./test/framework/...

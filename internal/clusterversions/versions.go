@@ -78,20 +78,29 @@ func Matching(q url.Values, platform string) ([]eks.ClusterVersion, error) {
 	return out, nil
 }
 
-// wire renders Offered newest first, the newest marked the default.
+// wire renders Offered newest first, the newest marked the default, each
+// with its support dates and where today falls in them.
 func wire(platform string) []eks.ClusterVersion {
 	rs := Offered()
+	now := Now()
 	out := make([]eks.ClusterVersion, 0, len(rs))
 	for i := len(rs) - 1; i >= 0; i-- {
-		out = append(out, eks.ClusterVersion{
+		sup := SupportOf(rs[i])
+		v := eks.ClusterVersion{
 			ClusterVersion:         rs[i].Minor,
 			ClusterType:            eks.ClusterTypeEKS,
 			DefaultPlatformVersion: platform,
 			DefaultVersion:         i == len(rs)-1,
-			Status:                 eks.VersionStatusStandardSupport,
-			VersionStatus:          eks.VersionStatusStandardSupport,
 			KubernetesPatchVersion: strings.TrimPrefix(rs[i].Version, "v"),
-		})
+		}
+		if !sup.Released.IsZero() {
+			v.ReleaseDate = eks.NewTimestamp(sup.Released)
+			v.EndOfStandardSupportDate = eks.NewTimestamp(sup.EndOfStandard)
+			v.EndOfExtendedSupportDate = eks.NewTimestamp(sup.EndOfExtended)
+		}
+		v.VersionStatus = sup.Status(now)
+		v.Status = eks.ClusterVersionStatusOf(v.VersionStatus)
+		out = append(out, v)
 	}
 	return out
 }

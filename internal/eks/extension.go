@@ -32,7 +32,31 @@ func ExtensionOf(c *v1alpha1.Cluster) *Extension {
 	ext.Backup = backupOf(c.Status.Backup)
 	ext.Restore = restoreOf(c.Status.Restore)
 	ext.EtcdMembership = membershipOf(c.Status.EtcdMembership)
+	ext.Rollout = RolloutOf(c.Status.Rollout)
 	return ext
+}
+
+// RolloutOf renders a cluster's status.rollout; nil stays nil.
+func RolloutOf(r *v1alpha1.RolloutStatus) *Rollout {
+	if r == nil {
+		return nil
+	}
+	out := &Rollout{Type: r.Type, UpdateID: r.UpdateID, From: r.From, To: r.To, Phase: r.Phase, Moved: r.Moved, Current: r.Current,
+		Reverting: r.Reverting, Message: r.Message, Error: r.Error, StartedAt: timestamp(r.StartedAt), FinishedAt: timestamp(r.FinishedAt)}
+	if r.RestorePoint != nil {
+		out.RestorePointRevision = r.RestorePoint.Revision
+	}
+	return out
+}
+
+// ForTenant takes paths, addresses and PIDs out of the free text.
+func (r *Rollout) ForTenant() *Rollout {
+	if r == nil {
+		return nil
+	}
+	out := *r
+	out.Message, out.Error = redact.Text(r.Message), redact.Text(r.Error)
+	return &out
 }
 
 func membershipOf(m *v1alpha1.EtcdMembership) *EtcdMembership {
@@ -92,7 +116,8 @@ func (x *Extension) ForTenant() *Extension {
 		return nil
 	}
 	out := &Extension{Reason: redact.Text(x.Reason), KubernetesVersion: x.KubernetesVersion,
-		Etcd: x.Etcd.forTenant(), Backup: x.Backup.forTenant(), Restore: x.Restore.forTenant(), EtcdMembership: x.EtcdMembership}
+		Etcd: x.Etcd.forTenant(), Backup: x.Backup.forTenant(), Restore: x.Restore.forTenant(), EtcdMembership: x.EtcdMembership,
+		Rollout: x.Rollout.ForTenant()}
 	for _, c := range x.Components {
 		out.Components = append(out.Components, Component{Name: c.Name, Zone: c.Zone, Ready: c.Ready, Restarts: c.Restarts, Message: redact.Text(c.Message)})
 	}

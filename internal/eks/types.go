@@ -82,6 +82,31 @@ type Extension struct {
 	// EtcdMembership says when the cluster's etcd formed and which members
 	// were replaced after losing their data.
 	EtcdMembership *EtcdMembership `json:"etcdMembership,omitempty"`
+	// Rollout is the cluster's latest change of release (an upgrade, a
+	// rollback), under way or ended.
+	Rollout *Rollout `json:"rollout,omitempty"`
+}
+
+// Rollout is a change of the release a control plane runs as the cell
+// carries it out, member by member.
+type Rollout struct {
+	Type     string `json:"type"`
+	UpdateID string `json:"updateId,omitempty"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	// Phase is RestorePoint, Members, Successful, Failed or Cancelled.
+	Phase string `json:"phase"`
+	// Moved are the members that run To; Current the one moving.
+	Moved     []string `json:"moved,omitempty"`
+	Current   string   `json:"current,omitempty"`
+	Reverting bool     `json:"reverting,omitempty"`
+	// RestorePointRevision is the etcd revision of the full backup taken
+	// before anything moved.
+	RestorePointRevision int64      `json:"restorePointRevision,omitempty"`
+	Message              string     `json:"message,omitempty"`
+	Error                string     `json:"error,omitempty"`
+	StartedAt            *Timestamp `json:"startedAt,omitempty"`
+	FinishedAt           *Timestamp `json:"finishedAt,omitempty"`
 }
 
 // EtcdMembership is the cell's record of the cluster's etcd members.

@@ -103,6 +103,9 @@ type Update struct {
 	Errors    []ErrorDetail `json:"errors"`
 	// Cancellation is present once a CancelUpdate was attempted.
 	Cancellation *Cancellation `json:"cancellation,omitempty"`
+	// Cellplane is the progress of a version update in the cell, beyond
+	// EKS's shape: which member moves, what is done, what went wrong.
+	Cellplane *Rollout `json:"cellplane,omitempty"`
 }
 
 // UpdateParam is one parameter of an Update.

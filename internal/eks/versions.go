@@ -3,10 +3,25 @@ package eks
 // ClusterTypeEKS is the clusterType of every version cellplane offers.
 const ClusterTypeEKS = "eks"
 
-// VersionStatusStandardSupport is the status of a Kubernetes version in standard
-// support, in both the deprecated status field (ClusterVersionStatus) and
-// versionStatus (VersionStatus), which spell it the same.
-const VersionStatusStandardSupport = "STANDARD_SUPPORT"
+// Where a Kubernetes version is in its support (EKS's VersionStatus, the
+// versionStatus field).
+const (
+	VersionStatusStandardSupport = "STANDARD_SUPPORT"
+	VersionStatusExtendedSupport = "EXTENDED_SUPPORT"
+	VersionStatusUnsupported     = "UNSUPPORTED"
+)
+
+// ClusterVersionStatusOf spells a VersionStatus as the deprecated status
+// field (ClusterVersionStatus) does: "standard-support".
+func ClusterVersionStatusOf(versionStatus string) string {
+	switch versionStatus {
+	case VersionStatusExtendedSupport:
+		return "extended-support"
+	case VersionStatusUnsupported:
+		return "unsupported"
+	}
+	return "standard-support"
+}
 
 // DescribeClusterVersionsOutput is the body of GET /cluster-versions.
 type DescribeClusterVersionsOutput struct {
@@ -14,8 +29,8 @@ type DescribeClusterVersionsOutput struct {
 	NextToken       string           `json:"nextToken,omitempty"`
 }
 
-// ClusterVersion is EKS's ClusterVersionInformation. Dates cellplane does not
-// know are omitted rather than invented.
+// ClusterVersion is EKS's ClusterVersionInformation. Dates count from the
+// minor's upstream release.
 type ClusterVersion struct {
 	ClusterVersion           string     `json:"clusterVersion,omitempty"`
 	ClusterType              string     `json:"clusterType,omitempty"`

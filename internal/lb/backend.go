@@ -120,14 +120,15 @@ func (b *backend) add(s *session) bool {
 		b.sessions = make(map[*session]struct{})
 	}
 	b.sessions[s] = struct{}{}
-	if b.draining {
+	if b.draining && b.drain >= 0 {
 		s.drainAt = time.Now().Add(randUpTo(b.drain))
 	}
 	return true
 }
 
 // setDraining starts or ends a drain. Starting one gives each connection a
-// random moment within window to be closed; ending it keeps the rest open.
+// random moment within window to be closed; a negative window closes none
+// (the server closes them itself); ending it keeps the rest open.
 func (b *backend) setDraining(on bool, window time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -138,7 +139,7 @@ func (b *backend) setDraining(on bool, window time.Duration) {
 	b.draining = on
 	now := time.Now()
 	for s := range b.sessions {
-		if on {
+		if on && window >= 0 {
 			s.drainAt = now.Add(randUpTo(window))
 		} else {
 			s.drainAt = time.Time{}

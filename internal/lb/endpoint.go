@@ -103,7 +103,11 @@ func (e *endpoint) update(c EndpointConfig, hc *healthCheck) {
 	e.backends = e.reconcileBackends(old, c.Backends)
 	closeRemoved(old, e.backends)
 	for i, b := range e.backends {
-		b.setDraining(c.Backends[i].Draining, time.Duration(c.DrainSeconds)*time.Second)
+		window := time.Duration(c.DrainSeconds) * time.Second
+		if c.Backends[i].KeepConnections {
+			window = -1
+		}
+		b.setDraining(c.Backends[i].Draining, window)
 	}
 }
 

@@ -54,6 +54,11 @@ type BackendConfig struct {
 	// connections go elsewhere unless no other backend answers, and existing
 	// ones are closed over DrainSeconds. Evacuating a zone drains its servers.
 	Draining bool `json:"draining,omitempty"`
+	// KeepConnections, with Draining, closes none of the backend's
+	// connections: the server is about to stop gracefully and closes them
+	// itself (HTTP/2 GOAWAY after the requests in flight), which fails no
+	// request, where a cut connection could.
+	KeepConnections bool `json:"keepConnections,omitempty"`
 }
 
 // HealthCheckConfig says how to probe an endpoint's backends: an HTTPS GET

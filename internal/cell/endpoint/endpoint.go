@@ -42,13 +42,6 @@ type Writer struct {
 	drained sync.Map // cluster UID → member name a rollout drains
 }
 
-// rolloutDrainSeconds is the drain window of an API server a rollout is about
-// to restart: long enough that the endpoint never cuts a connection itself.
-// The server closes them gracefully when it stops (HTTP/2 GOAWAY after the
-// requests in flight), and clients move to the other server without a failed
-// request.
-const rolloutDrainSeconds = 300
-
 // Drain takes the API server member of p out of rotation for a rollout, or
 // with member "" puts it back, and writes the endpoint.
 func (w *Writer) Drain(p *controlplane.Plan, member string) error {
@@ -72,14 +65,19 @@ func (w *Writer) Write(p *controlplane.Plan) error {
 	if v, ok := w.drained.Load(p.UID()); ok {
 		for i, m := range p.Members(controlplane.KindAPIServer) {
 			if m.Name() == v.(string) {
-				cfg.Backends[i].Draining = true
-				cfg.DrainSeconds = rolloutDrainSeconds
+				// The endpoint cuts none of its connections: the server
+				// closes them gracefully when it stops (HTTP/2 GOAWAY after
+				// the requests in flight), and clients move to the other
+				// server without a failed request.
+				cfg.Backends[i].Draining, cfg.Backends[i].KeepConnections = true, true
 			}
 		}
 	}
 	if w.Zones != nil {
 		for i, m := range p.Members(controlplane.KindAPIServer) {
-			cfg.Backends[i].Draining = cfg.Backends[i].Draining || w.Zones.Shifted(m.Zone)
+			if w.Zones.Shifted(m.Zone) {
+				cfg.Backends[i].Draining, cfg.Backends[i].KeepConnections = true, false
+			}
 		}
 		if len(w.Zones.Impaired()) > 0 {
 			cfg.DrainSeconds = impairedDrainSeconds

@@ -12,6 +12,7 @@ import (
 	"github.com/cellplane/cellplane/internal/errdefs"
 	"github.com/cellplane/cellplane/internal/paging"
 	"github.com/cellplane/cellplane/internal/region/addons"
+	"github.com/cellplane/cellplane/internal/region/upgrades"
 )
 
 // updatesOfRequest returns the updates of the cluster a request names: an
@@ -54,7 +55,9 @@ func (s *server) describeUpdate(r *http.Request) (any, error) {
 	s.idps.SettleUpdate(r.Context(), c, &ups[i])
 	s.addons.SettleUpdate(r.Context(), c, &ups[i])
 	s.upgrades.Settle(r.Context(), c, &ups[i])
-	return eks.UpdateOutput{Update: toWireUpdate(&ups[i])}, nil
+	out := toWireUpdate(&ups[i])
+	out.Cellplane = upgrades.Progress(c, &ups[i])
+	return eks.UpdateOutput{Update: out}, nil
 }
 
 // listUpdates serves ListUpdates: GET /clusters/{name}/updates?maxResults=N&nextToken=T.

@@ -9,8 +9,8 @@ import (
 )
 
 // describeClusterVersions serves DescribeClusterVersions: GET /cluster-versions,
-// newest first. Every offered minor is in standard support; the EKS dates
-// (release, end of support) are omitted because cellplane does not set them.
+// newest first, each minor with its release day, its ends of standard and
+// extended support and where today falls in them.
 func (s *server) describeClusterVersions(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	limit, err := paging.ParseLimit(q.Get("maxResults"), eks.MinVersionResults, eks.MaxVersionResults, eks.DefaultVersionResults)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cellplane/cellplane/internal/clusterversions"
 	"github.com/cellplane/cellplane/internal/components"
@@ -40,6 +41,9 @@ func minorsOf(vs []eks.ClusterVersion) []string {
 }
 
 func TestDescribeClusterVersions(t *testing.T) {
+	old := clusterversions.Now
+	clusterversions.Now = func() time.Time { return time.Date(2026, time.December, 3, 0, 0, 0, 0, time.UTC) }
+	t.Cleanup(func() { clusterversions.Now = old })
 	h := newHarness(t)
 	out := h.do("GET", "/cluster-versions", nil).versions(t)
 	def := components.Default()
@@ -48,9 +52,19 @@ func TestDescribeClusterVersions(t *testing.T) {
 	}
 	v := out.ClusterVersions[0]
 	if v.ClusterVersion != def.Minor || !v.DefaultVersion || v.ClusterType != "eks" || v.DefaultPlatformVersion != PlatformVersion ||
-		v.Status != "STANDARD_SUPPORT" || v.VersionStatus != "STANDARD_SUPPORT" || "v"+v.KubernetesPatchVersion != def.Version ||
-		v.ReleaseDate != nil || v.EndOfStandardSupportDate != nil {
+		v.Status != "standard-support" || v.VersionStatus != "STANDARD_SUPPORT" || "v"+v.KubernetesPatchVersion != def.Version ||
+		v.ReleaseDate == nil || !v.ReleaseDate.Time().Equal(def.Released) ||
+		!v.EndOfStandardSupportDate.Time().Equal(def.Released.AddDate(0, 14, 0)) || !v.EndOfExtendedSupportDate.Time().Equal(def.Released.AddDate(0, 26, 0)) {
 		t.Fatalf("version %+v", v)
+	}
+	// 1.34, released 2025-08-27, left standard support on 2026-10-27.
+	oldest := out.ClusterVersions[len(out.ClusterVersions)-1]
+	if oldest.ClusterVersion != "1.34" || oldest.VersionStatus != "EXTENDED_SUPPORT" || oldest.Status != "extended-support" ||
+		oldest.EndOfStandardSupportDate.Time().Format(time.DateOnly) != "2026-10-27" || oldest.EndOfExtendedSupportDate.Time().Format(time.DateOnly) != "2027-10-27" {
+		t.Fatalf("1.34 %+v", oldest)
+	}
+	if got := minorsOf(h.do("GET", "/cluster-versions?versionStatus=EXTENDED_SUPPORT", nil).versions(t).ClusterVersions); !slices.Equal(got, []string{"1.34"}) {
+		t.Errorf("in extended support: %v", got)
 	}
 }
 
@@ -65,7 +79,7 @@ func TestDescribeClusterVersionsFiltersAndPages(t *testing.T) {
 		{"?defaultOnly=true", []string{"1.36"}},
 		{"?clusterVersions=1.34&clusterVersions=1.35", []string{"1.35", "1.34"}},
 		{"?clusterVersions=1.99", nil},
-		{"?clusterType=eks&versionStatus=STANDARD_SUPPORT&status=STANDARD_SUPPORT&includeAll=true", []string{"1.36", "1.35", "1.34"}},
+		{"?clusterType=eks&versionStatus=STANDARD_SUPPORT&status=standard-support&includeAll=true", []string{"1.36", "1.35", "1.34"}},
 		{"?versionStatus=EXTENDED_SUPPORT", nil},
 		{"?clusterType=eks-anywhere", nil},
 	} {

@@ -47,3 +47,12 @@ func (o *Operations) Settle(ctx context.Context, c *v1alpha1.Cluster, u *v1alpha
 func isVersionUpdate(u *v1alpha1.ClusterUpdate) bool {
 	return u.Spec.NodegroupName == "" && (u.Spec.Type == eks.UpdateTypeVersion || u.Spec.Type == eks.UpdateTypeVersionRollback)
 }
+
+// Progress is the cell's progress on version update u of c, for
+// DescribeUpdate; nil for any other update or before the cell began it.
+func Progress(c *v1alpha1.Cluster, u *v1alpha1.ClusterUpdate) *eks.Rollout {
+	if ro := c.Status.Rollout; isVersionUpdate(u) && ro != nil && ro.UpdateID == u.Spec.ID {
+		return eks.RolloutOf(ro).ForTenant()
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package clusterversions
+
+import (
+	"time"
+
+	"github.com/cellplane/cellplane/internal/components"
+	"github.com/cellplane/cellplane/internal/eks"
+)
+
+// Support windows, counted from a minor's upstream release, as EKS counts
+// them from its own: 14 months of standard support, then 12 of extended.
+const (
+	StandardSupportMonths = 14
+	ExtendedSupportMonths = 26
+)
+
+// Now is the clock support status is judged by; tests move it.
+var Now = time.Now
+
+// Support is a minor's support calendar.
+type Support struct {
+	Released, EndOfStandard, EndOfExtended time.Time
+}
+
+// SupportOf is the calendar of release r; zero for a release with no date.
+func SupportOf(r components.Release) Support {
+	if r.Released.IsZero() {
+		return Support{}
+	}
+	return Support{
+		Released:      r.Released,
+		EndOfStandard: r.Released.AddDate(0, StandardSupportMonths, 0),
+		EndOfExtended: r.Released.AddDate(0, ExtendedSupportMonths, 0),
+	}
+}
+
+// Status is where t falls: STANDARD_SUPPORT, EXTENDED_SUPPORT or
+// UNSUPPORTED. A release with no date is in standard support.
+func (s Support) Status(t time.Time) string {
+	switch {
+	case s.Released.IsZero() || t.Before(s.EndOfStandard):
+		return eks.VersionStatusStandardSupport
+	case t.Before(s.EndOfExtended):
+		return eks.VersionStatusExtendedSupport
+	}
+	return eks.VersionStatusUnsupported
+}
+
+// SupportOfMinor is the calendar of an offered minor, and whether it is
+// offered.
+func SupportOfMinor(minor string) (Support, bool) {
+	r, ok := Lookup(minor)
+	if !ok {
+		return Support{}, false
+	}
+	return SupportOf(r), true
+}
