@@ -73,7 +73,7 @@ type ClusterUpdateSpec struct {
 	// ConfigUpdate, DeletionProtectionUpdate, AssociateEncryptionConfig,
 	// CertificateAuthorityUpdate, AccessConfigUpdate, AssociateIdentityProviderConfig,
 	// DisassociateIdentityProviderConfig, AddonUpdate.
-	// +kubebuilder:validation:Enum=VersionUpdate;VersionRollback;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate;AccessConfigUpdate;AssociateIdentityProviderConfig;DisassociateIdentityProviderConfig;AddonUpdate
+	// +kubebuilder:validation:Enum=VersionUpdate;VersionRollback;LoggingUpdate;EndpointAccessUpdate;ConfigUpdate;DeletionProtectionUpdate;UpgradePolicyUpdate;AssociateEncryptionConfig;CertificateAuthorityUpdate;AccessConfigUpdate;AssociateIdentityProviderConfig;DisassociateIdentityProviderConfig;AddonUpdate
 	Type string `json:"type"`
 
 	// Params are the update's parameters.

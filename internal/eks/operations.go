@@ -17,6 +17,8 @@ type CreateClusterInput struct {
 	// DeletionProtection, when true, makes DeleteCluster refuse the cluster
 	// once it is ACTIVE, until UpdateClusterConfig turns it off.
 	DeletionProtection *bool `json:"deletionProtection,omitempty"`
+	// UpgradePolicy chooses STANDARD or EXTENDED (the default) support.
+	UpgradePolicy *UpgradePolicy `json:"upgradePolicy,omitempty"`
 	// BootstrapSelfManagedAddons false creates the cluster without its
 	// default add-ons (CoreDNS, kube-proxy); unset or true creates them.
 	BootstrapSelfManagedAddons *bool `json:"bootstrapSelfManagedAddons,omitempty"`

@@ -38,6 +38,8 @@ type Cluster struct {
 	Health               *ClusterHealth    `json:"health,omitempty"`
 	// DeletionProtection is always sent, as EKS does.
 	DeletionProtection *bool `json:"deletionProtection,omitempty"`
+	// UpgradePolicy is always sent: EXTENDED unless the cluster chose STANDARD.
+	UpgradePolicy *UpgradePolicy `json:"upgradePolicy,omitempty"`
 	// EncryptionConfig is the key the cluster's Secrets are bound to, if any.
 	EncryptionConfig []EncryptionConfig `json:"encryptionConfig,omitempty"`
 	// AccessConfig is how principals sign in to the cluster.
@@ -85,6 +87,12 @@ type Extension struct {
 	// Rollout is the cluster's latest change of release (an upgrade, a
 	// rollback), under way or ended.
 	Rollout *Rollout `json:"rollout,omitempty"`
+}
+
+// UpgradePolicy is EKS's upgradePolicy: how long a cluster stays on its
+// minor before it is upgraded automatically.
+type UpgradePolicy struct {
+	SupportType string `json:"supportType,omitempty"`
 }
 
 // Rollout is a change of the release a control plane runs as the cell

@@ -17,6 +17,8 @@ const (
 	UpdateTypeLogging         = "LoggingUpdate"
 	UpdateTypeEndpointAccess  = "EndpointAccessUpdate"
 	UpdateTypeConfig          = "ConfigUpdate"
+	// UpdateTypeUpgradePolicy changes a cluster's support type.
+	UpdateTypeUpgradePolicy = "UpgradePolicyUpdate"
 	// UpdateTypeDeletionProtection turns deletion protection on or off.
 	UpdateTypeDeletionProtection = "DeletionProtectionUpdate"
 )
@@ -31,13 +33,15 @@ const (
 	UpdateParamPublicAccessCidrs = "PublicAccessCidrs"
 	UpdateParamSubnets           = "Subnets"
 	UpdateParamSecurityGroups    = "SecurityGroups"
+	// UpdateParamUpgradePolicy is the new support type.
+	UpdateParamUpgradePolicy = "UpgradePolicy"
 	// UpdateParamDeletionProtection is "true" or "false".
 	UpdateParamDeletionProtection = "DeletionProtection"
 )
 
 // UpdateClusterConfigInput is the body of POST /clusters/{name}/update-config.
-// Fields EKS defines that cellplane does not implement (upgradePolicy, ...)
-// are ignored.
+// Fields EKS defines that cellplane does not implement (zonalShiftConfig,
+// ...) are ignored.
 type UpdateClusterConfigInput struct {
 	ResourcesVpcConfig json.RawMessage `json:"resourcesVpcConfig,omitempty"`
 	Logging            json.RawMessage `json:"logging,omitempty"`
@@ -48,6 +52,9 @@ type UpdateClusterConfigInput struct {
 	// its own (AccessConfigUpdate), as deletionProtection is.
 	AccessConfig       *AccessConfig `json:"accessConfig,omitempty"`
 	ClientRequestToken string        `json:"clientRequestToken,omitempty"`
+	// UpgradePolicy changes the support type: an update of its own
+	// (UpgradePolicyUpdate).
+	UpgradePolicy *UpgradePolicy `json:"upgradePolicy,omitempty"`
 }
 
 // UpdateClusterVersionInput is the body of POST /clusters/{name}/updates.

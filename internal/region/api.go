@@ -29,6 +29,7 @@ import (
 	"github.com/cellplane/cellplane/internal/placement"
 	"github.com/cellplane/cellplane/internal/ratelimit"
 	regionapi "github.com/cellplane/cellplane/internal/region/api"
+	"github.com/cellplane/cellplane/internal/region/upgrades"
 	"github.com/cellplane/cellplane/internal/sessiontoken"
 	"github.com/cellplane/cellplane/internal/sigv4"
 	"github.com/cellplane/cellplane/internal/store"
@@ -140,6 +141,8 @@ type RegionAPI struct {
 	tally   *placement.Tally
 	names   *clusternames.Index
 	binder  *keyservice.Binder
+	// endOfSupport upgrades clusters past the end of their minor's support.
+	endOfSupport *upgrades.EndOfSupport
 }
 
 // APIOption adjusts the regional API NewRegionAPI composes.
@@ -196,6 +199,9 @@ func NewRegionAPI(cfg *rest.Config, verifier *sigv4.Verifier, log *slog.Logger, 
 	eksHandler, err := regionapi.NewHandler(o.eks)
 	if err != nil {
 		return nil, fmt.Errorf("creating regional API: %w", err)
+	}
+	if a.endOfSupport, err = regionapi.NewEndOfSupport(o.eks); err != nil {
+		return nil, fmt.Errorf("creating the end-of-support upgrades: %w", err)
 	}
 	a.binder = &keyservice.Binder{Client: cl, Keys: keys, Logger: log}
 	services := serviceRoutes{
@@ -269,6 +275,7 @@ func (a *RegionAPI) Start(ctx, runCtx context.Context, stopped func(error)) erro
 	if !toolscache.WaitForCacheSync(ctx.Done(), synced) {
 		return fmt.Errorf("region cache did not sync: %w", ctx.Err())
 	}
+	go a.endOfSupport.Run(runCtx)
 	return nil
 }
 

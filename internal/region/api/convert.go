@@ -32,6 +32,7 @@ func (s *server) toWire(account string, c *v1alpha1.Cluster) *eks.Cluster {
 		Tags:                 tagsOf(c),
 		Health:               healthOf(c),
 		DeletionProtection:   ptr(c.Spec.DeletionProtection),
+		UpgradePolicy:        &eks.UpgradePolicy{SupportType: upgrades.PolicyOf(c)},
 		EncryptionConfig:     encryptionOf(c),
 		AccessConfig:         accessentries.Config(c),
 		Cellplane:            eks.ExtensionOf(c).ForTenant(),

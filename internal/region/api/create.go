@@ -73,6 +73,9 @@ func newCluster(account string, in *eks.CreateClusterInput) (*v1alpha1.Cluster, 
 	if in.DeletionProtection != nil {
 		c.Spec.DeletionProtection = *in.DeletionProtection
 	}
+	if c.Spec.UpgradePolicy, err = upgradePolicyOf(in.UpgradePolicy); err != nil {
+		return nil, err
+	}
 	if c.Spec.AccessConfig, err = eksinput.AccessConfig(in.AccessConfig); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -114,6 +115,30 @@ type server struct {
 
 // NewHandler returns the regional API as an http.Handler, access log included.
 func NewHandler(cfg Config) (http.Handler, error) {
+	s, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return accesslog.Wrap(s.log, apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
+}
+
+// NewEndOfSupport returns the loop that upgrades clusters past the end of
+// their minor's support, over the same store and rules as the API.
+func NewEndOfSupport(cfg Config) (*upgrades.EndOfSupport, error) {
+	s, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &upgrades.EndOfSupport{Ops: s.upgrades, List: func(ctx context.Context) ([]v1alpha1.Cluster, error) {
+		var l v1alpha1.ClusterList
+		if err := s.store.List(ctx, &l); err != nil {
+			return nil, fmt.Errorf("listing clusters: %w", err)
+		}
+		return l.Items, nil
+	}}, nil
+}
+
+func newServer(cfg Config) (*server, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuring regional API: %w", err)
@@ -126,7 +151,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	s.cas = s.newCertificateAuthorities()
 	s.nodegroups = s.newNodegroups()
 	s.upgrades = s.newUpgrades()
-	return accesslog.Wrap(s.log, apiguard.Guard(s.routes(), cfg.Verifier, cfg.Limiter, s.authError)), nil
+	return s, nil
 }
 
 // routes registers the operations. Each path is also registered without a

@@ -49,6 +49,10 @@ func (s *server) updateClusterConfig(r *http.Request) (any, error) {
 			c.Spec.DeletionProtection = *change.protect
 			return nil
 		}
+		if change.policy != nil {
+			c.Spec.UpgradePolicy = change.policy
+			return nil
+		}
 		echo, err := mergedEcho(c, change)
 		if err != nil {
 			return err
@@ -70,6 +74,7 @@ func (s *server) updateClusterConfig(r *http.Request) (any, error) {
 type configChange struct {
 	logging, vpc json.RawMessage
 	protect      *bool
+	policy       *v1alpha1.UpgradePolicy
 	mode         string // authentication mode of an AccessConfigUpdate
 	typ          string
 	params       []v1alpha1.UpdateParam
@@ -94,6 +99,14 @@ func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
 	}
 	if in.DeletionProtection != nil {
 		return protectionChange(in)
+	}
+	if in.UpgradePolicy != nil {
+		p, err := upgradePolicyOf(in.UpgradePolicy)
+		if err != nil {
+			return nil, err
+		}
+		return &configChange{policy: p, typ: eks.UpdateTypeUpgradePolicy,
+			params: []v1alpha1.UpdateParam{{Type: eks.UpdateParamUpgradePolicy, Value: p.SupportType}}}, nil
 	}
 	var ch configChange
 	var err error
@@ -126,6 +139,17 @@ func configChangeOf(in *eks.UpdateClusterConfigInput) (*configChange, error) {
 		ch.typ = eks.UpdateTypeConfig
 	}
 	return &ch, nil
+}
+
+// upgradePolicyOf validates an upgradePolicy; nil stays nil (EXTENDED).
+func upgradePolicyOf(in *eks.UpgradePolicy) (*v1alpha1.UpgradePolicy, error) {
+	if in == nil {
+		return nil, nil
+	}
+	if in.SupportType != v1alpha1.SupportStandard && in.SupportType != v1alpha1.SupportExtended {
+		return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "upgradePolicy.supportType must be STANDARD or EXTENDED; got %q.", in.SupportType)
+	}
+	return &v1alpha1.UpgradePolicy{SupportType: in.SupportType}, nil
 }
 
 // protectionChange is a DeletionProtectionUpdate. It is an update of its own,

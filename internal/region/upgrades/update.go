@@ -2,6 +2,7 @@ package upgrades
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -16,6 +17,13 @@ import (
 	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
 )
+
+// newID is a fresh update ID, chosen before the cluster moves so the
+// cluster can name the update that moved it.
+var newID = clusterupdates.NewUUID
+
+// errNotDue stops a change that another writer made unnecessary.
+var errNotDue = errors.New("not due")
 
 // RollbackWindow is how long after an upgrade finished it can be rolled back.
 const RollbackWindow = 7 * 24 * time.Hour
@@ -74,7 +82,7 @@ func (o *Operations) UpdateVersion(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := clusterupdates.NewUUID()
+	id := newID()
 	err = o.Clusters.Change(ctx, o.Clusters.Account(r), c, func(c *v1alpha1.Cluster) error {
 		if err := o.Clusters.RequireActive(c); err != nil {
 			return err
