@@ -34,7 +34,7 @@ import (
 
 // layout is how the cell runs its control planes.
 func (p *proc) layout() tenant.Layout {
-	l := tenant.Layout{Dir: p.dir, Cell: p.addrs, GoawayChance: p.cfg.Tuning.GoawayChance,
+	l := tenant.Layout{Dir: p.dir, Cell: p.addrs, GoawayChance: p.cfg.Tuning.GoawayChance, RuntimeConfig: p.cfg.Tuning.runtimeConfigs(),
 		ZoneNetNS: p.zoneNS, Joined: etcdstate.Joined, Cellplane: p.exe,
 		Isolation: p.isolation, SignIn: p.signIn}
 	if p.secrets != nil {
