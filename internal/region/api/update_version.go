@@ -11,6 +11,7 @@ import (
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/insights"
 )
 
 // updateClusterVersion serves UpdateClusterVersion: POST /clusters/{name}/updates.
@@ -46,6 +47,9 @@ func (s *server) updateClusterVersion(r *http.Request) (any, error) {
 	}
 	err = s.updateCluster(r.Context(), accountFor(r), c, func(c *v1alpha1.Cluster) error {
 		if err := checkUpgrade(c, target); err != nil {
+			return err
+		}
+		if err := insights.RefuseUpgrade(c, target, in.Force); err != nil {
 			return err
 		}
 		if err := s.refuseConcurrent(r, c); err != nil {
