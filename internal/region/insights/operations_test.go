@@ -20,7 +20,7 @@ import (
 type oneCluster struct{ c *v1alpha1.Cluster }
 
 func (o oneCluster) Cluster(*http.Request) (*v1alpha1.Cluster, error) { return o.c.DeepCopy(), nil }
-func (o oneCluster) RequireActive(*v1alpha1.Cluster) error           { return nil }
+func (o oneCluster) RequireActive(*v1alpha1.Cluster) error            { return nil }
 
 func testCluster() *v1alpha1.Cluster {
 	at := metav1.NewTime(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
