@@ -10,7 +10,7 @@ import (
 func newCluster(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "Create, inspect and delete Kubernetes control planes"}
 	cmd.PersistentFlags().StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
-	cmd.AddCommand(newClusterCreate(g), newClusterList(g), newClusterDescribe(g), newClusterDelete(g), newClusterKubeconfig(g), newClusterHealth(g), newClusterRotateKey(g), newClusterProtect(g), newClusterEncrypt(g), idp.New(&g.Globals))
+	cmd.AddCommand(newClusterCreate(g), newClusterList(g), newClusterDescribe(g), newClusterDelete(g), newClusterKubeconfig(g), newClusterHealth(g), newClusterRotateKey(g), newClusterProtect(g), newClusterEncrypt(g), newClusterInsights(g), idp.New(&g.Globals))
 	clikit.AsGroup(cmd)
 	return cmd
 }
