@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -207,7 +208,7 @@ func (u *Usage) clients(a API) []v1alpha1.InsightClient {
 	var out []v1alpha1.InsightClient
 	for ua, c := range u.apis[a] {
 		last := metav1.NewTime(c.last)
-		out = append(out, v1alpha1.InsightClient{UserAgent: ua, Requests: int32(min(c.requests, 1<<31-1)), LastRequestTime: &last})
+		out = append(out, v1alpha1.InsightClient{UserAgent: ua, Requests: int32(min(c.requests, math.MaxInt32)), LastRequestTime: &last}) //nolint:gosec // G115: capped to int32 first
 	}
 	slices.SortFunc(out, func(a, b v1alpha1.InsightClient) int {
 		return cmp.Or(cmp.Compare(b.Requests, a.Requests), cmp.Compare(a.UserAgent, b.UserAgent))
