@@ -1,4 +1,4 @@
-package cli
+package insights
 
 import (
 	"fmt"
@@ -6,18 +6,20 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/client"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/poll"
 )
 
-func newClusterInsights(g *globals) *cobra.Command {
+// New is `cluster insights NAME`.
+func New(g *clikit.Globals) *cobra.Command {
 	var id string
 	var refresh bool
 	cmd := &cobra.Command{
 		Use:   "insights NAME",
 		Short: "Show a cluster's upgrade insights (deprecated API use, version skew, add-ons); --id describes one, --refresh recomputes them first",
-		Args:  nameArg,
+		Args:  clikit.ExactlyOne("cluster name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.Connect()
 			if err != nil {
@@ -39,7 +41,7 @@ func newClusterInsights(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.showInsights(list)
+			return show(g, list)
 		},
 	}
 	cmd.Flags().StringVar(&id, "id", "", "describe the insight with this ID (JSON)")
@@ -48,7 +50,7 @@ func newClusterInsights(g *globals) *cobra.Command {
 }
 
 // waitRefresh starts a refresh and waits until it has ended.
-func waitRefresh(cmd *cobra.Command, g *globals, c *client.Client, name string) error {
+func waitRefresh(cmd *cobra.Command, g *clikit.Globals, c *client.Client, name string) error {
 	ctx := cmd.Context()
 	if _, err := c.StartInsightsRefresh(ctx, name); err != nil {
 		return err
@@ -68,7 +70,8 @@ func waitRefresh(cmd *cobra.Command, g *globals, c *client.Client, name string) 
 	})
 }
 
-func (g *globals) showInsights(list []eks.InsightSummary) error {
+// show prints the insights as JSON or as a table.
+func show(g *clikit.Globals, list []eks.InsightSummary) error {
 	if g.Output == "json" {
 		return g.PrintJSON(map[string]any{"insights": list})
 	}
