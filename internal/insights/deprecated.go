@@ -228,7 +228,7 @@ func (u *Usage) insight(minor, bad string) v1alpha1.ClusterInsight {
 	}
 	var paths []string
 	for _, a := range apis {
-		d := v1alpha1.InsightDeprecation{Usage: a.Path(), StopServingVersion: minor, Clients: u.clients(a)}
+		d := v1alpha1.InsightDeprecation{Usage: a.Path(), ReplacedWith: ReplacementOf(a), StopServingVersion: minor, Clients: u.clients(a)}
 		ins.Deprecations = append(ins.Deprecations, d)
 		paths = append(paths, a.Path())
 	}

@@ -13,4 +13,7 @@
 // (removed_release, k8s.io/removed-release), compiled in from k8s.io/api's
 // prerelease-lifecycle data of the very binary the cluster runs. So the
 // table follows the running patch release and needs no copy kept in sync.
+// The replacement of an API (replacedWith) is the one k8s.io/api's own
+// lifecycle data names for the type, read from the types this binary is
+// built with (ReplacementOf).
 package insights

@@ -194,3 +194,19 @@ func TestRefuseUpgrade(t *testing.T) {
 		t.Fatalf("warning refused: %v", err)
 	}
 }
+
+func TestReplacementOf(t *testing.T) {
+	for _, tc := range []struct {
+		api  API
+		want string
+	}{
+		{API{Group: "networking.k8s.io", Version: "v1beta1", Resource: "ingresses"}, "/apis/networking.k8s.io/v1/ingresses"},
+		{API{Group: "networking.k8s.io", Version: "v1beta1", Resource: "ingressclasses"}, "/apis/networking.k8s.io/v1/ingressclasses"},
+		{API{Group: "networking.k8s.io", Version: "v1beta1", Resource: "servicecidrs"}, ""}, // no replacement tag upstream
+		{API{Group: "example.io", Version: "v1", Resource: "widgets"}, ""},
+	} {
+		if got := ReplacementOf(tc.api); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.api.Path(), got, tc.want)
+		}
+	}
+}
