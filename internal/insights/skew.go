@@ -21,7 +21,9 @@ func kubeletSkew(version, next string, nodes []Node, listErr error) v1alpha1.Clu
 			MaxKubeletSkew, next, version),
 		Status: eks.InsightStatusPassing}
 	if listErr != nil {
-		ins.Status, ins.Reason = eks.InsightStatusUnknown, "The nodes could not be listed: "+listErr.Error()
+		// The error names host addresses, which tenants do not see; the
+		// cell logs it.
+		ins.Status, ins.Reason = eks.InsightStatusUnknown, "The nodes could not be listed from any API server; the next refresh tries again."
 		return ins
 	}
 	cur, _ := minorOf(version)

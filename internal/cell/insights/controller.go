@@ -153,7 +153,7 @@ func (r *Reconciler) refresh(ctx context.Context, log *slog.Logger, c *v1alpha1.
 	if len(g.Partial) > 0 {
 		next.Message += fmt.Sprintf(" Not read: %v.", g.Partial)
 	}
-	log.Info("refreshed insights", "insights", len(items), "request", next.Request, "partial", g.Partial)
+	log.Info("refreshed insights", "insights", len(items), "request", next.Request, "partial", g.Partial, "nodesErr", g.NodesErr)
 	return next
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
+	"github.com/cellplane/cellplane/internal/redact"
 )
 
 // StartRefresh serves StartInsightsRefresh: POST
@@ -59,7 +60,8 @@ func (o *Operations) DescribeRefresh(r *http.Request) (any, error) {
 			Message: "The cell is computing the insights of cluster " + c.Spec.Name + "."}, nil
 	}
 	st := c.Status.Insights
-	return eks.DescribeInsightsRefreshOutput{Status: st.Phase, Message: st.Message, StartedAt: eks.NewTimestamp(started), EndedAt: timeOf(st.EndedAt)}, nil
+	// The cell's message may name host addresses and paths of a failure.
+	return eks.DescribeInsightsRefreshOutput{Status: st.Phase, Message: redact.Text(st.Message), StartedAt: eks.NewTimestamp(started), EndedAt: timeOf(st.EndedAt)}, nil
 }
 
 // pending reports a refresh asked for that the cell has not answered yet.
