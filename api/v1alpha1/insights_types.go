@@ -25,11 +25,13 @@ type InsightsStatus struct {
 	// Message says what failed, or what the refresh found.
 	// +optional
 	Message string `json:"message"`
-	// StartedAt and EndedAt bound the last refresh.
+	// StartedAt and EndedAt bound the last refresh, in microseconds: a
+	// refresh takes well under a second, and seconds would end it before
+	// it started.
 	// +optional
-	StartedAt *metav1.Time `json:"startedAt"`
+	StartedAt *metav1.MicroTime `json:"startedAt"`
 	// +optional
-	EndedAt *metav1.Time `json:"endedAt"`
+	EndedAt *metav1.MicroTime `json:"endedAt"`
 	// Items are the insights, sorted by ID.
 	// +optional
 	Items []ClusterInsight `json:"items"`

@@ -125,7 +125,7 @@ func (r *Reconciler) due(c *v1alpha1.Cluster, now time.Time) time.Duration {
 // keeps the last insights; one that read some sources completes and says
 // which it missed.
 func (r *Reconciler) refresh(ctx context.Context, log *slog.Logger, c *v1alpha1.Cluster, now time.Time) v1alpha1.InsightsStatus {
-	started := metav1.NewTime(now)
+	started := metav1.NewMicroTime(now)
 	next := v1alpha1.InsightsStatus{Request: c.Annotations[v1alpha1.AnnotationInsightsRefreshRequested], StartedAt: &started}
 	var prev []v1alpha1.ClusterInsight
 	if c.Status.Insights != nil {
@@ -141,7 +141,7 @@ func (r *Reconciler) refresh(ctx context.Context, log *slog.Logger, c *v1alpha1.
 		}
 		items, err = insights.Compute(in)
 	}
-	ended := metav1.NewTime(r.Now())
+	ended := metav1.NewMicroTime(r.Now())
 	next.EndedAt = &ended
 	if err != nil {
 		log.Warn("refreshing insights", "err", err)

@@ -12,7 +12,7 @@ import (
 func TestDue(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	r := &Reconciler{Interval: 24 * time.Hour}
-	ended := metav1.NewTime(now.Add(-time.Hour))
+	ended := metav1.NewMicroTime(now.Add(-time.Hour))
 	for _, tc := range []struct {
 		name    string
 		ann     string
@@ -23,7 +23,7 @@ func TestDue(t *testing.T) {
 		{"refreshed an hour ago", "", &v1alpha1.InsightsStatus{EndedAt: &ended}, false},
 		{"asked since", "t2", &v1alpha1.InsightsStatus{Request: "t1", EndedAt: &ended}, true},
 		{"request answered", "t2", &v1alpha1.InsightsStatus{Request: "t2", EndedAt: &ended}, false},
-		{"a day old", "", &v1alpha1.InsightsStatus{EndedAt: &metav1.Time{Time: now.Add(-25 * time.Hour)}}, true},
+		{"a day old", "", &v1alpha1.InsightsStatus{EndedAt: &metav1.MicroTime{Time: now.Add(-25 * time.Hour)}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &v1alpha1.Cluster{}

@@ -26,7 +26,7 @@ func testCluster() *v1alpha1.Cluster {
 	at := metav1.NewTime(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
 	c := &v1alpha1.Cluster{Spec: v1alpha1.ClusterSpec{Name: "c", Version: "1.36"}}
 	c.Annotations = map[string]string{v1alpha1.AnnotationInsightsRefreshRequested: at.Format(time.RFC3339Nano)}
-	c.Status.Insights = &v1alpha1.InsightsStatus{Request: at.Format(time.RFC3339Nano), Phase: eks.InsightsRefreshCompleted, EndedAt: &at,
+	c.Status.Insights = &v1alpha1.InsightsStatus{Request: at.Format(time.RFC3339Nano), Phase: eks.InsightsRefreshCompleted, EndedAt: &metav1.MicroTime{Time: at.Time},
 		Items: []v1alpha1.ClusterInsight{
 			{ID: "00000000-0000-0000-0000-000000000001", Name: "Deprecated APIs removed in Kubernetes v1.37", Category: eks.InsightCategoryUpgradeReadiness,
 				KubernetesVersion: "1.37", Status: eks.InsightStatusError, LastRefreshTime: &at,

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
@@ -61,7 +62,7 @@ func (o *Operations) DescribeRefresh(r *http.Request) (any, error) {
 	}
 	st := c.Status.Insights
 	// The cell's message may name host addresses and paths of a failure.
-	return eks.DescribeInsightsRefreshOutput{Status: st.Phase, Message: redact.Text(st.Message), StartedAt: eks.NewTimestamp(started), EndedAt: timeOf(st.EndedAt)}, nil
+	return eks.DescribeInsightsRefreshOutput{Status: st.Phase, Message: redact.Text(st.Message), StartedAt: eks.NewTimestamp(started), EndedAt: microTimeOf(st.EndedAt)}, nil
 }
 
 // pending reports a refresh asked for that the cell has not answered yet.
@@ -75,4 +76,11 @@ func (o *Operations) now() time.Time {
 		return o.Now()
 	}
 	return time.Now()
+}
+
+func microTimeOf(t *metav1.MicroTime) *eks.Timestamp {
+	if t == nil {
+		return nil
+	}
+	return eks.NewTimestamp(t.Time)
 }
