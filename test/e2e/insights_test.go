@@ -73,6 +73,7 @@ func TestUpgradeInsights(t *testing.T) {
 		t.Fatalf("DescribeInsight: %v", err)
 	}
 	checkDeprecation(t, desc.Insight)
+	t.Logf("insight %s: %s", aws.ToString(sum.Id), aws.ToString(desc.Insight.InsightStatus.Reason))
 
 	// Every insight is listed, the rollback one honest about having nothing to judge.
 	all, err := sdk.ListInsights(ctx, &awseks.ListInsightsInput{ClusterName: aws.String(name)})
@@ -91,6 +92,7 @@ func TestUpgradeInsights(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InvalidRequestException" || !strings.Contains(apiErr.ErrorMessage(), aws.ToString(sum.Id)) {
 		t.Fatalf("UpdateClusterVersion without force: want InvalidRequestException naming insight %s, got %v", aws.ToString(sum.Id), err)
 	}
+	t.Logf("refused without force: %s: %s", apiErr.ErrorCode(), apiErr.ErrorMessage())
 	cl, err := sdk.DescribeCluster(ctx, &awseks.DescribeClusterInput{Name: aws.String(name)})
 	if err != nil || aws.ToString(cl.Cluster.Version) != "1.36" {
 		t.Fatalf("after the refused upgrade: %v, version %s", err, aws.ToString(cl.Cluster.Version))
@@ -105,6 +107,7 @@ func TestUpgradeInsights(t *testing.T) {
 	if err != nil || up.Update == nil || up.Update.Type != types.UpdateTypeVersionUpdate {
 		t.Fatalf("UpdateClusterVersion with force: %v", err)
 	}
+	t.Logf("with force: update %s %s", aws.ToString(up.Update.Id), up.Update.Status)
 }
 
 // callServiceCIDRs lists ServiceCIDRs three times through the deprecated
@@ -190,6 +193,7 @@ func checkDeprecation(t *testing.T, ins *types.Insight) {
 		t.Fatalf("no client stats for %s: %+v", legacyAgent, d.ClientStats)
 	}
 	last := aws.ToTime(legacy.LastRequestTime)
+	t.Logf("client stat: %s, %d requests, last at %v", aws.ToString(legacy.UserAgent), legacy.NumberOfRequestsLast30Days, last)
 	if legacy.NumberOfRequestsLast30Days != 3 || time.Since(last) > 10*time.Minute || time.Until(last) > time.Minute {
 		t.Fatalf("client stats of %s: %d requests, last at %v", legacyAgent, legacy.NumberOfRequestsLast30Days, last)
 	}
