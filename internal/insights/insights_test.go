@@ -122,8 +122,9 @@ func TestKubeletSkew(t *testing.T) {
 		{"no nodes", nil, nil, eks.InsightStatusPassing, 0},
 		{"within", []Node{{"a", "v1.36.3"}, {"b", "v1.34.1"}}, nil, eks.InsightStatusPassing, 0},
 		{"too old after upgrade", []Node{{"a", "v1.36.3"}, {"b", "v1.33.9"}}, nil, eks.InsightStatusError, 1},
-		{"newer than control plane", []Node{{"a", "v1.37.0"}}, nil, eks.InsightStatusError, 1},
-		{"garbage", []Node{{"a", "banana"}}, nil, eks.InsightStatusError, 1},
+		{"newer than the control plane, healed by the upgrade", []Node{{"a", "v1.37.0"}}, nil, eks.InsightStatusWarning, 1},
+		{"newer than the target", []Node{{"a", "v1.38.0"}, {"b", "v1.37.0"}}, nil, eks.InsightStatusError, 2},
+		{"garbage", []Node{{"a", "banana"}}, nil, eks.InsightStatusWarning, 1},
 		{"unlisted", nil, errors.New("timeout"), eks.InsightStatusUnknown, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -75,6 +75,11 @@ func TestUpgradeInsights(t *testing.T) {
 	checkDeprecation(t, desc.Insight)
 	t.Logf("insight %s: %s", aws.ToString(sum.Id), aws.ToString(desc.Insight.InsightStatus.Reason))
 
+	// The CLI shows the same insight, client statistics included.
+	if out, errOut, err := in.CLI(ctx, "cluster", "insights", name, "--id", aws.ToString(sum.Id)); err != nil || !strings.Contains(out, legacyAgent) {
+		t.Fatalf("cluster insights --id: %v\n%s\n%s", err, out, errOut)
+	}
+
 	// Every insight is listed, the rollback one honest about having nothing to judge.
 	all, err := sdk.ListInsights(ctx, &awseks.ListInsightsInput{ClusterName: aws.String(name)})
 	if err != nil {
