@@ -668,6 +668,11 @@ type ClusterStatus struct {
 	// +optional
 	Authentication *AuthenticationStatus `json:"authentication,omitempty"`
 
+	// Insights are the cluster's upgrade insights (EKS ListInsights), as
+	// the cell last computed them.
+	// +optional
+	Insights *InsightsStatus `json:"insights,omitempty"`
+
 	// Conditions report each part of the control plane.
 	// +optional
 	// +listType=map

@@ -64,6 +64,11 @@ type Tuning struct {
 	// A change applies to running clusters at their next pass, with no
 	// restart.
 	TenantCPUMax float64
+	// APIServerRuntimeConfig serves or stops serving API versions on the
+	// API servers of one minor: "<minor>:<group>/<version>=<true|false>",
+	// comma-separated. Operator-only (tests enable a beta API a later minor
+	// drops); changing it restarts the API servers of that minor once.
+	APIServerRuntimeConfig string
 }
 
 // WithDefaults fills what t leaves zero: a zero Tuning is DefaultTuning, and
@@ -101,6 +106,8 @@ func (t *Tuning) AddFlags(f *pflag.FlagSet) {
 	t.LB.addFlags(f)
 	f.Float64Var(&t.TenantCPUMax, "tenant-cpu-max", 0,
 		"cores one cluster's control plane may use at most, even on an idle machine, from 0.1 (the machine's core count: no cap; 0: half the machine once the cluster is ACTIVE and Ready, no cap while it starts or changes); needs root")
+	f.StringVar(&t.APIServerRuntimeConfig, runtimeConfigFlag, "",
+		"API versions to serve or not on the API servers of a minor, as <minor>:<group>/<version>=<true|false>, comma-separated (kube-apiserver --runtime-config)")
 }
 
 // maxTenantCPUMax is the largest --tenant-cpu-max: far beyond any machine.
@@ -151,6 +158,9 @@ func (t Tuning) Validate() error {
 	case t.TenantCPUMax != 0 && !(t.TenantCPUMax >= 0.1 && t.TenantCPUMax <= maxTenantCPUMax):
 		return fmt.Errorf("%w: --tenant-cpu-max %v is not a number of cores from 0.1 to %d (0 for the default)", errdefs.ErrInvalidConfig, t.TenantCPUMax, maxTenantCPUMax)
 	}
+	if _, err := parseRuntimeConfig(t.APIServerRuntimeConfig); err != nil {
+		return err
+	}
 	if err := t.Certs.Validate(); err != nil {
 		return err
 	}
@@ -174,6 +184,9 @@ func (t Tuning) Args() []string {
 	}
 	if t.TenantCPUMax != 0 {
 		out = append(out, "--tenant-cpu-max", strconv.FormatFloat(t.TenantCPUMax, 'f', -1, 64))
+	}
+	if t.APIServerRuntimeConfig != "" {
+		out = append(out, "--"+runtimeConfigFlag, t.APIServerRuntimeConfig)
 	}
 	out = append(out, t.Certs.Args()...)
 	return append(out, t.LB.args("lb-")...)

@@ -19,6 +19,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/endpoint"
 	"github.com/cellplane/cellplane/internal/cell/etcdstate"
 	"github.com/cellplane/cellplane/internal/cell/identityproviders"
+	"github.com/cellplane/cellplane/internal/cell/insights"
 	"github.com/cellplane/cellplane/internal/cell/lifecycle"
 	"github.com/cellplane/cellplane/internal/cell/members"
 	"github.com/cellplane/cellplane/internal/cell/nodegroups"
@@ -34,7 +35,7 @@ import (
 
 // layout is how the cell runs its control planes.
 func (p *proc) layout() tenant.Layout {
-	l := tenant.Layout{Dir: p.dir, Cell: p.addrs, GoawayChance: p.cfg.Tuning.GoawayChance,
+	l := tenant.Layout{Dir: p.dir, Cell: p.addrs, GoawayChance: p.cfg.Tuning.GoawayChance, RuntimeConfig: p.cfg.Tuning.runtimeConfigs(),
 		ZoneNetNS: p.zoneNS, Joined: etcdstate.Joined, Cellplane: p.exe,
 		Isolation: p.isolation, SignIn: p.signIn}
 	if p.secrets != nil {
@@ -103,6 +104,11 @@ func (p *proc) controllers() (manager.Manager, error) {
 	}
 	if err := p.setupBackups(mgr, bk); err != nil {
 		return nil, fmt.Errorf("setting up backups: %w", err)
+	}
+	ir := &insights.Reconciler{Client: mgr.GetClient(), Gather: &insights.Sources{Client: mgr.GetClient(), Layout: layout},
+		CompatibleAddons: insights.Catalogue, Logger: p.log.With("component", "insights")}
+	if err := ir.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up insights: %w", err)
 	}
 	ar := &addons.Reconciler{Client: mgr.GetClient(), Tenants: &addons.Tenants{Client: mgr.GetClient()}, Logger: p.log.With("component", "addons")}
 	if err := ar.SetupWithManager(mgr); err != nil {

@@ -122,6 +122,9 @@ func (p *Plan) apiServerArgs(m Member) []string {
 	args = append(args, p.encryptionArgs(m)...)
 	args = append(args, p.signInArgs()...)
 	args = append(args, p.authenticationArgs()...)
+	if p.in.RuntimeConfig != "" {
+		args = append(args, "--runtime-config="+p.in.RuntimeConfig)
+	}
 	if p.in.GoawayChance > 0 {
 		args = append(args, "--goaway-chance="+strconv.FormatFloat(p.in.GoawayChance, 'f', -1, 64))
 	}

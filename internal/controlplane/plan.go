@@ -52,6 +52,10 @@ type Input struct {
 	// connections spread again over the API servers after one restarts. Zero
 	// leaves the flag off.
 	GoawayChance float64
+	// RuntimeConfig is kube-apiserver's --runtime-config ("group/version=true,...");
+	// empty leaves the flag off. The operator sets it per minor (cell tuning),
+	// for example to serve a beta API that a later minor drops.
+	RuntimeConfig string
 	// ZoneNetNS maps a zone to the network namespace its members run in; a
 	// zone missing from it runs in cellplane's own.
 	ZoneNetNS map[string]string

@@ -91,6 +91,7 @@ func (a *Agent) pullSpec(ctx context.Context, reg *v1alpha1.Cluster) (*v1alpha1.
 		copyAnnotation(c, reg, v1alpha1.AnnotationBackupRequested)
 		copyAnnotation(c, reg, v1alpha1.AnnotationRestoreRequested)
 		copyAnnotation(c, reg, v1alpha1.AnnotationKeyRotationRequested)
+		copyAnnotation(c, reg, v1alpha1.AnnotationInsightsRefreshRequested)
 		return nil
 	})
 	if err != nil {

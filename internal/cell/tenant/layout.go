@@ -26,6 +26,9 @@ type Layout struct {
 	Cell ipam.Cell
 	// GoawayChance is every API server's --goaway-chance; zero leaves it off.
 	GoawayChance float64
+	// RuntimeConfig maps a Kubernetes minor to its API servers'
+	// --runtime-config; a minor missing from it runs without the flag.
+	RuntimeConfig map[string]string
 	// ZoneNetNS maps a zone to the network namespace its members run in; nil
 	// runs every member in cellplane's own.
 	ZoneNetNS map[string]string
@@ -137,7 +140,7 @@ func (l Layout) Plan(c *v1alpha1.Cluster, kube components.KubernetesBinaries, et
 		Namespace: c.Namespace, Name: c.Name, UID: string(c.UID), ClusterName: c.Spec.Name,
 		Dir: l.ClusterDir(c), Cell: l.Cell, Slot: int(*c.Status.Slot),
 		Kubernetes: kube, Etcd: etcd, EtcdQuotaBytes: c.Spec.EtcdQuotaBytes,
-		GoawayChance: l.GoawayChance, ZoneNetNS: l.ZoneNetNS, Components: l.Components, Cellplane: l.Cellplane,
+		GoawayChance: l.GoawayChance, RuntimeConfig: l.RuntimeConfig[kube.Release.Minor], ZoneNetNS: l.ZoneNetNS, Components: l.Components, Cellplane: l.Cellplane,
 		Isolation: l.isolation(c), IdentityProviders: c.Spec.IdentityProviders,
 	}
 	if e := c.Spec.Encryption; e != nil && e.KeyState == v1alpha1.KeyStateDisabled {

@@ -179,6 +179,7 @@ func (s *server) routes() *http.ServeMux {
 	s.addonRoutes(mux)
 	s.nodegroupRoutes(mux)
 	s.upgradeRoutes(mux)
+	s.insightRoutes(mux)
 	mux.HandleFunc("GET /cluster-versions", s.handle(s.describeClusterVersions))
 	mux.HandleFunc("/cluster-versions", s.methodNotAllowed("GET"))
 	// The ARN holds a slash ("cluster/<name>"): the SDKs escape it as %2F, which

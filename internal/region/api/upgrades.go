@@ -6,6 +6,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
+	"github.com/cellplane/cellplane/internal/insights"
 	"github.com/cellplane/cellplane/internal/region/nodegroups"
 	"github.com/cellplane/cellplane/internal/region/upgrades"
 )
@@ -20,7 +21,8 @@ func (s *server) upgradeRoutes(mux *http.ServeMux) {
 
 // newUpgrades gives the operations this server's clusters and store.
 func (s *server) newUpgrades() *upgrades.Operations {
-	return &upgrades.Operations{Clusters: upClusters{s}, InUse: errResourceInUse, Log: s.log}
+	return &upgrades.Operations{Clusters: upClusters{s}, InUse: errResourceInUse, Log: s.log,
+		RefuseUpgrade: func(c *v1alpha1.Cluster, target string) error { return insights.RefuseUpgrade(c, target, false) }}
 }
 
 // upClusters is upgrades.Clusters over the server.
