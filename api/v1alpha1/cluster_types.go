@@ -197,6 +197,12 @@ type ClusterSpec struct {
 	// Version is the Kubernetes minor, for example "1.35".
 	Version string `json:"version"`
 
+	// PlatformVersion is the platform version (cellplane.N) the cluster
+	// should run: what cellplane sets around the upstream binaries. Empty
+	// means the minor's default. Platform rollouts set it.
+	// +optional
+	PlatformVersion string `json:"platformVersion,omitempty"`
+
 	// Cell is the cell the region placed the cluster in.
 	// +optional
 	Cell string `json:"cell,omitempty"`
@@ -534,6 +540,11 @@ type ClusterStatus struct {
 	// KubernetesVersion is the exact version the API servers run, for example "v1.35.4".
 	// +optional
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+
+	// PlatformVersion is the platform version every component of the
+	// cluster last ran healthy with.
+	// +optional
+	PlatformVersion string `json:"platformVersion,omitempty"`
 
 	// Components lists every process of the control plane.
 	// +optional

@@ -95,8 +95,14 @@ func (r *Reconciler) plan(ctx context.Context, c *v1alpha1.Cluster) (*controlpla
 	if err != nil {
 		return nil, fmt.Errorf("getting etcd binaries: %w", err)
 	}
+	pv, err := r.Layout.Platforms.Resolve(ctx, rel.Minor, c.Spec.PlatformVersion)
+	if err != nil {
+		// The members keep running what they run until the version is known
+		// here (an agent copies registered ones into the cell's store).
+		return nil, fmt.Errorf("resolving platform version: %w", err)
+	}
 	c.Status.KubernetesVersion = rel.Version
-	return r.Layout.Plan(c, kube, etcd), nil
+	return r.Layout.PlanFor(c, kube, etcd, pv), nil
 }
 
 // phasePKI issues what is missing and renews what is due. A renewal drops the

@@ -56,6 +56,9 @@ func (r *Reconciler) phaseHealth(ctx context.Context, log *slog.Logger, c *v1alp
 		if err := r.secrets.publish(ctx, c, p); err != nil {
 			return ctrl.Result{}, err
 		}
+		// Every member of the plan answered its probe: they run its
+		// platform version.
+		c.Status.PlatformVersion = p.PlatformVersion()
 	}
 	return r.summarize(log, c, unhealthy), nil
 }
