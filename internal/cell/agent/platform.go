@@ -22,7 +22,7 @@ func (a *Agent) pullPlatformVersion(ctx context.Context, name string) error {
 		return nil
 	}
 	src := &v1alpha1.PlatformVersion{}
-	if err := a.Region.GetAPIReader().Get(ctx, client.ObjectKey{Name: name}, src); err != nil {
+	if err := a.Region.GetClient().Get(ctx, client.ObjectKey{Name: name}, src); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	dst := &v1alpha1.PlatformVersion{ObjectMeta: metav1.ObjectMeta{Name: name}}
