@@ -138,11 +138,22 @@ func (r *Reconciler) refusal(ctx context.Context, ro *v1alpha1.PlatformRollout) 
 		return "", fmt.Errorf("listing rollouts: %w", err)
 	}
 	for _, o := range all.Items {
-		if o.Name != ro.Name && o.Spec.Minor == ro.Spec.Minor && o.Status.State != "" && !Terminal(o.Status.State) {
-			return fmt.Sprintf("rollout %s of %s is still %s", o.Name, o.Spec.Minor, o.Status.State), nil
+		if o.Name == ro.Name || o.Spec.Minor != ro.Spec.Minor || Terminal(o.Status.State) {
+			continue
+		}
+		// Of two created at once, neither started yet, the older goes.
+		if o.Status.State != "" || older(&o, ro) {
+			return fmt.Sprintf("rollout %s of %s is still %s", o.Name, o.Spec.Minor, cmp.Or(o.Status.State, "starting")), nil
 		}
 	}
 	return "", nil
+}
+
+func older(a, b *v1alpha1.PlatformRollout) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
 }
 
 func (r *Reconciler) cells(ctx context.Context, ro *v1alpha1.PlatformRollout) ([]string, error) {

@@ -239,11 +239,16 @@ func TestSteeringAndRefusals(t *testing.T) {
 	f := newFleet(t)
 	name := f.ns + "-steer"
 	ro := f.start(name, "cellplane.2")
-	f.step(name)
-	other := f.ns + "-second"
+	other := f.ns + "-zsecond" // created in the same second: names break the tie
 	f.start(other, "cellplane.2")
+	// Both created before either started: the later one is refused.
 	if got := f.step(other); got.Status.State != v1alpha1.RolloutAborted {
 		t.Fatalf("a second rollout of 1.37 is %s", got.Status.State)
+	} else {
+		t.Logf("second rollout: %s", got.Status.Message)
+	}
+	if got := f.step(name); got.Status.State != v1alpha1.RolloutRunning {
+		t.Fatalf("the first rollout is %s: %s", got.Status.State, got.Status.Message)
 	}
 	patch := func(s string) {
 		if err := f.c.Patch(context.Background(), ro, client.RawPatch(types.MergePatchType, []byte(s))); err != nil {
