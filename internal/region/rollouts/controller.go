@@ -196,16 +196,27 @@ func (r *Reconciler) candidates(ctx context.Context, ro *v1alpha1.PlatformRollou
 	return out, nil
 }
 
-// health is every cluster's API counters as the cells last reported them.
-func (r *Reconciler) health(ctx context.Context) (map[string]v1alpha1.ClusterAPIHealth, error) {
+// measure is a cluster's API counters as its cell last reported them, and
+// when it did.
+type measure struct {
+	v1alpha1.ClusterAPIHealth
+	at time.Time
+}
+
+// health is every cluster's measure.
+func (r *Reconciler) health(ctx context.Context) (map[string]measure, error) {
 	var cells v1alpha1.CellList
 	if err := r.Client.List(ctx, &cells); err != nil {
 		return nil, fmt.Errorf("listing cells: %w", err)
 	}
-	out := map[string]v1alpha1.ClusterAPIHealth{}
+	out := map[string]measure{}
 	for _, c := range cells.Items {
+		var at time.Time
+		if hb := c.Status.HeartbeatTime; hb != nil {
+			at = hb.Time
+		}
 		for _, h := range c.Status.APIHealth {
-			out[h.Cluster] = h
+			out[h.Cluster] = measure{h, at}
 		}
 	}
 	return out, nil

@@ -84,6 +84,7 @@ func (f *fleet) report() {
 		if err := f.c.Get(ctx, types.NamespacedName{Name: cell}, c); err != nil {
 			f.t.Fatal(err)
 		}
+		c.Status.HeartbeatTime = &metav1.Time{Time: f.clock}
 		c.Status.APIHealth = nil
 		for _, h := range f.probes {
 			c.Status.APIHealth = append(c.Status.APIHealth, *h)
@@ -162,6 +163,14 @@ func TestErrorRateHaltsAndRollsBackTheCanary(t *testing.T) {
 	if ro = f.step(name); ro.Status.Waves[0].Phase != v1alpha1.WaveBaking {
 		t.Fatalf("canary %s, want Baking", ro.Status.Waves[0].Phase)
 	}
+	if ro = f.step(name); ro.Status.Waves[0].Targets[0].BakeStart != nil {
+		t.Fatal("the bake's start point was taken from a report older than the bake")
+	}
+	f.clock = f.clock.Add(3 * time.Second)
+	f.healthy(1)
+	if ro = f.step(name); ro.Status.Waves[0].Targets[0].BakeStart == nil {
+		t.Fatal("no start point for the bake from a later report")
+	}
 	f.failing("c11", 4)
 	f.healthy(1)
 	ro = f.step(name)
@@ -210,11 +219,18 @@ func TestGoodRolloutCompletesEveryWave(t *testing.T) {
 		if ro = f.step(name); ro.Status.Waves[wave].Phase != v1alpha1.WaveBaking {
 			t.Fatalf("wave %d %s, want Baking", wave, ro.Status.Waves[wave].Phase)
 		}
+		// The members' restart failed probes, in a report from before the
+		// bake settled: they are not the bake's.
+		f.failing(ro.Status.Waves[wave].Targets[0].Name, 3)
+		f.step(name)
+		f.clock = f.clock.Add(3 * time.Second)
+		f.healthy(1)
+		f.step(name)
 		f.healthy(5)
-		if ro = f.step(name); ro.Status.CurrentWave != int32(wave) {
+		if ro = f.step(name); ro.Status.CurrentWave != int32(wave) || ro.Status.State != v1alpha1.RolloutRunning {
 			t.Fatalf("wave %d ended before its bake time", wave)
 		}
-		f.clock = f.clock.Add(11 * time.Second)
+		f.clock = f.clock.Add(8 * time.Second)
 		if ro = f.step(name); ro.Status.Waves[wave].Phase != v1alpha1.WaveDone || ro.Status.CurrentWave != int32(wave+1) {
 			t.Fatalf("wave %d %s after its bake", wave, ro.Status.Waves[wave].Phase)
 		}

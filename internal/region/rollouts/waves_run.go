@@ -13,6 +13,10 @@ import (
 	"github.com/cellplane/cellplane/internal/platform"
 )
 
+// settle is how much later than the start of a bake a cell's report must be
+// to count as its first: a probe round (apihealth.DefaultInterval) after.
+const settle = 2 * time.Second
+
 func seconds(v int32, def int) time.Duration {
 	if v <= 0 {
 		return time.Duration(def) * time.Second
@@ -58,16 +62,16 @@ func (r *Reconciler) advance(ctx context.Context, ro *v1alpha1.PlatformRollout) 
 
 // begin records the baselines; the versions are set on the next pass, once
 // the wave's clusters are in the status, so a rollback always knows them.
-func (r *Reconciler) begin(w *v1alpha1.RolloutWave, health map[string]v1alpha1.ClusterAPIHealth) {
+func (r *Reconciler) begin(w *v1alpha1.RolloutWave, health map[string]measure) {
 	for i := range w.Targets {
-		h := health[key(w.Targets[i])]
+		h := health[key(w.Targets[i])].ClusterAPIHealth
 		w.Targets[i].Baseline = &h
 	}
 	t := metav1.NewTime(r.now())
 	w.StartTime, w.Phase = &t, v1alpha1.WaveApplying
 }
 
-func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.PlatformRollout, w *v1alpha1.RolloutWave, health map[string]v1alpha1.ClusterAPIHealth) error {
+func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.PlatformRollout, w *v1alpha1.RolloutWave, health map[string]measure) error {
 	var waiting []string
 	for _, t := range w.Targets {
 		c, err := r.cluster(ctx, t)
@@ -83,10 +87,9 @@ func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.PlatformRollout, w 
 	}
 	now := r.now()
 	if len(waiting) == 0 {
-		for i := range w.Targets {
-			h := health[key(w.Targets[i])]
-			w.Targets[i].BakeStart = &h
-		}
+		// Each cluster's bake counts from its cell's first report after
+		// this (see bake): the last one may still hold the failed probes
+		// of its members' restart.
 		t := metav1.NewTime(now)
 		w.BakeStartTime, w.Phase = &t, v1alpha1.WaveBaking
 		return nil
@@ -97,7 +100,7 @@ func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.PlatformRollout, w 
 	return nil
 }
 
-func (r *Reconciler) bake(ctx context.Context, ro *v1alpha1.PlatformRollout, w *v1alpha1.RolloutWave, health map[string]v1alpha1.ClusterAPIHealth) error {
+func (r *Reconciler) bake(ctx context.Context, ro *v1alpha1.PlatformRollout, w *v1alpha1.RolloutWave, health map[string]measure) error {
 	th, enough := thresholds(ro.Spec), true
 	for i := range w.Targets {
 		t := &w.Targets[i]
@@ -112,8 +115,16 @@ func (r *Reconciler) bake(ctx context.Context, ro *v1alpha1.PlatformRollout, w *
 			r.alarm(ro, AlarmNotHealthy, t.ClusterName, fmt.Sprintf("%s stopped running %s healthy: %s", t.ClusterName, ro.Spec.PlatformVersion, c.Status.Reason))
 			return nil
 		}
-		now := health[key(*t)]
-		v := Judge(*cmp.Or(t.Baseline, &v1alpha1.ClusterAPIHealth{}), *cmp.Or(t.BakeStart, &v1alpha1.ClusterAPIHealth{}), now, th)
+		m := health[key(*t)]
+		if t.BakeStart == nil {
+			if m.at.Before(w.BakeStartTime.Add(settle)) {
+				enough = false
+				continue
+			}
+			t.BakeStart = &m.ClusterAPIHealth
+		}
+		now := m.ClusterAPIHealth
+		v := Judge(*cmp.Or(t.Baseline, &v1alpha1.ClusterAPIHealth{}), *t.BakeStart, now, th)
 		switch {
 		case v.Reset:
 			t.BakeStart = &now
