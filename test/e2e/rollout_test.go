@@ -119,6 +119,11 @@ func TestPlatformRollout(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &started); err != nil {
 		t.Fatal(err)
 	}
+	if _, errOut, err := in.CLI(ctx, "rollout", "start", "--minor", "1.37", "--version", "cellplane.2"); err == nil {
+		t.Error("a second rollout of 1.37 started while one runs")
+	} else {
+		t.Logf("a second rollout of 1.37: %s", strings.TrimSpace(errOut))
+	}
 	sawColumn := false
 	waitRollout(ctx, t, in, started.Name, 3*time.Minute, func(ro *v1alpha1.PlatformRollout) bool {
 		if !sawColumn && strings.Contains(cellRollout(ctx, t, in, "cell-1"), "cellplane.2") {
@@ -132,6 +137,7 @@ func TestPlatformRollout(t *testing.T) {
 	in.Kill()
 	t.Log("killed cellplane with SIGKILL after the canary wave")
 	in.Start(ctx)
+	holdsWhilePaused(ctx, t, in, started.Name)
 	done := waitRollout(ctx, t, in, started.Name, 6*time.Minute, func(ro *v1alpha1.PlatformRollout) bool {
 		return ro.Status.State == v1alpha1.RolloutCompleted || ro.Status.State == v1alpha1.RolloutHalted
 	})
@@ -154,6 +160,37 @@ func TestPlatformRollout(t *testing.T) {
 	if out, _, _ := in.CLI(ctx, "rollout", "list"); !strings.Contains(out, "Completed") || !strings.Contains(out, "Halted") {
 		t.Errorf("rollout list:\n%s", out)
 	}
+}
+
+// holdsWhilePaused pauses a rollout, sees it hold its wave for a few
+// seconds, and resumes it.
+func holdsWhilePaused(ctx context.Context, t *testing.T, in *framework.Instance, name string) {
+	t.Helper()
+	rolloutCLI(ctx, t, in, "pause", name)
+	paused := waitRollout(ctx, t, in, name, 30*time.Second, func(ro *v1alpha1.PlatformRollout) bool {
+		return ro.Status.State == v1alpha1.RolloutPaused
+	})
+	at := progressOf(paused)
+	deadline := time.Now().Add(5 * time.Second)
+	err := framework.Eventually(ctx, 10*time.Second, time.Second, func() error {
+		ro := waitRollout(ctx, t, in, name, time.Second, func(*v1alpha1.PlatformRollout) bool { return true })
+		if got := progressOf(ro); got != at || ro.Status.State != v1alpha1.RolloutPaused {
+			return framework.Permanent(fmt.Errorf("paused rollout moved from %s to %s %s", at, ro.Status.State, got))
+		}
+		if time.Now().Before(deadline) {
+			return fmt.Errorf("still paused at %s", at)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolloutCLI(ctx, t, in, "resume", name)
+}
+
+func progressOf(ro *v1alpha1.PlatformRollout) string {
+	w := ro.Status.Waves[ro.Status.CurrentWave]
+	return fmt.Sprintf("wave %d %s", ro.Status.CurrentWave, w.Phase)
 }
 
 // refuseBadRolloutInput checks that bad rollouts and registrations are
