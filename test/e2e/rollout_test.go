@@ -173,7 +173,10 @@ func holdsWhilePaused(ctx context.Context, t *testing.T, in *framework.Instance,
 	at := progressOf(paused)
 	deadline := time.Now().Add(5 * time.Second)
 	err := framework.Eventually(ctx, 10*time.Second, time.Second, func() error {
-		ro := waitRollout(ctx, t, in, name, time.Second, func(*v1alpha1.PlatformRollout) bool { return true })
+		ro, err := describeRollout(ctx, in, name)
+		if err != nil {
+			return err
+		}
 		if got := progressOf(ro); got != at || ro.Status.State != v1alpha1.RolloutPaused {
 			return framework.Permanent(fmt.Errorf("paused rollout moved from %s to %s %s", at, ro.Status.State, got))
 		}
@@ -265,14 +268,11 @@ func waitRollout(ctx context.Context, t *testing.T, in *framework.Instance, name
 	var ro v1alpha1.PlatformRollout
 	last := ""
 	err := framework.Eventually(ctx, within, time.Second, func() error {
-		out, errOut, err := in.CLI(ctx, "rollout", "describe", name, "-o", "json")
+		got, err := describeRollout(ctx, in, name)
 		if err != nil {
-			return fmt.Errorf("rollout describe: %w: %s", err, errOut)
-		}
-		ro = v1alpha1.PlatformRollout{}
-		if err := json.Unmarshal([]byte(out), &ro); err != nil {
 			return err
 		}
+		ro = *got
 		if line := fmt.Sprintf("%s wave %d: %s", ro.Status.State, ro.Status.CurrentWave, ro.Status.Message); line != last {
 			t.Logf("rollout %s: %s", name, line)
 			last = line
@@ -286,6 +286,16 @@ func waitRollout(ctx context.Context, t *testing.T, in *framework.Instance, name
 		t.Fatalf("%v\ncellplane log:\n%s", err, lastChars(in.Log(), 4000))
 	}
 	return &ro
+}
+
+// describeRollout reads a rollout through 'rollout describe'.
+func describeRollout(ctx context.Context, in *framework.Instance, name string) (*v1alpha1.PlatformRollout, error) {
+	out, errOut, err := in.CLI(ctx, "rollout", "describe", name, "-o", "json")
+	if err != nil {
+		return nil, fmt.Errorf("rollout describe: %w: %s", err, errOut)
+	}
+	ro := &v1alpha1.PlatformRollout{}
+	return ro, json.Unmarshal([]byte(out), ro)
 }
 
 // waitPlatform waits until a cluster reports running version healthy.
