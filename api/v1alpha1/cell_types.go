@@ -101,6 +101,27 @@ type CellStatus struct {
 	// Faults are the zone faults the cell has applied.
 	// +optional
 	Faults []ZoneFault `json:"faults,omitempty"`
+
+	// APIHealth is what the cell's API probes measured of each of its
+	// clusters since the cell's controllers started: the signal platform
+	// rollouts judge a wave by.
+	// +optional
+	APIHealth []ClusterAPIHealth `json:"apiHealth,omitempty"`
+}
+
+// ClusterAPIHealth is the cell's running count of probes of one cluster's
+// API through its endpoint. The counters only grow while the cell's
+// controllers run; they start again from zero when they restart.
+type ClusterAPIHealth struct {
+	// Cluster is the cluster's object, namespace/name.
+	Cluster string `json:"cluster"`
+	// Requests counts the probes sent, Errors those that failed (no answer,
+	// an error status or a timeout).
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors"`
+	// LatencyMillisecondsSum adds up the latency of the probes that
+	// succeeded.
+	LatencyMillisecondsSum int64 `json:"latencyMillisecondsSum"`
 }
 
 // ZoneHealth is one zone's health as the cell's probes see it.

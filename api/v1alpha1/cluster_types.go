@@ -210,6 +210,12 @@ type ClusterSpec struct {
 	// +optional
 	UpgradePolicy *UpgradePolicy `json:"upgradePolicy,omitempty"`
 
+	// PlatformVersion is the platform version (cellplane.N) the cluster
+	// should run: what cellplane sets around the upstream binaries. Empty
+	// means the minor's default. Platform rollouts set it.
+	// +optional
+	PlatformVersion string `json:"platformVersion,omitempty"`
+
 	// Cell is the cell the region placed the cluster in.
 	// +optional
 	Cell string `json:"cell,omitempty"`
@@ -493,7 +499,7 @@ type BackupStatus struct {
 // schedulers; the reverse order when going back. Each step is recorded before
 // it is taken, so a cell restarted at any point carries on.
 type RolloutStatus struct {
-	// Type is VersionUpdate or VersionRollback.
+	// Type is VersionUpdate, VersionRollback or PlatformVersionUpdate.
 	Type string `json:"type"`
 	// UpdateID is the update that asked for the change (spec.versionUpdateID).
 	// +optional
@@ -501,6 +507,12 @@ type RolloutStatus struct {
 	// From and To are the exact versions left and wanted ("v1.36.3").
 	From string `json:"from"`
 	To   string `json:"to"`
+	// FromPlatform and ToPlatform are the platform versions left and
+	// wanted ("cellplane.2"); a platform rollout changes only these.
+	// +optional
+	FromPlatform string `json:"fromPlatform,omitempty"`
+	// +optional
+	ToPlatform string `json:"toPlatform,omitempty"`
 	// Phase is RestorePoint (waiting for a full backup), Members, Successful,
 	// Failed or Cancelled.
 	Phase string `json:"phase"`
@@ -632,6 +644,11 @@ type ClusterStatus struct {
 	// member (an upgrade, a rollback): in progress, or how it ended.
 	// +optional
 	Rollout *RolloutStatus `json:"rollout,omitempty"`
+
+	// PlatformVersion is the platform version every component of the
+	// cluster last ran healthy with.
+	// +optional
+	PlatformVersion string `json:"platformVersion,omitempty"`
 
 	// Components lists every process of the control plane.
 	// +optional

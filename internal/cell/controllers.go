@@ -12,6 +12,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/accessentries"
 	"github.com/cellplane/cellplane/internal/cell/addons"
 	"github.com/cellplane/cellplane/internal/cell/agent"
+	"github.com/cellplane/cellplane/internal/cell/apihealth"
 	"github.com/cellplane/cellplane/internal/cell/backups"
 	"github.com/cellplane/cellplane/internal/cell/care"
 	"github.com/cellplane/cellplane/internal/cell/carotation"
@@ -31,6 +32,7 @@ import (
 	"github.com/cellplane/cellplane/internal/controlplane"
 	"github.com/cellplane/cellplane/internal/datadir"
 	"github.com/cellplane/cellplane/internal/logging"
+	"github.com/cellplane/cellplane/internal/platform"
 )
 
 // layout is how the cell runs its control planes.
@@ -64,6 +66,7 @@ func (p *proc) controllers() (manager.Manager, error) {
 		return nil, fmt.Errorf("finding cellplane executable: %w", err)
 	}
 	layout := p.layout()
+	layout.Platforms = platform.Catalog{Store: mgr.GetClient()}
 	ep := &endpoint.Writer{Dir: p.lbDir(), Zones: p.shifts}
 	replay := func(pl *controlplane.Plan) (restore.ReplayTarget, error) { return p.pool.Get(pl) }
 	r := &lifecycle.Reconciler{
@@ -189,9 +192,14 @@ func (p *proc) agent() (manager.Manager, error) {
 	if err := groups.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the node group mirror: %w", err)
 	}
+	probes := &apihealth.Prober{Cell: mgr.GetClient(), Logger: p.log}
+	if err := mgr.Add(probes); err != nil {
+		return nil, fmt.Errorf("adding the API prober: %w", err)
+	}
 	hb := &agent.Heartbeat{
 		Region: region.GetClient(), Cell: mgr.GetClient(), CellName: p.name, Logger: p.log,
 		Store: p.store.RESTConfig().Host, LoadBalancer: p.lbStatusAddr(), Zones: p.shifts, ZoneNet: p.zoneNet,
+		APIHealth: probes,
 	}
 	return mgr, mgr.Add(hb)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"log/slog"
 	"strings"
 	"time"
@@ -46,6 +47,8 @@ type cellJSON struct {
 	// Zones is the cell's zone health; Faults the zone faults it applied.
 	Zones  []v1alpha1.ZoneHealth `json:"zones,omitempty"`
 	Faults []v1alpha1.ZoneFault  `json:"faults,omitempty"`
+	// Rollout is the platform rollout wave touching the cell now.
+	Rollout string `json:"rollout,omitempty"`
 }
 
 func newCellList(g *globals) *cobra.Command {
@@ -68,12 +71,16 @@ with 'cellplane zone fault'.`,
 			if err != nil {
 				return err
 			}
+			touching, err := c.Rollouts(cmd.Context())
+			if err != nil {
+				return err
+			}
 			if g.Output == "json" {
 				out := make([]cellJSON, len(views))
 				for i, v := range views {
 					out[i] = cellJSON{Name: v.Name, State: string(v.State), Clusters: v.Placed, Capacity: v.Capacity,
 						Draining: v.Cell.Spec.Draining, Reported: v.Cell.Status.Clusters, PID: v.Cell.Status.PID,
-						ZoneShifts: v.Cell.Spec.ZoneShifts, Zones: v.Cell.Status.Zones, Faults: v.Cell.Status.Faults}
+						ZoneShifts: v.Cell.Spec.ZoneShifts, Zones: v.Cell.Status.Zones, Faults: v.Cell.Status.Faults, Rollout: touching[v.Name]}
 					if hb := v.Cell.Status.HeartbeatTime; hb != nil {
 						out[i].Heartbeat = &hb.Time
 					}
@@ -81,13 +88,13 @@ with 'cellplane zone fault'.`,
 				return g.PrintJSON(map[string]any{"cells": out})
 			}
 			w := g.Table()
-			w.Println("NAME\tSTATE\tCLUSTERS\tCAPACITY\tHEARTBEAT\tZONES OUT\tFAULTS")
+			w.Println("NAME\tSTATE\tCLUSTERS\tCAPACITY\tHEARTBEAT\tZONES OUT\tFAULTS\tROLLOUT")
 			for _, v := range views {
 				hb := "never"
 				if v.Age >= 0 {
 					hb = v.Age.Round(time.Second).String() + " ago"
 				}
-				w.Printf("%s\t%s\t%d\t%d\t%s\t%s\t%s\n", v.Name, v.State, v.Placed, v.Capacity, hb, zonesOut(v.Cell), faultsOf(v.Cell))
+				w.Printf("%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", v.Name, v.State, v.Placed, v.Capacity, hb, zonesOut(v.Cell), faultsOf(v.Cell), cmp.Or(touching[v.Name], "-"))
 			}
 			return w.Flush()
 		},

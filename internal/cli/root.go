@@ -13,9 +13,11 @@ import (
 	"github.com/cellplane/cellplane/internal/cli/accessentry"
 	"github.com/cellplane/cellplane/internal/cli/addon"
 	"github.com/cellplane/cellplane/internal/cli/clikit"
+	"github.com/cellplane/cellplane/internal/cli/componentscmd"
 	"github.com/cellplane/cellplane/internal/cli/key"
 	"github.com/cellplane/cellplane/internal/cli/nodegroup"
 	"github.com/cellplane/cellplane/internal/cli/principal"
+	"github.com/cellplane/cellplane/internal/cli/rollout"
 )
 
 // globals are the flags and streams every subcommand shares (clikit.Globals),
@@ -54,8 +56,8 @@ func newRoot(g *globals) *cobra.Command {
 		"directory holding all of cellplane's state (env CELLPLANE_DATA_DIR)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return clikit.Usage(err) })
 	root.AddCommand(newUp(g), newDown(g), newCluster(g), newAccount(g), newCell(g), newZone(g), newBackup(g), key.New(&g.Globals),
-		principal.NewUser(&g.Globals), principal.NewRole(&g.Globals), accessentry.New(&g.Globals), addon.New(&g.Globals), nodegroup.New(&g.Globals),
-		newComponents(g), newLB(g), newKMSPlugin(g), newHollowNode(), newNodeMachine(g), newClusterNetwork(g), newVersion(g))
+		principal.NewUser(&g.Globals), principal.NewRole(&g.Globals), accessentry.New(&g.Globals), addon.New(&g.Globals), nodegroup.New(&g.Globals), rollout.New(&g.Globals),
+		componentscmd.New(&g.Globals), newLB(g), newKMSPlugin(g), newHollowNode(), newNodeMachine(g), newClusterNetwork(g), newVersion(g))
 	clikit.AsGroup(root)
 	return root
 }

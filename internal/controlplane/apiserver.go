@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -55,7 +56,7 @@ rules:
 // WriteFiles writes the audit policy and the authentication configuration
 // the API servers read.
 func (apiServer) WriteFiles(p *Plan) error {
-	if err := pki.WriteFileAtomic(p.AuditPolicyPath(), []byte(auditPolicy), 0o600); err != nil {
+	if err := pki.WriteFileAtomic(p.AuditPolicyPath(), []byte(cmp.Or(p.in.Platform.AuditPolicy, auditPolicy)), 0o600); err != nil {
 		return fmt.Errorf("writing audit policy: %w", err)
 	}
 	if err := p.writeSignInConfigs(); err != nil {
@@ -64,8 +65,15 @@ func (apiServer) WriteFiles(p *Plan) error {
 	return p.writeAuthenticationConfig()
 }
 
-// AuditPolicyPath is where the API servers' audit policy lives.
-func (p *Plan) AuditPolicyPath() string { return filepath.Join(p.ConfigDir(), "audit-policy.yaml") }
+// AuditPolicyPath is where the API servers' audit policy lives. A platform
+// version's own policy gets a file named for it, so that the API servers'
+// flags change with it and the runtime restarts them to read it.
+func (p *Plan) AuditPolicyPath() string {
+	if p.in.Platform.AuditPolicy != "" {
+		return filepath.Join(p.ConfigDir(), "audit-policy-"+p.in.Platform.Name+".yaml")
+	}
+	return filepath.Join(p.ConfigDir(), "audit-policy.yaml")
+}
 
 func (p *Plan) apiServerArgs(m Member) []string {
 	f := p.pki

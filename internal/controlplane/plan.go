@@ -10,6 +10,7 @@ import (
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/pki"
+	"github.com/cellplane/cellplane/internal/platform"
 )
 
 // ServiceCIDR is the tenant clusters' service network (EKS's default); ServiceIP is
@@ -81,6 +82,10 @@ type Input struct {
 	// IdentityProviders are the cluster's OIDC identity providers, which
 	// the API servers' authentication configuration names.
 	IdentityProviders []v1alpha1.OIDCIdentityProvider
+	// Platform is the platform version the members run: its overlay
+	// changes their flags and the audit policy. The zero value is the
+	// baseline.
+	Platform platform.Version
 }
 
 // Plan is the full description of one control plane.
@@ -113,6 +118,9 @@ func (p *Plan) ID() string { return p.in.Namespace + "/" + p.in.Name }
 func (p *Plan) PKIDir() string    { return filepath.Join(p.in.Dir, "pki") }
 func (p *Plan) ConfigDir() string { return filepath.Join(p.in.Dir, "config") }
 func (p *Plan) LogDir() string    { return filepath.Join(p.in.Dir, "logs") }
+
+// PlatformVersion names the platform version the plan runs.
+func (p *Plan) PlatformVersion() string { return p.in.Platform.Name }
 
 // Dir is the cluster's directory; deleting the cluster removes it.
 func (p *Plan) Dir() string { return p.in.Dir }

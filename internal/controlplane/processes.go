@@ -5,6 +5,7 @@ import "github.com/cellplane/cellplane/internal/runtime/process"
 // Spec returns the process that runs member m.
 func (p *Plan) Spec(m Member) process.Spec {
 	path, args := m.Component.Command(p, m)
+	args = p.in.Platform.Apply(m.Kind, args)
 	s := process.Spec{
 		ID:       p.ID() + "/" + m.Name(),
 		Path:     path,

@@ -81,6 +81,9 @@ func (s *Service) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.startRollouts(runCtx); err != nil {
+		return err
+	}
 	if err := s.cells.wait(ctx, view); err != nil {
 		return err
 	}

@@ -68,6 +68,9 @@ func (a *Agent) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, e
 	if !reg.DeletionTimestamp.IsZero() {
 		return a.release(ctx, reg)
 	}
+	if err := a.pullPlatformVersion(ctx, reg.Spec.PlatformVersion); err != nil {
+		return ctrl.Result{}, err
+	}
 	cellObj, err := a.pullSpec(ctx, reg)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -38,7 +38,12 @@ type Heartbeat struct {
 	// ZoneNet, when set, reports the cell's zone health and faults and takes
 	// the region's zone faults from the answer to every beat.
 	ZoneNet ZoneReporter
-	Now     func() time.Time
+	// APIHealth, when set, reports what the cell measured of its clusters'
+	// APIs.
+	APIHealth interface {
+		Snapshot() []v1alpha1.ClusterAPIHealth
+	}
+	Now func() time.Time
 
 	failing bool
 }
@@ -135,7 +140,12 @@ type ZoneReporter interface {
 // reported; clusters is sent even when zero.
 func (h *Heartbeat) status(t *metav1.Time, clusters int) map[string]any {
 	st := map[string]any{"heartbeatTime": t, "clusters": clusters, "store": h.Store,
-		"loadBalancer": h.LoadBalancer, "pid": os.Getpid(), "zoneNamespaces": nil, "zones": nil, "faults": nil}
+		"loadBalancer": h.LoadBalancer, "pid": os.Getpid(), "zoneNamespaces": nil, "zones": nil, "faults": nil, "apiHealth": nil}
+	if h.APIHealth != nil {
+		if a := h.APIHealth.Snapshot(); len(a) > 0 {
+			st["apiHealth"] = a
+		}
+	}
 	if h.ZoneNet == nil {
 		return st
 	}

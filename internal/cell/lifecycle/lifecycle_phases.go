@@ -16,7 +16,6 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/etcdstate"
 	"github.com/cellplane/cellplane/internal/cell/rollout"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
-	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/controlplane"
 	"github.com/cellplane/cellplane/internal/pki"
 )
@@ -39,7 +38,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v
 	if c.Status.Status == "" {
 		c.Status.Status = v1alpha1.StatusCreating
 	}
-	plans, err := r.plans(ctx, c)
+	plans, err := plannerOf(r).plans(ctx, c)
 	if errors.Is(err, tenant.ErrTerminal) {
 		r.fail(log, c, err.Error())
 		return ctrl.Result{}, nil
@@ -91,59 +90,6 @@ func (r *Reconciler) beforeRenewal(c *v1alpha1.Cluster, res ctrl.Result) ctrl.Re
 		res.RequeueAfter = until
 	}
 	return res
-}
-
-// plans derives the control plane's description on the release it should
-// run and, while it runs another, on that one too, building components on
-// first use. A rollout under way keeps its two releases until it ends, even
-// if the wanted one changed meanwhile (a cancel).
-func (r *Reconciler) plans(ctx context.Context, c *v1alpha1.Cluster) (rollout.Plans, error) {
-	want, err := components.Lookup(c.Spec.Version)
-	if err != nil {
-		return rollout.Plans{}, fmt.Errorf("%w: %w", tenant.ErrTerminal, err)
-	}
-	from, to := c.Status.KubernetesVersion, want.Version
-	if ro := c.Status.Rollout; ro != nil && !ro.Finished() {
-		from, to = ro.From, ro.To
-	}
-	if from == "" || c.Status.Status != v1alpha1.StatusActive && c.Status.Rollout == nil {
-		// Being created: it runs what it should from the start.
-		c.Status.KubernetesVersion = want.Version
-		from = to
-	}
-	toRel, err := components.Lookup(to)
-	if err != nil {
-		return rollout.Plans{}, fmt.Errorf("%w: %w", tenant.ErrTerminal, err)
-	}
-	toPlan, err := r.plan(ctx, c, toRel)
-	if err != nil || from == to {
-		return rollout.Plans{To: toPlan}, err
-	}
-	fromRel, err := components.Lookup(from)
-	if err != nil {
-		// A release this build no longer offers cannot be planned: the
-		// members move as their processes next start.
-		c.Status.KubernetesVersion = to
-		return rollout.Plans{To: toPlan}, nil
-	}
-	fromPlan, err := r.plan(ctx, c, fromRel)
-	if err != nil {
-		return rollout.Plans{}, err
-	}
-	return rollout.Plans{From: fromPlan, To: toPlan}, nil
-}
-
-// plan describes the control plane on release rel.
-func (r *Reconciler) plan(ctx context.Context, c *v1alpha1.Cluster, rel components.Release) (*controlplane.Plan, error) {
-	kube, err := r.Binaries.Kubernetes(ctx, rel)
-	if err != nil {
-		return nil, fmt.Errorf("getting Kubernetes %s binaries: %w", rel.Version, err)
-	}
-	etcd, err := r.Binaries.Etcd(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("getting etcd binaries: %w", err)
-	}
-	return r.Layout.Plan(c, kube, etcd), nil
 }
 
 // phasePKI issues what is missing and renews what is due. A renewal drops the

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/cell/rollout"
-	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/controlplane"
 	"github.com/cellplane/cellplane/internal/eks"
 )
@@ -22,17 +21,20 @@ func (r *Reconciler) phaseRollout(ctx context.Context, log *slog.Logger, c *v1al
 	if r.Zones.HoldRollout(c, plans.From != nil, c.Status.KubernetesVersion) || plans.From == nil {
 		return 0, nil
 	}
-	want, err := components.Lookup(c.Spec.Version)
+	want, err := plannerOf(r).wanted(ctx, c)
 	if err != nil {
 		return 0, err
 	}
-	from, to := c.Status.KubernetesVersion, want.Version
+	from := plannerOf(r).running(ctx, c)
 	typ := eks.UpdateTypeVersion
-	if newer(from, to) {
+	switch {
+	case newer(from.Version, want.Version):
 		typ = eks.UpdateTypeVersionRollback
+	case from.Version == want.Version:
+		typ = rollout.TypePlatform
 	}
 	was := c.Status.Rollout.DeepCopy()
-	ro := rollout.Begin(c, from, to, typ, time.Now())
+	ro := rollout.Begin(c, from, want, typ, time.Now())
 	if ro == nil {
 		return 0, nil // this update ended; the cluster stays on what it runs
 	}
@@ -51,9 +53,9 @@ func (r *Reconciler) phaseRollout(ctx context.Context, log *slog.Logger, c *v1al
 	if err != nil {
 		return 0, err
 	}
-	if ro.Phase == v1alpha1.RolloutSuccessful && c.Status.KubernetesVersion != ro.To {
-		c.Status.KubernetesVersion = ro.To
-		log.Info("rollout finished", "to", ro.To, "took", time.Since(ro.StartedAt.Time).Round(time.Second))
+	if ro.Phase == v1alpha1.RolloutSuccessful && (c.Status.KubernetesVersion != ro.To || c.Status.PlatformVersion != ro.ToPlatform) {
+		c.Status.KubernetesVersion, c.Status.PlatformVersion = ro.To, ro.ToPlatform
+		log.Info("rollout finished", "to", ro.To, "platform", ro.ToPlatform, "took", time.Since(ro.StartedAt.Time).Round(time.Second))
 	}
 	if ro.Finished() && ro.Phase != v1alpha1.RolloutSuccessful && ro.FinishedAt != nil && time.Since(ro.FinishedAt.Time) < time.Minute {
 		log.Warn("rollout ended without moving the cluster", "phase", ro.Phase, "error", ro.Error)

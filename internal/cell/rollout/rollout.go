@@ -101,32 +101,64 @@ func Order(from, to *controlplane.Plan, up bool) []controlplane.Member {
 	return out
 }
 
-// Begin starts a rollout of c from the release it runs to the one it
-// should, or finds the one under way. It returns nil when c should not
-// move: the last attempt at this update ended (failed or cancelled) and c
-// stays on the release it runs until a new update asks again.
-func Begin(c *v1alpha1.Cluster, running, want string, typ string, now time.Time) *v1alpha1.RolloutStatus {
+// TypePlatform is the type of a rollout that changes only the platform
+// version.
+const TypePlatform = "PlatformVersionUpdate"
+
+// Target is what a control plane runs: a Kubernetes release and a platform
+// version.
+type Target struct{ Version, Platform string }
+
+// Targets are where ro goes from and to.
+func Targets(ro *v1alpha1.RolloutStatus) (from, to Target) {
+	return Target{ro.From, ro.FromPlatform}, Target{ro.To, ro.ToPlatform}
+}
+
+// Begin starts a rollout of c from what it runs to what it should, or finds
+// the one under way. It returns nil when c should not move: the last
+// attempt at this target ended (failed or cancelled) and c stays on what it
+// runs until a new update asks again.
+func Begin(c *v1alpha1.Cluster, running, want Target, typ string, now time.Time) *v1alpha1.RolloutStatus {
 	ro := c.Status.Rollout
+	var from, to Target
+	if ro != nil {
+		from, to = Targets(ro)
+	}
 	switch {
 	case ro != nil && !ro.Finished():
-		if want == ro.From && !ro.Reverting {
-			// Cancelled: the wanted release went back to the one being
-			// left. The moved members come back.
-			ro.Reverting, ro.Message = true, "cancelled: moving the members back to "+ro.From
+		if want == from && !ro.Reverting {
+			// Cancelled: the wanted target went back to the one being left.
+			// The moved members come back.
+			ro.Reverting, ro.Message = true, "cancelled: moving the members back to "+describe(from)
 		}
 		return ro
-	case ro != nil && ro.To == want && ro.Phase == v1alpha1.RolloutSuccessful:
-		return ro // finished, but the cell stopped before it recorded the version
-	case ro != nil && ro.To == want && ro.UpdateID == c.Spec.VersionUpdateID:
+	case ro != nil && to == want && ro.Phase == v1alpha1.RolloutSuccessful:
+		return ro // finished, but the cell stopped before it recorded the target
+	case ro != nil && to == want && ro.UpdateID == c.Spec.VersionUpdateID:
 		return nil
 	}
 	t := metav1.NewTime(now)
 	c.Status.Rollout = &v1alpha1.RolloutStatus{
-		Type: typ, UpdateID: c.Spec.VersionUpdateID, From: running, To: want,
+		Type: typ, UpdateID: c.Spec.VersionUpdateID, From: running.Version, To: want.Version,
+		FromPlatform: running.Platform, ToPlatform: want.Platform,
 		Phase: v1alpha1.RolloutRestorePoint, StartedAt: &t,
 		Message: "taking a full backup as the restore point",
 	}
+	if typ == TypePlatform {
+		// The data stays as it is: a platform version changes only what
+		// cellplane sets around the same binaries.
+		c.Status.Rollout.Phase, c.Status.Rollout.Message = v1alpha1.RolloutMembers, "moving the members to "+describe(want)
+	}
 	return c.Status.Rollout
+}
+
+// describe names a target in messages: its release, and its platform
+// version when it has one.
+func describe(t Target) string {
+	if t.Platform == "" {
+		return t.Version
+	}
+	return t.Version + " (" + t.Platform + ")"
 }
 
 // Step takes the next step of c's rollout ro between ps.From and ps.To and
@@ -235,9 +267,11 @@ func (s Stepper) next(ro *v1alpha1.RolloutStatus, order []controlplane.Member) (
 
 func (s Stepper) moving(ro *v1alpha1.RolloutStatus, m controlplane.Member) string {
 	if ro.Reverting {
-		return fmt.Sprintf("moving %s back to %s", m.Name(), ro.From)
+		from, _ := Targets(ro)
+		return fmt.Sprintf("moving %s back to %s", m.Name(), describe(from))
 	}
-	return fmt.Sprintf("moving %s to %s (%d moved)", m.Name(), ro.To, len(ro.Moved))
+	_, to := Targets(ro)
+	return fmt.Sprintf("moving %s to %s (%d moved)", m.Name(), describe(to), len(ro.Moved))
 }
 
 // done ends the rollout once every member is where it should be.

@@ -39,6 +39,11 @@ func testPlans(t *testing.T) Plans {
 	return Plans{From: plan("v1.36.3", "/k8s-1.36"), To: plan("v1.37.2", "/k8s-1.37")}
 }
 
+var (
+	v136 = Target{Version: "v1.36.3", Platform: "cellplane.1"}
+	v137 = Target{Version: "v1.37.2", Platform: "cellplane.1"}
+)
+
 func names(ms []controlplane.Member) []string {
 	var out []string
 	for _, m := range ms {
@@ -124,7 +129,7 @@ func run(t *testing.T, s *Stepper, c *v1alpha1.Cluster, ps Plans, env *fakeEnv, 
 func TestUpgradeMovesEveryMemberAfterTheRestorePoint(t *testing.T) {
 	ps := testPlans(t)
 	c := &v1alpha1.Cluster{}
-	ro := Begin(c, "v1.36.3", "v1.37.2", "VersionUpdate", time.Now())
+	ro := Begin(c, v136, v137, "VersionUpdate", time.Now())
 	env := &fakeEnv{}
 	s := &Stepper{}
 	run(t, s, c, ps, env, 3)
@@ -151,7 +156,7 @@ func TestUpgradeMovesEveryMemberAfterTheRestorePoint(t *testing.T) {
 func TestFailedMemberTurnsTheRolloutAround(t *testing.T) {
 	ps := testPlans(t)
 	c := &v1alpha1.Cluster{}
-	ro := Begin(c, "v1.36.3", "v1.37.2", "VersionUpdate", time.Now())
+	ro := Begin(c, v136, v137, "VersionUpdate", time.Now())
 	env := &fakeEnv{backup: &v1alpha1.RestorePoint{Revision: 1}, unhealthy: map[string]bool{"kube-apiserver-b": true}}
 	run(t, &Stepper{}, c, ps, env, 40)
 	if ro.Phase != v1alpha1.RolloutFailed || len(ro.Moved) != 0 || ro.Error == "" {
@@ -172,24 +177,24 @@ func TestFailedMemberTurnsTheRolloutAround(t *testing.T) {
 func TestCancelAndNoRetryOfAnEndedUpdate(t *testing.T) {
 	ps := testPlans(t)
 	c := &v1alpha1.Cluster{Spec: v1alpha1.ClusterSpec{VersionUpdateID: "u1"}}
-	ro := Begin(c, "v1.36.3", "v1.37.2", "VersionUpdate", time.Now())
+	ro := Begin(c, v136, v137, "VersionUpdate", time.Now())
 	env := &fakeEnv{backup: &v1alpha1.RestorePoint{Revision: 1}}
 	run(t, &Stepper{}, c, ps, env, 4)
 	if len(ro.Moved) == 0 {
 		t.Fatalf("nothing moved yet: %+v", ro)
 	}
-	if got := Begin(c, "v1.36.3", "v1.36.3", "VersionUpdate", time.Now()); got != ro || !ro.Reverting {
+	if got := Begin(c, v136, v136, "VersionUpdate", time.Now()); got != ro || !ro.Reverting {
 		t.Fatalf("cancel: %+v", got)
 	}
 	run(t, &Stepper{}, c, ps, env, 40)
 	if ro.Phase != v1alpha1.RolloutCancelled || len(ro.Moved) != 0 {
 		t.Fatalf("rollout %+v", ro)
 	}
-	if Begin(c, "v1.36.3", "v1.37.2", "VersionUpdate", time.Now()) != nil {
+	if Begin(c, v136, v137, "VersionUpdate", time.Now()) != nil {
 		t.Error("the cancelled update started again")
 	}
 	c.Spec.VersionUpdateID = "u2"
-	if again := Begin(c, "v1.36.3", "v1.37.2", "VersionUpdate", time.Now()); again == nil || again == ro || again.UpdateID != "u2" {
+	if again := Begin(c, v136, v137, "VersionUpdate", time.Now()); again == nil || again == ro || again.UpdateID != "u2" {
 		t.Errorf("a new update did not start: %+v", again)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/controlplane"
 	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/platform"
 	"github.com/cellplane/cellplane/internal/runtime/cgroup"
 	"github.com/cellplane/cellplane/internal/runtime/tenantuser"
 )
@@ -29,6 +30,9 @@ type Layout struct {
 	// RuntimeConfig maps a Kubernetes minor to its API servers'
 	// --runtime-config; a minor missing from it runs without the flag.
 	RuntimeConfig map[string]string
+	// Platforms resolves a cluster's platform version; its store is the
+	// cell's, where agents copy the registered versions its clusters use.
+	Platforms platform.Catalog
 	// ZoneNetNS maps a zone to the network namespace its members run in; nil
 	// runs every member in cellplane's own.
 	ZoneNetNS map[string]string
@@ -134,9 +138,16 @@ func (l Layout) ClusterDir(c *v1alpha1.Cluster) string {
 	return filepath.Join(l.Dir, "clusters", c.Namespace, c.Name)
 }
 
-// Plan is the plan processes are started from; c must have a slot.
+// Plan is the plan processes are started from, on the baseline platform
+// version; c must have a slot.
 func (l Layout) Plan(c *v1alpha1.Cluster, kube components.KubernetesBinaries, etcd components.EtcdBinaries) *controlplane.Plan {
+	return l.PlanFor(c, kube, etcd, platform.Version{})
+}
+
+// PlanFor is Plan on platform version pv (see Platforms.Resolve).
+func (l Layout) PlanFor(c *v1alpha1.Cluster, kube components.KubernetesBinaries, etcd components.EtcdBinaries, pv platform.Version) *controlplane.Plan {
 	in := controlplane.Input{
+		Platform:  pv,
 		Namespace: c.Namespace, Name: c.Name, UID: string(c.UID), ClusterName: c.Spec.Name,
 		Dir: l.ClusterDir(c), Cell: l.Cell, Slot: int(*c.Status.Slot),
 		Kubernetes: kube, Etcd: etcd, EtcdQuotaBytes: c.Spec.EtcdQuotaBytes,

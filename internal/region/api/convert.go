@@ -8,6 +8,7 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/eksinput"
+	"github.com/cellplane/cellplane/internal/platform"
 	"github.com/cellplane/cellplane/internal/redact"
 	"github.com/cellplane/cellplane/internal/region/accessentries"
 	"github.com/cellplane/cellplane/internal/region/certauthorities"
@@ -28,7 +29,7 @@ func (s *server) toWire(account string, c *v1alpha1.Cluster) *eks.Cluster {
 		Status:               wireStatus(c),
 		CertificateAuthority: certauthorities.Certificate(c),
 		ClientRequestToken:   c.Spec.ClientRequestToken,
-		PlatformVersion:      PlatformVersion,
+		PlatformVersion:      platform.Running(c),
 		Tags:                 tagsOf(c),
 		Health:               healthOf(c),
 		DeletionProtection:   ptr(c.Spec.DeletionProtection),

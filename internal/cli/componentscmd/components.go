@@ -1,4 +1,4 @@
-package cli
+package componentscmd
 
 import (
 	"fmt"
@@ -9,14 +9,15 @@ import (
 	"github.com/cellplane/cellplane/internal/components"
 )
 
-func newComponents(g *globals) *cobra.Command {
+// New is the components command group.
+func New(g *clikit.Globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "components", Short: "Manage the upstream binaries cellplane runs"}
 	cmd.AddCommand(newComponentsBuild(g), newComponentsList(g))
 	clikit.AsGroup(cmd)
 	return cmd
 }
 
-func newComponentsBuild(g *globals) *cobra.Command {
+func newComponentsBuild(g *clikit.Globals) *cobra.Command {
 	var sumFile, cacheDir string
 	var minors []string
 	var all, withTools, withMinIO, withDex, withCoreDNS, withNode bool
@@ -102,7 +103,7 @@ func releasesToBuild(minors []string, all bool) ([]components.Release, error) {
 	return out, nil
 }
 
-func newComponentsList(g *globals) *cobra.Command {
+func newComponentsList(g *clikit.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the offered Kubernetes versions",
