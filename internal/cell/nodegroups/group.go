@@ -49,7 +49,13 @@ func (r *Reconciler) group(ctx context.Context, c *v1alpha1.Cluster, ng *v1alpha
 	if !ng.DeletionTimestamp.IsZero() {
 		return g, nil
 	}
-	rel, err := components.Lookup(c.Spec.Version)
+	// The group's own minor: node groups move separately from the control
+	// plane (UpdateNodegroupVersion), within the kubelet skew policy.
+	minor := ng.Spec.Version
+	if minor == "" {
+		minor = c.Spec.Version
+	}
+	rel, err := components.Lookup(minor)
 	if err != nil {
 		return nil, err
 	}
