@@ -532,6 +532,14 @@ type RolloutStatus struct {
 	// RestorePoint is the full backup taken before the first member moved.
 	// +optional
 	RestorePoint *RestorePoint `json:"restorePoint,omitempty"`
+	// FromServes are the group versions ("apps/v1") the release left
+	// served, read before the first member moved: a later rollback checks
+	// that every stored object is one of them. ToServes is that list for
+	// the release a rollback goes back to.
+	// +optional
+	FromServes []string `json:"fromServes,omitempty"`
+	// +optional
+	ToServes []string `json:"toServes,omitempty"`
 	// Message says what is happening, in words; Error why it failed.
 	// +optional
 	Message string `json:"message,omitempty"`

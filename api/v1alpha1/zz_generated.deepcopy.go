@@ -1738,6 +1738,16 @@ func (in *RolloutStatus) DeepCopyInto(out *RolloutStatus) {
 		*out = new(RestorePoint)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.FromServes != nil {
+		in, out := &in.FromServes, &out.FromServes
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
+	if in.ToServes != nil {
+		in, out := &in.ToServes, &out.ToServes
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.StartedAt != nil {
 		in, out := &in.StartedAt, &out.StartedAt
 		*out = (*in).DeepCopy()

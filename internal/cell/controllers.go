@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/cellplane/cellplane/api/v1alpha1"
 
 	"github.com/cellplane/cellplane/internal/backup/envelope"
 	"github.com/cellplane/cellplane/internal/cell/accessentries"
@@ -25,12 +28,14 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/members"
 	"github.com/cellplane/cellplane/internal/cell/nodegroups"
 	"github.com/cellplane/cellplane/internal/cell/restore"
+	"github.com/cellplane/cellplane/internal/cell/rollout"
 	"github.com/cellplane/cellplane/internal/cell/secrets"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
 	"github.com/cellplane/cellplane/internal/cell/zones"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/controlplane"
 	"github.com/cellplane/cellplane/internal/datadir"
+	insightcalc "github.com/cellplane/cellplane/internal/insights"
 	"github.com/cellplane/cellplane/internal/logging"
 	"github.com/cellplane/cellplane/internal/platform"
 )
@@ -72,6 +77,7 @@ func (p *proc) controllers() (manager.Manager, error) {
 	r := &lifecycle.Reconciler{
 		Client: mgr.GetClient(), Layout: layout, Endpoint: ep, Runner: p.runtime, Binaries: p.cache, Logger: p.log,
 		CreateTimeout: p.cfg.CreateTimeout, Exits: p.exits, Zones: p.shifts, Released: p.pool.Release,
+		Etcd: func(pl *controlplane.Plan) (rollout.Values, error) { return p.pool.Get(pl) },
 		Concerns: []tenant.Concern{
 			&restore.FromBackup{Backups: bk, Dial: replay, Logger: p.log},
 			// After FromBackup, which chooses the backups whose keys it imports.
@@ -109,7 +115,8 @@ func (p *proc) controllers() (manager.Manager, error) {
 		return nil, fmt.Errorf("setting up backups: %w", err)
 	}
 	ir := &insights.Reconciler{Client: mgr.GetClient(), Gather: &insights.Sources{Client: mgr.GetClient(), Layout: layout},
-		CompatibleAddons: insights.Catalogue, Logger: p.log.With("component", "insights")}
+		CompatibleAddons: insights.Catalogue, Logger: p.log.With("component", "insights"),
+		Rollback: func(c *v1alpha1.Cluster) *insightcalc.Verdict { return rollout.RollbackReadiness(c, time.Now()) }}
 	if err := ir.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up insights: %w", err)
 	}

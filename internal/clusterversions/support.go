@@ -14,6 +14,10 @@ const (
 	ExtendedSupportMonths = 26
 )
 
+// RollbackWindow is how long after an upgrade finished it can be rolled
+// back.
+const RollbackWindow = 7 * 24 * time.Hour
+
 // Now is the clock support status is judged by; tests move it.
 var Now = time.Now
 

@@ -76,6 +76,9 @@ type Reconciler struct {
 	KubeconfigCertLifetime time.Duration
 	// Rollouts moves running control planes to another release.
 	Rollouts rollout.Stepper
+	// Etcd reaches a cluster's etcd, for a rollback's check of the stored
+	// objects; nil refuses rollbacks that need the check.
+	Etcd func(*controlplane.Plan) (rollout.Values, error)
 
 	started  time.Time
 	slots    slotAllocator

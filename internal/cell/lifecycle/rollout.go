@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,7 +12,6 @@ import (
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/cell/rollout"
 	"github.com/cellplane/cellplane/internal/controlplane"
-	"github.com/cellplane/cellplane/internal/eks"
 )
 
 // phaseRollout moves the control plane one step towards the release it
@@ -26,10 +26,10 @@ func (r *Reconciler) phaseRollout(ctx context.Context, log *slog.Logger, c *v1al
 		return 0, err
 	}
 	from := plannerOf(r).running(ctx, c)
-	typ := eks.UpdateTypeVersion
+	typ := rollout.TypeUpgrade
 	switch {
 	case newer(from.Version, want.Version):
-		typ = eks.UpdateTypeVersionRollback
+		typ = rollout.TypeRollback
 	case from.Version == want.Version:
 		typ = rollout.TypePlatform
 	}
@@ -88,6 +88,33 @@ func (e *rolloutEnv) Drain(m *controlplane.Member) error {
 }
 
 func (e *rolloutEnv) Persist(ctx context.Context) error { return e.persist(ctx) }
+
+// Served reads the discovery of the first API server that answers.
+func (e *rolloutEnv) Served(ctx context.Context) ([]string, error) {
+	var errs []error
+	for _, m := range e.p.Members(controlplane.KindAPIServer) {
+		api, err := e.pr.Read(ctx, m, "/api")
+		if err == nil {
+			var apis []byte
+			if apis, err = e.pr.Read(ctx, m, "/apis"); err == nil {
+				return rollout.ServedVersions(api, apis)
+			}
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (e *rolloutEnv) Stored(ctx context.Context) (map[string]int, error) {
+	if e.r.Etcd == nil {
+		return nil, errors.New("the cell has no etcd connection to check with")
+	}
+	v, err := e.r.Etcd(e.p)
+	if err != nil {
+		return nil, err
+	}
+	return rollout.StoredVersions(ctx, v)
+}
 
 // RestorePoint is the full backup the cell took after the update asked for
 // one (the region asks with the backup-requested annotation when it accepts

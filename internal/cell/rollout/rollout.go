@@ -39,6 +39,10 @@ type Env interface {
 	// Persist writes the cluster's status now, before the step it records
 	// is taken.
 	Persist(ctx context.Context) error
+	// Served reads the group versions the API servers serve now.
+	Served(ctx context.Context) ([]string, error)
+	// Stored counts the objects of etcd by the apiVersion they are stored as.
+	Stored(ctx context.Context) (map[string]int, error)
 	// RestorePoint reports the full backup taken after the time the cluster
 	// asked for one, or nil while there is none yet.
 	RestorePoint(c *v1alpha1.Cluster) (*v1alpha1.RestorePoint, error)
@@ -101,9 +105,13 @@ func Order(from, to *controlplane.Plan, up bool) []controlplane.Member {
 	return out
 }
 
-// TypePlatform is the type of a rollout that changes only the platform
-// version.
-const TypePlatform = "PlatformVersionUpdate"
+// Rollout types: the update types of the regional API, and a platform
+// version's own.
+const (
+	TypeUpgrade  = "VersionUpdate"
+	TypeRollback = "VersionRollback"
+	TypePlatform = "PlatformVersionUpdate"
+)
 
 // Target is what a control plane runs: a Kubernetes release and a platform
 // version.
@@ -144,6 +152,11 @@ func Begin(c *v1alpha1.Cluster, running, want Target, typ string, now time.Time)
 		Phase: v1alpha1.RolloutRestorePoint, StartedAt: &t,
 		Message: "taking a full backup as the restore point",
 	}
+	if was := ro; typ == TypeRollback && was != nil && was.Type == TypeUpgrade && was.Phase == v1alpha1.RolloutSuccessful && was.From == want.Version {
+		// Going back: check the stored objects against what the release
+		// we go back to served before the upgrade.
+		c.Status.Rollout.ToServes = was.FromServes
+	}
 	if typ == TypePlatform {
 		// The data stays as it is: a platform version changes only what
 		// cellplane sets around the same binaries.
@@ -178,6 +191,26 @@ func (s Stepper) restorePoint(ctx context.Context, c *v1alpha1.Cluster, ro *v1al
 	if ro.Reverting { // cancelled before anything moved
 		s.finish(ro, v1alpha1.RolloutCancelled, "cancelled before any member moved")
 		return 0, env.Persist(ctx)
+	}
+	switch {
+	case ro.Type != TypeRollback && ro.FromServes == nil:
+		// What the release being left serves, for a rollback to check
+		// against later. Read while every API server still runs it.
+		served, err := env.Served(ctx)
+		if err != nil {
+			ro.Message = fmt.Sprintf("reading what %s serves: %v", ro.From, err)
+			return Poll, nil
+		}
+		ro.FromServes = served
+		return Poll, env.Persist(ctx)
+	case ro.Type == TypeRollback && len(ro.ToServes) > 0 && ro.RestorePoint == nil:
+		stored, err := env.Stored(ctx)
+		if err != nil {
+			return s.fail(ctx, ro, env, fmt.Sprintf("checking the stored objects before the rollback: %v", err))
+		}
+		if bad := Unserved(stored, ro.ToServes); len(bad) > 0 {
+			return s.fail(ctx, ro, env, unreadable(ro.To, bad))
+		}
 	}
 	rp, err := env.RestorePoint(c)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/components"
@@ -76,6 +77,7 @@ type fakeEnv struct {
 	persisted int
 	unhealthy map[string]bool
 	backup    *v1alpha1.RestorePoint
+	stored    map[string]int
 }
 
 func (f *fakeEnv) Run(_ context.Context, m controlplane.Member, p *controlplane.Plan) error {
@@ -104,6 +106,15 @@ func (f *fakeEnv) Drain(m *controlplane.Member) error {
 }
 
 func (f *fakeEnv) Persist(context.Context) error { f.persisted++; return nil }
+
+func (f *fakeEnv) Served(context.Context) ([]string, error) { return []string{"apps/v1", "v1"}, nil }
+
+func (f *fakeEnv) Stored(context.Context) (map[string]int, error) {
+	if f.stored == nil {
+		return map[string]int{"v1": 10, "apps/v1": 2}, nil
+	}
+	return f.stored, nil
+}
 
 func (f *fakeEnv) RestorePoint(*v1alpha1.Cluster) (*v1alpha1.RestorePoint, error) {
 	return f.backup, nil
@@ -196,5 +207,74 @@ func TestCancelAndNoRetryOfAnEndedUpdate(t *testing.T) {
 	c.Spec.VersionUpdateID = "u2"
 	if again := Begin(c, v136, v137, "VersionUpdate", time.Now()); again == nil || again == ro || again.UpdateID != "u2" {
 		t.Errorf("a new update did not start: %+v", again)
+	}
+}
+
+// An upgrade records what the release it leaves serves; a rollback to that
+// release refuses, before anything moves, when etcd holds objects stored as
+// a version it does not serve.
+func TestRollbackChecksStoredVersions(t *testing.T) {
+	ps := testPlans(t)
+	c := &v1alpha1.Cluster{}
+	up := Begin(c, v136, v137, TypeUpgrade, time.Now())
+	env := &fakeEnv{backup: &v1alpha1.RestorePoint{Revision: 1}}
+	run(t, &Stepper{}, c, ps, env, 40)
+	if up.Phase != v1alpha1.RolloutSuccessful || !slices.Equal(up.FromServes, []string{"apps/v1", "v1"}) {
+		t.Fatalf("upgrade %+v", up)
+	}
+	back := Begin(c, v137, v136, TypeRollback, time.Now())
+	if !slices.Equal(back.ToServes, up.FromServes) {
+		t.Fatalf("the rollback does not know what %s serves: %+v", v136.Version, back)
+	}
+	env.stored = map[string]int{"v1": 10, "networking.k8s.io/v1beta2": 3}
+	env.ran = nil
+	run(t, &Stepper{}, c, ps, env, 10)
+	if back.Phase != v1alpha1.RolloutFailed || !strings.Contains(back.Error, "networking.k8s.io/v1beta2 (3 objects)") || len(env.ran) != 0 {
+		t.Fatalf("rollback over unservable objects: %+v, ran %v", back, env.ran)
+	}
+}
+
+func TestStoredVersionsDecodesBothEncodings(t *testing.T) {
+	u := runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, Raw: []byte{1, 2}}
+	pb, err := u.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := fakeValues{
+		"/registry/deployments/a":   append([]byte("k8s\x00"), pb...),
+		"/registry/widgets/a":       []byte(`{"apiVersion":"example.com/v2","kind":"Widget"}`),
+		"/registry/secrets/a":       []byte("k8s:enc:kms:v2:key:xxxx"),
+		"/registry/masterleases/ip": []byte("not an object"),
+	}
+	got, err := StoredVersions(context.Background(), vals)
+	if err != nil || len(got) != 2 || got["apps/v1"] != 1 || got["example.com/v2"] != 1 {
+		t.Fatalf("StoredVersions = %v, %v", got, err)
+	}
+}
+
+type fakeValues map[string][]byte
+
+func (f fakeValues) Values(_ context.Context, prefix string, fn func(string, []byte)) error {
+	for k, v := range f {
+		if strings.HasPrefix(k, prefix) {
+			fn(k, v)
+		}
+	}
+	return nil
+}
+
+func TestRollbackReadiness(t *testing.T) {
+	c := &v1alpha1.Cluster{}
+	if v := RollbackReadiness(c, time.Now()); v != nil {
+		t.Errorf("never upgraded: %+v", v)
+	}
+	done := metav1.NewTime(time.Now().Add(-time.Hour))
+	c.Status.Rollout = &v1alpha1.RolloutStatus{Type: TypeUpgrade, From: "v1.36.3", To: "v1.37.2", Phase: v1alpha1.RolloutSuccessful,
+		FinishedAt: &done, FromServes: []string{"v1"}}
+	if v := RollbackReadiness(c, time.Now()); v == nil || v.Status != "PASSING" || !strings.Contains(v.Reason, "roll back to v1.36.3 until") {
+		t.Errorf("an hour after: %+v", v)
+	}
+	if v := RollbackReadiness(c, time.Now().Add(8*24*time.Hour)); v == nil || v.Status != "WARNING" || !strings.Contains(v.Reason, "window closed") {
+		t.Errorf("8 days after: %+v", v)
 	}
 }

@@ -25,9 +25,6 @@ var newID = clusterupdates.NewUUID
 // errNotDue stops a change that another writer made unnecessary.
 var errNotDue = errors.New("not due")
 
-// RollbackWindow is how long after an upgrade finished it can be rolled back.
-const RollbackWindow = 7 * 24 * time.Hour
-
 // KubeletSkew is how many minors a node's kubelet may run behind the API
 // servers (the Kubernetes version skew policy since 1.28).
 const KubeletSkew = 3
@@ -187,7 +184,7 @@ func checkRollback(c *v1alpha1.Cluster, target string, now time.Time) error {
 	if from := minorOf(ro.From); from != target {
 		return errdefs.Publicf(errdefs.ErrInvalidParameter, "Cluster %s can roll back only to %s, the minor it ran before its last upgrade; got %s.", c.Spec.Name, from, target)
 	}
-	if closes := ro.FinishedAt.Add(RollbackWindow); now.After(closes) {
+	if closes := ro.FinishedAt.Add(clusterversions.RollbackWindow); now.After(closes) {
 		return errdefs.Publicf(errdefs.ErrInvalidRequest, "The rollback window of cluster %s's upgrade to %s closed at %s, 7 days after it finished.", c.Spec.Name, minorOf(ro.To), closes.UTC().Format(time.RFC3339))
 	}
 	return nil
