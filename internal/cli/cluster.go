@@ -6,12 +6,14 @@ import (
 	"github.com/cellplane/cellplane/internal/cli/clikit"
 	"github.com/cellplane/cellplane/internal/cli/idp"
 	"github.com/cellplane/cellplane/internal/cli/insights"
+	"github.com/cellplane/cellplane/internal/cli/upgradecmd"
 )
 
 func newCluster(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "Create, inspect and delete Kubernetes control planes"}
 	cmd.PersistentFlags().StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
 	cmd.AddCommand(newClusterCreate(g), newClusterList(g), newClusterDescribe(g), newClusterDelete(g), newClusterKubeconfig(g), newClusterHealth(g), newClusterRotateKey(g), newClusterProtect(g), newClusterEncrypt(g), insights.New(&g.Globals), idp.New(&g.Globals))
+	cmd.AddCommand(upgradecmd.New(&g.Globals)...)
 	clikit.AsGroup(cmd)
 	return cmd
 }

@@ -97,10 +97,26 @@ func (c *Client) UpdateClusterConfig(ctx context.Context, name string, in Update
 // UpdateClusterVersion starts upgrading a cluster to the next Kubernetes minor.
 // A retry with the same clientRequestToken returns the same update.
 func (c *Client) UpdateClusterVersion(ctx context.Context, name, version, clientRequestToken string) (*eks.Update, error) {
-	body := eks.UpdateClusterVersionInput{Version: version, ClientRequestToken: clientRequestToken}
+	return c.ChangeClusterVersion(ctx, name, eks.UpdateClusterVersionInput{Version: version, ClientRequestToken: clientRequestToken})
+}
+
+// ChangeClusterVersion is UpdateClusterVersion with every field of the
+// request: force, and rollbackConfig for a rollback.
+func (c *Client) ChangeClusterVersion(ctx context.Context, name string, body eks.UpdateClusterVersionInput) (*eks.Update, error) {
 	var out eks.UpdateOutput
 	if err := c.call(ctx, http.MethodPost, clusterPath(name)+"/updates", nil, body, &out); err != nil {
 		return nil, fmt.Errorf("updating version of cluster %s: %w", name, err)
+	}
+	return updateOf(out)
+}
+
+// CancelUpdate cancels a version update still in progress: the cluster
+// goes back to the minor it ran.
+func (c *Client) CancelUpdate(ctx context.Context, name, updateID string) (*eks.Update, error) {
+	var out eks.UpdateOutput
+	path := clusterPath(name) + "/updates/" + url.PathEscape(updateID) + "/cancel-update"
+	if err := c.call(ctx, http.MethodPost, path, nil, eks.CancelUpdateInput{}, &out); err != nil {
+		return nil, fmt.Errorf("cancelling update %s of cluster %s: %w", updateID, name, err)
 	}
 	return updateOf(out)
 }

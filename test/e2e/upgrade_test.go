@@ -57,6 +57,9 @@ func TestUpgradeInPlace(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no upgrade to roll back") {
 		t.Errorf("rollback before any upgrade: %v", err)
 	}
+	if _, errOut, err := in.CLI(ctx, "cluster", "upgrade", "up", "--version", "1.38"); err == nil || !strings.Contains(errOut, "not supported") {
+		t.Errorf("cluster upgrade to 1.38: %v %q", err, errOut)
+	}
 
 	load, err := framework.StartLoad(ctx, kc, "load", 8)
 	if err != nil {
@@ -125,17 +128,19 @@ func TestUpgradeInPlace(t *testing.T) {
 
 	// Roll back: every object written before and after the upgrade stays.
 	after := createConfigMaps(ctx, t, kc, "after", 5)
-	rb, err := sdk.UpdateClusterVersion(ctx, &awseks.UpdateClusterVersionInput{Name: aws.String("up"), Version: aws.String(from.Minor),
-		RollbackConfig: &types.RollbackConfig{TimeoutMinutes: aws.Int32(120)}})
+	// The CLI this time: it follows the rollback's progress with --wait.
+	out2, errOut, err := in.CLI(ctx, "cluster", "rollback", "up", "--version", from.Minor, "--timeout-minutes", "120", "--wait", "--output", "json")
 	if err != nil {
-		t.Fatalf("rollback: %v", err)
+		t.Fatalf("cluster rollback: %v\n%s\ncell log:\n%s", err, errOut, cellLog(t, in))
 	}
-	if rb.Update.Type != types.UpdateTypeVersionRollback {
-		t.Errorf("rollback update %+v", rb.Update)
+	var rb struct{ Update eks.Update }
+	if err := json.Unmarshal([]byte(out2), &rb); err != nil || rb.Update.Type != "VersionRollback" || rb.Update.Status != "Successful" {
+		t.Fatalf("rollback update %v %s", err, out2)
 	}
-	if done := waitVersionUpdate(ctx, t, in, sdk, "up", aws.ToString(rb.Update.Id), 5*time.Minute); done.Status != types.UpdateStatusSuccessful {
-		t.Fatalf("rollback ended %s: %+v\ncell log:\n%s", done.Status, done.Errors, cellLog(t, in))
+	if !strings.Contains(errOut, "moving kube-apiserver-a back") && !strings.Contains(errOut, "to v1.36") {
+		t.Errorf("cluster rollback --wait showed no progress: %q", errOut)
 	}
+	t.Logf("cluster rollback --wait:\n%s", errOut)
 	c = describe(ctx, t, in, "up")
 	if c.Version != from.Minor || c.Cellplane.KubernetesVersion != from.Version {
 		t.Errorf("after the rollback: version %s, running %s", c.Version, c.Cellplane.KubernetesVersion)
