@@ -38,7 +38,9 @@ func BenchmarkUpgrade(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	time.Sleep(2 * time.Second)
+	if err := load.Busy(ctx, 40); err != nil { // the clients are busy before the upgrade begins
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	start := time.Now()
 	u, err := c.UpdateClusterVersion(ctx, "up", to.Minor, "")

@@ -65,7 +65,9 @@ func TestUpgradeInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second) // the clients are busy before the upgrade begins
+	if err := load.Busy(ctx, 40); err != nil { // the clients are busy before the upgrade begins
+		t.Fatal(err)
+	}
 	start := time.Now()
 	out, err := sdk.UpdateClusterVersion(ctx, &awseks.UpdateClusterVersionInput{Name: aws.String("up"), Version: aws.String(to.Minor), ClientRequestToken: aws.String("up-1")})
 	if err != nil {

@@ -167,22 +167,34 @@ func (l *Load) Requests() int {
 	return l.requests
 }
 
+// Busy waits until the clients made n requests: they run before whatever
+// the caller does next.
+func (l *Load) Busy(ctx context.Context, n int) error {
+	return Eventually(ctx, time.Minute, 50*time.Millisecond, func() error {
+		if got := l.Requests(); got < n {
+			return fmt.Errorf("%d requests so far, waiting for %d", got, n)
+		}
+		return nil
+	})
+}
+
 // Stop ends the clients, gives the informer until settle to deliver the
 // last writes, and reports.
 func (l *Load) Stop(settle time.Duration) LoadResult {
 	l.cancel()
 	l.wg.Wait()
-	deadline := time.Now().Add(settle)
-	for {
-		unseen, writes := l.unseen()
-		if len(unseen) == 0 || time.Now().After(deadline) {
-			close(l.stopInf)
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			return LoadResult{Requests: l.requests, Failures: slices.Clone(l.failures), Unseen: unseen, Writes: writes}
+	// Whatever the informer has not delivered by the end is reported unseen.
+	_ = Eventually(context.Background(), settle, 100*time.Millisecond, func() error {
+		if unseen, _ := l.unseen(); len(unseen) > 0 {
+			return fmt.Errorf("%d writes not seen yet", len(unseen))
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	close(l.stopInf)
+	unseen, writes := l.unseen()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return LoadResult{Requests: l.requests, Failures: slices.Clone(l.failures), Unseen: unseen, Writes: writes}
 }
 
 func (l *Load) unseen() ([]string, int) {
