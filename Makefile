@@ -25,7 +25,7 @@ test-unit: components ## unit and package tests (some run a real store from the 
 	$(GO) test -race ./api/... ./internal/... ./config/... ./cmd/... ./test/framework/...
 
 test-e2e: build components ## end-to-end tests against real etcd and kube-apiserver
-	$(GO) test -count=1 -timeout 40m -v ./test/e2e/...
+	$(GO) test -count=1 -timeout 60m -v ./test/e2e/...
 
 bench: build components ## benchmarks; record figures in docs/performance.md
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/...
@@ -48,6 +48,7 @@ verify: ## fail when generated files (CRDs, deepcopy) differ from a fresh make g
 
 components: build ## build the pinned upstream components into the cache (once per version)
 	./$(BIN) components build --with-tools --with-minio
+	./$(BIN) components build --release 1.36
 
 components-sum: build ## record module checksums after adding a Kubernetes release
 	./$(BIN) components build --all --with-tools --with-minio --with-dex --with-coredns --with-node --record-sums internal/components/components.sum

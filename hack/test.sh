@@ -84,4 +84,4 @@ step "unit and package tests"
 go test -race -count=1 ./api/... ./internal/... ./config/... ./cmd/... ./test/framework/...
 
 step "end-to-end tests with real etcd, kube-apiserver, controllers and kubectl"
-go test -count=1 -timeout 45m -v ./test/e2e/... 2>&1 | tee "$e2e_log"
+go test -count=1 -timeout 60m -v ./test/e2e/... 2>&1 | tee "$e2e_log"
