@@ -173,3 +173,23 @@ func shortID() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// ByToken returns the update of ups made with token, or nil. A token reused
+// for a different kind of update is refused, as a retry must repeat the
+// request it retries.
+func ByToken(ups []v1alpha1.ClusterUpdate, cluster, token, typ string, params []v1alpha1.UpdateParam) (*v1alpha1.ClusterUpdate, error) {
+	if token == "" {
+		return nil, nil
+	}
+	for i := range ups {
+		u := &ups[i]
+		if u.Spec.ClientRequestToken != token {
+			continue
+		}
+		if u.Spec.Type != typ || !slices.Equal(u.Spec.Params, params) {
+			return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The clientRequestToken %s was used for a different update of cluster %s (%s).", token, cluster, u.Spec.ID)
+		}
+		return u, nil
+	}
+	return nil, nil
+}

@@ -120,9 +120,8 @@ func (s *server) updatesOf(ctx context.Context, c *v1alpha1.Cluster) ([]v1alpha1
 	return s.settleCA(ctx, c, ups)
 }
 
-// updateByToken returns the cluster's update made with token, or nil. A token
-// reused for a different kind of update is refused, as a retry must repeat the
-// request it retries.
+// updateByToken returns the cluster's update made with token, or nil
+// (clusterupdates.ByToken).
 func (s *server) updateByToken(ctx context.Context, c *v1alpha1.Cluster, token, typ string, params []v1alpha1.UpdateParam) (*v1alpha1.ClusterUpdate, error) {
 	if token == "" {
 		return nil, nil
@@ -131,17 +130,7 @@ func (s *server) updateByToken(ctx context.Context, c *v1alpha1.Cluster, token, 
 	if err != nil {
 		return nil, err
 	}
-	for i := range ups {
-		u := &ups[i]
-		if u.Spec.ClientRequestToken != token {
-			continue
-		}
-		if u.Spec.Type != typ || !slices.Equal(u.Spec.Params, params) {
-			return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The clientRequestToken %s was used for a different update of cluster %s (%s).", token, c.Spec.Name, u.Spec.ID)
-		}
-		return u, nil
-	}
-	return nil, nil
+	return clusterupdates.ByToken(ups, c.Spec.Name, token, typ, params)
 }
 
 // recordUpdate stores an update of c with the given status; a cluster whose

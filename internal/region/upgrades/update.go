@@ -112,18 +112,8 @@ func (o *Operations) UpdateVersion(r *http.Request) (any, error) {
 // request whose record was lost after the cluster moved, the update the
 // cluster's spec names.
 func (o *Operations) retried(ctx context.Context, c *v1alpha1.Cluster, ups []v1alpha1.ClusterUpdate, token, typ string, params []v1alpha1.UpdateParam) (*v1alpha1.ClusterUpdate, error) {
-	if token == "" {
-		return nil, nil
-	}
-	for i := range ups {
-		u := &ups[i]
-		if u.Spec.ClientRequestToken != token {
-			continue
-		}
-		if u.Spec.Type != typ || !slices.Equal(u.Spec.Params, params) {
-			return nil, errdefs.Publicf(errdefs.ErrInvalidParameter, "The clientRequestToken %s was used for a different update of cluster %s (%s).", token, c.Spec.Name, u.Spec.ID)
-		}
-		return u, nil
+	if u, err := clusterupdates.ByToken(ups, c.Spec.Name, token, typ, params); token == "" || u != nil || err != nil {
+		return u, err
 	}
 	id := c.Spec.VersionUpdateID
 	if id == "" || c.Spec.Version != params[0].Value || slices.ContainsFunc(ups, func(u v1alpha1.ClusterUpdate) bool { return u.Spec.ID == id }) {
