@@ -59,3 +59,24 @@ func SupportOfMinor(minor string) (Support, bool) {
 	}
 	return SupportOf(r), true
 }
+
+// Support types of an upgrade policy, as EKS spells them.
+const (
+	SupportStandard = "STANDARD"
+	SupportExtended = "EXTENDED"
+)
+
+// UpgradeAt is when a cluster on minor under support type supportType
+// ("" means EXTENDED, EKS's default) is upgraded automatically: at the end
+// of standard support for STANDARD, of extended support for EXTENDED. False
+// for a minor not offered or without a date.
+func UpgradeAt(minor, supportType string) (time.Time, bool) {
+	sup, ok := SupportOfMinor(minor)
+	if !ok || sup.Released.IsZero() {
+		return time.Time{}, false
+	}
+	if supportType == SupportStandard {
+		return sup.EndOfStandard, true
+	}
+	return sup.EndOfExtended, true
+}

@@ -25,6 +25,7 @@ const (
 	NameKubeletSkew = "Kubelet version skew"
 	NameAddons      = "Amazon EKS add-on version compatibility"
 	NameRollback    = "Rollback readiness"
+	NameSupport     = "Kubernetes version end of support"
 )
 
 // DeprecatedName names the insight about the APIs minor no longer serves.
@@ -69,6 +70,9 @@ type Input struct {
 	// Rollback is the verdict of whoever judges whether the last upgrade can
 	// be rolled back; nil when there is nothing to judge.
 	Rollback *Verdict
+	// SupportType is the cluster's upgradePolicy.supportType ("" means
+	// EXTENDED): when its minor's support ends and it is upgraded.
+	SupportType string
 	// Previous are the insights of the last refresh, whose transition times
 	// carry over while a status holds.
 	Previous []v1alpha1.ClusterInsight
@@ -91,6 +95,7 @@ func Compute(in Input) ([]v1alpha1.ClusterInsight, error) {
 		kubeletSkew(in.Version, next, in.Nodes, in.NodesErr),
 		addonCompatibility(next, in.Addons, in.CompatibleAddons),
 		rollback(in.Version, in.Rollback),
+		endOfSupport(in.Version, next, in.SupportType, in.Now),
 	}
 	for i := range out {
 		finish(&out[i], in)

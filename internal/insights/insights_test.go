@@ -211,3 +211,29 @@ func TestReplacementOf(t *testing.T) {
 		}
 	}
 }
+
+// The notice of the automatic upgrade: PASSING until 60 days before the
+// end of the support the policy keeps the cluster on, then WARNING; never
+// ERROR, which would block the upgrade it asks for.
+func TestEndOfSupportNotice(t *testing.T) {
+	day := func(s string) time.Time {
+		d, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		policy, on, status, says string
+	}{
+		{"", "2026-12-03", eks.InsightStatusPassing, "in EXTENDED support until 2027-10-27"},
+		{"STANDARD", "2026-08-01", eks.InsightStatusPassing, "until 2026-10-27"},
+		{"STANDARD", "2026-09-15", eks.InsightStatusWarning, "will then be upgraded to 1.35"},
+		{"STANDARD", "2026-12-03", eks.InsightStatusWarning, "is being upgraded to 1.35"},
+	} {
+		ins := endOfSupport("1.34", "1.35", tc.policy, day(tc.on))
+		if ins.Status != tc.status || !strings.Contains(ins.Reason, tc.says) || ins.KubernetesVersion != "1.35" {
+			t.Errorf("%q on %s: %s %q", tc.policy, tc.on, ins.Status, ins.Reason)
+		}
+	}
+}

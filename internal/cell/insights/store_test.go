@@ -78,7 +78,7 @@ func TestRefreshOnStore(t *testing.T) {
 		t.Fatalf("first refresh: %v %+v", err, res)
 	}
 	st := get()
-	if st == nil || st.Phase != eks.InsightsRefreshCompleted || len(st.Items) != 5 || st.Request != "" {
+	if st == nil || st.Phase != eks.InsightsRefreshCompleted || len(st.Items) != 6 || st.Request != "" {
 		t.Fatalf("after the first refresh: %+v", st)
 	}
 	if res, _ := r.Reconcile(ctx, req); res.RequeueAfter != DefaultInterval {
@@ -100,7 +100,7 @@ func TestRefreshOnStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	st = get()
-	if st.Request != "t1" || st.Phase != eks.InsightsRefreshFailed || !strings.Contains(st.Message, "no API server answers") || len(st.Items) != 5 {
+	if st.Request != "t1" || st.Phase != eks.InsightsRefreshFailed || !strings.Contains(st.Message, "no API server answers") || len(st.Items) != 6 {
 		t.Fatalf("after a failed refresh: %+v", st)
 	}
 
@@ -113,7 +113,7 @@ func TestRefreshOnStore(t *testing.T) {
 	if err := cl.Status().Patch(ctx, &cur, client.MergeFrom(orig)); err != nil {
 		t.Fatal(err)
 	}
-	if st := get(); st == nil || st.Request != "t1" || len(st.Items) != 5 {
+	if st := get(); st == nil || st.Request != "t1" || len(st.Items) != 6 {
 		t.Fatalf("a lifecycle patch changed the insights: %+v", st)
 	}
 	// A successful refresh clears the failure's message.

@@ -77,13 +77,9 @@ func Due(c *v1alpha1.Cluster, now time.Time) (string, bool) {
 		return "", false
 	}
 	cur := Running(c)
-	sup, ok := clusterversions.SupportOfMinor(cur)
-	if !ok || sup.Released.IsZero() {
+	end, ok := clusterversions.UpgradeAt(cur, PolicyOf(c))
+	if !ok {
 		return "", false
-	}
-	end := sup.EndOfExtended
-	if PolicyOf(c) == v1alpha1.SupportStandard {
-		end = sup.EndOfStandard
 	}
 	next, ok := nextMinor(cur)
 	if _, offered := clusterversions.Lookup(next); !ok || !offered || now.Before(end) {
