@@ -101,7 +101,13 @@ func (m *Mirror) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 // name that exists now and is not being deleted.
 func (m *Mirror) ofLiveCluster(ctx context.Context, a *v1alpha1.Addon) (bool, error) {
 	c := &v1alpha1.Cluster{}
-	err := m.Region.GetClient().Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Labels[v1alpha1.LabelCluster]}, c)
+	key := client.ObjectKey{Namespace: a.Namespace, Name: a.Labels[v1alpha1.LabelCluster]}
+	err := m.Region.GetClient().Get(ctx, key, c)
+	if apierrors.IsNotFound(err) || err == nil && !slices.ContainsFunc(a.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == c.UID }) {
+		// The cache may not show yet a cluster made a moment ago: a live
+		// read confirms it is gone before its add-ons are deleted.
+		err = m.Region.GetAPIReader().Get(ctx, key, c)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return false, nil

@@ -24,6 +24,9 @@ type regionStore struct {
 
 func (r regionStore) GetClient() client.Client { return r.client }
 
+// GetAPIReader reads live: the test's client has no cache in front.
+func (r regionStore) GetAPIReader() client.Reader { return r.client }
+
 type fixture struct {
 	m            *Mirror
 	region, cell client.Client

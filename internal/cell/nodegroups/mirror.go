@@ -84,7 +84,13 @@ func (m *Mirror) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 // name that exists now and is not being deleted.
 func (m *Mirror) ofLiveCluster(ctx context.Context, ng *v1alpha1.NodeGroup) (bool, error) {
 	c := &v1alpha1.Cluster{}
-	err := m.Region.GetClient().Get(ctx, client.ObjectKey{Namespace: ng.Namespace, Name: ng.Labels[v1alpha1.LabelCluster]}, c)
+	key := client.ObjectKey{Namespace: ng.Namespace, Name: ng.Labels[v1alpha1.LabelCluster]}
+	err := m.Region.GetClient().Get(ctx, key, c)
+	if apierrors.IsNotFound(err) || err == nil && !slices.ContainsFunc(ng.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == c.UID }) {
+		// The cache may not show yet a cluster made a moment ago: a live
+		// read confirms it is gone before its node groups are deleted.
+		err = m.Region.GetAPIReader().Get(ctx, key, c)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return false, nil
