@@ -132,6 +132,13 @@ func Begin(c *v1alpha1.Cluster, running, want Target, typ string, now time.Time)
 	if ro != nil {
 		from, to = Targets(ro)
 	}
+	// A version update names itself on the cluster; a platform change has
+	// no update of its own, and must not take over the last version
+	// update's, whose status the region settles from this rollout.
+	id := c.Spec.VersionUpdateID
+	if typ == TypePlatform {
+		id = ""
+	}
 	switch {
 	case ro != nil && !ro.Finished():
 		if want == from && !ro.Reverting {
@@ -142,12 +149,14 @@ func Begin(c *v1alpha1.Cluster, running, want Target, typ string, now time.Time)
 		return ro
 	case ro != nil && to == want && ro.Phase == v1alpha1.RolloutSuccessful:
 		return ro // finished, but the cell stopped before it recorded the target
-	case ro != nil && to == want && ro.UpdateID == c.Spec.VersionUpdateID:
+	case ro != nil && to == want && ro.UpdateID == id:
+		// Ended without success: a platform version that failed here is
+		// not tried again until the cluster is asked for another.
 		return nil
 	}
 	t := metav1.NewTime(now)
 	c.Status.Rollout = &v1alpha1.RolloutStatus{
-		Type: typ, UpdateID: c.Spec.VersionUpdateID, From: running.Version, To: want.Version,
+		Type: typ, UpdateID: id, From: running.Version, To: want.Version,
 		FromPlatform: running.Platform, ToPlatform: want.Platform,
 		Phase: v1alpha1.RolloutRestorePoint, StartedAt: &t,
 		Message: "taking a full backup as the restore point",

@@ -278,3 +278,19 @@ func TestRollbackReadiness(t *testing.T) {
 		t.Errorf("8 days after: %+v", v)
 	}
 }
+
+// A platform change does not carry the last version update's ID (the
+// region would settle that update from it), and one that failed is not
+// started again for the same version.
+func TestPlatformRolloutHasNoUpdateID(t *testing.T) {
+	c := &v1alpha1.Cluster{Spec: v1alpha1.ClusterSpec{VersionUpdateID: "u1"}}
+	two := Target{Version: v137.Version, Platform: "cellplane.2"}
+	ro := Begin(c, v137, two, TypePlatform, time.Now())
+	if ro.UpdateID != "" || ro.Phase != v1alpha1.RolloutMembers {
+		t.Fatalf("platform rollout %+v", ro)
+	}
+	ro.Phase = v1alpha1.RolloutFailed
+	if Begin(c, v137, two, TypePlatform, time.Now()) != nil {
+		t.Error("a failed platform version started again")
+	}
+}
