@@ -34,6 +34,9 @@ const (
 	floodCycles    = 3
 	floodAttempts  = 3 // measurements of the p99 ratio, at most (see the test)
 	readyzPerBlock = 200
+	// maxProbeDials bounds the API server dials the cell's own health probe
+	// of the flooded endpoint may cause while the test runs.
+	maxProbeDials = 10
 )
 
 // TestIdleFloodLeavesOtherEndpointsServing floods one cluster's endpoint with
@@ -41,7 +44,7 @@ const (
 // cluster's endpoint, with that cluster's admin credentials and a fresh TLS
 // connection per request, alternately without and with the flood. The
 // balancer must keep the second endpoint's p99 within 1.5x, dial no API
-// server for the flood, and close every idle connection after its first-byte
+// server for the flood (the cell's own probe aside), and close every idle connection after its first-byte
 // timeout (the last flood is left to it; the earlier ones the test closes).
 func TestIdleFloodLeavesOtherEndpointsServing(t *testing.T) {
 	ctx := ctxFor(t)
@@ -90,8 +93,14 @@ func TestIdleFloodLeavesOtherEndpointsServing(t *testing.T) {
 	t.Logf("last flood: %d connections dialled (%d refused at once), the balancer closed %d for silence and refused %d; all floods: %d API server dials",
 		f.dialled.Load(), f.refusedSeen.Load(), after.IdleClosedConnections-lastBefore.IdleClosedConnections,
 		after.RefusedConnections-lastBefore.RefusedConnections, dialsOf(after)-dialsOf(before))
-	if opened, was := dialsOf(after), dialsOf(before); opened != was {
-		t.Errorf("the flooded endpoint dialled its API servers %d times during the floods, want none", opened-was)
+	// The cell's own API health probe (internal/cell/apihealth: a GET of
+	// /readyz through every endpoint every 2 s, on a keep-alive connection)
+	// is a real client of the flooded endpoint: when the flood's cap refuses
+	// it, it connects again and is dialled through. A few such dials are
+	// allowed; a balancer that dialled for idle connections would dial
+	// thousands.
+	if opened, was := dialsOf(after), dialsOf(before); opened-was > maxProbeDials {
+		t.Errorf("the flooded endpoint dialled its API servers %d times during the floods, want at most the cell's own probes (%d)", opened-was, maxProbeDials)
 	}
 	if closed := after.IdleClosedConnections - lastBefore.IdleClosedConnections; closed < f.dialled.Load()-f.refusedSeen.Load() {
 		t.Errorf("the balancer counted %d connections closed for silence, the flood opened %d (%d refused)", closed, f.dialled.Load(), f.refusedSeen.Load())
