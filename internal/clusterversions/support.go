@@ -1,8 +1,11 @@
 package clusterversions
 
 import (
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/eks"
 )
@@ -79,4 +82,33 @@ func UpgradeAt(minor, supportType string) (time.Time, bool) {
 		return sup.EndOfStandard, true
 	}
 	return sup.EndOfExtended, true
+}
+
+// RunningMinor is the minor c's control plane runs ("1.36"): what the cell
+// reports, or the spec's before it reported anything. After a failed or
+// cancelled upgrade the spec is ahead of it.
+func RunningMinor(c *v1alpha1.Cluster) string {
+	if v := c.Status.KubernetesVersion; v != "" {
+		return MinorOf(v)
+	}
+	return c.Spec.Version
+}
+
+// MinorOf turns "v1.36.3" into "1.36"; anything else stays as it is.
+func MinorOf(version string) string {
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	if len(parts) < 2 {
+		return version
+	}
+	return parts[0] + "." + parts[1]
+}
+
+// MinorNumber is 36 for "1.36"; -1 when it does not parse.
+func MinorNumber(minor string) int {
+	_, m, ok := strings.Cut(minor, ".")
+	n, err := strconv.Atoi(m)
+	if !ok || err != nil {
+		return -1
+	}
+	return n
 }

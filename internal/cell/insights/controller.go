@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
+	"github.com/cellplane/cellplane/internal/clusterversions"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/insights"
 )
@@ -135,7 +135,7 @@ func (r *Reconciler) refresh(ctx context.Context, log *slog.Logger, c *v1alpha1.
 	g, err := r.Gather.Gather(ctx, c, now)
 	var items []v1alpha1.ClusterInsight
 	if err == nil {
-		in := insights.Input{ClusterUID: string(c.UID), Version: runningMinor(c), Now: now, Usage: g.Usage,
+		in := insights.Input{ClusterUID: string(c.UID), Version: clusterversions.RunningMinor(c), Now: now, Usage: g.Usage,
 			Nodes: g.Nodes, NodesErr: g.NodesErr, Addons: g.Addons, CompatibleAddons: r.CompatibleAddons, Previous: prev}
 		if p := c.Spec.UpgradePolicy; p != nil {
 			in.SupportType = p.SupportType
@@ -178,14 +178,4 @@ func (r *Reconciler) patch(ctx context.Context, c *v1alpha1.Cluster, st v1alpha1
 		return fmt.Errorf("patching status.insights: %w", err)
 	}
 	return nil
-}
-
-// runningMinor is the minor c runs ("1.36"): what the cell reports, the
-// spec's before that. After a failed upgrade the spec is ahead of it.
-func runningMinor(c *v1alpha1.Cluster) string {
-	v := strings.TrimPrefix(c.Status.KubernetesVersion, "v")
-	if parts := strings.SplitN(v, ".", 3); len(parts) >= 2 {
-		return parts[0] + "." + parts[1]
-	}
-	return c.Spec.Version
 }

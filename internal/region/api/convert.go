@@ -6,6 +6,7 @@ import (
 	"maps"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/clusterversions"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/platform"
@@ -22,7 +23,7 @@ func (s *server) toWire(account string, c *v1alpha1.Cluster) *eks.Cluster {
 		Name:                 c.Spec.Name,
 		Arn:                  s.arn(account, c.Spec.Name),
 		CreatedAt:            eks.NewTimestamp(c.CreationTimestamp.Time),
-		Version:              upgrades.Running(c),
+		Version:              clusterversions.RunningMinor(c),
 		Endpoint:             c.Status.Endpoint,
 		RoleArn:              echo.RoleArn,
 		ResourcesVpcConfig:   echo.ResourcesVpcConfig,

@@ -3,12 +3,12 @@ package nodegroups
 import (
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/clusterversions"
 	"github.com/cellplane/cellplane/internal/components"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/errdefs"
@@ -161,12 +161,12 @@ func taints(in []eks.Taint) ([]v1alpha1.NodeGroupTaint, error) {
 // nodes run the cluster's minor (the only skew cellplane offers while it
 // offers one release per minor). It returns the minor and release version.
 func version(c *v1alpha1.Cluster, v, release string) (string, string, error) {
-	cluster := runningMinor(c)
+	cluster := clusterversions.RunningMinor(c)
 	minor := v
 	if minor == "" {
 		minor = cluster
 	}
-	if n, cn := minorNumber(minor), minorNumber(cluster); n < 0 || n > cn || cn-n > KubeletSkew {
+	if n, cn := clusterversions.MinorNumber(minor), clusterversions.MinorNumber(cluster); n < 0 || n > cn || cn-n > KubeletSkew {
 		return "", "", invalid("The version %s is not valid for cluster %s: node groups run the cluster's minor, %s, or one at most %d minors older (the kubelet skew policy), never a newer one.", minor, c.Spec.Name, cluster, KubeletSkew)
 	}
 	rel, err := components.Lookup(minor)
@@ -182,26 +182,6 @@ func version(c *v1alpha1.Cluster, v, release string) (string, string, error) {
 
 // KubeletSkew is how many minors a kubelet may run behind the API servers.
 const KubeletSkew = 3
-
-// runningMinor is the minor c's control plane runs ("1.36"): what the cell
-// reports, or the spec's before it reported.
-func runningMinor(c *v1alpha1.Cluster) string {
-	v := strings.TrimPrefix(c.Status.KubernetesVersion, "v")
-	if parts := strings.SplitN(v, ".", 3); len(parts) >= 2 {
-		return parts[0] + "." + parts[1]
-	}
-	return c.Spec.Version
-}
-
-// minorNumber is 36 for "1.36"; -1 when it does not parse.
-func minorNumber(minor string) int {
-	_, m, ok := strings.Cut(minor, ".")
-	n, err := strconv.Atoi(m)
-	if !ok || err != nil {
-		return -1
-	}
-	return n
-}
 
 // ReleaseVersion is a release as a node group's releaseVersion: the patch
 // release the nodes' kubelets are built from.

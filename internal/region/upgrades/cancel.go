@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/clusterversions"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/eksinput"
 	"github.com/cellplane/cellplane/internal/errdefs"
@@ -49,9 +50,9 @@ func (o *Operations) Cancel(r *http.Request) (any, error) {
 			if c.Spec.VersionUpdateID != id {
 				return errdefs.Publicf(errdefs.ErrInvalidRequest, "Update %s no longer sets the version of cluster %s.", id, c.Spec.Name)
 			}
-			back := Running(c)
+			back := clusterversions.RunningMinor(c)
 			if ro := c.Status.Rollout; ro != nil && ro.UpdateID == id && !ro.Finished() {
-				back = minorOf(ro.From)
+				back = clusterversions.MinorOf(ro.From)
 			}
 			c.Spec.Version = back
 			return nil

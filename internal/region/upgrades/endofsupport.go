@@ -76,7 +76,7 @@ func Due(c *v1alpha1.Cluster, now time.Time) (string, bool) {
 	if !c.DeletionTimestamp.IsZero() || c.Status.Status != v1alpha1.StatusActive || c.Status.Rollout != nil && !c.Status.Rollout.Finished() {
 		return "", false
 	}
-	cur := Running(c)
+	cur := clusterversions.RunningMinor(c)
 	end, ok := clusterversions.UpgradeAt(cur, PolicyOf(c))
 	if !ok {
 		return "", false

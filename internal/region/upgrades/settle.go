@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/clusterversions"
 	"github.com/cellplane/cellplane/internal/eks"
 )
 
@@ -32,7 +33,7 @@ func (o *Operations) Settle(ctx context.Context, c *v1alpha1.Cluster, u *v1alpha
 			u.Status.Status = v1alpha1.UpdateCancelled
 			u.Status.Cancellation = &v1alpha1.UpdateCancellation{Status: eks.UpdateStatusSuccessful, Reason: ro.Message}
 		}
-	case cancelled && (ro == nil || ro.UpdateID != u.Spec.ID) && c.Spec.VersionUpdateID == u.Spec.ID && c.Spec.Version == Running(c):
+	case cancelled && (ro == nil || ro.UpdateID != u.Spec.ID) && c.Spec.VersionUpdateID == u.Spec.ID && c.Spec.Version == clusterversions.RunningMinor(c):
 		// Cancelled before the cell began: spec.version went back and nothing moved.
 		u.Status.Status = v1alpha1.UpdateCancelled
 		u.Status.Cancellation = &v1alpha1.UpdateCancellation{Status: eks.UpdateStatusSuccessful, Reason: "cancelled before any member moved"}

@@ -142,19 +142,19 @@ func (o *Operations) refuseConcurrent(c *v1alpha1.Cluster, ups []v1alpha1.Cluste
 // the kubelet skew of the new minor, and no readiness check in ERROR unless
 // forced.
 func (o *Operations) checkUpgrade(c *v1alpha1.Cluster, target string, ngVersions []string, force bool) error {
-	cur := Running(c)
+	cur := clusterversions.RunningMinor(c)
 	if target == cur {
 		return errdefs.Publicf(errdefs.ErrInvalidParameter, "Cluster %s already runs Kubernetes %s.", c.Spec.Name, cur)
 	}
 	if next, ok := nextMinor(cur); !ok || next != target {
 		hint := ""
-		if minorNumber(target) < minorNumber(cur) {
+		if clusterversions.MinorNumber(target) < clusterversions.MinorNumber(cur) {
 			hint = " To go back to the minor before the last upgrade, pass rollbackConfig within 7 days of it."
 		}
 		return errdefs.Publicf(errdefs.ErrInvalidParameter, "Unsupported Kubernetes minor version update from %s to %s: update one minor version at a time.%s", cur, target, hint)
 	}
 	for _, v := range ngVersions {
-		if minorNumber(target)-minorNumber(v) > KubeletSkew {
+		if clusterversions.MinorNumber(target)-clusterversions.MinorNumber(v) > KubeletSkew {
 			return errdefs.Publicf(errdefs.ErrInvalidRequest, "Cluster %s has node groups on Kubernetes %s, more than %d minors behind %s: update them with UpdateNodegroupVersion first.", c.Spec.Name, v, KubeletSkew, target)
 		}
 	}
@@ -171,11 +171,11 @@ func checkRollback(c *v1alpha1.Cluster, target string, now time.Time) error {
 	if ro == nil || ro.Type != eks.UpdateTypeVersion || ro.Phase != v1alpha1.RolloutSuccessful || ro.FinishedAt == nil {
 		return errdefs.Publicf(errdefs.ErrInvalidRequest, "Cluster %s has no upgrade to roll back: a rollback returns to the minor a cluster ran before its last upgrade, within 7 days of it.", c.Spec.Name)
 	}
-	if from := minorOf(ro.From); from != target {
+	if from := clusterversions.MinorOf(ro.From); from != target {
 		return errdefs.Publicf(errdefs.ErrInvalidParameter, "Cluster %s can roll back only to %s, the minor it ran before its last upgrade; got %s.", c.Spec.Name, from, target)
 	}
 	if closes := ro.FinishedAt.Add(clusterversions.RollbackWindow); now.After(closes) {
-		return errdefs.Publicf(errdefs.ErrInvalidRequest, "The rollback window of cluster %s's upgrade to %s closed at %s, 7 days after it finished.", c.Spec.Name, minorOf(ro.To), closes.UTC().Format(time.RFC3339))
+		return errdefs.Publicf(errdefs.ErrInvalidRequest, "The rollback window of cluster %s's upgrade to %s closed at %s, 7 days after it finished.", c.Spec.Name, clusterversions.MinorOf(ro.To), closes.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
@@ -203,24 +203,6 @@ func offered(version string) (string, error) {
 	return r.Minor, nil
 }
 
-// Running is the minor c's control plane runs: what the cell reports, or
-// the spec's before the cell reported anything.
-func Running(c *v1alpha1.Cluster) string {
-	if v := c.Status.KubernetesVersion; v != "" {
-		return minorOf(v)
-	}
-	return c.Spec.Version
-}
-
-// minorOf turns "v1.36.3" into "1.36".
-func minorOf(version string) string {
-	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
-	if len(parts) < 2 {
-		return version
-	}
-	return parts[0] + "." + parts[1]
-}
-
 // nextMinor returns the minor after "1.35": "1.36".
 func nextMinor(minor string) (string, bool) {
 	major, m, ok := strings.Cut(minor, ".")
@@ -229,16 +211,6 @@ func nextMinor(minor string) (string, bool) {
 		return "", false
 	}
 	return fmt.Sprintf("%s.%d", major, n+1), true
-}
-
-// minorNumber is 36 for "1.36"; -1 when it does not parse.
-func minorNumber(minor string) int {
-	_, m, _ := strings.Cut(minor, ".")
-	n, err := strconv.Atoi(m)
-	if err != nil {
-		return -1
-	}
-	return n
 }
 
 func output(wire func(*v1alpha1.ClusterUpdate) *eks.Update, u *v1alpha1.ClusterUpdate, err error) (any, error) {
