@@ -493,6 +493,24 @@ type BackupStatus struct {
 	LastError string `json:"lastError,omitempty"`
 }
 
+// BringUpStatus is a cluster's place in its cell's admission of bring-ups:
+// the cell starts a few new control planes at a time, as many as the machine
+// has capacity for, and queues the rest in the order they were created, so a
+// burst of creates finishes one after another instead of all slowly.
+type BringUpStatus struct {
+	// QueuePosition is 1 for the next cluster to start, 2 for the one
+	// after it, and so on; 0 once the cluster is admitted.
+	// +optional
+	QueuePosition int32 `json:"queuePosition,omitempty"`
+	// QueuedAt is when the cell first saw the cluster waiting.
+	// +optional
+	QueuedAt *metav1.Time `json:"queuedAt,omitempty"`
+	// AdmittedAt is when its processes were allowed to start. The create
+	// timeout counts from here, not from the time spent queued.
+	// +optional
+	AdmittedAt *metav1.Time `json:"admittedAt,omitempty"`
+}
+
 // RolloutStatus is a change of the release a control plane runs, applied
 // one member at a time: etcd, then API servers (each drained at the endpoint
 // before it stops, healthy before the next), then controller managers and
@@ -647,6 +665,11 @@ type ClusterStatus struct {
 	// until every member runs the new one.
 	// +optional
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+
+	// BringUp is the cluster's admission to start while it is CREATING:
+	// queued, or admitted.
+	// +optional
+	BringUp *BringUpStatus `json:"bringUp,omitempty"`
 
 	// Rollout is the cluster's latest change of release applied member by
 	// member (an upgrade, a rollback): in progress, or how it ended.

@@ -69,6 +69,10 @@ type Tuning struct {
 	// comma-separated. Operator-only (tests enable a beta API a later minor
 	// drops); changing it restarts the API servers of that minor once.
 	APIServerRuntimeConfig string
+	// BringUpSlots is the most new control planes the cell brings up at
+	// once; the rest queue in creation order. Zero means
+	// bringup.AutoSlots of the machine's cores.
+	BringUpSlots int
 }
 
 // WithDefaults fills what t leaves zero: a zero Tuning is DefaultTuning, and
@@ -106,12 +110,17 @@ func (t *Tuning) AddFlags(f *pflag.FlagSet) {
 	t.LB.addFlags(f)
 	f.Float64Var(&t.TenantCPUMax, "tenant-cpu-max", 0,
 		"cores one cluster's control plane may use at most, even on an idle machine, from 0.1 (the machine's core count: no cap; 0: half the machine once the cluster is ACTIVE and Ready, no cap while it starts or changes); needs root")
+	f.IntVar(&t.BringUpSlots, "bringup-slots", 0,
+		"the most new control planes a cell brings up at once, 1 to 64 (0: one per core, at least two); beyond the first, one starts only while the cores are under 80% busy, and the rest queue in creation order")
 	f.StringVar(&t.APIServerRuntimeConfig, runtimeConfigFlag, "",
 		"API versions to serve or not on the API servers of a minor, as <minor>:<group>/<version>=<true|false>, comma-separated (kube-apiserver --runtime-config)")
 }
 
 // maxTenantCPUMax is the largest --tenant-cpu-max: far beyond any machine.
 const maxTenantCPUMax = 1024
+
+// maxBringUpSlots is the largest --bringup-slots.
+const maxBringUpSlots = 64
 
 // tenantCPUMaxMilli is the cluster CPU cap the tuning sets, in thousandths
 // of a core as cgroup.Limits holds it; zero leaves the default.
@@ -157,6 +166,8 @@ func (t Tuning) Validate() error {
 		return fmt.Errorf("%w: --defrag-min-fragmentation %v is not a share above 0 and at most 1", errdefs.ErrInvalidConfig, t.DefragMinFragmentation)
 	case t.TenantCPUMax != 0 && !(t.TenantCPUMax >= 0.1 && t.TenantCPUMax <= maxTenantCPUMax):
 		return fmt.Errorf("%w: --tenant-cpu-max %v is not a number of cores from 0.1 to %d (0 for the default)", errdefs.ErrInvalidConfig, t.TenantCPUMax, maxTenantCPUMax)
+	case t.BringUpSlots < 0 || t.BringUpSlots > maxBringUpSlots:
+		return fmt.Errorf("%w: --bringup-slots %d is not a number of bring-ups from 1 to %d (0 for one per core)", errdefs.ErrInvalidConfig, t.BringUpSlots, maxBringUpSlots)
 	}
 	if _, err := parseRuntimeConfig(t.APIServerRuntimeConfig); err != nil {
 		return err
@@ -187,6 +198,9 @@ func (t Tuning) Args() []string {
 	}
 	if t.APIServerRuntimeConfig != "" {
 		out = append(out, "--"+runtimeConfigFlag, t.APIServerRuntimeConfig)
+	}
+	if t.BringUpSlots != 0 {
+		out = append(out, "--bringup-slots", strconv.Itoa(t.BringUpSlots))
 	}
 	out = append(out, t.Certs.Args()...)
 	return append(out, t.LB.args("lb-")...)

@@ -40,6 +40,10 @@ func TestTuningValidate(t *testing.T) {
 		"cpu cap below 0.1":     {Tuning{TenantCPUMax: 0.05}, false},
 		"cpu cap negative":      {Tuning{TenantCPUMax: -1}, false},
 		"cpu cap beyond 1024":   {Tuning{TenantCPUMax: 5000}, false},
+		"two bring-ups":         {Tuning{BringUpSlots: 2}, true},
+		"64 bring-ups":          {Tuning{BringUpSlots: 64}, true},
+		"65 bring-ups":          {Tuning{BringUpSlots: 65}, false},
+		"bring-ups negative":    {Tuning{BringUpSlots: -1}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := tc.t.Validate()
@@ -94,6 +98,8 @@ func TestTuningArgs(t *testing.T) {
 			[]string{"--defrag-min-db-bytes", "16777216", "--defrag-min-fragmentation", "0.3"}},
 		"cpu cap": {Tuning{GoawayChance: d.GoawayChance, DefragMinDBBytes: d.DefragMinDBBytes, DefragMinFragmentation: d.DefragMinFragmentation, TenantCPUMax: 1.5},
 			[]string{"--tenant-cpu-max", "1.5"}},
+		"bring-up slots": {Tuning{GoawayChance: d.GoawayChance, DefragMinDBBytes: d.DefragMinDBBytes, DefragMinFragmentation: d.DefragMinFragmentation, BringUpSlots: 3},
+			[]string{"--bringup-slots", "3"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := tc.t.Args()

@@ -1,9 +1,11 @@
 package cell
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
@@ -17,6 +19,7 @@ import (
 	"github.com/cellplane/cellplane/internal/cell/agent"
 	"github.com/cellplane/cellplane/internal/cell/apihealth"
 	"github.com/cellplane/cellplane/internal/cell/backups"
+	"github.com/cellplane/cellplane/internal/cell/bringup"
 	"github.com/cellplane/cellplane/internal/cell/care"
 	"github.com/cellplane/cellplane/internal/cell/carotation"
 	"github.com/cellplane/cellplane/internal/cell/certroll"
@@ -74,6 +77,10 @@ func (p *proc) controllers() (manager.Manager, error) {
 	layout.Platforms = platform.Catalog{Store: mgr.GetClient()}
 	ep := &endpoint.Writer{Dir: p.lbDir(), Zones: p.shifts}
 	replay := func(pl *controlplane.Plan) (restore.ReplayTarget, error) { return p.pool.Get(pl) }
+	meter := &bringup.CPUMeter{}
+	if err := mgr.Add(manager.RunnableFunc(meter.Run)); err != nil {
+		return nil, fmt.Errorf("starting the CPU meter: %w", err)
+	}
 	r := &lifecycle.Reconciler{
 		Client: mgr.GetClient(), Layout: layout, Endpoint: ep, Runner: p.runtime, Binaries: p.cache, Logger: p.log,
 		CreateTimeout: p.cfg.CreateTimeout, Exits: p.exits, Zones: p.shifts, Released: p.pool.Release,
@@ -93,6 +100,8 @@ func (p *proc) controllers() (manager.Manager, error) {
 		},
 		Certs: p.cfg.Tuning.Certs.Renewal(), KubeconfigCertLifetime: p.cfg.Tuning.Certs.Kubeconfig(),
 		Evacuator: &zones.Evacuator{Client: mgr.GetClient(), Shifts: p.shifts, Layout: layout, Endpoint: ep, Runner: p.runtime, Logger: p.log},
+		BringUps: bringup.NewGate(bringup.Config{Slots: cmp.Or(p.cfg.Tuning.BringUpSlots, bringup.AutoSlots(runtime.NumCPU())),
+			Meter: meter, Lister: mgr.GetClient()}),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up cluster controller: %w", err)

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/cellplane/cellplane/internal/cli/clikit"
@@ -35,9 +37,18 @@ func newClusterList(g *globals) *cobra.Command {
 			w := g.Table()
 			w.Println("NAME\tVERSION\tSTATUS\tENDPOINT\tAGE")
 			for _, cl := range clusters {
-				w.Printf("%s\t%s\t%s\t%s\t%s\n", cl.Name, cl.Version, cl.Status, cl.Endpoint, age(cl))
+				w.Printf("%s\t%s\t%s\t%s\t%s\n", cl.Name, cl.Version, listStatus(cl), cl.Endpoint, age(cl))
 			}
 			return w.Flush()
 		},
 	}
+}
+
+// listStatus is the cluster's status, with its place in the cell's queue
+// while it waits to start: "CREATING (queued 2)".
+func listStatus(cl *eks.Cluster) string {
+	if x := cl.Cellplane; x != nil && x.BringUp != nil && x.BringUp.QueuePosition > 0 {
+		return fmt.Sprintf("%s (queued %d)", cl.Status, x.BringUp.QueuePosition)
+	}
+	return cl.Status
 }

@@ -347,3 +347,13 @@ func TestProgressShowsEachComponentOnce(t *testing.T) {
 		t.Fatalf("progress printed %q", errOut.String())
 	}
 }
+
+func TestListStatusShowsQueuePosition(t *testing.T) {
+	queued := &eks.Cluster{Status: "CREATING", Cellplane: &eks.Extension{BringUp: &eks.BringUp{QueuePosition: 2}}}
+	admitted := &eks.Cluster{Status: "CREATING", Cellplane: &eks.Extension{BringUp: &eks.BringUp{}}}
+	for cl, want := range map[*eks.Cluster]string{queued: "CREATING (queued 2)", admitted: "CREATING", {Status: "ACTIVE"}: "ACTIVE"} {
+		if got := listStatus(cl); got != want {
+			t.Errorf("listStatus = %q, want %q", got, want)
+		}
+	}
+}

@@ -33,6 +33,9 @@ func ExtensionOf(c *v1alpha1.Cluster) *Extension {
 	ext.Restore = restoreOf(c.Status.Restore)
 	ext.EtcdMembership = membershipOf(c.Status.EtcdMembership)
 	ext.Rollout = RolloutOf(c.Status.Rollout)
+	if b := c.Status.BringUp; b != nil && c.Status.ActiveAt == nil {
+		ext.BringUp = &BringUp{QueuePosition: b.QueuePosition, QueuedAt: timestamp(b.QueuedAt), AdmittedAt: timestamp(b.AdmittedAt)}
+	}
 	return ext
 }
 
@@ -117,7 +120,7 @@ func (x *Extension) ForTenant() *Extension {
 	}
 	out := &Extension{Reason: redact.Text(x.Reason), KubernetesVersion: x.KubernetesVersion,
 		Etcd: x.Etcd.forTenant(), Backup: x.Backup.forTenant(), Restore: x.Restore.forTenant(), EtcdMembership: x.EtcdMembership,
-		Rollout: x.Rollout.ForTenant()}
+		Rollout: x.Rollout.ForTenant(), BringUp: x.BringUp}
 	for _, c := range x.Components {
 		out.Components = append(out.Components, Component{Name: c.Name, Zone: c.Zone, Ready: c.Ready, Restarts: c.Restarts, Message: redact.Text(c.Message)})
 	}

@@ -87,6 +87,17 @@ type Extension struct {
 	// Rollout is the cluster's latest change of release (an upgrade, a
 	// rollback), under way or ended.
 	Rollout *Rollout `json:"rollout,omitempty"`
+	// BringUp is the cluster's place in its cell's queue of control planes
+	// to start, while it is CREATING.
+	BringUp *BringUp `json:"bringUp,omitempty"`
+}
+
+// BringUp is a CREATING cluster's admission: queued (QueuePosition 1 is
+// next) or admitted to start.
+type BringUp struct {
+	QueuePosition int32      `json:"queuePosition,omitempty"`
+	QueuedAt      *Timestamp `json:"queuedAt,omitempty"`
+	AdmittedAt    *Timestamp `json:"admittedAt,omitempty"`
 }
 
 // UpgradePolicy is EKS's upgradePolicy: how long a cluster stays on its

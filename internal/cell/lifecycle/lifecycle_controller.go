@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/cellplane/cellplane/api/v1alpha1"
+	"github.com/cellplane/cellplane/internal/cell/bringup"
 	"github.com/cellplane/cellplane/internal/cell/endpoint"
 	"github.com/cellplane/cellplane/internal/cell/rollout"
 	"github.com/cellplane/cellplane/internal/cell/tenant"
@@ -39,6 +40,10 @@ type Binaries interface {
 const (
 	pollCreating = 200 * time.Millisecond
 	pollActive   = 10 * time.Second
+	// pollQueued is how often a queued bring-up looks at its place (and
+	// the machine's load); the gate wakes the head of the queue at once
+	// when a slot frees.
+	pollQueued = time.Second
 )
 
 // DefaultCreateTimeout is how long a control plane may take to become healthy
@@ -79,6 +84,9 @@ type Reconciler struct {
 	// Etcd reaches a cluster's etcd, for a rollback's check of the stored
 	// objects; nil refuses rollbacks that need the check.
 	Etcd func(*controlplane.Plan) (rollout.Values, error)
+	// BringUps admits new control planes a few at a time; nil starts every
+	// one at once.
+	BringUps *bringup.Gate
 
 	started  time.Time
 	slots    slotAllocator
@@ -100,6 +108,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8})
 	if r.Exits != nil {
 		b = b.WatchesRawSource(source.Channel(r.Exits, &handler.EnqueueRequestForObject{}))
+	}
+	if r.BringUps != nil {
+		b = b.WatchesRawSource(source.Channel(r.BringUps.Wakes(), &handler.EnqueueRequestForObject{}))
 	}
 	if r.Zones != nil {
 		wake := make(chan event.GenericEvent)
@@ -176,6 +187,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, log *slog.Logger, c *v
 		return ctrl.Result{}, fmt.Errorf("removing cluster files: %w", err)
 	}
 	r.slots.release(c)
+	r.BringUps.Done(c.UID)
 	if controllerutil.RemoveFinalizer(c, v1alpha1.CellFinalizer) {
 		if err := r.Client.Update(ctx, c); err != nil {
 			return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)

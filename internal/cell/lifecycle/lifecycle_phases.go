@@ -38,6 +38,20 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v
 	if c.Status.Status == "" {
 		c.Status.Status = v1alpha1.StatusCreating
 	}
+	if c.Status.ActiveAt == nil {
+		// Admitted or queued, on record before any process starts, so a
+		// restarted cell counts this bring-up before admitting another.
+		admitted, err := r.BringUps.Admit(ctx, c)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !admitted {
+			return ctrl.Result{RequeueAfter: pollQueued}, nil
+		}
+		if err := persist(ctx); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	plans, err := plannerOf(r).plans(ctx, c)
 	if errors.Is(err, tenant.ErrTerminal) {
 		r.fail(log, c, err.Error())
@@ -73,6 +87,9 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, log *slog.Logger, c *v
 		}
 	}
 	res, err := r.phaseHealth(ctx, log, c, plan)
+	if c.Status.ActiveAt != nil {
+		r.BringUps.Done(c.UID)
+	}
 	if rolling > 0 && (res.RequeueAfter == 0 || rolling < res.RequeueAfter) && err == nil && c.Status.Status != v1alpha1.StatusFailed {
 		res.RequeueAfter = rolling
 	}
@@ -175,15 +192,20 @@ func (r *Reconciler) fail(log *slog.Logger, c *v1alpha1.Cluster, reason string) 
 	log.Warn("cluster creation failed", "reason", reason)
 	c.Status.Status = v1alpha1.StatusFailed
 	c.Status.Reason = reason
+	r.BringUps.Done(c.UID)
 	tenant.SetCondition(c, v1alpha1.ConditionReady, false, "CreateFailed", reason)
 }
 
 // createDeadline is when a cluster still not ACTIVE is declared FAILED. Time while
-// cellplane was down does not count, so a restart mid-create resumes rather than fails.
+// cellplane was down, or the cluster queued to start, does not count, so a
+// restart mid-create resumes rather than fails.
 func (r *Reconciler) createDeadline(c *v1alpha1.Cluster) time.Time {
 	from := c.CreationTimestamp.Time
 	if r.started.After(from) {
 		from = r.started
+	}
+	if bu := c.Status.BringUp; bu != nil && bu.AdmittedAt != nil && bu.AdmittedAt.After(from) {
+		from = bu.AdmittedAt.Time
 	}
 	return from.Add(r.CreateTimeout)
 }
