@@ -107,7 +107,7 @@ func TestSignIn(t *testing.T) {
 		return err
 	})
 	if err != nil {
-		t.Fatalf("the user lists pods in team-a: %v %s", err, out)
+		t.Fatalf("the user lists pods in team-a: %v %s\ncell log:\n%s", err, out, cellLog(t, in))
 	}
 	t.Logf("the user listed pods in team-a %s after CreateAccessEntry", time.Since(entryAt).Round(100*time.Millisecond))
 	for _, args := range [][]string{{"get", "pods", "-n", "default"}, {"create", "configmap", "x", "-n", "team-a"}} {

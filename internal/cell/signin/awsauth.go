@@ -83,6 +83,10 @@ type cached struct {
 	at    time.Time
 }
 
+// fresh wraps a value get hands back without keeping it: one about to
+// change, such as an aggregated ClusterRole not filled in yet.
+type fresh struct{ value any }
+
 // get returns the value under key younger than ttl, or loads it.
 func (t *TenantReader) get(key string, ttl time.Duration, load func() (any, error)) (any, error) {
 	t.mu.Lock()
@@ -94,6 +98,9 @@ func (t *TenantReader) get(key string, ttl time.Duration, load func() (any, erro
 	v, err := load()
 	if err != nil {
 		return nil, err
+	}
+	if f, ok := v.(fresh); ok {
+		return f.value, nil
 	}
 	t.mu.Lock()
 	if t.cache == nil {

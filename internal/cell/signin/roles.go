@@ -34,6 +34,12 @@ func (t *TenantReader) Rules(ctx context.Context, c *v1alpha1.Cluster, role stri
 		if err != nil {
 			return nil, fmt.Errorf("reading ClusterRole %s: %w", role, err)
 		}
+		if cr.AggregationRule != nil && len(cr.Rules) == 0 {
+			// The controller manager fills aggregated roles (admin, edit,
+			// view) in seconds after it first leads. Kept empty, the role
+			// would deny what it grants for RolesTTL after a cluster starts.
+			return fresh{cr.Rules}, nil
+		}
 		return cr.Rules, nil
 	})
 	if err != nil {
