@@ -40,6 +40,9 @@ spec:
 //   - a good version (cellplane.2) completes every wave, across a kill -9 of
 //     cellplane in the middle, and every cluster's API servers run its flags.
 func TestPlatformRollout(t *testing.T) {
+	// On an instance of its own, beside TestSecurityCustomerKeyDisabled,
+	// which mostly waits.
+	t.Parallel()
 	ctx := ctxFor(t)
 	in := framework.NewInstance(t, bins)
 	in.Cells = 2
