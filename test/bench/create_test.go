@@ -14,6 +14,7 @@ import (
 	"github.com/cellplane/cellplane/internal/client"
 	"github.com/cellplane/cellplane/internal/eks"
 	"github.com/cellplane/cellplane/internal/ipam"
+	"github.com/cellplane/cellplane/internal/operator"
 	"github.com/cellplane/cellplane/test/framework"
 )
 
@@ -54,7 +55,7 @@ func BenchmarkCreateToActive(b *testing.B) {
 	five := createConcurrently(b, ctx, c, 5)
 	restarts := componentRestarts(b, ctx, c, 5)
 	loaded := ownRSS(b, in)
-	comp := componentRSS(b, ctx, c, 5)
+	comp := componentRSS(b, ctx, in, 5)
 
 	report(b, "floor-1", floorOne)
 	report(b, "cellplane-1", one)
@@ -180,14 +181,10 @@ func componentRestarts(b *testing.B, ctx context.Context, c *client.Client, n in
 	return total
 }
 
-func componentRSS(b *testing.B, ctx context.Context, c *client.Client, n int) int64 {
+func componentRSS(b *testing.B, ctx context.Context, in *framework.Instance, n int) int64 {
 	var total int64
 	for i := 0; i < n; i++ {
-		cl, err := c.DescribeCluster(ctx, fmt.Sprintf("five-%d", i))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, m := range cl.Cellplane.Components {
+		for _, m := range detailed(b, ctx, in, fmt.Sprintf("five-%d", i)).Cellplane.Components {
 			rss, err := framework.RSS(m.PID)
 			if err != nil {
 				b.Fatal(err)
@@ -196,6 +193,21 @@ func componentRSS(b *testing.B, ctx context.Context, c *client.Client, n int) in
 		}
 	}
 	return total
+}
+
+// detailed is a cluster as its operator sees it, PIDs included: the regional
+// API shows tenants none.
+func detailed(b *testing.B, ctx context.Context, in *framework.Instance, name string) *eks.Cluster {
+	cl, err := in.Client().DescribeCluster(ctx, name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	op := operator.New(in.DataDir)
+	full, err := op.WithDetails(ctx, cl)
+	if err != nil {
+		b.Fatalf("the operator's view of %s: %v", name, err)
+	}
+	return full
 }
 
 func report(b *testing.B, name string, ds []time.Duration) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -53,10 +54,16 @@ func (r *rawPlane) exited() error {
 
 func prepareRaw(b *testing.B, cell ipam.Cell, slot int) *rawPlane {
 	dir := b.TempDir()
+	// The upstream processes only: what cellplane adds (the KMS plugins, and
+	// with them the API servers' encryption configuration; the sign-in
+	// webhooks) counts on cellplane's side.
+	upstream := slices.DeleteFunc(controlplane.Default(), func(c controlplane.Component) bool {
+		return c.Kind() == controlplane.KindKMSPlugin
+	})
 	p := controlplane.New(controlplane.Input{
 		Namespace: "bench", Name: fmt.Sprintf("raw-%d", slot), UID: fmt.Sprintf("raw-%d-%d", slot, time.Now().UnixNano()),
 		ClusterName: fmt.Sprintf("raw-%d", slot), Dir: dir, Cell: cell, Slot: slot,
-		Kubernetes: bins.Kubernetes, Etcd: bins.Etcd,
+		Kubernetes: bins.Kubernetes, Etcd: bins.Etcd, Components: upstream,
 	})
 	// Certificates and configs are prepared before the clock starts: the floor is
 	// the components' own start-up.

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cellplane/cellplane/internal/client"
 	"github.com/cellplane/cellplane/internal/ipam"
 	"github.com/cellplane/cellplane/internal/runtime/process"
 	"github.com/cellplane/cellplane/test/framework"
@@ -72,7 +71,7 @@ func BenchmarkIdleCost(b *testing.B) {
 		names = append(names, name)
 	}
 	wait(ctx, idleSettle)
-	tenant, byKind := tenantPIDs(b, ctx, c, names)
+	tenant, byKind := tenantPIDs(b, ctx, in, names)
 	own := ownPIDs(b, in, tenant)
 	before := ticksOf(tenant)
 	ownBefore := ticksOf(own)
@@ -157,15 +156,11 @@ func rssOf(b *testing.B, pids []int) int64 {
 }
 
 // tenantPIDs is every process of the named clusters, and the same by kind.
-func tenantPIDs(b *testing.B, ctx context.Context, c *client.Client, names []string) ([]int, map[string][]int) {
+func tenantPIDs(b *testing.B, ctx context.Context, in *framework.Instance, names []string) ([]int, map[string][]int) {
 	var all []int
 	byKind := map[string][]int{}
 	for _, n := range names {
-		cl, err := c.DescribeCluster(ctx, n)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, m := range cl.Cellplane.Components {
+		for _, m := range detailed(b, ctx, in, n).Cellplane.Components {
 			if m.PID == 0 {
 				b.Fatalf("%s's %s shows no PID", n, m.Name)
 			}
